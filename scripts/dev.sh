@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up genlab in .venv (CPU build of torch 2.13.0 + genlab and its test tools), then run:
+#   scripts/dev.sh demo          the main job on built-in data
+#   scripts/dev.sh test [ARGS]   the test suite (pytest ARGS)
+#   scripts/dev.sh setup         only the setup
+#   scripts/dev.sh ARGS...       any genlab command, e.g. scripts/dev.sh train vae --data mnist5k --out runs/vae
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.venv
+stamp="$venv/.genlab-installed"
+quiet_pip() {  # pip's own exit status survives the filter of its noise
+  { "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2>&1; } \
+    | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
+}
+if [ ! -x "$venv/bin/python" ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "genlab: setting up $venv (first time takes a minute or two)" >&2
+  python3 -m venv "$venv"
+  quiet_pip torch==2.13.0          # the CPU build; genlab runs unchanged on a CUDA build too
+  quiet_pip -e '.[test]'
+  touch "$stamp"
+fi
+case "${1:-}" in
+  test) shift; exec "$venv/bin/python" -m pytest "$@" ;;
+  setup) echo "genlab is installed in $venv; run $venv/bin/genlab --help" ;;
+  "") exec "$venv/bin/genlab" --help ;;
+  *) exec "$venv/bin/genlab" "$@" ;;
+esac

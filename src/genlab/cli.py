@@ -1,0 +1,139 @@
+"""The `genlab` command: parse flags, call the library, turn GenlabError into exit code 2.
+
+Flags for `train` are generated from the config dataclasses, so every option is declared once.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from genlab.config import DataConfig, TrainConfig, field_types
+from genlab.errors import GenlabError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit code 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        raise GenlabError(f"{message} (see `{self.prog} --help`)")
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str) -> None:
+    """One flag per dataclass field; defaults are SUPPRESSed so we can tell what the user typed."""
+    group = parser.add_argument_group(title)
+    types = field_types(cls)
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        meta = f.metadata
+        default = f" (default: {f.default})" if f.default is not None else ""
+        if types[f.name] is bool:
+            group.add_argument(flag, dest=f.name, action="store_true", default=argparse.SUPPRESS, help=meta["help"])
+        else:
+            group.add_argument(flag, dest=f.name, type=types[f.name], choices=meta.get("choices"),
+                               default=argparse.SUPPRESS, help=meta["help"] + default, metavar=f.name.upper())
+
+
+def _pick(ns: argparse.Namespace, cls: type) -> dict[str, Any]:
+    return {f.name: getattr(ns, f.name) for f in dataclasses.fields(cls) if hasattr(ns, f.name)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from genlab.models import REGISTRY
+
+    p = _Parser(prog="genlab", description="Train, sample and explore PixelRNN, VAE and GAN generative models.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a model into a run folder")
+    models = train.add_subparsers(dest="model", required=True, parser_class=_Parser)
+    for name, cls in sorted(REGISTRY.items()):
+        m = models.add_parser(name, help=(cls.__doc__ or "").strip().splitlines()[0])
+        m.add_argument("--out", required=True, help="run folder to create (or to continue with --resume)")
+        m.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+        m.add_argument("--quiet", action="store_true", help="no progress bar")
+        _add_config_flags(m, DataConfig, "data")
+        _add_config_flags(m, TrainConfig, "training")
+        _add_config_flags(m, cls.Config, f"{name} model")
+
+    s = sub.add_parser("sample", help="draw new images from a trained run")
+    s.add_argument("run")
+    s.add_argument("--n", type=int, default=64, help="how many (default 64)")
+    s.add_argument("--seed", type=int, default=0, help="the same seed draws the same images")
+    s.add_argument("--pixels", choices=("mean", "sample"), default=argparse.SUPPRESS,
+                   help="VAE: paint each pixel's expected colour (mean, the default) or draw it (sample)")
+    s.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder (one PNG each)")
+    s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+
+    i = sub.add_parser("interpolate", help="walk a straight line in latent space (VAE)")
+    i.add_argument("run")
+    i.add_argument("--steps", type=int, default=10, help="images per row, end points included (default 10)")
+    i.add_argument("--from", dest="start", help="start image: a file or SPEC:SPLIT:INDEX (e.g. mnist5k:test:3)")
+    i.add_argument("--to", dest="end", help="end image, as --from")
+    i.add_argument("--n", type=int, default=8, help="rows between random codes when --from/--to are not given")
+    i.add_argument("--path", choices=("linear", "spherical"), default="linear",
+                   help="straight line in z, or a great circle (slerp) that keeps Gaussian codes typical")
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder")
+    i.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+
+    e = sub.add_parser("evaluate", help="likelihood bounds on the test split, written as JSON")
+    e.add_argument("run")
+    e.add_argument("--data", help="evaluate on this spec's test split instead of the run's own")
+    e.add_argument("--iwae-k", type=int, default=100, help="importance samples for the VAE's IWAE bound")
+    e.add_argument("--limit", type=int, default=None, help="use only the first N test images")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--out", required=True, help="metrics .json file")
+    e.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    e.add_argument("--quiet", action="store_true")
+
+    d = sub.add_parser("data", help="show what a data spec holds")
+    d.add_argument("spec", help="digits, mnist5k, toy:NAME, patches:NAME, or a path")
+    _add_config_flags(d, DataConfig, "data")
+    d.add_argument("--colors", type=int, help="also fit a palette of this many colours and show it")
+    d.add_argument("--out", help="draw the first training items into this .png")
+
+    demo = sub.add_parser("demo", help="the main job on built-in data: a VAE on MNIST digits")
+    demo.add_argument("--out", default="demo", help="folder for the pictures (default: demo)")
+    demo.add_argument("--minutes", type=float, default=1.0, help="training budget (default 1)")
+    demo.add_argument("--quiet", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        ns = build_parser().parse_args(argv)
+        from genlab import commands
+
+        getattr(commands, f"cmd_{ns.command}")(ns)
+        return 0
+    except GenlabError as exc:
+        print(f"genlab: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file the user named cannot be read or written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"genlab: error: {where}{exc.strerror or exc}; check the path and its permissions", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genlab: interrupted; the last checkpoint is kept (continue with --resume)", file=sys.stderr)
+        return 130
+
+
+def train_args(ns: argparse.Namespace) -> tuple[dict, dict, dict]:
+    """Split a `train` namespace into (data, training, model) values the user typed."""
+    from genlab.models import model_class
+
+    return _pick(ns, DataConfig), _pick(ns, TrainConfig), _pick(ns, model_class(ns.model).Config)
+
+
+def write_json(path: str | Path, payload: dict) -> None:
+    from genlab.fsutil import atomic_write_text
+
+    atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

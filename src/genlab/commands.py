@@ -1,0 +1,227 @@
+"""What each `genlab` sub-command does, given parsed flags. Errors are GenlabError (exit 2)."""
+from __future__ import annotations
+
+import argparse
+import inspect
+import shutil
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from genlab import runs, viz
+from genlab.cli import train_args, write_json
+from genlab.config import DataConfig, TrainConfig
+from genlab.errors import GenlabError
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _positive(name: str, value: int, most: int = 100_000) -> int:
+    if not 1 <= value <= most:
+        raise GenlabError(f"--{name} must be between 1 and {most}, not {value}")
+    return value
+
+
+def _load(ns: argparse.Namespace) -> runs.LoadedRun:
+    from genlab.train.trainer import resolve_device
+
+    return runs.load(ns.run, device=resolve_device(ns.device))
+
+
+def _latent_model(run: runs.LoadedRun, command: str):
+    if not hasattr(run.model, "decode") or not hasattr(run.model, "prior"):
+        raise GenlabError(f"`genlab {command}` needs a model with a latent space (vae); {run.path} is a "
+                          f"{run.config['model']} run")
+    return run.model
+
+
+# --- train ----------------------------------------------------------------------------------------
+def cmd_train(ns: argparse.Namespace) -> None:
+    from genlab import train
+
+    data_values, train_values, model_values = train_args(ns)
+    out = Path(ns.out)
+    if ns.resume:
+        trainer = train.resume(out, {**train_values, **data_values, **model_values}, quiet=ns.quiet,
+                               model_name=ns.model)
+    else:
+        if (out / runs.CONFIG).exists():
+            runs.prepare_new_run(out)  # refuses: the folder holds a run
+        trainer = train.start(ns.model, model_values, DataConfig(**data_values), TrainConfig(**train_values),
+                              out, quiet=ns.quiet)
+    c = trainer.counters
+    _say(f"trained {ns.model} for {c.epoch} epochs ({c.step} steps, {c.seconds:.0f} s); run in {out}/ "
+         f"(samples/, loss.png, metrics.csv)")
+    after_training(trainer, out)
+
+
+def after_training(trainer, out: Path) -> None:
+    """Extra pictures a model offers once trained (a VAE with a 2-D latent draws its map)."""
+    model = trainer.model
+    if getattr(model.config, "latent", None) == 2 and hasattr(model, "latent_grid"):
+        model.eval()
+        viz.save_grid(model.latent_grid(15), out / "latent_map.png", nrow=15)
+        data = runs.load(out).dataset()
+        codes = model.encode_images(data.test)
+        viz.save_latent_scatter(codes, data.test_labels, out / "latent_scatter.png")
+        _say(f"2-D latent: {out / 'latent_map.png'} and {out / 'latent_scatter.png'}")
+
+
+# --- sample / interpolate -----------------------------------------------------------------------
+def cmd_sample(ns: argparse.Namespace) -> None:
+    _positive("n", ns.n)
+    viz.check_output_path(ns.out)
+    run = _load(ns)
+    g = torch.Generator(device=run.model.device).manual_seed(ns.seed)
+    images = run.model.sample(ns.n, generator=g, **_model_options(run, ns, run.model.sample, SAMPLE_OPTIONS))
+    paths = viz.save_output(images, ns.out)
+    _say(f"wrote {ns.n} samples to {paths[0] if len(paths) == 1 else Path(ns.out)}")
+
+
+SAMPLE_OPTIONS = ("pixels",)  # `genlab sample` flags handed to model.sample when it accepts them
+
+
+def _model_options(run: runs.LoadedRun, ns: argparse.Namespace, method, names: tuple[str, ...]) -> dict:
+    """The optional flags the user typed, checked against what `method` accepts."""
+    accepted = inspect.signature(method).parameters
+    given = {name: getattr(ns, name) for name in names if hasattr(ns, name)}
+    refused = [name for name in given if name not in accepted]
+    if refused:
+        flags = ", ".join("--" + n.replace("_", "-") for n in refused)
+        raise GenlabError(f"{flags} does not apply to a {run.config['model']} run")
+    return given
+
+
+def lerp_codes(z0: torch.Tensor, z1: torch.Tensor, steps: int, path: str = "linear") -> torch.Tensor:
+    """Codes from each z0 row to the matching z1 row, ends included: (rows*steps, L).
+    "linear" is the straight line; "spherical" is slerp (Shoemake 1985), which keeps the norm of
+    Gaussian codes typical all the way."""
+    t = torch.linspace(0, 1, steps, device=z0.device)[None, :, None]  # (1, S, 1)
+    a, b = z0[:, None], z1[:, None]  # (R, 1, L)
+    if path == "spherical":
+        cos = F.cosine_similarity(z0, z1, dim=1).clamp(-1 + 1e-7, 1 - 1e-7)[:, None, None]  # (R, 1, 1)
+        omega = torch.acos(cos)
+        if bool((omega > 1e-4).all()):
+            codes = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+            return codes.reshape(-1, z0.shape[1])  # (R, S, L) -> (R*S, L)
+    return (a * (1 - t) + b * t).reshape(-1, z0.shape[1])  # (R, S, L) -> (R*S, L)
+
+
+def cmd_interpolate(ns: argparse.Namespace) -> None:
+    from genlab.inputs import load_image_ref
+
+    _positive("steps", ns.steps, 1000)
+    _positive("n", ns.n, 1000)
+    viz.check_output_path(ns.out)
+    if (ns.start is None) != (ns.end is None):
+        raise GenlabError("give both --from and --to, or neither (then random codes are used)")
+    run = _load(ns)
+    model = _latent_model(run, "interpolate")
+    if ns.start is not None:
+        if not hasattr(model, "encode_images"):
+            raise GenlabError(f"a {run.config['model']} has no encoder to place --from/--to images in its latent "
+                              f"space; interpolate between random codes (leave out --from/--to)")
+        shape, opts = tuple(run.config["item_shape"]), run.config["data"]
+        ends = [model.encode_images(load_image_ref(ref, shape, opts)) for ref in (ns.start, ns.end)]
+    else:
+        g = torch.Generator(device=model.device).manual_seed(ns.seed)
+        ends = [model.prior(ns.n, g), model.prior(ns.n, g)]
+    images = model.decode(lerp_codes(*ends, ns.steps, ns.path))
+    paths = viz.save_output(images, ns.out, nrow=ns.steps)
+    _say(f"wrote {len(images) // ns.steps} interpolation row(s) of {ns.steps} to "
+         f"{paths[0] if len(paths) == 1 else Path(ns.out)}")
+
+
+# --- evaluate ---------------------------------------------------------------------------------------
+def cmd_evaluate(ns: argparse.Namespace) -> None:
+    from genlab.data import load_dataset
+    from genlab.metrics.likelihood import likelihood_report
+
+    _positive("iwae-k", ns.iwae_k, 100_000)
+    if not str(ns.out).endswith(".json"):
+        raise GenlabError(f"--out {ns.out}: evaluate writes JSON; give a file name ending in .json")
+    run = _load(ns)
+    opts = dict(run.config["data"])
+    spec = ns.data or opts.pop("data")
+    opts.pop("data", None)
+    data = load_dataset(spec, **opts)
+    if tuple(data.item_shape) != tuple(run.config["item_shape"]):
+        raise GenlabError(f"{spec} holds items of shape {data.item_shape} but the run was trained on "
+                          f"{tuple(run.config['item_shape'])}; pass --data with matching --image-size/--channels data")
+    test = data.test[:ns.limit] if ns.limit else data.test
+    torch.manual_seed(ns.seed)
+    report = {"run": str(run.path), "model": run.config["model"], "data": spec, "split": "test", "step": run.step,
+              **likelihood_report(run.model, test, iwae_k=ns.iwae_k, seed=ns.seed, quiet=ns.quiet),
+              **run.model.extra_figures(data, seed=ns.seed)}
+    write_json(ns.out, report)
+    for k, v in report.items():
+        _say(f"{k:>28}: {v:.4f}" if isinstance(v, float) else f"{k:>28}: {v}")
+    _say(f"wrote {ns.out}")
+
+
+# --- data -------------------------------------------------------------------------------------------
+def cmd_data(ns: argparse.Namespace) -> None:
+    from genlab.data import Palette, describe_dataset, load_dataset
+
+    if ns.out:
+        viz.check_output_path(ns.out)
+    data = load_dataset(ns.spec, image_size=getattr(ns, "image_size", None), channels=getattr(ns, "channels", None))
+    palette = Palette.fit(data.train, ns.colors) if ns.colors and data.kind == "image" else None
+    _say(describe_dataset(data, palette))
+    if ns.out:
+        shown = data.train[:64]
+        if palette is not None:
+            shown = palette.decode(palette.encode(shown))
+        viz.save_output(shown, ns.out) if data.kind == "image" else viz.save_points_plot(data.train, ns.out, title=ns.spec)
+        _say(f"wrote {ns.out}")
+
+
+# --- demo -------------------------------------------------------------------------------------------
+def cmd_demo(ns: argparse.Namespace) -> None:
+    """Train a VAE on the 5,000 MNIST digits for about a minute and draw what it learned."""
+    from genlab import train
+
+    if ns.minutes <= 0:
+        raise GenlabError("--minutes must be above 0")
+    out = Path(ns.out)
+    if out.exists() and not out.is_dir():
+        raise GenlabError(f"--out {out} is a file; give a folder for the demo's pictures")
+    staging = out / f".vae-{time.strftime('%Y%m%d-%H%M%S')}"
+    _say(f"genlab demo: training a VAE (784-400-20, binarized pixels) on mnist5k for {ns.minutes:g} minute(s)")
+    trainer = train.start("vae", {"colors": 2}, DataConfig(data="mnist5k"),
+                          TrainConfig(minutes=ns.minutes, save_every=30.0), staging, quiet=ns.quiet)
+    run_dir = out / "vae-run"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    staging.rename(run_dir)  # the finished run replaces the previous demo's run in one step
+    run = runs.load(run_dir)
+    model, data = run.model, run.dataset()
+    g = torch.Generator().manual_seed(0)
+    test = data.test[:16]
+    pictures = {
+        "samples.png": (model.sample(64, generator=g), None),
+        "reconstructions.png": (torch.cat([test, model.reconstruct(test)]), 16),
+        "interpolation.png": (model.decode(lerp_codes(model.encode_images(data.test[0:8]),
+                                                      model.encode_images(data.test[8:16]), 10)), 10),
+    }
+    for name, (images, nrow) in pictures.items():
+        viz.save_grid(images, out / name, nrow=nrow)
+    shutil.copyfile(run_dir / "loss.png", out / "loss.png")
+    report = train_report(trainer)
+    _say(report)
+    _say(f"pictures in {out}/: samples.png, reconstructions.png (top: test digits, bottom: their "
+         f"reconstructions), interpolation.png, loss.png; the run itself is {run_dir}/")
+
+
+def train_report(trainer) -> str:
+    rows = [r for r in trainer.metrics.rows if r["split"] == "test"]
+    c = trainer.counters
+    if not rows:
+        return f"{c.epoch} epochs"
+    last = rows[-1]
+    return (f"{c.epoch} epochs, {c.step} steps in {c.seconds:.0f} s; test −ELBO {float(last['nll_bound']):.1f} "
+            f"nats/image ({float(last['bits_per_dim']):.3f} bits/dim)")

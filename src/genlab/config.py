@@ -1,0 +1,51 @@
+"""Typed configs: one dataclass per model plus training and data options.
+
+Each field carries its default and its help text; the CLI generates its flags from these, so no
+option is listed twice.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def opt(default: Any, help: str, choices: tuple | None = None) -> Any:
+    """A config field: default value plus the one-line help the CLI shows."""
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+def field_types(cls: type) -> dict[str, type]:
+    """Field name -> plain Python type (int/float/str/bool), unwrapping `X | None`."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        t = hints[f.name]
+        args = [a for a in typing.get_args(t) if a is not type(None)]
+        out[f.name] = args[0] if args else t
+    return out
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+@dataclass
+class DataConfig:
+    data: str = opt("mnist5k", "data spec: digits, mnist5k, toy:NAME, patches:NAME, or a path (see `genlab data`)")
+    image_size: int | None = opt(None, "resize images to SIZE x SIZE")
+    channels: int | None = opt(None, "1 = grey, 3 = RGB (default: as the data is)", (1, 3))
+
+
+@dataclass
+class TrainConfig:
+    epochs: int | None = opt(None, "number of passes over the training split (default 10 unless --minutes)")
+    minutes: float | None = opt(None, "wall-clock budget in minutes (total, across resumes)")
+    batch_size: int = opt(128, "images per optimisation step")
+    lr: float = opt(1e-3, "Adam learning rate")
+    seed: int = opt(0, "seed for weights, batch order and noise; the same seed gives the same run")
+    device: str = opt("auto", "auto picks cuda when available", ("auto", "cpu", "cuda"))
+    save_every: float = opt(30.0, "seconds between checkpoints (one is always saved when training ends)")
+    log_every: int = opt(10, "steps between rows of metrics.csv")
+    tensorboard: bool = opt(False, "also log to RUN/tensorboard (needs the tensorboard package)")

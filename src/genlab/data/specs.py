@@ -1,0 +1,64 @@
+"""`load_dataset(spec)`: a built-in name or a path -> Dataset, then --image-size / --channels."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from genlab.data.dataset import Dataset, check_options, finish_images
+from genlab.errors import GenlabError
+
+BUILTIN_SPECS = ("digits", "mnist5k", "toy:rings", "toy:gmm8", "toy:grid25", "toy:spiral",
+                 "toy:swissroll", "patches:china", "patches:flower")
+ACCEPTED_PATHS = ("a folder of .png/.jpg/.jpeg/.bmp/.gif/.webp images, a .npz or .npy file, "
+                  "MNIST IDX files (-idx3-ubyte, .gz or not) or a CIFAR-10/100 folder")
+
+
+def _unknown(spec: str, why: str) -> GenlabError:
+    return GenlabError(f"{spec} {why}; use a built-in spec ({', '.join(BUILTIN_SPECS)}) or {ACCEPTED_PATHS}")
+
+
+def _load_path(path: Path, spec: str, image_size: int | None, channels: int | None) -> Dataset:
+    from genlab.data import arrays, cifar, folder, idx
+
+    if path.is_dir():
+        if cifar.is_cifar_folder(path):
+            return cifar.load_cifar_folder(path, spec)
+        if idx.standard_idx_files(path):
+            return idx.load_idx_folder(path, spec)
+        return folder.load_image_folder(path, spec, image_size, channels)
+    suffix = path.name.lower()
+    if suffix.endswith((".npz", ".npy")):
+        return arrays.load_array_file(path, spec)
+    if idx.is_idx_name(path):
+        return idx.load_idx_file(path, spec)
+    if suffix.endswith(folder.IMAGE_EXTENSIONS):
+        raise GenlabError(f"{path} is a single image; put your images in a folder and pass the folder")
+    raise _unknown(str(path), "is not a file type genlab reads")
+
+
+def load_dataset(spec: str, image_size: int | None = None, channels: int | None = None) -> Dataset:
+    """Load a data spec (see docs/data.md) with its fixed train/test split.
+
+    image_size resizes every image to image_size x image_size (for patches:* it is the crop size,
+    default 32); channels 1 or 3 converts grey <-> RGB. Both are ignored for 2-D point sets.
+    """
+    spec = os.fspath(spec)
+    check_options(image_size, channels)
+    if spec == "digits":
+        from genlab.data.builtin import load_digits_spec
+        ds = load_digits_spec()
+    elif spec == "mnist5k":
+        from genlab.data.builtin import load_mnist5k_spec
+        ds = load_mnist5k_spec()
+    elif spec.startswith("toy:"):
+        from genlab.data.toy import load_toy_spec
+        return load_toy_spec(spec[len("toy:"):])
+    elif spec.startswith("patches:"):
+        from genlab.data.builtin import load_patches_spec
+        ds = load_patches_spec(spec[len("patches:"):], image_size)
+    else:
+        path = Path(spec).expanduser()
+        if not spec or not path.exists():
+            raise _unknown(spec or "''", "is neither a built-in spec nor an existing path")
+        ds = _load_path(path, spec, image_size, channels)
+    return finish_images(ds, image_size, channels)

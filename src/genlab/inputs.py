@@ -1,0 +1,49 @@
+"""Single images a user points at: an image file, or SPEC:SPLIT:INDEX from a data spec."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from genlab.data import load_dataset
+from genlab.errors import GenlabError
+
+_REF = re.compile(r"^(?P<spec>.+):(?P<split>train|test):(?P<index>-?\d+)$")
+
+
+def load_image_ref(text: str, item_shape: tuple[int, int, int], data_options: dict | None = None) -> torch.Tensor:
+    """-> uint8 (1, C, H, W) in the run's shape. `text` is a file path or SPEC:SPLIT:INDEX."""
+    c, h, w = item_shape
+    match = _REF.match(text)
+    if match and not Path(text).exists():
+        opts = dict(data_options or {})
+        opts.pop("data", None)
+        data = load_dataset(match["spec"], **opts)
+        items = data.train if match["split"] == "train" else data.test
+        index = int(match["index"])
+        if data.kind != "image":
+            raise GenlabError(f"{match['spec']} holds points, not images")
+        if not -len(items) <= index < len(items):
+            raise GenlabError(f"{text}: index {index} is outside the {match['split']} split (0..{len(items) - 1})")
+        image = items[index:index + 1] if index != -1 else items[-1:]
+        if tuple(image.shape[1:]) != (c, h, w):
+            raise GenlabError(f"{text} is {tuple(image.shape[1:])} but the run expects {(c, h, w)}; "
+                              f"pick an item of the run's own data")
+        return image.clone()
+    path = Path(text)
+    if not path.is_file():
+        raise GenlabError(f"{text} is neither an image file nor SPEC:SPLIT:INDEX (e.g. mnist5k:test:3)")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im = im.convert("L" if c == 1 else "RGB")
+            if im.size != (w, h):
+                im = im.resize((w, h), Image.LANCZOS)
+            array = np.asarray(im, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise GenlabError(f"{path} is not a readable image ({exc.__class__.__name__}); give a PNG or JPEG") from None
+    array = array[:, :, None] if array.ndim == 2 else array  # (H, W, C)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)[None]  # (1, C, H, W)

@@ -1,0 +1,1 @@
+"""Metrics: likelihoods now; sample-quality metrics join here."""

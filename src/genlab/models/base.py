@@ -1,0 +1,115 @@
+"""The interface every genlab model follows, and the registry that feeds the CLI.
+
+A model owns its objective (`loss`) and its optimisation step (`train_step`), so the trainer stays
+generic: one optimiser for most models, two alternating ones for the GAN.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from genlab.data import Dataset, Palette
+from genlab.errors import GenlabError
+
+REGISTRY: dict[str, type["GenerativeModel"]] = {}
+
+
+def register(name: str):
+    """Class decorator: make a model available as `genlab train NAME`."""
+
+    def wrap(cls: type[GenerativeModel]) -> type[GenerativeModel]:
+        cls.name = name
+        REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def model_class(name: str) -> type["GenerativeModel"]:
+    from genlab import models  # noqa: F401  (importing the package registers every model)
+
+    if name not in REGISTRY:
+        raise GenlabError(f"unknown model {name!r}; choose one of: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+class GenerativeModel(nn.Module):
+    """Base class. Subclasses set `Config` (a dataclass) and implement `prepare`, `loss`, `sample`.
+
+    Data flow: the trainer hands `prepare` the raw uint8 images (N, C, H, W) once; the result is
+    kept on the device and sliced into batches that go to `loss` / `train_step`.
+    """
+
+    name: ClassVar[str] = "model"
+    Config: ClassVar[type]
+    data_kind: ClassVar[str] = "image"  # "image" or "points": what `prepare` accepts
+
+    uses_palette: ClassVar[bool] = False  # True: works on palette-index images (config.colors)
+
+    def __init__(self, config: Any, item_shape: tuple[int, ...], palette: Palette | None = None):
+        super().__init__()
+        self.config = config
+        self.item_shape = tuple(item_shape)
+        self.progress = 0.0  # epochs done, as a float; the trainer keeps it current
+        if self.uses_palette:
+            if palette is None:
+                raise ValueError(f"{self.name} needs a palette")
+            self.register_buffer("palette_colors", palette.colors.clone())  # (K, C) uint8
+
+    @property
+    def palette(self) -> Palette:
+        return Palette(self.palette_colors)
+
+    # --- data -------------------------------------------------------------------------------
+    def prepare(self, data: torch.Tensor) -> torch.Tensor:
+        """Turn stored data (uint8 images or float points) into the tensor `loss` consumes:
+        palette indices (N, 1, H, W) for palette models, the data itself otherwise."""
+        return self.palette.encode(data) if self.uses_palette else data
+
+    # --- training ---------------------------------------------------------------------------
+    def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Return {"loss": scalar to minimise, other named scalars worth logging}."""
+        raise NotImplementedError
+
+    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
+
+    def train_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
+        """One optimisation step; models with several optimisers (the GAN) override this."""
+        (opt,) = optimizers.values()
+        opt.zero_grad(set_to_none=True)
+        out = self.loss(batch)
+        out["loss"].backward()
+        opt.step()
+        return out
+
+    @torch.no_grad()
+    def evaluate_batch(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Figures on held-out data; by default the training loss figures."""
+        return self.loss(batch)
+
+    # --- using a trained model --------------------------------------------------------------
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n new items as stored data: uint8 images (n, C, H, W) or float points (n, 2)."""
+        raise NotImplementedError
+
+    def extra_figures(self, data: Dataset, seed: int = 0) -> dict[str, float]:
+        """Model-specific figures for `genlab evaluate` beyond likelihoods (e.g. a GAN's mode
+        coverage on 2-D data); `data` is the evaluation data set."""
+        return {}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @classmethod
+    def make_config(cls, **values: Any):
+        names = {f.name for f in dataclasses.fields(cls.Config)}
+        unknown = set(values) - names
+        if unknown:
+            raise GenlabError(f"unknown {cls.name} option(s): {', '.join(sorted(unknown))}")
+        return cls.Config(**values)
+

@@ -1,0 +1,188 @@
+"""Run directories: config.json, weights and the exact training state, all written atomically.
+
+A run dir holds
+  config.json               model name + model/data/train configs + item shape (written once)
+  model.safetensors         the model's weights (what `genlab.load` reads)
+  checkpoint.safetensors    weights + optimisers + RNG states + counters: one file, so a process
+                            killed at any moment leaves a consistent checkpoint to resume from
+  metrics.csv, loss.png, samples/
+Nothing here is ever unpickled: tensors go to safetensors, everything else to JSON.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from genlab.data import Palette
+from genlab.errors import GenlabError
+from genlab.fsutil import atomic_write_text, atomic_write_with
+from genlab.models import GenerativeModel, model_class
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+CHECKPOINT = "checkpoint.safetensors"
+
+
+# --- nested state (optimiser state dicts) <-> flat tensors + JSON skeleton --------------------
+def flatten_state(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """Replace every tensor in a nested dict/list by a reference, collecting it into `tensors`.
+    Dict keys keep their type (optimiser state is keyed by int)."""
+    if isinstance(obj, torch.Tensor):
+        key = f"{prefix}"
+        tensors[key] = obj.detach().cpu().contiguous()
+        return {"__tensor__": key}
+    if isinstance(obj, dict):
+        return {"__dict__": [[k, flatten_state(v, f"{prefix}.{k}", tensors)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return [flatten_state(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]
+    return obj
+
+
+def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict) and "__tensor__" in obj:
+        return tensors[obj["__tensor__"]]
+    if isinstance(obj, dict) and "__dict__" in obj:
+        return {k: unflatten_state(v, tensors) for k, v in obj["__dict__"]}
+    if isinstance(obj, dict):
+        return {k: unflatten_state(v, tensors) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [unflatten_state(v, tensors) for v in obj]
+    return obj
+
+
+# --- config -------------------------------------------------------------------------------------
+def write_config(run: Path, config: dict[str, Any]) -> None:
+    atomic_write_text(run / CONFIG, json.dumps(config, indent=2) + "\n")
+
+
+def read_config(run: str | Path) -> dict[str, Any]:
+    run = Path(run)
+    path = run / CONFIG
+    if not run.is_dir():
+        raise GenlabError(f"run directory {run} does not exist; train one with `genlab train ... --out {run}`")
+    if not path.is_file():
+        raise GenlabError(f"{run} is not a genlab run (no {CONFIG}); pass the --out folder of `genlab train`")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+        model_class(config["model"])
+        config["model_config"], config["item_shape"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise GenlabError(f"{path} is malformed ({exc.__class__.__name__}); the run cannot be used") from None
+    return config
+
+
+def prepare_new_run(run: Path) -> None:
+    """Refuse to touch a folder that already holds a run or anything else."""
+    if run.exists() and not run.is_dir():
+        raise GenlabError(f"--out {run} is a file; give a folder for the run")
+    if (run / CONFIG).exists():
+        raise GenlabError(f"{run} already holds a run; add --resume to continue it or choose another --out")
+    if run.is_dir() and any(run.iterdir()):
+        raise GenlabError(f"{run} is not empty; choose a new or empty folder for --out")
+    run.mkdir(parents=True, exist_ok=True)
+
+
+# --- weights and checkpoints --------------------------------------------------------------------
+def build_model(config: dict[str, Any], palette: Palette | None) -> GenerativeModel:
+    cls = model_class(config["model"])
+    return cls(cls.make_config(**config["model_config"]), tuple(config["item_shape"]), palette)
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        return load_file(str(path)), meta
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise GenlabError(f"{path} is not a readable safetensors file ({exc}); the run is damaged") from None
+
+
+def model_from_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> GenerativeModel:
+    colors = state.get("palette_colors")
+    model = build_model(config, Palette(colors) if colors is not None else None)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise GenlabError(f"weights do not fit the model in config.json ({str(exc).splitlines()[0]})") from None
+    return model
+
+
+def save_weights(run: Path, model: GenerativeModel, step: int) -> None:
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_with(run / WEIGHTS, lambda tmp: save_file(state, str(tmp), metadata={"step": str(step)}))
+
+
+def save_checkpoint(run: Path, model: GenerativeModel, optimizers: dict[str, torch.optim.Optimizer],
+                    counters: dict[str, Any]) -> None:
+    """One file with everything an exact resume needs, then the weights-only export."""
+    tensors: dict[str, torch.Tensor] = {}
+    for k, v in model.state_dict().items():
+        tensors[f"model/{k}"] = v.detach().cpu().contiguous()
+    optim = {name: flatten_state(opt.state_dict(), f"optim/{name}", tensors) for name, opt in optimizers.items()}
+    tensors["rng/torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng/cuda/{i}"] = s
+    meta = {"counters": json.dumps(counters), "optim": json.dumps(optim)}
+    atomic_write_with(run / CHECKPOINT, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    save_weights(run, model, counters["step"])
+
+
+def load_checkpoint(run: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any], dict[str, torch.Tensor]]:
+    """-> (model state, optimiser states, counters, rng states); GenlabError if damaged."""
+    tensors, meta = _read_safetensors(run / CHECKPOINT)
+    try:
+        counters = json.loads(meta["counters"])
+        optim = unflatten_state(json.loads(meta["optim"]), tensors)
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise GenlabError(f"{run / CHECKPOINT} lacks its training state ({exc}); the run is damaged") from None
+    model_state = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    rng = {k[len("rng/"):]: v for k, v in tensors.items() if k.startswith("rng/")}
+    return model_state, optim, counters, rng
+
+
+def restore_rng(rng: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(rng["torch"])
+    cuda = [rng[k] for k in sorted(rng) if k.startswith("cuda/")]
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+# --- loading a trained run ------------------------------------------------------------------------
+@dataclass
+class LoadedRun:
+    """A trained run, ready to use: `run.model.sample(16)`; `run.dataset()` loads its data."""
+
+    path: Path
+    config: dict[str, Any]
+    model: GenerativeModel
+    step: int
+
+    @property
+    def palette(self) -> Palette | None:
+        return self.model.palette if self.model.uses_palette else None
+
+    def dataset(self):
+        from genlab.data import load_dataset
+
+        d = self.config["data"]
+        return load_dataset(d["data"], image_size=d["image_size"], channels=d["channels"])
+
+
+def load(run: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
+    """Rebuild a trained model from its run directory (weights + config.json), in eval mode."""
+    run = Path(run)
+    config = read_config(run)
+    if not (run / WEIGHTS).is_file():
+        raise GenlabError(f"{run} has no {WEIGHTS} yet; let training save a checkpoint first")
+    state, meta = _read_safetensors(run / WEIGHTS)
+    model = model_from_state(config, state).to(device).eval()
+    return LoadedRun(run, config, model, int(meta.get("step", 0)))

@@ -1,0 +1,114 @@
+"""Training entry points: start a new run or resume one; the loop itself is in `trainer`."""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab import runs
+from genlab.config import DataConfig, TrainConfig, to_dict
+from genlab.data import Dataset, Palette, load_dataset
+from genlab.errors import GenlabError
+from genlab.models import GenerativeModel, model_class
+from genlab.train.trainer import Trainer, resolve_device
+
+__all__ = ["start", "resume", "Trainer"]
+
+
+def fingerprint(data: Dataset) -> str:
+    """A short hash of the training split, so a resume notices when the data changed."""
+    h = hashlib.sha256(data.train.contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _load_data(cls: type[GenerativeModel], data_cfg: DataConfig) -> Dataset:
+    data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels)
+    if data.kind != cls.data_kind:
+        raise GenlabError(f"{cls.name} trains on {cls.data_kind}s but {data_cfg.data} holds {data.kind}s; "
+                          f"pick an {cls.data_kind} data spec")
+    if len(data.train) == 0:
+        raise GenlabError(f"{data_cfg.data} has no training items")
+    return data
+
+
+def _new_model(cls: type[GenerativeModel], model_cfg: Any, data: Dataset, seed: int) -> GenerativeModel:
+    """Fresh weights from the seed; palette models fit their palette on the training pixels."""
+    torch.manual_seed(seed)
+    palette = Palette.fit(data.train, model_cfg.colors, seed=seed) if cls.uses_palette else None
+    return cls(model_cfg, data.item_shape, palette)
+
+
+def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run: Path, quiet: bool) -> Trainer:
+    device = resolve_device(train_cfg.device)
+    model.to(device)
+    prepared_train = model.prepare(data.train.to(device))
+    prepared_test = model.prepare(data.test.to(device))
+    return Trainer(model, prepared_train, prepared_test, train_cfg, run, quiet=quiet)
+
+
+def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, train_cfg: TrainConfig,
+          out: str | Path, quiet: bool = False) -> Trainer:
+    """Train a new model into the run folder `out` (refused if it holds anything)."""
+    out = Path(out)
+    cls = model_class(model_name)
+    model_cfg = cls.make_config(**model_values)
+    if train_cfg.epochs is not None and train_cfg.epochs < 1 or train_cfg.minutes is not None and train_cfg.minutes <= 0:
+        raise GenlabError("--epochs must be at least 1 and --minutes above 0")
+    if train_cfg.batch_size < 1 or train_cfg.lr <= 0:
+        raise GenlabError("--batch-size must be at least 1 and --lr above 0")
+    resolve_device(train_cfg.device)
+    if out.exists() and (out / runs.CONFIG).exists():
+        runs.prepare_new_run(out)  # raises before the data is even loaded
+    data = _load_data(cls, data_cfg)
+    model = _new_model(cls, model_cfg, data, train_cfg.seed)
+    config = {"model": model_name, "model_config": to_dict(model_cfg), "data": to_dict(data_cfg),
+              "train": to_dict(train_cfg), "item_shape": list(data.item_shape),
+              "data_fingerprint": fingerprint(data), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    runs.prepare_new_run(out)
+    runs.write_config(out, config)
+    trainer = _trainer(model, data, train_cfg, out, quiet)
+    trainer.fit()
+    return trainer
+
+
+RESUME_OVERRIDES = ("epochs", "minutes", "device", "save_every", "log_every", "tensorboard")
+
+
+def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool = False,
+           model_name: str | None = None) -> Trainer:
+    """Continue a stopped run from its last checkpoint; only the budget, device and logging may change."""
+    out = Path(out)
+    config = runs.read_config(out)
+    if model_name is not None and model_name != config["model"]:
+        raise GenlabError(f"{out} is a {config['model']} run; resume it with `genlab train {config['model']} --resume`")
+    stored = {**config["data"], **config["model_config"], **config["train"]}
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    fixed = {k for k, v in overrides.items() if k not in RESUME_OVERRIDES and stored.get(k) != v}
+    if fixed:
+        raise GenlabError(f"--resume keeps the run's settings; {', '.join(sorted(fixed))} cannot change "
+                          f"(only {', '.join(RESUME_OVERRIDES)} can)")
+    budget = {k: v for k, v in overrides.items() if k in RESUME_OVERRIDES}
+    train_cfg = replace(TrainConfig(**config["train"]), **budget)
+    if "epochs" in budget and "minutes" not in budget:
+        train_cfg = replace(train_cfg, minutes=None)
+    if "minutes" in budget and "epochs" not in budget:
+        train_cfg = replace(train_cfg, epochs=None)
+    cls = model_class(config["model"])
+    data = _load_data(cls, DataConfig(**config["data"]))
+    if fingerprint(data) != config.get("data_fingerprint"):
+        raise GenlabError(f"the data behind {config['data']['data']} changed since {out} started; "
+                          f"resume with the same data or train a new run")
+    if (out / runs.CHECKPOINT).exists():
+        state, *_ = runs.load_checkpoint(out)
+        model = runs.model_from_state(config, state)
+    else:  # killed before the first checkpoint: start over from the saved config
+        model = _new_model(cls, cls.make_config(**config["model_config"]), data, train_cfg.seed)
+    config["train"] = to_dict(train_cfg)
+    runs.write_config(out, config)
+    trainer = _trainer(model, data, train_cfg, out, quiet)
+    trainer.fit(resume=True)
+    return trainer

@@ -1,0 +1,239 @@
+"""The generic training loop: any model with `train_step`/`loss`, in-memory batches, progress,
+metrics, per-epoch sample grids, atomic checkpoints and exact resume.
+
+Batch order is a pure function of (seed, epoch): a resumed run re-derives the epoch's permutation
+and skips the batches already done, and the global RNG (noise inside the model) is restored from
+the checkpoint, so on CPU a stopped-and-resumed run ends with the same weights as an unbroken one.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from genlab import runs, viz
+from genlab.config import TrainConfig
+from genlab.errors import GenlabError
+from genlab.fsutil import atomic_write_text
+from genlab.models import GenerativeModel
+
+DEFAULT_EPOCHS = 10
+SAMPLE_SEED = 1234  # fixed noise for the per-epoch sample grids
+PLOT_EVERY = 30.0  # seconds between redraws of loss.png (drawing costs ~0.5 s); always drawn at the end
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GenlabError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    return torch.device(name)
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The permutation of the training split for one epoch, the same on every machine."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g)
+
+
+@dataclass
+class Counters:
+    """Where training stands; saved in every checkpoint."""
+
+    step: int = 0
+    epoch: int = 0  # epochs completed
+    step_in_epoch: int = 0  # batches of the current epoch already done
+    seconds: float = 0.0  # training time so far, across resumes
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class MetricsLog:
+    """metrics.csv with a fixed header: step, epoch, seconds, split, then the model's figures."""
+
+    def __init__(self, path: Path, keep_up_to_step: int | None = None):
+        self.path = path
+        self.header: list[str] | None = None
+        self.rows: list[dict[str, Any]] = []
+        if path.exists():
+            self.rows = viz.read_metrics(path)
+            if self.rows:
+                self.header = list(self.rows[0].keys())
+            if keep_up_to_step is not None:  # forget what happened after the checkpoint, and torn rows
+                self.rows = [r for r in self.rows if None not in r.values() and int(r["step"]) <= keep_up_to_step]
+                self._rewrite()
+
+    def _rewrite(self) -> None:
+        buf = io.StringIO()
+        if self.header:
+            writer = csv.DictWriter(buf, self.header)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        atomic_write_text(self.path, buf.getvalue())
+
+    def add(self, row: dict[str, Any]) -> None:
+        if self.header is None:
+            self.header = list(row.keys())
+        self.rows.append({k: _fmt(row.get(k, "")) for k in self.header})
+        with open(self.path, "a", newline="") as fh:  # appends; a torn last line is dropped on resume
+            writer = csv.DictWriter(fh, self.header)
+            if fh.tell() == 0:
+                writer.writeheader()
+            writer.writerow(self.rows[-1])
+
+
+def _fmt(v: Any) -> Any:
+    return f"{v:.6g}" if isinstance(v, float) else v
+
+
+@dataclass
+class Trainer:
+    model: GenerativeModel
+    train_data: torch.Tensor  # prepared, on the device
+    test_data: torch.Tensor
+    cfg: TrainConfig
+    run: Path
+    quiet: bool = False
+    counters: Counters = field(default_factory=Counters)
+    optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.optimizers = self.model.configure_optimizers(self.cfg.lr)
+        self.steps_per_epoch = max(1, math.ceil(len(self.train_data) / self.cfg.batch_size))
+        self.tb = None
+
+    # --- state ---------------------------------------------------------------------------------
+    def restore(self) -> None:
+        state, optim, counters, rng = runs.load_checkpoint(self.run)
+        self.model.load_state_dict(state)
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(optim[name])
+        self.counters = Counters(**counters)
+        runs.restore_rng(rng)
+
+    def save(self) -> None:
+        runs.save_checkpoint(self.run, self.model, self.optimizers, self.counters.as_dict())
+
+    # --- loop ----------------------------------------------------------------------------------
+    def _done(self) -> bool:
+        c, cfg = self.counters, self.cfg
+        if cfg.minutes is not None and c.seconds >= cfg.minutes * 60:
+            return True
+        epochs = cfg.epochs if cfg.epochs is not None else (None if cfg.minutes is not None else DEFAULT_EPOCHS)
+        return epochs is not None and c.epoch >= epochs
+
+    def fit(self, resume: bool = False) -> Counters:
+        if resume and (self.run / runs.CHECKPOINT).exists():
+            self.restore()
+        self.metrics = MetricsLog(self.run / "metrics.csv", keep_up_to_step=self.counters.step if resume else None)
+        self._open_tensorboard()
+        self.last_save = self.last_plot = time.monotonic()
+        while not self._done():
+            c = self.counters
+            order = epoch_order(len(self.train_data), self.cfg.seed, c.epoch)
+            bar = tqdm(total=self.steps_per_epoch, initial=c.step_in_epoch, desc=f"epoch {c.epoch + 1}",
+                       disable=self.quiet, leave=False, dynamic_ncols=True)
+            sums: dict[str, torch.Tensor] = {}
+            seen, images, window_start = 0, 0, time.monotonic()
+            while c.step_in_epoch < self.steps_per_epoch and not self._done():
+                t0 = time.monotonic()
+                idx = order[c.step_in_epoch * self.cfg.batch_size:(c.step_in_epoch + 1) * self.cfg.batch_size]
+                batch = self.train_data[idx.to(self.train_data.device)]
+                self.model.train()
+                self.model.progress = c.epoch + c.step_in_epoch / self.steps_per_epoch
+                out = self.model.train_step(batch, self.optimizers)
+                for k, v in out.items():
+                    sums[k] = sums.get(k, 0) + v.detach()
+                seen += 1
+                images += len(batch)
+                c.step += 1
+                c.step_in_epoch += 1
+                c.seconds += time.monotonic() - t0
+                bar.update(1)
+                if seen == self.cfg.log_every or c.step_in_epoch == self.steps_per_epoch:
+                    self._log_train(sums, seen, images / (time.monotonic() - window_start), bar)
+                    sums, seen, images, window_start = {}, 0, 0, time.monotonic()
+                    self._save_if_due()
+            bar.close()
+            if seen:
+                self._log_train(sums, seen, 0.0, bar)
+            if c.step_in_epoch == self.steps_per_epoch:
+                c.epoch += 1
+                c.step_in_epoch = 0
+            self._end_of_epoch()
+        viz.plot_metrics(self.run / "metrics.csv", self.run / "loss.png")
+        self.save()
+        if self.tb is not None:
+            self.tb.close()
+        return self.counters
+
+    def _save_if_due(self) -> None:
+        if time.monotonic() - self.last_save >= self.cfg.save_every:
+            self.save()
+            self.last_save = time.monotonic()
+
+    def _log_train(self, sums, seen, images_per_s, bar) -> None:
+        means = {k: float(v) / seen for k, v in sums.items()}
+        c = self.counters
+        if not all(math.isfinite(v) for v in means.values()):
+            bad = next(k for k, v in means.items() if not math.isfinite(v))
+            kept = "the last good checkpoint is kept" if (self.run / runs.CHECKPOINT).exists() else "no checkpoint was written"
+            raise GenlabError(f"training diverged: {bad} became {means[bad]} by step {c.step}; {kept} "
+                              f"(try a lower --lr, then --resume or start a new run)")
+        bar.set_postfix(loss=f"{means['loss']:.4g}", img_s=f"{images_per_s:.0f}")
+        self.metrics.add({"step": c.step, "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
+                          "seconds": c.seconds, "split": "train", **means})
+        if self.tb is not None:
+            for k, v in means.items():
+                self.tb.add_scalar(f"train/{k}", v, c.step)
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Mean figures on the test split, with noise drawn from a fixed seed so epochs compare."""
+        self.model.eval()
+        sums: dict[str, float] = {}
+        n = len(self.test_data)
+        with torch.random.fork_rng(devices=[self.model.device] if self.model.device.type == "cuda" else []):
+            torch.manual_seed(0)
+            for start in range(0, n, self.cfg.batch_size):
+                batch = self.test_data[start:start + self.cfg.batch_size]
+                for k, v in self.model.evaluate_batch(batch).items():
+                    sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
+        return {k: v / n for k, v in sums.items()}
+
+    def _end_of_epoch(self) -> None:
+        c = self.counters
+        if len(self.test_data):
+            figures = self.evaluate()
+            self.metrics.add({"step": c.step, "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
+                              "seconds": c.seconds, "split": "test", **figures})
+            if self.tb is not None:
+                for k, v in figures.items():
+                    self.tb.add_scalar(f"test/{k}", v, c.step)
+        self.save_samples(self.run / "samples" / f"epoch_{c.epoch:04d}.png")
+        if time.monotonic() - self.last_plot >= PLOT_EVERY:
+            viz.plot_metrics(self.run / "metrics.csv", self.run / "loss.png")
+            self.last_plot = time.monotonic()
+        self._save_if_due()
+
+    def save_samples(self, path: Path) -> None:
+        self.model.eval()
+        g = torch.Generator(device=self.model.device).manual_seed(SAMPLE_SEED)
+        viz.save_output(self.model.sample(64, generator=g), path)
+
+    def _open_tensorboard(self) -> None:
+        if not self.cfg.tensorboard:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise GenlabError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
+        self.tb = SummaryWriter(str(self.run / "tensorboard"))

@@ -1,0 +1,135 @@
+"""The trainer: exact resume (also after SIGKILL), refusal to overwrite, NaN guard, run-dir files."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import genlab
+from genlab import runs, train
+from genlab.config import DataConfig, TrainConfig
+from genlab.errors import GenlabError
+from genlab.models.vae import VAE
+
+TINY = {"hidden": 16, "latent": 3}
+DIGITS = DataConfig(data="digits")
+
+
+def _cfg(**kw):
+    base = dict(epochs=2, batch_size=64, lr=3e-3, seed=0, device="cpu", log_every=5)
+    return TrainConfig(**{**base, **kw})
+
+
+def _weights(run):
+    return load_file(str(run / "model.safetensors"))
+
+
+def _assert_same_weights(a, b):
+    wa, wb = _weights(a), _weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+
+
+def test_stopped_and_resumed_run_equals_unbroken_run(tmp_path):
+    train.start("vae", TINY, DIGITS, _cfg(epochs=3), tmp_path / "whole", quiet=True)
+    train.start("vae", TINY, DIGITS, _cfg(epochs=1), tmp_path / "split", quiet=True)
+    trainer = train.resume(tmp_path / "split", {"epochs": 3}, quiet=True)
+    assert trainer.counters.epoch == 3
+    _assert_same_weights(tmp_path / "whole", tmp_path / "split")
+    rows = genlab.viz.read_metrics(tmp_path / "split" / "metrics.csv")
+    assert [r["split"] for r in rows].count("test") == 3  # one per epoch, none duplicated
+    steps = [int(r["step"]) for r in rows if r["split"] == "train"]
+    assert steps == sorted(steps) and len(steps) == len(set(steps))
+
+
+def test_run_dir_contents_and_load(tmp_path):
+    run = tmp_path / "run"
+    trainer = train.start("vae", TINY, DIGITS, _cfg(epochs=2), run, quiet=True)
+    for name in ("config.json", "model.safetensors", "checkpoint.safetensors", "metrics.csv", "loss.png",
+                 "samples/epoch_0001.png", "samples/epoch_0002.png"):
+        assert (run / name).is_file(), name
+    loaded = genlab.load(run)
+    assert isinstance(loaded.model, VAE) and not loaded.model.training
+    for k, v in trainer.model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[k].cpu(), v.cpu()), k
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(loaded.model.sample(5, g1), trainer.model.sample(5, g2))
+    assert torch.equal(loaded.palette.colors, torch.tensor([[0], [255]], dtype=torch.uint8))
+    assert loaded.dataset().train.shape[1:] == (1, 8, 8)
+    test_rows = [r for r in genlab.viz.read_metrics(run / "metrics.csv") if r["split"] == "test"]
+    assert float(test_rows[-1]["nll_bound"]) < float(test_rows[0]["nll_bound"])  # it learns
+
+
+def test_existing_run_is_never_overwritten(tmp_path):
+    run = tmp_path / "run"
+    train.start("vae", TINY, DIGITS, _cfg(epochs=1), run, quiet=True)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    with pytest.raises(GenlabError, match="already holds a run"):
+        train.start("vae", TINY, DIGITS, _cfg(epochs=1), run, quiet=True)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(GenlabError, match="not empty"):
+        train.start("vae", TINY, DIGITS, _cfg(epochs=1), tmp_path / "other", quiet=True)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+
+
+def test_resume_refuses_changed_settings(tmp_path):
+    run = tmp_path / "run"
+    train.start("vae", TINY, DIGITS, _cfg(epochs=1), run, quiet=True)
+    with pytest.raises(GenlabError, match="lr cannot change"):
+        train.resume(run, {"lr": 0.1, "epochs": 2}, quiet=True)
+    with pytest.raises(GenlabError, match="is a vae run"):
+        train.resume(run, {"epochs": 2}, quiet=True, model_name="gan")
+    trainer = train.resume(run, {"lr": 3e-3, "epochs": 2, "data": "digits"}, quiet=True)  # unchanged values pass
+    assert trainer.counters.epoch == 2
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    train.start("vae", TINY, DIGITS, _cfg(epochs=1), run, quiet=True)
+    good = _weights(run)
+    original = VAE.loss
+    calls = {"n": 0}
+
+    def poisoned(self, batch):
+        calls["n"] += 1
+        out = original(self, batch)
+        if calls["n"] >= 4:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(VAE, "loss", poisoned)
+    with pytest.raises(GenlabError, match="training diverged: loss became nan"):
+        train.resume(run, {"epochs": 3, "save_every": 0.0}, quiet=True)
+    kept = _weights(run)
+    assert all(torch.isfinite(v.float()).all() for v in kept.values())
+    assert all(torch.equal(good[k], kept[k]) for k in good)  # the NaN steps never reached the disk
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "genlab", *args]
+
+
+def test_sigkill_at_any_moment_then_resume_matches_unbroken_run(tmp_path):
+    args = ["train", "vae", "--data", "digits", "--hidden", "16", "--latent", "3", "--epochs", "6",
+            "--batch-size", "32", "--log-every", "2", "--save-every", "0", "--device", "cpu", "--quiet"]
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run(_cli(*args, "--out", str(whole)), check=True, timeout=300)
+    proc = subprocess.Popen(_cli(*args, "--out", str(killed)))
+    deadline = time.monotonic() + 120
+    while not (killed / "checkpoint.safetensors").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.7)  # somewhere in the middle of training, most likely mid-write of something
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    step = runs.load_checkpoint(killed)[2]["step"]
+    print("killed after checkpoint at step", step)
+    assert 0 < step < 6 * 47  # 47 batches of 32 per epoch: the kill came mid-run
+    subprocess.run(_cli(*args, "--out", str(killed), "--resume"), check=True, timeout=300)
+    _assert_same_weights(whole, killed)
