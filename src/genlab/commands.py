@@ -82,7 +82,7 @@ def cmd_sample(ns: argparse.Namespace) -> None:
     _say(f"wrote {ns.n} samples to {paths[0] if len(paths) == 1 else Path(ns.out)}")
 
 
-SAMPLE_OPTIONS = ("pixels",)  # `genlab sample` flags handed to model.sample when it accepts them
+SAMPLE_OPTIONS = ("pixels", "temperature", "seed_pixels", "seconds")  # `genlab sample` flags handed to model.sample when it accepts them
 
 
 def _model_options(run: runs.LoadedRun, ns: argparse.Namespace, method, names: tuple[str, ...]) -> dict:
@@ -134,6 +134,23 @@ def cmd_interpolate(ns: argparse.Namespace) -> None:
     paths = viz.save_output(images, ns.out, nrow=ns.steps)
     _say(f"wrote {len(images) // ns.steps} interpolation row(s) of {ns.steps} to "
          f"{paths[0] if len(paths) == 1 else Path(ns.out)}")
+
+
+# --- complete ---------------------------------------------------------------------------------------
+def cmd_complete(ns: argparse.Namespace) -> None:
+    _positive("n", ns.n, 1000)
+    run = _load(ns)
+    if not hasattr(run.model, "complete"):
+        raise GenlabError(f"`genlab complete` needs an autoregressive run (pixelrnn, wavenet); {run.path} is a "
+                          f"{run.config['model']} run")
+    if run.model.data_kind == "audio":
+        from genlab.audio_commands import complete_audio
+
+        complete_audio(run, ns)
+    else:
+        from genlab.completion import complete_images
+
+        complete_images(run, ns)
 
 
 # --- evaluate ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ generic: one optimiser for most models, two alternating ones for the GAN.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any, ClassVar
 
 import torch
@@ -45,7 +46,7 @@ class GenerativeModel(nn.Module):
 
     name: ClassVar[str] = "model"
     Config: ClassVar[type]
-    data_kind: ClassVar[str] = "image"  # "image" or "points": what `prepare` accepts
+    data_kind: ClassVar[str] = "image"  # the Dataset.kind it trains on: "image", "points" or "audio"
 
     uses_palette: ClassVar[bool] = False  # True: works on palette-index images (config.colors)
 
@@ -103,7 +104,9 @@ class GenerativeModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return next(self.parameters()).device
+        for tensor in itertools.chain(self.parameters(), self.buffers()):
+            return tensor.device
+        return torch.device("cpu")
 
     @classmethod
     def make_config(cls, **values: Any):

@@ -23,6 +23,7 @@ from genlab.config import TrainConfig
 from genlab.errors import GenlabError
 from genlab.fsutil import atomic_write_text
 from genlab.models import GenerativeModel
+from genlab.train import hooks
 
 DEFAULT_EPOCHS = 10
 SAMPLE_SEED = 1234  # fixed noise for the per-epoch sample grids
@@ -109,6 +110,7 @@ class Trainer:
         self.optimizers = self.model.configure_optimizers(self.cfg.lr)
         self.steps_per_epoch = max(1, math.ceil(len(self.train_data) / self.cfg.batch_size))
         self.tb = None
+        self.epoch_hooks, self.fit_end_hooks = hooks.epoch_hooks(self), hooks.fit_end_hooks(self)
 
     # --- state ---------------------------------------------------------------------------------
     def restore(self) -> None:
@@ -171,6 +173,8 @@ class Trainer:
             self._end_of_epoch()
         viz.plot_metrics(self.run / "metrics.csv", self.run / "loss.png")
         self.save()
+        for hook in self.fit_end_hooks:
+            hook(self)
         if self.tb is not None:
             self.tb.close()
         return self.counters
@@ -219,6 +223,8 @@ class Trainer:
                 for k, v in figures.items():
                     self.tb.add_scalar(f"test/{k}", v, c.step)
         self.save_samples(self.run / "samples" / f"epoch_{c.epoch:04d}.png")
+        for hook in self.epoch_hooks:
+            hook(self)
         if time.monotonic() - self.last_plot >= PLOT_EVERY:
             viz.plot_metrics(self.run / "metrics.csv", self.run / "loss.png")
             self.last_plot = time.monotonic()
