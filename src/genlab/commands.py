@@ -221,7 +221,7 @@ def cmd_demo(ns: argparse.Namespace) -> None:
     test = data.test[:16]
     pictures = {
         "samples.png": (model.sample(64, generator=g), None),
-        "reconstructions.png": (torch.cat([test, model.reconstruct(test)]), 16),
+        "reconstructions.png": (_interleave_rows(test, model.reconstruct(test), 8), 8),
         "interpolation.png": (model.decode(lerp_codes(model.encode_images(data.test[0:8]),
                                                       model.encode_images(data.test[8:16]), 10)), 10),
     }
@@ -230,8 +230,14 @@ def cmd_demo(ns: argparse.Namespace) -> None:
     shutil.copyfile(run_dir / "loss.png", out / "loss.png")
     report = train_report(trainer)
     _say(report)
-    _say(f"pictures in {out}/: samples.png, reconstructions.png (top: test digits, bottom: their "
-         f"reconstructions), interpolation.png, loss.png; the run itself is {run_dir}/")
+    _say(f"pictures in {out}/: samples.png, reconstructions.png (rows 1 and 3: test digits; rows 2 and 4: "
+         f"their reconstructions), interpolation.png, loss.png; the run itself is {run_dir}/")
+
+
+def _interleave_rows(top: torch.Tensor, bottom: torch.Tensor, per_row: int) -> torch.Tensor:
+    """Alternate rows of `top` and `bottom` images so each original sits above its counterpart."""
+    rows = [t for pair in zip(top.split(per_row), bottom.split(per_row)) for t in pair]
+    return torch.cat(rows)
 
 
 def train_report(trainer) -> str:
