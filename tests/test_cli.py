@@ -89,6 +89,8 @@ def test_data_command_describes_and_draws(tmp_path, capsys):
     (["train", "vae", "--data", "{tmp}/missing", "--out", "{tmp}/q"], "missing"),
     (["train", "vae", "--data", "digits", "--epochs", "0", "--out", "{tmp}/z"], "--epochs"),
     (["train", "vae", "--data", "digits", "--lr", "abc", "--out", "{tmp}/z"], "invalid float"),
+    (["train", "vae", "--data", "digits", "--latent", "0", "--out", "{tmp}/z"], "--latent"),
+    (["train", "vae", "--data", "digits", "--colors", "1", "--out", "{tmp}/z"], "--colors"),
     (["sample", "{tmp}/nosuchrun", "--out", "{tmp}/s.png"], "does not exist"),
     (["sample", "{tmp}", "--out", "{tmp}/s.png"], "not a genlab run"),
     (["sample", "{run}", "--out", "{tmp}/s.jpg"], ".png"),
@@ -126,3 +128,22 @@ def test_console_script_runs_as_a_process(run, tmp_path):
                          str(tmp_path / "s.png")], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert "wrote 4 samples" in ok.stdout
+
+
+def test_tensorboard_flag_without_the_package_is_a_clear_error(tmp_path, capsys):
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        line = _error(capsys, ["train", "vae", *TINY, "--tensorboard", "--out", str(tmp_path / "tb")])
+        assert "pip install tensorboard" in line
+        assert not (tmp_path / "tb").exists()  # refused before anything was written
+    else:
+        assert main(["train", "vae", *TINY, "--tensorboard", "--out", str(tmp_path / "tb")]) == 0
+        assert any((tmp_path / "tb" / "tensorboard").iterdir())
+
+
+def test_quiet_training_prints_no_progress_bar(tmp_path, capsys):
+    assert main(["train", "vae", *TINY, "--epochs", "1", "--out", str(tmp_path / "q")]) == 0
+    captured = capsys.readouterr()
+    assert "it/s" not in captured.err and "epoch 1" not in captured.err
+    assert "trained vae for 1 epochs" in captured.out

@@ -34,7 +34,8 @@ def _add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str) ->
             group.add_argument(flag, dest=f.name, action="store_true", default=argparse.SUPPRESS, help=meta["help"])
         else:
             group.add_argument(flag, dest=f.name, type=types[f.name], choices=meta.get("choices"),
-                               default=argparse.SUPPRESS, help=meta["help"] + default, metavar=f.name.upper())
+                               default=argparse.SUPPRESS, help=meta["help"] + default,
+                               metavar=None if meta.get("choices") else f.name.upper())
 
 
 def _pick(ns: argparse.Namespace, cls: type) -> dict[str, Any]:

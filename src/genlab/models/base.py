@@ -114,5 +114,12 @@ class GenerativeModel(nn.Module):
         unknown = set(values) - names
         if unknown:
             raise GenlabError(f"unknown {cls.name} option(s): {', '.join(sorted(unknown))}")
-        return cls.Config(**values)
+        config = cls.Config(**values)
+        for f in dataclasses.fields(config):
+            choices = f.metadata.get("choices")
+            if choices and getattr(config, f.name) not in choices:
+                raise GenlabError(f"--{f.name.replace('_', '-')} must be one of {', '.join(map(str, choices))}")
+        if hasattr(config, "validate"):
+            config.validate()  # raises GenlabError naming the bad option
+        return config
 

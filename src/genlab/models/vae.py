@@ -25,6 +25,7 @@ from torch import nn
 
 from genlab.config import opt
 from genlab.data import Palette
+from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, register
 
 LOG_2PI = math.log(2 * math.pi)
@@ -76,6 +77,13 @@ class VAEConfig:
     colors: int = opt(2, "palette size: 2 = binarized (Bernoulli), K = k-means colours, 256 = every grey level")
     beta: float = opt(1.0, "weight of the KL term; 2 reproduces the notes' constraint Σ(exp σ − (1+σ) + m²)")
     warmup_epochs: float = opt(0.0, "ramp the KL weight linearly from 0 to beta over this many epochs")
+
+    def validate(self) -> None:
+        for name in ("hidden", "latent", "conv_channels"):
+            if getattr(self, name) < 1:
+                raise GenlabError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.beta < 0 or self.warmup_epochs < 0:
+            raise GenlabError("--beta and --warmup-epochs must not be negative")
 
 
 class _MLPCoder(nn.Module):

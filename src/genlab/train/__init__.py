@@ -14,7 +14,7 @@ from genlab.config import DataConfig, TrainConfig, to_dict
 from genlab.data import Dataset, Palette, load_dataset
 from genlab.errors import GenlabError
 from genlab.models import GenerativeModel, model_class
-from genlab.train.trainer import Trainer, resolve_device
+from genlab.train.trainer import Trainer, resolve_device, tensorboard_writer
 
 __all__ = ["start", "resume", "Trainer"]
 
@@ -61,6 +61,8 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
     if train_cfg.batch_size < 1 or train_cfg.lr <= 0:
         raise GenlabError("--batch-size must be at least 1 and --lr above 0")
     resolve_device(train_cfg.device)
+    if train_cfg.tensorboard:
+        tensorboard_writer()
     if out.exists() and (out / runs.CONFIG).exists():
         runs.prepare_new_run(out)  # raises before the data is even loaded
     data = _load_data(cls, data_cfg)

@@ -51,7 +51,7 @@ class Counters:
     step: int = 0
     epoch: int = 0  # epochs completed
     step_in_epoch: int = 0  # batches of the current epoch already done
-    seconds: float = 0.0  # training time so far, across resumes
+    seconds: float = 0.0  # wall-clock time of training so far (evaluation included), across resumes
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -137,7 +137,8 @@ class Trainer:
             self.restore()
         self.metrics = MetricsLog(self.run / "metrics.csv", keep_up_to_step=self.counters.step if resume else None)
         self._open_tensorboard()
-        self.last_save = self.last_plot = time.monotonic()
+        self.last_save = self.last_plot = self._started = time.monotonic()
+        self._seconds_at_start = self.counters.seconds  # wall-clock time of earlier sessions of this run
         while not self._done():
             c = self.counters
             order = epoch_order(len(self.train_data), self.cfg.seed, c.epoch)
@@ -146,7 +147,6 @@ class Trainer:
             sums: dict[str, torch.Tensor] = {}
             seen, images, window_start = 0, 0, time.monotonic()
             while c.step_in_epoch < self.steps_per_epoch and not self._done():
-                t0 = time.monotonic()
                 idx = order[c.step_in_epoch * self.cfg.batch_size:(c.step_in_epoch + 1) * self.cfg.batch_size]
                 batch = self.train_data[idx.to(self.train_data.device)]
                 self.model.train()
@@ -158,7 +158,7 @@ class Trainer:
                 images += len(batch)
                 c.step += 1
                 c.step_in_epoch += 1
-                c.seconds += time.monotonic() - t0
+                c.seconds = self._seconds_at_start + time.monotonic() - self._started
                 bar.update(1)
                 if seen == self.cfg.log_every or c.step_in_epoch == self.steps_per_epoch:
                     self._log_train(sums, seen, images / (time.monotonic() - window_start), bar)
@@ -171,6 +171,7 @@ class Trainer:
                 c.epoch += 1
                 c.step_in_epoch = 0
             self._end_of_epoch()
+            c.seconds = self._seconds_at_start + time.monotonic() - self._started
         viz.plot_metrics(self.run / "metrics.csv", self.run / "loss.png")
         self.save()
         for hook in self.fit_end_hooks:
@@ -236,10 +237,14 @@ class Trainer:
         viz.save_output(self.model.sample(64, generator=g), path)
 
     def _open_tensorboard(self) -> None:
-        if not self.cfg.tensorboard:
-            return
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise GenlabError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
-        self.tb = SummaryWriter(str(self.run / "tensorboard"))
+        if self.cfg.tensorboard:
+            self.tb = tensorboard_writer()(str(self.run / "tensorboard"))
+
+
+def tensorboard_writer():
+    """TensorBoard's SummaryWriter class, or a GenlabError saying how to get it."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise GenlabError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
+    return SummaryWriter
