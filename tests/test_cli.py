@@ -30,7 +30,7 @@ def _error(capsys, argv):
 
 
 def test_train_writes_two_d_latent_pictures(run):
-    for name in ("latent_map.png", "latent_scatter.png", "loss.png"):
+    for name in ("latent_map.png", "latent_scatter.png", "loss.png", "reconstructions.png"):
         assert Image.open(run / name).size[0] > 100
 
 

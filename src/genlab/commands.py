@@ -60,14 +60,19 @@ def cmd_train(ns: argparse.Namespace) -> None:
 
 
 def after_training(trainer, out: Path) -> None:
-    """Extra pictures a model offers once trained (a VAE with a 2-D latent draws its map)."""
+    """Pictures a trained latent-variable model offers: reconstructions of test images, and for a
+    2-D latent the decoded map and the test codes coloured by label."""
     model = trainer.model
-    if getattr(model.config, "latent", None) == 2 and hasattr(model, "latent_grid"):
-        model.eval()
+    if not hasattr(model, "reconstruct"):
+        return
+    model.eval()
+    data = runs.load(out).dataset()
+    test = data.test[:16]
+    viz.save_grid(_interleave_rows(test, model.reconstruct(test), 8), out / "reconstructions.png", nrow=8)
+    _say(f"reconstructions: {out / 'reconstructions.png'} (rows 1 and 3: test images; 2 and 4: reconstructions)")
+    if getattr(model.config, "latent", None) == 2:
         viz.save_grid(model.latent_grid(15), out / "latent_map.png", nrow=15)
-        data = runs.load(out).dataset()
-        codes = model.encode_images(data.test)
-        viz.save_latent_scatter(codes, data.test_labels, out / "latent_scatter.png")
+        viz.save_latent_scatter(model.encode_images(data.test), data.test_labels, out / "latent_scatter.png")
         _say(f"2-D latent: {out / 'latent_map.png'} and {out / 'latent_scatter.png'}")
 
 

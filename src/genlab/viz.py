@@ -156,8 +156,11 @@ def save_latent_scatter(codes: torch.Tensor, labels: torch.Tensor | None, path: 
     if labels is None:
         ax.scatter(codes[:, 0], codes[:, 1], s=4, alpha=0.6)
     else:
-        sc = ax.scatter(codes[:, 0], codes[:, 1], s=4, c=labels.cpu().numpy(), cmap="tab10", alpha=0.7)
-        fig.colorbar(sc, ax=ax, label="label")
+        labels = labels.cpu().numpy()
+        for i, label in enumerate(np.unique(labels)):
+            pick = labels == label
+            ax.scatter(codes[pick, 0], codes[pick, 1], s=4, alpha=0.7, color=plt.cm.tab10(i % 10), label=str(label))
+        ax.legend(title="label", markerscale=3, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.set_xlabel("z1")
     ax.set_ylabel("z2")
     ax.set_title("test codes (posterior means)")
