@@ -77,6 +77,10 @@ def test_existing_run_is_never_overwritten(tmp_path):
         train.start("vae", TINY, DIGITS, _cfg(epochs=1), tmp_path / "other", quiet=True)
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+    (tmp_path / "killed").mkdir()  # a process killed while writing config.json leaves only its temp file
+    (tmp_path / "killed" / ".config.json.abc123.tmp").write_text("{")
+    train.start("vae", TINY, DIGITS, _cfg(epochs=1), tmp_path / "killed", quiet=True)
+    assert (tmp_path / "killed" / "model.safetensors").is_file()
 
 
 def test_resume_refuses_changed_settings(tmp_path):

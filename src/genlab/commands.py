@@ -212,6 +212,8 @@ def cmd_demo(ns: argparse.Namespace) -> None:
     out = Path(ns.out)
     if out.exists() and not out.is_dir():
         raise GenlabError(f"--out {out} is a file; give a folder for the demo's pictures")
+    for leftover in out.glob(".vae-*"):  # staging folders of demos that were killed
+        shutil.rmtree(leftover, ignore_errors=True)
     staging = out / f".vae-{time.strftime('%Y%m%d-%H%M%S')}"
     _say(f"genlab demo: training a VAE (784-400-20, binarized pixels) on mnist5k for {ns.minutes:g} minute(s)")
     trainer = train.start("vae", {"colors": 2}, DataConfig(data="mnist5k"),

@@ -77,13 +77,18 @@ def read_config(run: str | Path) -> dict[str, Any]:
     return config
 
 
+def _is_leftover_temp(path: Path) -> bool:
+    """A temp file of an atomic write that a killed process never renamed."""
+    return path.is_file() and path.name.startswith(".") and path.name.endswith(".tmp")
+
+
 def prepare_new_run(run: Path) -> None:
     """Refuse to touch a folder that already holds a run or anything else."""
     if run.exists() and not run.is_dir():
         raise GenlabError(f"--out {run} is a file; give a folder for the run")
     if (run / CONFIG).exists():
         raise GenlabError(f"{run} already holds a run; add --resume to continue it or choose another --out")
-    if run.is_dir() and any(run.iterdir()):
+    if run.is_dir() and any(not _is_leftover_temp(p) for p in run.iterdir()):
         raise GenlabError(f"{run} is not empty; choose a new or empty folder for --out")
     run.mkdir(parents=True, exist_ok=True)
 
