@@ -1,0 +1,237 @@
+"""The pixel-by-pixel machinery every autoregressive image model shares: data in and out, the exact
+log-likelihood, and the one sampling loop behind `sample` and `complete`.
+
+An image is a sequence of positions in raster order (row by row, left to right) and, in raw-colour
+mode, R then G then B within a position (van den Oord et al. 2016, "Pixel Recurrent Neural
+Networks"): p(x) = Π p(x_t | x_<t). A network maps input features (B, F, H, W) to logits
+(B, C*K, H, W) whose group for position t sees only positions before t; the log-likelihood is the
+sum of the log-softmax at every position, exact in nats.
+
+Sampling fills positions one at a time. Each network offers a `Stepper`: `row(i)` folds in what
+the finished rows contribute, `pixel(i, j)` returns the logits at (i, j) for the cost of one
+position per layer (recurrent state is carried, convolution inputs are cached: Ramachandran et al.
+2017, "Fast Generation for Convolutional Autoregressive Models"). `NaiveStepper` re-runs the whole
+network for each position instead; both draw their random numbers in the same order (one uniform
+per image per position, inverse-CDF), so a seed gives the same images either way, up to float
+rounding deciding a draw that falls within ~1e-7 of a class boundary.
+
+Deviations: the lecture notes start a picture from "a few random pixels"; `seed_pixels=N` draws the
+first N positions (raster order) uniformly from the colours instead of from the model.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlab.data import Palette
+from genlab.errors import GenlabError
+from genlab.models.base import GenerativeModel
+from genlab.models.nn import channel_groups
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """What a network needs to know: input features and their colour groups, output logits and
+    theirs, and the sizes the user picked."""
+
+    in_features: int
+    in_groups: torch.Tensor
+    out_features: int
+    out_groups: torch.Tensor
+    groups: int  # colour groups: 1 in palette mode, C (R, G, B) in raw mode
+    width: int
+    layers: int
+    head: int
+
+    def hidden_groups(self, chunks: int = 1) -> torch.Tensor:
+        return channel_groups(self.width * chunks, self.groups, chunks)
+
+
+class Stepper:
+    """Logits one position at a time over `feats`, the input features the sampling loop keeps
+    current (every position drawn so far is written into it before the next call)."""
+
+    def row(self, i: int) -> None:
+        """Called once before the first pixel of row i, when rows < i are final."""
+
+    def pixel(self, i: int, j: int) -> torch.Tensor:
+        """Logits (B, C*K) at (i, j); may be called once per colour channel of the position."""
+        raise NotImplementedError
+
+    def commit(self, i: int, j: int) -> None:
+        """(i, j) is final: refresh whatever the next positions read from it."""
+        self.pixel(i, j)
+
+
+class NaiveStepper(Stepper):
+    """The whole network on the whole image for every position: the reference the fast path is
+    checked and timed against."""
+
+    def __init__(self, net: nn.Module, feats: torch.Tensor):
+        self.net, self.feats = net, feats
+
+    def pixel(self, i: int, j: int) -> torch.Tensor:
+        return self.net(self.feats)[:, :, i, j]
+
+    def commit(self, i: int, j: int) -> None:
+        pass
+
+
+def draw(logits: torch.Tensor, u: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Inverse-CDF draw: logits (B, K), uniforms u (B,) in [0, 1) -> class indices (B,)."""
+    logits = logits.double()
+    cdf = torch.softmax(logits / temperature if temperature != 1 else logits, -1).cumsum(-1)  # (B, K)
+    return torch.searchsorted(cdf, u[:, None], right=True)[:, 0].clamp_max(logits.shape[-1] - 1)
+
+
+class AutoregressiveImageModel(GenerativeModel):
+    """Base of the PixelRNN family. Subclasses set `self.net` (forward(feats) -> logits and
+    stepper(feats) -> Stepper) after calling this constructor.
+
+    Palette mode (`config.output == "palette"`): data is palette indices (B, 1, H, W), the input is
+    their one-hot code, the output one softmax over the K colours per pixel. Raw mode: data is the
+    uint8 values themselves (B, C, H, W), the input is each value scaled to [-1, 1], the output a
+    256-way softmax per channel, channel c seeing channels < c of its own pixel (colour groups).
+    """
+
+    uses_palette = True
+
+    def __init__(self, config, item_shape, palette: Palette | None = None):
+        super().__init__(config, item_shape, palette)
+        c, h, w = self.item_shape
+        self.raw = config.output == "raw"
+        self.positions = c if self.raw else 1  # channels of the prepared data
+        self.classes = 256 if self.raw else self.palette.k
+        self.groups = c if self.raw else 1  # colour groups of the channel masks
+        self.in_features = c if self.raw else self.classes
+        self.in_groups = channel_groups(self.in_features, self.groups)
+        self.out_features = self.positions * self.classes
+        self.out_groups = channel_groups(self.out_features, self.groups)
+        self.dims = self.positions * h * w
+
+    # --- data ---------------------------------------------------------------------------------
+    def prepare(self, data: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, C, H, W) -> int64 palette indices (N, 1, H, W), or the raw values (N, C, H, W)."""
+        return data.long() if self.raw else self.palette.encode(data)
+
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        """Prepared data -> uint8 images (N, C, H, W)."""
+        return x.to(torch.uint8) if self.raw else self.palette.decode(x)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Prepared data (B, P, H, W) -> network input (B, F, H, W)."""
+        dtype = next(self.net.parameters()).dtype
+        if self.raw:
+            return x.to(dtype) / 127.5 - 1.0
+        return F.one_hot(x[:, 0], self.classes).permute(0, 3, 1, 2).to(dtype)  # (B, H, W, K) -> (B, K, H, W)
+
+    # --- likelihood -----------------------------------------------------------------------------
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Prepared data (B, P, H, W) -> logits (B, P, K, H, W)."""
+        b, p, h, w = x.shape
+        return self.net(self.features(x)).view(b, p, self.classes, h, w)  # (B, P*K, H, W) -> (B, P, K, H, W)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact log p(x) per image in nats, (B,)."""
+        logits = self.logits(x).transpose(1, 2)  # (B, K, P, H, W)
+        return -F.cross_entropy(logits, x, reduction="none").flatten(1).sum(1)  # (B, P, H, W) -> (B,)
+
+    def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        nll = -self.log_prob(batch)  # (B,)
+        return {"loss": nll.mean() / self.dims,  # nats per dimension: the scale Adam's lr is set for
+                "nll": nll.mean(),
+                "bits_per_dim": nll.mean() / (self.dims * math.log(2))}
+
+    # --- generation -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+               seed_pixels: int = 0, fast: bool = True) -> torch.Tensor:
+        """n new images, uint8 (n, C, H, W). `seed_pixels=N` draws the first N positions uniformly
+        at random and lets the model continue from them; `temperature` divides the logits."""
+        _, h, w = self.item_shape
+        if not 0 <= seed_pixels <= h * w:
+            raise GenlabError(f"seed pixels must be between 0 and {h * w} (the image has {h}x{w}), not {seed_pixels}")
+        x = torch.zeros(n, self.positions, h, w, dtype=torch.long, device=self.device)
+        known = torch.zeros_like(x, dtype=torch.bool)
+        if seed_pixels:
+            u = torch.rand(n, self.positions, seed_pixels, generator=generator, device=self.device)
+            # (n, P, H, W) seen as (n, P, H*W): the first positions in raster order
+            x.view(n, self.positions, h * w)[:, :, :seed_pixels] = (u * self.classes).long().clamp_max(self.classes - 1)
+            known.view(n, self.positions, h * w)[:, :, :seed_pixels] = True
+        return self.decode(self._generate(x, known, generator, temperature, fast)).clone()  # a normal tensor again
+
+    @torch.no_grad()
+    def complete(self, images: torch.Tensor, mask: torch.Tensor, n: int = 1, generator: torch.Generator | None = None,
+                 temperature: float = 1.0, fast: bool = True) -> torch.Tensor:
+        """Fill the hidden pixels of uint8 images (B, C, H, W): mask is bool (H, W) or (B, 1, H, W),
+        True where hidden. Returns (B*n, C, H, W), the n completions of each image in turn; every
+        pixel the mask leaves visible is the input's own value, exactly."""
+        images = images.to(self.device)
+        b, _, h, w = images.shape
+        hidden = mask.to(self.device).bool().expand(b, 1, h, w).repeat_interleave(n, 0)  # (B*n, 1, H, W)
+        images = images.repeat_interleave(n, 0)  # (B*n, C, H, W)
+        known = ~hidden.expand(-1, self.positions, -1, -1)  # (B*n, P, H, W)
+        x = torch.where(known, self.prepare(images), 0)
+        out = self.decode(self._generate(x, known, generator, temperature, fast)).clone()
+        return torch.where(hidden, out, images)
+
+    @torch.inference_mode()
+    def _generate(self, x: torch.Tensor, known: torch.Tensor, generator, temperature: float, fast: bool) -> torch.Tensor:
+        """The shared loop: fill every position of x (B, P, H, W) that `known` leaves open, in order."""
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
+            raise GenlabError(f"temperature must be a number above 0, not {temperature}")
+        was_training = self.training
+        self.eval()  # the loop runs under inference_mode (less per-op overhead); callers clone what they return
+        b, p, h, w = x.shape
+        feats = self.features(x).contiguous(memory_format=torch.channels_last)  # a pixel's features are contiguous
+        eye = torch.eye(self.classes, dtype=feats.dtype, device=x.device)  # palette index -> one-hot
+        stepper = self.net.stepper(feats) if fast else NaiveStepper(self.net, feats)
+        all_known, any_known = known.all(0).tolist(), known.any(0).tolist()  # [P][H][W] of bool
+        uniforms = torch.rand(p * h * w, b, generator=generator, device=x.device, dtype=torch.float64).unbind(0)
+        try:
+            for i in range(h):
+                stepper.row(i)
+                for j in range(w):
+                    last = -1
+                    for c in range(p):
+                        if all_known[c][i][j]:
+                            continue
+                        logits = stepper.pixel(i, j).view(b, p, self.classes)[:, c]  # (B, P*K) -> (B, P, K) -> (B, K)
+                        value = draw(logits, uniforms[(c * h + i) * w + j], temperature)
+                        if any_known[c][i][j]:
+                            value = torch.where(known[:, c, i, j], x[:, c, i, j], value)
+                        x[:, c, i, j] = value
+                        if self.raw:
+                            feats[:, c, i, j] = value.to(feats.dtype) / 127.5 - 1.0
+                        else:
+                            feats[:, :, i, j] = eye[value]
+                        last = c
+                    if last < p - 1:
+                        stepper.commit(i, j)
+        finally:
+            self.train(was_training)
+        return x
+
+    @torch.no_grad()
+    def stepped_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The fast path's logits at every position of fixed data x (B, P, H, W), computed the way
+        sampling computes them, as (B, P, K, H, W): equal to `logits(x)` up to rounding."""
+        b, p, h, w = x.shape
+        feats = self.features(x)
+        shown = self.features(torch.zeros_like(x)).contiguous(memory_format=torch.channels_last)  # revealed as it goes
+        stepper = self.net.stepper(shown)
+        out = torch.empty(b, p, self.classes, h, w, dtype=feats.dtype, device=x.device)
+        for i in range(h):
+            stepper.row(i)
+            for j in range(w):
+                for c in range(p):
+                    out[:, c, :, i, j] = stepper.pixel(i, j).view(b, p, self.classes)[:, c]  # (B, P*K) -> (B, P, K)
+                    if self.raw:  # channel c is drawn before channel c+1 is asked for
+                        shown[:, c, i, j] = feats[:, c, i, j]
+                if not self.raw:
+                    shown[:, :, i, j] = feats[:, :, i, j]
+        return out
