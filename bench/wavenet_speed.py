@@ -1,0 +1,89 @@
+"""Fast WaveNet generation (per-layer queues, Paine et al. 2016) vs the naive loop, for one second
+of 16 kHz audio from genlab's default WaveNet, in one run.
+
+Naive generation re-runs the network over the last receptive field (2048 samples) for every new
+sample; fast generation keeps each layer's past inputs in a ring buffer and costs one step per
+layer. Both draw one uniform number per sample from the same generator, so the same seed gives
+the same sound: the script checks that sample for sample. Speed does not depend on the weights,
+so the model is freshly initialised (seed 0).
+
+A naive second takes many minutes on a CPU, so by default its time is extrapolated from two
+measured stretches: N steps from silence (short contexts, the cheapest steps) stand for the first
+receptive field's worth of steps, and N steps after a full receptive field of context stand for
+the rest. That underestimates the naive time, so the printed speed-up is a lower bound;
+`--full-naive` times the whole naive second instead. Rounds alternate fast and naive; medians.
+
+    .venv/bin/python bench/wavenet_speed.py [--rounds 3] [--naive-steps 200] [--full-naive] [--threads N]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from genlab.models.wavenet import WaveNet, WaveNetConfig
+
+RATE = 16000
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--naive-steps", type=int, default=200, help="naive steps timed per stretch")
+    ap.add_argument("--full-naive", action="store_true", help="time the naive loop for the whole second")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    torch.manual_seed(0)
+    model = WaveNet(WaveNetConfig(), (RATE,)).eval()
+    rf, steps = model.receptive_field, args.naive_steps
+    print(model.summary())
+    print(f"one sound (batch 1), {RATE} samples; torch threads: {torch.get_num_threads()}")
+
+    def gen(n_new, prefix=None, seed=0, naive=False):
+        g = torch.Generator().manual_seed(seed)
+        return model.generate(n_new, prefix, n=1, generator=g, naive=naive)
+
+    fast_times, naive_times, same = [], [], []
+    for r in range(args.rounds):
+        sound, t_fast = timed(lambda: gen(RATE))
+        fast_times.append(t_fast)
+        if args.full_naive:
+            naive, t_naive = timed(lambda: gen(RATE, naive=True))
+            same.append(torch.equal(naive, sound))
+        else:
+            early, t_early = timed(lambda: gen(steps, naive=True))  # from silence
+            prefix = sound[:, :rf]
+            late, t_late = timed(lambda: gen(steps, prefix, seed=1, naive=True))  # full context
+            same.append(torch.equal(early, sound[:, :steps]) and torch.equal(late, gen(steps, prefix, seed=1)))
+            t_naive = t_early / steps * rf + t_late / steps * (RATE - rf)
+        naive_times.append(t_naive)
+        print(f"round {r + 1}: fast {t_fast:.1f} s, naive {t_naive:.1f} s"
+              f"{'' if args.full_naive else ' (extrapolated)'}", flush=True)
+
+    fast, naive = statistics.median(fast_times), statistics.median(naive_times)
+    print(f"fast (queues): {fast:.1f} s for 1 s of audio ({1000 * fast / RATE:.2f} ms per sample), "
+          f"median of {args.rounds}")
+    if args.full_naive:
+        print(f"naive: {naive:.1f} s for 1 s of audio, timed in full, median of {args.rounds}")
+    else:
+        print(f"naive: {naive:.1f} s for 1 s of audio, EXTRAPOLATED from {steps} timed steps from silence "
+              f"(x {rf} steps) + {steps} timed steps after a {rf}-sample context (x {RATE - rf} steps), "
+              f"median of {args.rounds}; a lower bound (the early steps' cost grows with the context)")
+    print(f"speed-up fast vs naive: {naive / fast:.1f}x (target >= 10x)")
+    checked = f"the whole second" if args.full_naive else f"{steps} samples from silence and {steps} after a {rf}-sample prefix"
+    print(f"identical output for the same seed: {'yes' if all(same) else 'NO'} ({checked}, every round)")
+
+
+if __name__ == "__main__":
+    main()

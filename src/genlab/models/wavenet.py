@@ -1,0 +1,295 @@
+"""WaveNet: sound generated one sample at a time, the notes' pixel-by-pixel idea for speech.
+
+van den Oord et al. 2016, "WaveNet: A Generative Model for Raw Audio": a stack of causal
+convolutions whose dilations double from layer to layer (1, 2, 4, ..., 512) and then repeat,
+gated activation units tanh(W_f * x) · σ(W_g * x), residual and skip connections, and a 256-way
+softmax over μ-law companded samples (μ = 255). p(x) = Π_t p(x_t | x_<t) is an exact likelihood.
+Fast generation keeps, for every layer, a queue of that layer's past inputs, so each new sample
+costs one step per layer instead of a pass over the whole receptive field (Paine et al. 2016,
+"Fast Wavenet Generation Algorithm"); `generate(..., naive=True)` is the slow reference that
+re-runs the network on the last receptive field for every sample, with identical results.
+
+Data: an audio Dataset holds one-second float clips (N, R) at R Hz (see genlab/data/audio.py), so
+the item shape gives the sample rate. `prepare` μ-law encodes them and cuts every clip into
+windows of `--window` samples, int64 codes (N * R // W, W): the items training batches, test
+figures and `genlab evaluate` see. A window's likelihood is that of a sound that starts there: the
+network's left padding is zeros, the same state fast generation starts from, so `log_prob` is the
+exact log-probability of the window's 8-bit μ-law samples (bits/dim = bits per sample).
+
+Deviations from the paper: no global or local conditioning (speaker, text); the input is the
+one-hot previous samples through a causal convolution of the same kernel size (the paper's first
+"causal conv"); defaults are small enough to train on a laptop CPU (2 stacks of dilations
+1..512, 32 residual / 32 gate / 64 skip channels, 2000-sample windows, where the paper used more);
+every position of a window is scored, including the first ones, whose receptive field reaches back
+before the window's start (to zeros).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlab.config import opt
+from genlab.data import Palette
+from genlab.errors import GenlabError
+from genlab.models.base import GenerativeModel, register
+
+MU = 255
+CLASSES = MU + 1
+SAMPLE_SECONDS = 0.25  # default length of `sample` (the trainer draws some after every epoch)
+LOG_PROB_SAMPLES = 1 << 16  # samples per forward pass in log_prob (bounds the logits' memory)
+
+
+def mu_law_encode(x: torch.Tensor) -> torch.Tensor:
+    """Float audio in [-1, 1] -> int64 codes 0..255: y = sign(x) ln(1 + μ|x|) / ln(1 + μ), then
+    rounded onto 256 evenly spaced levels of y."""
+    x = x.clamp(-1, 1)
+    y = torch.sign(x) * torch.log1p(MU * x.abs()) / math.log1p(MU)
+    return ((y + 1) / 2 * MU + 0.5).floor().long().clamp(0, MU)
+
+
+def mu_law_decode(codes: torch.Tensor) -> torch.Tensor:
+    """int codes 0..255 -> float32 audio in [-1, 1], the inverse of the companding."""
+    y = 2 * codes.to(torch.float32) / MU - 1
+    return torch.sign(y) * torch.expm1(y.abs() * math.log1p(MU)) / MU
+
+
+@dataclass
+class WaveNetConfig:
+    layers: int = opt(10, "dilated layers per stack; dilations 1, 2, 4, ... (10 layers: up to 512)")
+    stacks: int = opt(2, "how many times the dilation pattern repeats")
+    kernel_size: int = opt(2, "taps of every causal convolution")
+    residual_channels: int = opt(32, "channels of the residual stream between layers")
+    gate_channels: int = opt(32, "channels of each gated tanh·sigmoid unit")
+    skip_channels: int = opt(64, "channels of the skip connections summed into the output head")
+    window: int = opt(2000, "samples per training item: each one-second clip is cut into windows this long")
+
+    def validate(self) -> None:
+        small = {k: v for k, v in vars(self).items() if v < 1}
+        if small or self.kernel_size < 2:
+            raise GenlabError("every wavenet size must be at least 1 and --kernel-size at least 2")
+
+
+class _GatedLayer(nn.Module):
+    """Dilated causal conv -> tanh · sigmoid -> 1x1 conv split into residual and skip parts."""
+
+    def __init__(self, res: int, gate: int, skip: int, kernel: int, dilation: int):
+        super().__init__()
+        self.res, self.gate, self.kernel, self.dilation = res, gate, kernel, dilation
+        self.conv = nn.Conv1d(res, 2 * gate, kernel, dilation=dilation)
+        self.out = nn.Conv1d(gate, res + skip, 1)
+
+    @property
+    def history(self) -> int:
+        """How many past inputs the layer looks back over."""
+        return (self.kernel - 1) * self.dilation
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.conv(F.pad(h, (self.history, 0)))  # (B, 2G, T): left zeros keep it causal
+        g = torch.tanh(z[:, :self.gate]) * torch.sigmoid(z[:, self.gate:])  # (B, G, T)
+        res, skip = self.out(g).split([self.res, self.out.out_channels - self.res], 1)
+        return h + res, skip
+
+
+@register("wavenet")
+class WaveNet(GenerativeModel):
+    """WaveNet: dilated causal convolutions over μ-law samples of sound."""
+
+    Config = WaveNetConfig
+    data_kind = "audio"
+    train_defaults = {"batch_size": 4, "lr": 3e-3}
+    epoch_samples = 8  # sounds drawn after every epoch for samples/epoch_NNNN.png (spectrograms)
+
+    def __init__(self, config: WaveNetConfig, item_shape, palette: Palette | None = None):
+        super().__init__(config, item_shape, palette)
+        (self.sample_rate,) = self.item_shape  # one-second clips
+        c, k = config, config.kernel_size
+        self.input = nn.Conv1d(CLASSES, c.residual_channels, k)
+        self.layers = nn.ModuleList(
+            _GatedLayer(c.residual_channels, c.gate_channels, c.skip_channels, k, 2**i)
+            for _ in range(c.stacks) for i in range(c.layers))
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(c.skip_channels, c.skip_channels, 1), nn.ReLU(),
+                                  nn.Conv1d(c.skip_channels, CLASSES, 1))
+
+    @property
+    def receptive_field(self) -> int:
+        """How many past samples the prediction of one sample sees."""
+        return self.config.kernel_size + sum(layer.history for layer in self.layers)
+
+    def summary(self) -> str:
+        rf, c = self.receptive_field, self.config
+        params = sum(p.numel() for p in self.parameters())
+        return (f"wavenet: receptive field {rf} samples ({1000 * rf / self.sample_rate:.1f} ms at "
+                f"{self.sample_rate} Hz); {c.stacks} stack(s) of {c.layers} layers, dilations 1..{2 ** (c.layers - 1)}; "
+                f"{params:,} parameters")
+
+    # --- the network ----------------------------------------------------------------------------
+    def prepare(self, data: torch.Tensor) -> torch.Tensor:
+        """float clips (N, R) -> μ-law codes int64 (N * R // W, W): consecutive windows of W =
+        `window` samples (what does not fill a window at a clip's end is left out)."""
+        n, r = data.shape
+        w = min(self.config.window, r)
+        codes = mu_law_encode(data[:, :r // w * w])  # (N, R // W * W)
+        return codes.reshape(n * (r // w), w)  # (N, R//W * W) -> (N * R//W, W)
+
+    def logits_from_onehot(self, onehot: torch.Tensor, keep: list | None = None) -> torch.Tensor:
+        """One-hot samples (B, 256, T) -> logits (B, 256, T) whose position t sees only samples < t.
+        `keep`, when a list, receives every layer's input (B, R, T)."""
+        k = self.config.kernel_size
+        h = self.input(F.pad(onehot, (k, 0))[:, :, :-1])  # (B, R, T): shifted by one, then causal
+        skips = 0
+        for layer in self.layers:
+            if keep is not None:
+                keep.append(h)
+            h, skip = layer(h)
+            skips = skips + skip
+        return self.head(skips)
+
+    def logits(self, codes: torch.Tensor, keep: list | None = None) -> torch.Tensor:
+        """int64 codes (B, T) -> logits (B, 256, T) for p(x_t | x_<t)."""
+        onehot = F.one_hot(codes, CLASSES).to(self.input.weight.dtype).transpose(1, 2)  # (B, T, 256) -> (B, 256, T)
+        return self.logits_from_onehot(onehot, keep)
+
+    # --- objective ------------------------------------------------------------------------------
+    def _figures(self, nats_per_sample: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"loss": nats_per_sample, "bits_per_sample": nats_per_sample / math.log(2)}
+
+    def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Exact NLL (cross-entropy of the 256-way softmax) in nats per sample, windows (B, W)."""
+        return self._figures(F.cross_entropy(self.logits(batch), batch))
+
+    @torch.no_grad()
+    def log_prob(self, codes: torch.Tensor) -> torch.Tensor:
+        """log p(x) = Σ_t log p(x_t | x_<t) in nats per sound (B,), for codes (B, T)."""
+        chunk = max(1, LOG_PROB_SAMPLES // codes.shape[1])
+        out = []
+        for part in codes.split(chunk):
+            nll = F.cross_entropy(self.logits(part), part, reduction="none")  # (b, T)
+            out.append(-nll.sum(1))
+        return torch.cat(out)
+
+    # --- generation -----------------------------------------------------------------------------
+    @staticmethod
+    def _draw(logits: torch.Tensor, u: torch.Tensor, temperature: float) -> torch.Tensor:
+        """Inverse-CDF draw from softmax(logits / T) with uniform u (B,): the same u and nearly the
+        same logits give the same code, which is what makes fast and naive generation agree."""
+        probs = torch.softmax(logits.to(torch.float64) / temperature, dim=-1)  # (B, 256)
+        cdf = probs.cumsum(-1)
+        return torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).clamp(max=MU)[:, 0]  # cdf[i-1] <= u < cdf[i]
+
+    @torch.no_grad()
+    def generate(self, n_new: int, prefix: torch.Tensor | None = None, n: int = 1,
+                 generator: torch.Generator | None = None, temperature: float = 1.0,
+                 naive: bool = False) -> torch.Tensor:
+        """Continue `prefix` codes (B, P) (or start n sounds from silence) by n_new samples drawn
+        one at a time: codes (B, P + n_new). Each step draws one uniform number per sound from
+        `generator`, so fast and naive generation draw the same sound for the same seed."""
+        if not temperature > 0:
+            raise GenlabError(f"--temperature must be above 0, not {temperature}")
+        if prefix is None:
+            prefix = torch.zeros(n, 0, dtype=torch.long, device=self.device)
+        prefix = prefix.to(self.device)
+        step = self._naive_steps(prefix) if naive else self._fast_steps(prefix)
+        codes = [prefix]
+        code = None
+        for _ in range(n_new):
+            logits = step(code)  # (B, 256) for the next position
+            u = torch.rand(len(prefix), generator=generator, device=self.device, dtype=torch.float64)
+            code = self._draw(logits, u, temperature)
+            codes.append(code[:, None])
+        return torch.cat(codes, 1)
+
+    def _naive_steps(self, prefix: torch.Tensor):
+        """Reference: every step runs the network over the last receptive field of samples."""
+        seq = prefix
+        slot = prefix.new_zeros(len(prefix), 1)  # a stand-in for x_t, which position t never sees
+
+        def step(code):
+            nonlocal seq
+            if code is not None:
+                seq = torch.cat([seq, code[:, None]], 1)
+            return self.logits(torch.cat([seq[:, -self.receptive_field:], slot], 1))[:, :, -1]
+
+        return step
+
+    def _fast_steps(self, prefix: torch.Tensor):
+        """Fast generation: per layer a ring buffer of its last (k-1)·d inputs, filled from one
+        parallel pass over the prefix's last receptive field (exactly what the next samples depend
+        on); then each sample costs one step per layer."""
+        k, b, p = self.config.kernel_size, len(prefix), prefix.shape[1]
+        keep: list[torch.Tensor] = []
+        context = prefix[:, -self.receptive_field:]  # all that the next samples depend on
+        skipped = p - context.shape[1]  # absolute position of context[:, 0]
+        if p:
+            self.logits(context, keep)  # every layer's inputs over the context, (B, R, C) each
+        plan = []  # per layer: ring, its size, dilation, and the weights as matrices
+        for i, layer in enumerate(self.layers):
+            size = layer.history
+            ring = torch.zeros(b, size, layer.res, device=self.device, dtype=self.input.weight.dtype)
+            pos = torch.arange(p - size, p, device=self.device)  # the positions the ring must hold
+            have = pos >= 0
+            if p and bool(have.any()):
+                ring[:, pos[have] % size] = keep[i][:, :, pos[have] - skipped].transpose(1, 2)  # (B, R, n) -> (B, n, R)
+            # tap-major rows: [h_{t-(k-1)d}, ..., h_{t-d}, h_t] @ conv matrix is the dilated conv at t
+            conv = layer.conv.weight.permute(2, 1, 0).reshape(-1, layer.conv.out_channels)  # (k*R, 2G)
+            out = layer.out.weight[:, :, 0].T  # (G, R + S)
+            parts = (layer.res, layer.out.out_channels - layer.res)  # residual, skip
+            plan.append((ring, size, layer.dilation, layer.gate, parts, conv, layer.conv.bias, out, layer.out.bias))
+        # the input conv as k lookup tables (one per tap) with an all-zero row 256 for "before the start"
+        w = self.input.weight  # (R, 256, k)
+        tables = torch.cat([w.permute(2, 1, 0), w.new_zeros(k, 1, w.shape[0])], 1)  # (k, 257, R)
+        last = torch.full((b, k), CLASSES, dtype=torch.long, device=self.device)  # codes x_{t-k..t-1}
+        if p:
+            take = min(k, p)
+            last[:, k - take:] = prefix[:, p - take:]
+        head1, head2 = (m for m in self.head if isinstance(m, nn.Conv1d))
+        head1_w, head2_w = head1.weight[:, :, 0].T, head2.weight[:, :, 0].T  # (S, S), (S, 256)
+        t = p  # the position whose logits the next step returns
+
+        def step(code):
+            nonlocal t, last
+            if code is not None:
+                last = torch.cat([last[:, 1:], code[:, None]], 1)
+                t += 1
+            h = self.input.bias + tables[0][last[:, 0]]  # (B, R)
+            for j in range(1, k):
+                h = h + tables[j][last[:, j]]
+            skips = None
+            for ring, size, d, gate, parts, conv, conv_b, out, out_b in plan:
+                taps = [ring.select(1, (t - (k - 1 - j) * d) % size) for j in range(k - 1)]  # oldest first
+                z = torch.addmm(conv_b, torch.cat((*taps, h), 1), conv)  # (B, 2G)
+                ring.select(1, t % size).copy_(h)  # after reading: the oldest tap's slot is reused
+                g = torch.tanh(z.narrow(1, 0, gate)).mul_(torch.sigmoid(z.narrow(1, gate, gate)))  # (B, G)
+                o = torch.addmm(out_b, g, out)  # (B, R + S)
+                h = h + o.narrow(1, 0, parts[0])
+                sk = o.narrow(1, parts[0], parts[1])
+                skips = sk if skips is None else skips + sk
+            x = torch.addmm(head1.bias, torch.relu(skips), head1_w).relu_()
+            return torch.addmm(head2.bias, x, head2_w)  # (B, 256)
+
+        return step
+
+    # --- using the model ------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, seconds: float | None = None,
+               temperature: float = 1.0) -> torch.Tensor:
+        """n new sounds of `seconds` (default 0.25) started from silence: float32 (n, S) in [-1, 1]."""
+        length = self.samples_for(SAMPLE_SECONDS if seconds is None else seconds)
+        return mu_law_decode(self.generate(length, n=n, generator=generator, temperature=temperature))
+
+    @torch.no_grad()
+    def complete(self, audio: torch.Tensor, seconds: float, n: int = 1, generator: torch.Generator | None = None,
+                 temperature: float = 1.0) -> torch.Tensor:
+        """Continue a float sound (T,) by `seconds` in n different ways: float32 (n, T + S)."""
+        prefix = mu_law_encode(audio.to(self.device))[None].expand(n, -1)  # (T,) -> (n, T)
+        codes = self.generate(self.samples_for(seconds), prefix, generator=generator,
+                              temperature=temperature)
+        return mu_law_decode(codes)
+
+    def samples_for(self, seconds: float) -> int:
+        if not 0.01 <= seconds <= 600:
+            raise GenlabError(f"--seconds must be between 0.01 and 600, not {seconds}")
+        return round(seconds * self.sample_rate)
