@@ -1,0 +1,133 @@
+"""`genlab evaluate` and `genlab compare`: a run's likelihoods and the quality of its samples.
+
+Sample figures are computed for each of several sampling seeds and reported as
+{"mean", "std", "values"} (std over seeds, 0 for one seed); likelihoods are computed once (with
+`seed`). Every sample figure compares `n` samples with the reference (test) items in the named
+feature space; the memorization figures also use the training split (see `memorization`).
+"""
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import torch
+
+from genlab.data import Dataset
+from genlab.errors import GenlabError
+from genlab.metrics.features import FeatureSpace, feature_space
+from genlab.metrics.fid import fid, kid
+from genlab.metrics.likelihood import likelihood_report
+from genlab.metrics.memorization import flat_pixels, memorization, save_nearest_picture
+from genlab.metrics.prdc import prdc
+from genlab.models import GenerativeModel
+
+MIN_ITEMS = 6  # k-NN figures with k = 5 need more than 5 items per set
+
+
+def summary(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "values": values}
+
+
+@torch.no_grad()
+def draw(model: GenerativeModel, n: int, seed: int, batch_size: int = 500) -> torch.Tensor:
+    """n samples from one seeded generator on the model's device, drawn in batches, on the CPU."""
+    g = torch.Generator(device=model.device).manual_seed(seed)
+    return torch.cat([model.sample(min(batch_size, n - i), generator=g).cpu() for i in range(0, n, batch_size)])
+
+
+def item_kind(model: GenerativeModel) -> str:
+    """What the model draws: "image", "points" or "audio" (families that take several kinds of data
+    tell by the item shape they were built for)."""
+    if model.data_kind == "audio":
+        return "audio"
+    return "points" if len(model.item_shape) == 1 else "image"
+
+
+def as_seen(model: GenerativeModel, items: torch.Tensor) -> torch.Tensor:
+    """Items as the model can draw them: through its palette for palette models (a binarized model
+    that copied a training image would draw its binarized version), else unchanged."""
+    if not getattr(model, "uses_palette", False):
+        return items
+    return model.palette.decode(model.palette.encode(items.to(model.device))).cpu()
+
+
+def samples_apply(model: GenerativeModel, data: Dataset) -> str | None:
+    """None when sample figures apply to this model and data, else why not."""
+    kind = item_kind(model)
+    if kind not in ("image", "points"):
+        return f"sample figures cover images and 2-D points, not {kind}"
+    if data.kind != kind:
+        return f"the model draws {kind} items but {data.spec} holds {data.kind} items"
+    return None
+
+
+def sample_report(model: GenerativeModel, data: Dataset, reference: torch.Tensor, n: int, seeds: list[int],
+                  space: FeatureSpace | None = None, picture: str | Path | None = None,
+                  quiet: bool = True) -> dict:
+    """Sample figures of `model` against `reference` (test items of `data`), one value per seed.
+    picture: where to draw the first seed's samples beside their nearest training images."""
+    if min(n, len(reference), len(data.train)) < MIN_ITEMS:
+        raise ValueError(f"sample figures need at least {MIN_ITEMS} samples, reference and training items")
+    space = space or feature_space(data, quiet=quiet)
+    images = data.kind == "image"
+    real = space.embed(reference)
+    train_seen, reference_seen = as_seen(model, data.train), as_seen(model, reference)
+    spaces = {"features": (space.embed(train_seen), space.embed(reference_seen))}
+    if images:
+        spaces["pixels"] = (flat_pixels(train_seen), flat_pixels(reference_seen))
+    values: dict[str, list[float]] = {}
+    for i, seed in enumerate(seeds):
+        samples = draw(model, n, seed)
+        fake = space.embed(samples)
+        figures = {"fid": fid(real, fake), "kid": kid(real, fake, seed=seed)[0], **prdc(real, fake)}
+        for name, (train_vectors, test_vectors) in spaces.items():
+            vectors = fake if name == "features" else flat_pixels(samples)
+            found, index = memorization(vectors, train_vectors, test_vectors)
+            figures[f"nn_ratio_{name}"], figures[f"copy_share_{name}"] = found["ratio"], found["copy_share"]
+            if i == 0 and name == "pixels" and picture is not None:
+                save_nearest_picture(samples, train_seen, index, picture)
+        for k, v in figures.items():
+            values.setdefault(k, []).append(v)
+    about = {"n": n, "seeds": seeds, "reference": f"{len(reference)} test items of {data.spec}",
+             "memorization": "nn_ratio = median distance of samples to their nearest training item / the same "
+                             "for test items (1 healthy, 0 copying); copy_share = share of samples at most as "
+                             "far from the training set as the closest test item; pixels: Euclidean in [0, 1] "
+                             "pixel values, features: in the feature space; palette models are compared with "
+                             "training and test images drawn in their palette"}
+    if picture is not None and images:
+        about["nearest_picture"] = str(picture)
+    return {"features": space.name, "sample_setup": about, **{k: summary(v) for k, v in values.items()}}
+
+
+def evaluate(model: GenerativeModel, data: Dataset, test: torch.Tensor, n: int, seeds: list[int],
+             iwae_k: int = 100, seed: int = 0, picture: str | Path | None = None, quiet: bool = True,
+             space: FeatureSpace | None = None) -> dict:
+    """Likelihood figures (when the model has them), model-specific extras and sample figures."""
+    why_not = samples_apply(model, data) if n > 0 else "--n 0"
+    if why_not is None and min(n, len(test), len(data.train)) < MIN_ITEMS:  # refused before any work
+        raise GenlabError(f"sample figures need at least {MIN_ITEMS} samples, test and training items "
+                          f"(--n {n}, {len(test)} test, {len(data.train)} train); raise --n or --limit")
+    report = likelihood_report(model, test, iwae_k=iwae_k, seed=seed, quiet=quiet)
+    report.update(model.extra_figures(data, seed=seed))
+    if why_not is None:
+        report.update(sample_report(model, data, test, n, seeds, space=space, picture=picture, quiet=quiet))
+    else:
+        report["sample_figures"] = f"not computed: {why_not}"
+    return report
+
+
+def format_report(report: dict) -> str:
+    """One line per figure; mean ± std for figures over several seeds."""
+    lines = []
+    for k, v in report.items():
+        if isinstance(v, dict) and "mean" in v:
+            text = f"{v['mean']:.4g} ± {v['std']:.2g}" if len(v["values"]) > 1 else f"{v['mean']:.4g}"
+        elif isinstance(v, float):
+            text = f"{v:.4f}"
+        elif isinstance(v, dict):
+            continue
+        else:
+            text = str(v)
+        lines.append(f"{k:>28}: {text}")
+    return "\n".join(lines)

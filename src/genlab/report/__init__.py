@@ -1,0 +1,1 @@
+"""The `genlab compare` report: one self-contained HTML page and a metrics.json."""

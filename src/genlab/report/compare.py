@@ -1,0 +1,245 @@
+"""`genlab compare`: train several families on the same data under the same wall-clock budget (or
+take given runs), evaluate them in one feature space, and write DIR/report.html + DIR/metrics.json.
+
+DIR/runs/NAME holds each trained run (usable with every other command); DIR/pictures/ the PNGs the
+page embeds. The page itself needs nothing beside it.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import torch
+
+from genlab import runs, viz
+from genlab.config import DataConfig, TrainConfig
+from genlab.data import Dataset, load_dataset
+from genlab.errors import GenlabError
+from genlab.fsutil import atomic_write_text
+from genlab.metrics.evaluate import draw, evaluate, item_kind
+from genlab.metrics.features import feature_space
+from genlab.models import REGISTRY
+
+PICTURE_SEED = 0
+SHOWN = 8  # test images per row in reconstructions, interpolations and completions
+
+
+class Picture(NamedTuple):
+    path: Path
+    caption: str
+    plot: bool = False  # a matplotlib figure (shown wider, smoothly scaled) rather than a pixel grid
+
+
+@dataclass
+class Entry:
+    """One compared run: its label in the report, the run, its figures and its pictures."""
+
+    label: str
+    run: runs.LoadedRun
+    report: dict
+    training: dict
+    pictures: list[Picture] = field(default_factory=list)
+
+
+def kinds_of(name: str) -> tuple[str, ...]:
+    cls = REGISTRY[name]
+    return getattr(cls, "data_kinds", ()) or (cls.data_kind,)
+
+
+def check_families(names: list[str], data: Dataset) -> None:
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise GenlabError(f"no model family {', '.join(unknown)} in this genlab; the registered families are "
+                          f"{', '.join(sorted(REGISTRY))}")
+    wrong = [n for n in names if data.kind not in kinds_of(n)]
+    if wrong:
+        raise GenlabError(f"{', '.join(wrong)} cannot train on {data.spec}, which holds {data.kind} data; "
+                          f"families for it: {', '.join(default_families(data)) or 'none'}")
+
+
+def default_families(data: Dataset) -> list[str]:
+    return [n for n in sorted(REGISTRY) if data.kind in kinds_of(n)]
+
+
+def train_families(names: list[str], data_cfg: DataConfig, minutes: float, out: Path, device: str, seed: int,
+                   quiet: bool, say: Callable[[str], None]) -> list[Path]:
+    """Train each family with its default options for `minutes` of wall-clock time into out/runs/NAME."""
+    from genlab import train
+
+    dirs = [out / "runs" / name for name in names]
+    for d in dirs:
+        if d.exists() and any(d.iterdir()):
+            raise GenlabError(f"{d} already holds files; choose a new --out, or compare existing runs with --runs")
+    for name, d in zip(names, dirs):
+        cls = REGISTRY[name]
+        cfg = TrainConfig(**{**getattr(cls, "train_defaults", {}), "minutes": minutes, "device": device, "seed": seed})
+        say(f"training {name} on {data_cfg.data} for {minutes:g} minute(s) -> {d}")
+        train.start(name, {}, data_cfg, cfg, d, quiet=quiet)
+    return dirs
+
+
+def training_summary(run: runs.LoadedRun) -> dict:
+    """Epochs, steps and seconds from the run's metrics.csv (its last row)."""
+    path = run.path / "metrics.csv"
+    rows = viz.read_metrics(path) if path.is_file() else []
+    if not rows:
+        return {"steps": run.step}
+    last = rows[-1]
+    return {"steps": int(last["step"]), "epochs": float(last["epoch"]), "seconds": float(last["seconds"])}
+
+
+def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[str] | None = None,
+            run_dirs: list[str] | None = None, minutes: float = 1.0, n: int = 1000, seeds: int = 1,
+            iwae_k: int = 100, limit: int | None = None, seed: int = 0, device: str = "cpu", quiet: bool = False,
+            say: Callable[[str], None] = print) -> dict:
+    """Train (or take) the runs, evaluate them and write the report; returns metrics.json's content."""
+    from genlab.report.html import render_report
+    from genlab.train.trainer import resolve_device
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise GenlabError(f"--out {out} is a file; give a folder for the report")
+    if len(set(families or [])) < len(families or []) or len(set(map(str, run_dirs or []))) < len(run_dirs or []):
+        raise GenlabError("a family or run is named twice; name each once")
+    if run_dirs:
+        if families:
+            raise GenlabError("give --models (train them now) or --runs (compare trained runs), not both")
+        loaded = [runs.load(r, device=resolve_device(device)) for r in run_dirs]
+        specs = {json.dumps(r.config["data"], sort_keys=True) for r in loaded}
+        if len(specs) > 1:
+            raise GenlabError("the runs were trained on different data (" + "; ".join(
+                f"{r.path}: {r.config['data']['data']}" for r in loaded) + "); compare runs of one data set")
+    else:
+        data_cfg = data_cfg or DataConfig()
+        if minutes is None or minutes <= 0:
+            raise GenlabError("--minutes must be above 0")
+        data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels)
+        families = families or default_families(data)
+        check_families(families, data)
+        say(f"genlab compare: {len(families)} famil{'y' if len(families) == 1 else 'ies'} "
+            f"({', '.join(families)}), {minutes:g} minute(s) each")
+        dirs = train_families(families, data_cfg, minutes, out, device, seed, quiet, say)
+        loaded = [runs.load(d, device=resolve_device(device)) for d in dirs]
+    data = loaded[0].dataset()
+    test = data.test[:limit] if limit else data.test
+    space = feature_space(data, quiet=quiet) if n > 0 and data.kind in ("image", "points") else None
+    entries = []
+    for run in loaded:
+        label = _label(run, loaded)
+        say(f"evaluating {label} ({n} samples x {seeds} seed(s) against {len(test)} test items)")
+        nearest = out / "pictures" / f"{label}_nearest.png"
+        report = evaluate(run.model, data, test, n, [seed + i for i in range(seeds)], iwae_k=iwae_k, seed=seed,
+                          picture=nearest, quiet=quiet, space=space)
+        entry = Entry(label, run, report, training_summary(run))
+        entry.pictures = _pictures(entry, data, out / "pictures", nearest)
+        entries.append(entry)
+    metrics = {"data": data.spec, "split": data.split_note, "budget_minutes": None if run_dirs else minutes,
+               "features": space.name if space else None, "n": n, "seeds": [seed + i for i in range(seeds)],
+               "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+               "models": {e.label: {"family": e.run.config["model"], "run": str(e.run.path),
+                                    "model_config": e.run.config["model_config"], "training": e.training,
+                                    **e.report} for e in entries}}
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(out / "report.html", render_report(metrics, entries, memorization_words(entries)))
+    say(f"wrote {out / 'report.html'} (open it in a browser) and {out / 'metrics.json'}")
+    return metrics
+
+
+def _label(run: runs.LoadedRun, loaded: list[runs.LoadedRun]) -> str:
+    family = run.config["model"]
+    same = [r for r in loaded if r.config["model"] == family]
+    return family if len(same) == 1 else f"{family}-{run.path.name}"
+
+
+@torch.no_grad()
+def _pictures(entry: Entry, data: Dataset, folder: Path, nearest: Path) -> list[Picture]:
+    """The run's pictures for the report, written into `folder`."""
+    model, label, shown = entry.run.model, entry.label, []
+    g = torch.Generator(device=model.device).manual_seed(PICTURE_SEED)
+    path = folder / f"{label}_samples.png"
+    if item_kind(model) == "points":
+        viz.save_points_plot(draw(model, 1000, PICTURE_SEED), path, reference=data.test, title=f"{label} samples")
+        shown.append(Picture(path, f"{label}: 1,000 samples (red) over the test points (grey)", plot=True))
+    elif data.kind == "image":
+        viz.save_grid(draw(model, 64, PICTURE_SEED), path, nrow=8)
+        shown.append(Picture(path, f"{label}: 64 samples (seed {PICTURE_SEED})"))
+    if "nearest_picture" in entry.report.get("sample_setup", {}):
+        shown.append(Picture(nearest, f"{label}: samples (rows 1, 3) above their nearest training images in "
+                                       f"pixel space (rows 2, 4)"))
+    if data.kind != "image":
+        return shown + _curves(entry)
+    test = data.test[:SHOWN].to(model.device)
+    if hasattr(model, "complete"):
+        from genlab.completion import occlude
+        from genlab.masks import parse_mask
+
+        hidden = parse_mask("bottom", *data.item_shape[1:])
+        done = model.complete(test, hidden, n=2, generator=g).cpu()  # (SHOWN*2, C, H, W), each image's two in turn
+        done = done.view(SHOWN, 2, *done.shape[1:]).transpose(0, 1).reshape(-1, *done.shape[1:])  # completion-major
+        path = folder / f"{label}_completions.png"
+        viz.save_grid(torch.cat([test.cpu(), occlude(test.cpu(), hidden), done]), path, nrow=SHOWN)
+        shown.append(Picture(path, f"{label}: test images (row 1), their bottom half hidden (row 2), and two "
+                            f"completions of each (rows 3-4)"))
+    if hasattr(model, "reconstruct"):
+        path = folder / f"{label}_reconstructions.png"
+        viz.save_grid(viz.interleave_rows(test.cpu(), model.reconstruct(test).cpu(), SHOWN), path, nrow=SHOWN)
+        shown.append(Picture(path, f"{label}: test images (row 1) and their reconstructions (row 2)"))
+    if hasattr(model, "encode_images") and hasattr(model, "decode"):
+        from genlab.models.latent import lerp_codes
+
+        ends = model.encode_images(data.test[:4]), model.encode_images(data.test[4:8])
+        path = folder / f"{label}_interpolations.png"
+        viz.save_grid(model.decode(lerp_codes(*ends, 10)).cpu(), path, nrow=10)
+        shown.append(Picture(path, f"{label}: straight lines in latent space between the codes of two test images "
+                            f"(one per row, ends included)"))
+    return shown + _curves(entry)
+
+
+def _curves(entry: Entry) -> list[Picture]:
+    names = {"loss.png": "training (line) and test (dots) figures per step", "game.png": "the game: D's and G's losses"}
+    return [Picture(entry.run.path / f, f"{entry.label}: {what}", plot=True) for f, what in names.items()
+            if (entry.run.path / f).is_file()]
+
+
+def memorization_words(entries: list[Entry]) -> list[str]:
+    """Plain sentences: does each model copy its training images? Then how the families differ."""
+    lines, ratios = [], {}
+    for e in entries:
+        space = "pixels" if "nn_ratio_pixels" in e.report else "features"
+        if f"nn_ratio_{space}" not in e.report:
+            lines.append(f"{e.label}: no sample figures ({e.report.get('sample_figures', 'not computed')}).")
+            continue
+        ratio, share = e.report[f"nn_ratio_{space}"]["mean"], e.report[f"copy_share_{space}"]["mean"]
+        ratios[e.label] = ratio
+        if ratio < 0.5:
+            verdict = ("copies its training images: its samples lie much closer to a training image than new test "
+                       "images do")
+        elif ratio < 0.85:
+            verdict = "leans on its training images: its samples lie closer to them than new test images do"
+        elif ratio <= 1.2:
+            verdict = ("makes new images: its samples lie about as far from their nearest training image as "
+                       "unseen test images do")
+        else:
+            verdict = ("makes images unlike any training image, further from the training set than test images "
+                       "are: a sign of unrealistic samples (blur, artefacts) rather than of copying")
+        lines.append(f"{e.label} {verdict} (distance ratio {ratio:.2f} in {space}; {100 * share:.1f}% of its "
+                     f"samples are closer to a training image than the closest test image is).")
+    if len(ratios) > 1:
+        low = min(ratios, key=ratios.get)
+        lines.append(f"Closest to its training images: {low} (ratio {ratios[low]:.2f}); a ratio well below 1 is "
+                     f"what copying looks like.")
+    if "vae" in ratios and "gan" in ratios:
+        vae, gan = ratios["vae"], ratios["gan"]
+        if min(vae, gan) >= 0.85:
+            found = "neither copies its training images"
+        elif vae < gan:
+            found = "the VAE stays closer to the images it was shown, as the notes expect"
+        else:
+            found = "the GAN's samples are the closer ones, against the notes' expectation"
+        lines.append(f"The notes expect the VAE to imitate the images it has seen and the GAN, whose generator "
+                     f"never sees one, to make new ones. Here {found} (ratio {vae:.2f} for the VAE, {gan:.2f} "
+                     f"for the GAN).")
+    return lines

@@ -1,0 +1,135 @@
+"""One self-contained HTML page: inline CSS, images as base64 PNG data URIs, no script, nothing
+fetched. A Content-Security-Policy in the page forbids every external resource, so a browser would
+report anything that slipped in."""
+from __future__ import annotations
+
+import base64
+import json
+import html
+from pathlib import Path
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+STYLE = """
+body { font: 15px/1.5 system-ui, sans-serif; color: #222; max-width: 1100px; margin: 2em auto; padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 1em 0; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+figure { display: inline-block; margin: 0.5em 1em 1em 0; vertical-align: top; }
+figure img { max-width: 520px; image-rendering: pixelated; border: 1px solid #ddd; }
+figcaption { font-size: 0.9em; color: #555; max-width: 520px; }
+figure.plot img { max-width: 100%; image-rendering: auto; } figure.plot { display: block; }
+.note { color: #555; font-size: 0.9em; } code { background: #f3f3f3; padding: 0 0.2em; }
+"""
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def data_uri(png: Path | bytes) -> str:
+    raw = png if isinstance(png, bytes) else Path(png).read_bytes()
+    return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
+
+
+def figure(png: Path | bytes, caption: str, plot: bool = False) -> str:
+    return (f'<figure{" class=plot" if plot else ""}><img src="{data_uri(png)}" alt="{esc(caption)}">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
+
+
+def table(header: list[str], rows: list[list[tuple[str, dict[str, str]]]], titles: list[str] | None = None) -> str:
+    """header cells, then rows of (text, attributes) cells; titles: hover help per column."""
+    titles = titles or [""] * len(header)
+    head = "".join(f'<th title="{esc(t)}">{esc(h)}</th>' for h, t in zip(header, titles))
+    body = "".join("<tr>" + "".join(f"<td{_attributes(attrs)}>{esc(text)}</td>" for text, attrs in row) + "</tr>"
+                   for row in rows)
+    return f'<table id="metrics"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _attributes(attrs: dict[str, str]) -> str:
+    return "".join(f' {name}="{esc(value)}"' for name, value in attrs.items())
+
+
+def page(title: str, body: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+
+
+# --- the compare report ---------------------------------------------------------------------------
+COLUMNS = [  # (metrics key, header, hover help); the likelihood column is chosen per model
+    ("fid", "FID ↓", "Fréchet distance of Gaussian fits to sample and test features (0 = same mean and covariance)"),
+    ("kid", "KID ↓", "kernel distance (unbiased MMD², cubic kernel) of sample and test features; about 0 when "
+                     "alike"),
+    ("precision", "precision ↑", "share of samples inside the test set's k-NN manifold (k=3): realism"),
+    ("recall", "recall ↑", "share of test items inside the samples' k-NN manifold (k=3): variety"),
+    ("density", "density", "real k-NN balls (k=5) per sample / k: about 1 when samples look like the data"),
+    ("coverage", "coverage ↑", "share of test items whose k-NN ball (k=5) holds a sample"),
+    ("nn_ratio", "NN ratio", "median distance of samples to their nearest training image / the same for test "
+                             "images: 1 healthy, near 0 copying"),
+    ("copy_share", "copy share ↓", "share of samples closer to a training image than the closest test image is"),
+]
+LIKELIHOOD_KEYS = ("nll_bits_per_dim", "iwae", "elbo_nll_bits_per_dim")  # exact first, then the tightest bound
+
+
+def fmt(value) -> str:
+    """A figure as the table shows it: 3 significant digits, ± the std over seeds when there are several."""
+    if isinstance(value, dict):
+        text = fmt(value["mean"])
+        return text + (f" ± {value['std']:.2g}" if len(value["values"]) > 1 else "")
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+
+
+def likelihood_key(report: dict) -> str | None:
+    for prefix in LIKELIHOOD_KEYS:
+        for key in report:
+            if key.startswith(prefix) and key.endswith("_bits_per_dim"):
+                return key
+    return None
+
+
+def _row(label: str, figures: dict) -> list[tuple[str, dict[str, str]]]:
+    cells = [(label, {})]
+    t = figures["training"]
+    cells.append((f"{t.get('epochs', 0):.1f} ep, {t['steps']} steps, {t.get('seconds', 0):.0f} s", {}))
+    colors = figures["model_config"].get("colors")
+    key = likelihood_key(figures)
+    cells.append((fmt(figures[key]) if key else "—", {"data-model": label, "data-key": key} if key else {}))
+    cells.append((str(colors) if colors else "raw", {}))
+    space = "pixels" if "nn_ratio_pixels" in figures else "features"
+    for name, _, _ in COLUMNS:
+        k = f"{name}_{space}" if name in ("nn_ratio", "copy_share") else name
+        cells.append((fmt(figures[k]), {"data-model": label, "data-key": k}) if k in figures else ("—", {}))
+    return cells
+
+
+def render_report(metrics: dict, entries: list, words: list[str]) -> str:
+    """The page: setup, metrics table, memorization in words, then each model's pictures."""
+    models = metrics["models"]
+    budget = (f"Each family trained for {metrics['budget_minutes']:g} minute(s) of wall-clock time"
+              if metrics["budget_minutes"] else "Runs trained beforehand")
+    header = ["model", "trained", "NLL bits/dim ↓", "colours"] + [h for _, h, _ in COLUMNS]
+    titles = ["", "epochs, optimisation steps and seconds of training",
+              "negative log-likelihood of the test images in bits per dimension: exact for autoregressive models "
+              "and the mixture, the IWAE bound for the VAE; compare only models with the same colours",
+              "palette size the likelihood is measured on (2 = binarized; raw = the pixel values)"]
+    titles += [t for _, _, t in COLUMNS]
+    seeds = metrics["seeds"]
+    parts = [f"<h1>genlab compare: {esc(metrics['data'])}</h1>",
+             f'<p class="note">{esc(metrics["split"])}. {esc(budget)}. Created {esc(metrics["created"])}.</p>',
+             "<h2>Figures</h2>",
+             (f"<p>Sample figures compare {metrics['n']:,} samples per seed ({len(seeds)} seed(s); mean ± std over "
+              f"seeds) with the test split in the feature space <code>{esc(metrics['features'])}</code>, a network "
+              f"genlab trained on this data set: numbers are comparable only within one feature space. "
+              if metrics["features"] else "<p>No sample figures were computed. ")
+             + "↑ higher is better, ↓ lower is better; hover over a heading for its definition.</p>",
+             table(header, [_row(label, models[label]) for label in models], titles),
+             "<h2>Memorization, in plain words</h2>", "<ul>" + "".join(f"<li>{esc(w)}</li>" for w in words) + "</ul>"]
+    for e in entries:
+        parts.append(f'<h2 id="{esc(e.label)}">{esc(e.label)}</h2>')
+        parts.append(f'<p class="note">run <code>{esc(e.run.path)}</code>; options '
+                     f'<code>{esc(json.dumps(models[e.label]["model_config"]))}</code></p>')
+        parts.extend(figure(p.path, p.caption, p.plot) for p in e.pictures)
+    return page(f"genlab compare: {metrics['data']}", "\n".join(parts))

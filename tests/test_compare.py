@@ -1,0 +1,162 @@
+"""`genlab compare`: every registered image family trained on the same data and budget, one
+self-contained report (checked in headless Chromium when it is installed), and its exit-2 errors."""
+import base64
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from genlab.cli import main
+from genlab.metrics import features
+from genlab.models import REGISTRY
+from genlab.report.compare import kinds_of
+
+FAMILIES = [name for name in sorted(REGISTRY) if "image" in kinds_of(name)]  # whatever has landed
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GENLAB_CACHE", str(root / "cache"))
+        mp.setattr(features, "STEPS", 40)
+        out = root / "cmp"
+        assert main(["compare", "--data", "digits", "--models", ",".join(FAMILIES), "--minutes", "0.02",
+                     "--n", "30", "--seeds", "2", "--limit", "40", "--iwae-k", "4", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _images(html: str) -> list[str]:
+    return re.findall(r'<img src="([^"]*)"', html)
+
+
+def test_metrics_json_holds_every_family_in_one_feature_space(report):
+    m = json.loads((report / "metrics.json").read_text())
+    assert list(m["models"]) == FAMILIES and m["budget_minutes"] == 0.02 and m["seeds"] == [0, 1]
+    assert m["features"].startswith("genlab-classifier:digits:")
+    for name, figures in m["models"].items():
+        assert figures["family"] == name and (report / "runs" / name / "config.json").is_file()
+        assert figures["features"] == m["features"]  # one feature space for every model
+        assert len(figures["fid"]["values"]) == 2 and 0 <= figures["precision"]["mean"] <= 1
+        assert figures["training"]["steps"] >= 1
+
+
+def test_report_is_one_self_contained_page(report):
+    html = (report / "report.html").read_text()
+    assert html.count("<html") == 1 and "<script" not in html and "<link" not in html
+    assert not re.search(r"(src|href)=\"(?!data:)", html) and "url(" not in html
+    assert "default-src 'none'" in html  # the page's own policy forbids anything fetched
+    for uri in _images(html):
+        assert uri.startswith("data:image/png;base64,")
+        Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).verify()
+    assert "Memorization, in plain words" in html and "distance ratio" in html
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_family_gets_its_pictures(report, family):
+    html = (report / "report.html").read_text()
+    section = html.split(f'<h2 id="{family}">')[1].split("<h2")[0]
+    cls = REGISTRY[family]
+    expected = ["64 samples", "nearest training images", "per step"]
+    expected += ["two completions of each"] if hasattr(cls, "complete") else []
+    expected += ["reconstructions", "straight lines in latent space"] if hasattr(cls, "reconstruct") else []
+    for caption in expected:
+        assert f"<figcaption>{family}: " in section and caption in section, caption
+    assert len(_images(section)) >= len(expected)
+    if not hasattr(cls, "complete"):
+        assert "completions" not in section
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium; "
+                                                  "scripts/dev.sh test does it where apt-get is available)")
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    """Load a copy of the page with a probe script in front of its policy: no console error, no
+    blocked resource, every image decoded, and the metrics table equal to metrics.json."""
+    probe = """<script>
+    const problems = [];
+    window.addEventListener("error", e => problems.push("error: " + e.message));
+    document.addEventListener("securitypolicyviolation", e => problems.push("blocked: " + e.blockedURI));
+    for (const level of ["error", "warn"]) {
+      const original = console[level];
+      console[level] = (...args) => { problems.push(level + ": " + args.join(" ")); original(...args); };
+    }
+    window.addEventListener("load", () => {
+      const images = [...document.images].map(i => i.complete && i.naturalWidth > 0);
+      const cells = [...document.querySelectorAll("td[data-key]")].map(
+        td => [td.dataset.model, td.dataset.key, td.textContent]);
+      const out = document.createElement("pre");
+      out.id = "probe";
+      out.textContent = JSON.stringify({problems, images, cells});
+      document.body.appendChild(out);
+    });
+    </script>"""
+    page = tmp_path / "page.html"
+    page.write_text((report / "report.html").read_text().replace("<head>", "<head>" + probe, 1))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'ud'}"]
+    done = subprocess.run([str(CHROMIUM), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                          timeout=120)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stderr[-2000:]
+    result = json.loads(found.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+    assert result["problems"] == []
+    assert result["images"] and all(result["images"]) and len(result["images"]) == len(_images(page.read_text()))
+    metrics = json.loads((report / "metrics.json").read_text())["models"]
+    keys = {(model, key) for model, key, _ in result["cells"]}
+    assert {(m, "fid") for m in FAMILIES} <= keys and {(m, "recall") for m in FAMILIES} <= keys
+    for model, key, text in result["cells"]:
+        value = metrics[model][key]
+        mean = value["mean"] if isinstance(value, dict) else value
+        shown = float(text.split(" ± ")[0])
+        assert shown == pytest.approx(mean, rel=5e-3, abs=5e-4), (model, key, text)
+        assert (" ± " in text) == isinstance(value, dict)  # two seeds: mean ± std
+    shot = tmp_path / "report.png"
+    subprocess.run([str(CHROMIUM), *flags, "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, timeout=120)
+    assert Image.open(shot).size == (1200, 1600)
+
+
+def test_compare_given_runs_without_training(report, tmp_path, capsys):
+    runs = [str(report / "runs" / name) for name in FAMILIES[:2]]
+    out = tmp_path / "again"
+    assert main(["compare", "--runs", ",".join(runs), "--n", "0", "--limit", "20", "--iwae-k", "2",
+                 "--out", str(out), "--quiet"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert list(m["models"]) == FAMILIES[:2] and m["budget_minutes"] is None and m["features"] is None
+    assert all("fid" not in f for f in m["models"].values())
+    assert not (out / "runs").exists()  # nothing was trained
+
+
+def _error(capsys, argv):
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genlab: error: "), lines
+    return lines[0]
+
+
+def test_compare_errors_exit_2(report, tmp_path, capsys):
+    capsys.readouterr()
+    line = _error(capsys, ["compare", "--data", "digits", "--models", "vae,nosuch", "--out", str(tmp_path / "x")])
+    assert "nosuch" in line and all(name in line for name in REGISTRY)  # names what exists
+    if "wavenet" in REGISTRY:
+        assert "cannot train on digits" in _error(capsys, ["compare", "--data", "digits", "--models", "wavenet",
+                                                           "--out", str(tmp_path / "x")])
+    other = tmp_path / "other"
+    shutil.copytree(report / "runs" / FAMILIES[0], other)
+    config = json.loads((other / "config.json").read_text())
+    config["data"]["data"] = "mnist5k"
+    (other / "config.json").write_text(json.dumps(config))
+    assert "different data" in _error(capsys, ["compare", "--runs", f"{report / 'runs' / FAMILIES[0]},{other}",
+                                               "--out", str(tmp_path / "x")])
+    assert "not both" in _error(capsys, ["compare", "--runs", str(other), "--models", "vae", "--out",
+                                         str(tmp_path / "x")])
+    assert "twice" in _error(capsys, ["compare", "--models", "vae,vae", "--out", str(tmp_path / "x")])
+    assert "already holds" in _error(capsys, ["compare", "--data", "digits", "--models", FAMILIES[0], "--out",
+                                              str(report)])
+    assert not (tmp_path / "x").exists()
