@@ -19,8 +19,15 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$st
   quiet_pip -e '.[test]'
   touch "$stamp"
 fi
+browser_for_tests() {  # Debian's chromium renders the compare report in tests/test_compare.py
+  if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "genlab: installing Debian's chromium for the report's browser test" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+      || echo "genlab: chromium could not be installed; the browser test will be skipped" >&2
+  fi
+}
 case "${1:-}" in
-  test) shift; exec "$venv/bin/python" -m pytest "$@" ;;
+  test) shift; browser_for_tests; exec "$venv/bin/python" -m pytest "$@" ;;
   setup) echo "genlab is installed in $venv; run $venv/bin/genlab --help" ;;
   "") exec "$venv/bin/genlab" --help ;;
   *) exec "$venv/bin/genlab" "$@" ;;

@@ -1,7 +1,7 @@
 """Latent paths: linear and spherical interpolation between codes."""
 import torch
 
-from genlab.commands import lerp_codes
+from genlab.models.latent import lerp_codes
 
 
 def test_linear_path_hits_both_ends_and_the_midpoint():

@@ -22,14 +22,16 @@ class _Parser(argparse.ArgumentParser):
         raise GenlabError(f"{message} (see `{self.prog} --help`)")
 
 
-def _add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str) -> None:
-    """One flag per dataclass field; defaults are SUPPRESSed so we can tell what the user typed."""
+def _add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str, defaults: dict | None = None) -> None:
+    """One flag per dataclass field; defaults are SUPPRESSed so we can tell what the user typed.
+    `defaults` overrides the dataclass defaults shown in the help (a model's train_defaults)."""
     group = parser.add_argument_group(title)
     types = field_types(cls)
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
         meta = f.metadata
-        default = f" (default: {f.default})" if f.default is not None else ""
+        value = (defaults or {}).get(f.name, f.default)
+        default = f" (default: {value})" if value is not None else ""
         if types[f.name] is bool:
             group.add_argument(flag, dest=f.name, action="store_true", default=argparse.SUPPRESS, help=meta["help"])
         else:
@@ -40,6 +42,18 @@ def _add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str) ->
 
 def _pick(ns: argparse.Namespace, cls: type) -> dict[str, Any]:
     return {f.name: getattr(ns, f.name) for f in dataclasses.fields(cls) if hasattr(ns, f.name)}
+
+
+def _shown_train_defaults(cls) -> dict[str, Any]:
+    """A model's TrainConfig defaults for --help; per data kind where they differ (the GAN's --lr)."""
+    kinds = cls.data_kinds or (cls.data_kind,)
+    per_kind = [cls.train_defaults_for(kind) for kind in kinds]
+    shown: dict[str, Any] = {}
+    for key in {k for d in per_kind for k in d}:
+        values = [d.get(key) for d in per_kind]
+        same = all(v == values[0] for v in values)
+        shown[key] = values[0] if same else ", ".join(f"{v} for {k} data" for k, v in zip(kinds, values) if v is not None)
+    return shown
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         m.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
         m.add_argument("--quiet", action="store_true", help="no progress bar")
         _add_config_flags(m, DataConfig, "data")
-        _add_config_flags(m, TrainConfig, "training")
+        _add_config_flags(m, TrainConfig, "training", _shown_train_defaults(cls))
         _add_config_flags(m, cls.Config, f"{name} model")
 
     s = sub.add_parser("sample", help="draw new images from a trained run")
@@ -98,11 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder")
     i.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
 
-    e = sub.add_parser("evaluate", help="likelihood bounds on the test split, written as JSON")
+    e = sub.add_parser("evaluate", help="likelihoods and sample quality (FID, KID, precision/recall, "
+                                        "density/coverage, memorization) on the test split, written as JSON")
     e.add_argument("run")
     e.add_argument("--data", help="evaluate on this spec's test split instead of the run's own")
     e.add_argument("--iwae-k", type=int, default=100, help="importance samples for the VAE's IWAE bound")
     e.add_argument("--limit", type=int, default=None, help="use only the first N test images")
+    e.add_argument("--n", type=int, default=1000, help="samples per seed for the sample figures (default 1000; "
+                                                        "0 = likelihoods only)")
+    e.add_argument("--seeds", type=int, default=1, help="repeat sampling with K seeds and report mean ± std")
+    e.add_argument("--inception-weights", metavar="PATH", help="Inception-v3 features (not available: see "
+                                                               "docs/evaluate.md); default: genlab's own feature net")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--out", required=True, help="metrics .json file")
     e.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
@@ -113,6 +133,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(d, DataConfig, "data")
     d.add_argument("--colors", type=int, help="also fit a palette of this many colours and show it")
     d.add_argument("--out", help="draw the first training items into this .png")
+
+    cmp = sub.add_parser("compare", help="train families on the same data and budget (or take --runs), evaluate "
+                                         "them and write one self-contained report.html")
+    _add_config_flags(cmp, DataConfig, "data")
+    cmp.add_argument("--models", help="comma-separated families to train, e.g. pixelrnn,vae,gan (default: every "
+                                      "registered family that trains on the data)")
+    cmp.add_argument("--runs", help="comma-separated trained run folders to compare instead of training")
+    cmp.add_argument("--minutes", type=float, default=1.0, help="wall-clock training budget per family (default 1)")
+    cmp.add_argument("--n", type=int, default=1000, help="samples per seed for the sample figures (default 1000)")
+    cmp.add_argument("--seeds", type=int, default=1, help="repeat sampling with K seeds and report mean ± std")
+    cmp.add_argument("--iwae-k", type=int, default=100, help="importance samples for the VAE's IWAE bound")
+    cmp.add_argument("--limit", type=int, default=None, help="use only the first N test images")
+    cmp.add_argument("--seed", type=int, default=0, help="seed for training and sampling")
+    cmp.add_argument("--out", required=True, help="report folder: report.html, metrics.json, runs/, pictures/")
+    cmp.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    cmp.add_argument("--quiet", action="store_true")
 
     demo = sub.add_parser("demo", help="the main job on built-in data: a VAE on MNIST digits")
     demo.add_argument("--out", default="demo", help="folder for the pictures (default: demo)")
@@ -146,6 +182,11 @@ def train_args(ns: argparse.Namespace) -> tuple[dict, dict, dict]:
     from genlab.models import model_class
 
     return _pick(ns, DataConfig), _pick(ns, TrainConfig), _pick(ns, model_class(ns.model).Config)
+
+
+def data_args(ns: argparse.Namespace) -> dict:
+    """The data flags (DataConfig fields) the user typed."""
+    return _pick(ns, DataConfig)
 
 
 def write_json(path: str | Path, payload: dict) -> None:

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from genlab import runs, viz
 from genlab.cli import train_args, write_json
 from genlab.config import DataConfig, TrainConfig
 from genlab.errors import GenlabError
+from genlab.models.latent import lerp_codes
 
 
 def _say(text: str) -> None:
@@ -52,7 +52,7 @@ def cmd_train(ns: argparse.Namespace) -> None:
         if (out / runs.CONFIG).exists():
             runs.prepare_new_run(out)  # refuses: the folder holds a run
         trainer = train.start(ns.model, model_values, DataConfig(**data_values), TrainConfig(**train_values),
-                              out, quiet=ns.quiet)
+                              out, quiet=ns.quiet, typed=set(train_values))
     c = trainer.counters
     _say(f"trained {ns.model} for {c.epoch} epochs ({c.step} steps, {c.seconds:.0f} s); run in {out}/ "
          f"(samples/, loss.png, metrics.csv)")
@@ -83,7 +83,7 @@ def cmd_sample(ns: argparse.Namespace) -> None:
     run = _load(ns)
     g = torch.Generator(device=run.model.device).manual_seed(ns.seed)
     images = run.model.sample(ns.n, generator=g, **_model_options(run, ns, run.model.sample, SAMPLE_OPTIONS))
-    paths = viz.save_output(images, ns.out)
+    paths = viz.save_output(images, ns.out, sample_rate=run.config["data"].get("sample_rate"))
     _say(f"wrote {ns.n} samples to {paths[0] if len(paths) == 1 else Path(ns.out)}")
 
 
@@ -99,21 +99,6 @@ def _model_options(run: runs.LoadedRun, ns: argparse.Namespace, method, names: t
         flags = ", ".join("--" + n.replace("_", "-") for n in refused)
         raise GenlabError(f"{flags} does not apply to a {run.config['model']} run")
     return given
-
-
-def lerp_codes(z0: torch.Tensor, z1: torch.Tensor, steps: int, path: str = "linear") -> torch.Tensor:
-    """Codes from each z0 row to the matching z1 row, ends included: (rows*steps, L).
-    "linear" is the straight line; "spherical" is slerp (Shoemake 1985), which keeps the norm of
-    Gaussian codes typical all the way."""
-    t = torch.linspace(0, 1, steps, device=z0.device)[None, :, None]  # (1, S, 1)
-    a, b = z0[:, None], z1[:, None]  # (R, 1, L)
-    if path == "spherical":
-        cos = F.cosine_similarity(z0, z1, dim=1).clamp(-1 + 1e-7, 1 - 1e-7)[:, None, None]  # (R, 1, 1)
-        omega = torch.acos(cos)
-        if bool((omega > 1e-4).all()):
-            codes = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
-            return codes.reshape(-1, z0.shape[1])  # (R, S, L) -> (R*S, L)
-    return (a * (1 - t) + b * t).reshape(-1, z0.shape[1])  # (R, S, L) -> (R*S, L)
 
 
 def cmd_interpolate(ns: argparse.Namespace) -> None:
@@ -161,11 +146,17 @@ def cmd_complete(ns: argparse.Namespace) -> None:
 # --- evaluate ---------------------------------------------------------------------------------------
 def cmd_evaluate(ns: argparse.Namespace) -> None:
     from genlab.data import load_dataset
-    from genlab.metrics.likelihood import likelihood_report
+    from genlab.metrics.evaluate import evaluate, format_report
+    from genlab.metrics.features import INCEPTION_REFUSAL
 
     _positive("iwae-k", ns.iwae_k, 100_000)
+    if ns.n:
+        _positive("n", ns.n, 100_000)
+    _positive("seeds", ns.seeds, 100)
     if not str(ns.out).endswith(".json"):
         raise GenlabError(f"--out {ns.out}: evaluate writes JSON; give a file name ending in .json")
+    if ns.inception_weights is not None:
+        raise GenlabError(INCEPTION_REFUSAL)
     run = _load(ns)
     opts = dict(run.config["data"])
     spec = ns.data or opts.pop("data")
@@ -176,13 +167,31 @@ def cmd_evaluate(ns: argparse.Namespace) -> None:
                           f"{tuple(run.config['item_shape'])}; pass --data with matching --image-size/--channels data")
     test = data.test[:ns.limit] if ns.limit else data.test
     torch.manual_seed(ns.seed)
+    picture = Path(ns.out).with_name(Path(ns.out).stem + "_nearest.png")
     report = {"run": str(run.path), "model": run.config["model"], "data": spec, "split": "test", "step": run.step,
-              **likelihood_report(run.model, test, iwae_k=ns.iwae_k, seed=ns.seed, quiet=ns.quiet),
-              **run.model.extra_figures(data, seed=ns.seed)}
+              **evaluate(run.model, data, test, ns.n, [ns.seed + i for i in range(ns.seeds)], iwae_k=ns.iwae_k,
+                         seed=ns.seed, picture=picture, quiet=ns.quiet)}
     write_json(ns.out, report)
-    for k, v in report.items():
-        _say(f"{k:>28}: {v:.4f}" if isinstance(v, float) else f"{k:>28}: {v}")
-    _say(f"wrote {ns.out}")
+    _say(format_report(report))
+    _say(f"wrote {ns.out}" + (f" and {picture} (samples above their nearest training images)"
+                              if "nearest_picture" in report.get("sample_setup", {}) else ""))
+
+
+# --- compare ----------------------------------------------------------------------------------------
+def cmd_compare(ns: argparse.Namespace) -> None:
+    from genlab.cli import data_args
+    from genlab.report.compare import compare
+
+    if ns.n:  # 0: likelihoods and pictures only
+        _positive("n", ns.n, 100_000)
+    _positive("seeds", ns.seeds, 100)
+    _positive("iwae-k", ns.iwae_k, 100_000)
+    names = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
+    run_dirs = [r.strip() for r in (ns.runs or "").split(",") if r.strip()]
+    if run_dirs and data_args(ns):
+        raise GenlabError("--runs are evaluated on their own data; leave out the data flags")
+    compare(ns.out, DataConfig(**data_args(ns)), names, run_dirs, minutes=ns.minutes, n=ns.n, seeds=ns.seeds,
+            iwae_k=ns.iwae_k, limit=ns.limit, seed=ns.seed, device=ns.device, quiet=ns.quiet, say=_say)
 
 
 # --- data -------------------------------------------------------------------------------------------
@@ -191,14 +200,18 @@ def cmd_data(ns: argparse.Namespace) -> None:
 
     if ns.out:
         viz.check_output_path(ns.out)
-    data = load_dataset(ns.spec, image_size=getattr(ns, "image_size", None), channels=getattr(ns, "channels", None))
+    data = load_dataset(ns.spec, image_size=getattr(ns, "image_size", None), channels=getattr(ns, "channels", None),
+                        sample_rate=getattr(ns, "sample_rate", None))
     palette = Palette.fit(data.train, ns.colors) if ns.colors and data.kind == "image" else None
     _say(describe_dataset(data, palette))
     if ns.out:
         shown = data.train[:64]
         if palette is not None:
             shown = palette.decode(palette.encode(shown))
-        viz.save_output(shown, ns.out) if data.kind == "image" else viz.save_points_plot(data.train, ns.out, title=ns.spec)
+        if data.kind == "points":
+            viz.save_points_plot(data.train, ns.out, title=ns.spec)
+        else:  # images, or sound (a .wav, .png spectrograms, .npz or a folder)
+            viz.save_output(shown, ns.out, sample_rate=data.item_shape[0] if data.kind == "audio" else None)
         _say(f"wrote {ns.out}")
 
 
@@ -241,10 +254,7 @@ def cmd_demo(ns: argparse.Namespace) -> None:
          f"their reconstructions), interpolation.png, loss.png; the run itself is {run_dir}/")
 
 
-def _interleave_rows(top: torch.Tensor, bottom: torch.Tensor, per_row: int) -> torch.Tensor:
-    """Alternate rows of `top` and `bottom` images so each original sits above its counterpart."""
-    rows = [t for pair in zip(top.split(per_row), bottom.split(per_row)) for t in pair]
-    return torch.cat(rows)
+_interleave_rows = viz.interleave_rows  # each original above its counterpart
 
 
 def train_report(trainer) -> str:

@@ -179,7 +179,8 @@ class LoadedRun:
         from genlab.data import load_dataset
 
         d = self.config["data"]
-        return load_dataset(d["data"], image_size=d["image_size"], channels=d["channels"])
+        return load_dataset(d["data"], image_size=d["image_size"], channels=d["channels"],
+                            sample_rate=d.get("sample_rate"))
 
 
 def load(run: str | Path, device: str | torch.device = "cpu") -> LoadedRun:

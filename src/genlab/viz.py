@@ -55,6 +55,12 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
     save_png(image_grid(images, nrow), path)
 
 
+def interleave_rows(top: torch.Tensor, bottom: torch.Tensor, per_row: int) -> torch.Tensor:
+    """Alternate rows of `top` and `bottom` images so each image sits above its counterpart."""
+    rows = [t for pair in zip(top.split(per_row), bottom.split(per_row)) for t in pair]
+    return torch.cat(rows)
+
+
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
@@ -63,22 +69,34 @@ def _save_npz(path: Path, **arrays: np.ndarray) -> None:
     atomic_write_with(path, write)
 
 
+def save_npz(path: str | Path, **arrays: np.ndarray) -> None:
+    """Named arrays into one .npz file, written atomically (e.g. `genlab complete`'s original, mask, completions)."""
+    _save_npz(Path(path), **arrays)
+
+
 def check_output_path(out: str | Path) -> Path:
-    """Validate --out before any work is done: .png, .npz, or a folder (no suffix)."""
+    """Validate --out before any work is done: .png, .npz, a folder (no suffix), or .wav for sound."""
     out = Path(out)
-    if out.suffix.lower() not in ("", ".png", ".npz"):
-        raise GenlabError(f"--out {out}: use a .png file (grid), a .npz file (arrays) or a folder (one PNG each)")
+    if out.suffix.lower() not in ("", ".png", ".npz", ".wav"):
+        raise GenlabError(f"--out {out}: use a .png file (grid), a .npz file (arrays), a folder (one PNG each) "
+                          "or, for sound, a .wav file")
     if out.suffix == "" and out.exists() and not out.is_dir():
         raise GenlabError(f"--out {out} is a file; give a folder, a .png or a .npz path")
     if out.suffix and out.is_dir():
-        raise GenlabError(f"--out {out} is a folder; give a file name ending in .png or .npz")
+        raise GenlabError(f"--out {out} is a folder; give a file name ending in .png, .npz or .wav")
     return out
 
 
-def save_output(data: torch.Tensor, out: str | Path, nrow: int | None = None) -> list[Path]:
-    """Write uint8 images (N, C, H, W) or float points (N, 2) the way --out asks; return the paths."""
+def save_output(data: torch.Tensor, out: str | Path, nrow: int | None = None,
+                sample_rate: int | None = None) -> list[Path]:
+    """Write uint8 images (N, C, H, W), float points (N, 2) or float sounds (N, S) with S > 2 at
+    `sample_rate` Hz the way --out asks; return the paths."""
     out = check_output_path(out)
     data = data.detach().cpu()
+    if data.dim() == 2 and data.shape[1] > 2:
+        return save_audio(data, out, sample_rate)
+    if out.suffix.lower() == ".wav":
+        raise GenlabError(f"--out {out}: a .wav file holds sound; write images or points to .png, .npz or a folder")
     points = data.dim() == 2
     if out.suffix.lower() == ".npz":
         _save_npz(out, **({"points": data.numpy()} if points else {"images": data.numpy()}))
@@ -164,4 +182,58 @@ def save_latent_scatter(codes: torch.Tensor, labels: torch.Tensor | None, path: 
     ax.set_xlabel("z1")
     ax.set_ylabel("z2")
     ax.set_title("test codes (posterior means)")
+    _save_figure(fig, path)
+
+
+# --- sound (WaveNet) ------------------------------------------------------------------------------
+AUDIO_GAP_SECONDS = 0.25  # silence between sounds written one after another into one .wav
+AUDIO_PLOT_ROWS = 8
+
+
+def save_audio(clips: torch.Tensor, out: Path, sample_rate: int | None = None) -> list[Path]:
+    """float sounds (N, S) in [-1, 1]: .wav -> all of them one after another with short silences
+    between, .png -> waveforms and spectrograms, .npz -> the arrays, a folder -> one .wav each."""
+    from genlab.data.audio import DEFAULT_SAMPLE_RATE, write_wav
+
+    rate = sample_rate or DEFAULT_SAMPLE_RATE
+    suffix = out.suffix.lower()
+    if suffix == ".npz":
+        _save_npz(out, audio=clips.numpy().astype(np.float32), sample_rate=np.array(rate))
+        return [out]
+    if suffix == ".png":
+        save_audio_plot(clips, out, rate)
+        return [out]
+    if suffix == ".wav":
+        gap = torch.zeros(len(clips), round(AUDIO_GAP_SECONDS * rate))
+        joined = torch.cat([clips, gap], 1).flatten()[:-gap.shape[1] or None]  # (N, S + G) -> (N*(S+G) - G,)
+        write_wav(out, joined, rate)
+        return [out]
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{i:04d}.wav" for i in range(len(clips))]
+    for path, clip in zip(paths, clips):
+        write_wav(path, clip, rate)
+    return paths
+
+
+def save_audio_plot(clips: torch.Tensor, path: str | Path, sample_rate: int) -> None:
+    """The first few sounds, one row each: waveform (left) and spectrogram (right)."""
+    plt = _pyplot()
+    rows = min(len(clips), AUDIO_PLOT_ROWS)
+    fig, axes = plt.subplots(rows, 2, figsize=(11, 1.7 * rows), dpi=90, squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1.4]})
+    nfft = 256 if sample_rate <= 16000 else 512
+    for i in range(rows):
+        x = clips[i].numpy()
+        t = np.arange(len(x)) / sample_rate
+        axes[i, 0].plot(t, x, lw=0.4, color="#1f77b4")
+        axes[i, 0].set_ylim(-1, 1)
+        axes[i, 0].set_ylabel(f"#{i}")
+        if len(x) > nfft:
+            axes[i, 1].specgram(x, NFFT=nfft, Fs=sample_rate, noverlap=nfft // 2, cmap="magma")
+        axes[i, 1].set_ylabel("Hz")
+    axes[-1, 0].set_xlabel("seconds")
+    axes[-1, 1].set_xlabel("seconds")
+    axes[0, 0].set_title("waveform")
+    axes[0, 1].set_title(f"spectrogram ({sample_rate} Hz)")
+    fig.tight_layout()
     _save_figure(fig, path)

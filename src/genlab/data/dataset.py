@@ -23,8 +23,8 @@ MAX_IMAGE_SIZE = 512
 @dataclass
 class Dataset:
     spec: str
-    kind: str  # "image" or "points"
-    train: torch.Tensor  # image: uint8 (N, C, H, W), C in {1, 3}; points: float32 (N, 2)
+    kind: str  # "image", "points" or "audio"
+    train: torch.Tensor  # image: uint8 (N, C, H, W), C in {1, 3}; points: float32 (N, 2); audio: float32 (N, R)
     test: torch.Tensor
     train_labels: torch.Tensor | None  # int64 (N,)
     test_labels: torch.Tensor | None
@@ -168,6 +168,10 @@ def describe_dataset(ds: Dataset, palette: Palette | None = None) -> str:
         both = torch.cat([ds.train, ds.test])  # (N, 2)
         lo, hi = both.min(0).values.tolist(), both.max(0).values.tolist()
         lines.append(f"values: x in [{lo[0]:.3f}, {hi[0]:.3f}], y in [{lo[1]:.3f}, {hi[1]:.3f}]")
+    elif ds.kind == "audio":  # one-second clips at R Hz (see data/audio.py)
+        both = torch.cat([ds.train, ds.test])  # (N, R)
+        lines.append(f"values: one-second clips at {ds.item_shape[0]} Hz, min {float(both.min()):.3f}, "
+                     f"max {float(both.max()):.3f}, RMS {float(both.pow(2).mean().sqrt()):.3f} (-1..1)")
     else:
         total = sum(float(x.sum(dtype=torch.float64)) for x in (ds.train, ds.test))
         mean = total / (ds.train.numel() + ds.test.numel())

@@ -8,39 +8,46 @@ from genlab.data.dataset import Dataset, check_options, finish_images
 from genlab.errors import GenlabError
 
 BUILTIN_SPECS = ("digits", "mnist5k", "toy:rings", "toy:gmm8", "toy:grid25", "toy:spiral",
-                 "toy:swissroll", "patches:china", "patches:flower")
+                 "toy:swissroll", "patches:china", "patches:flower", "tones")
 ACCEPTED_PATHS = ("a folder of .png/.jpg/.jpeg/.bmp/.gif/.webp images, a .npz or .npy file, "
-                  "MNIST IDX files (-idx3-ubyte, .gz or not) or a CIFAR-10/100 folder")
+                  "MNIST IDX files (-idx3-ubyte, .gz or not), a CIFAR-10/100 folder, or .wav sound (a file or a folder)")
 
 
 def _unknown(spec: str, why: str) -> GenlabError:
     return GenlabError(f"{spec} {why}; use a built-in spec ({', '.join(BUILTIN_SPECS)}) or {ACCEPTED_PATHS}")
 
 
-def _load_path(path: Path, spec: str, image_size: int | None, channels: int | None) -> Dataset:
-    from genlab.data import arrays, cifar, folder, idx
+def _load_path(path: Path, spec: str, image_size: int | None, channels: int | None,
+               sample_rate: int | None = None) -> Dataset:
+    from genlab.data import arrays, audio, cifar, folder, idx
 
     if path.is_dir():
         if cifar.is_cifar_folder(path):
             return cifar.load_cifar_folder(path, spec)
         if idx.standard_idx_files(path):
             return idx.load_idx_folder(path, spec)
+        if audio.is_audio_folder(path):
+            return audio.load_wav_path(path, spec, sample_rate)
         return folder.load_image_folder(path, spec, image_size, channels)
     suffix = path.name.lower()
     if suffix.endswith((".npz", ".npy")):
         return arrays.load_array_file(path, spec)
     if idx.is_idx_name(path):
         return idx.load_idx_file(path, spec)
+    if suffix.endswith(audio.AUDIO_EXTENSIONS):
+        return audio.load_wav_path(path, spec, sample_rate)
     if suffix.endswith(folder.IMAGE_EXTENSIONS):
         raise GenlabError(f"{path} is a single image; put your images in a folder and pass the folder")
     raise _unknown(str(path), "is not a file type genlab reads")
 
 
-def load_dataset(spec: str, image_size: int | None = None, channels: int | None = None) -> Dataset:
+def load_dataset(spec: str, image_size: int | None = None, channels: int | None = None,
+                 sample_rate: int | None = None) -> Dataset:
     """Load a data spec (see docs/data.md) with its fixed train/test split.
 
     image_size resizes every image to image_size x image_size (for patches:* it is the crop size,
-    default 32); channels 1 or 3 converts grey <-> RGB. Both are ignored for 2-D point sets.
+    default 32); channels 1 or 3 converts grey <-> RGB. Both are ignored for 2-D point sets and
+    sound; sample_rate (default 16000 Hz) is the rate every sound is converted to.
     """
     spec = os.fspath(spec)
     check_options(image_size, channels)
@@ -53,6 +60,9 @@ def load_dataset(spec: str, image_size: int | None = None, channels: int | None 
     elif spec.startswith("toy:"):
         from genlab.data.toy import load_toy_spec
         return load_toy_spec(spec[len("toy:"):])
+    elif spec == "tones":
+        from genlab.data.audio import load_tones
+        return load_tones(sample_rate)
     elif spec.startswith("patches:"):
         from genlab.data.builtin import load_patches_spec
         ds = load_patches_spec(spec[len("patches:"):], image_size)
@@ -60,5 +70,5 @@ def load_dataset(spec: str, image_size: int | None = None, channels: int | None 
         path = Path(spec).expanduser()
         if not spec or not path.exists():
             raise _unknown(spec or "''", "is neither a built-in spec nor an existing path")
-        ds = _load_path(path, spec, image_size, channels)
+        ds = _load_path(path, spec, image_size, channels, sample_rate)
     return finish_images(ds, image_size, channels)

@@ -47,6 +47,10 @@ class GenerativeModel(nn.Module):
     name: ClassVar[str] = "model"
     Config: ClassVar[type]
     data_kind: ClassVar[str] = "image"  # the Dataset.kind it trains on: "image", "points" or "audio"
+    data_kinds: ClassVar[tuple[str, ...]] = ()  # when it trains on several kinds (the GAN); () = (data_kind,)
+    train_defaults: ClassVar[dict[str, Any]] = {}  # TrainConfig defaults this family prefers (a typed flag wins)
+    full_batch: ClassVar[bool] = False  # True: every training step gets the whole training split (EM fits)
+    epoch_samples: ClassVar[int] = 64  # items drawn for samples/epoch_NNNN.png after every epoch
 
     uses_palette: ClassVar[bool] = False  # True: works on palette-index images (config.colors)
 
@@ -96,6 +100,16 @@ class GenerativeModel(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n new items as stored data: uint8 images (n, C, H, W) or float points (n, 2)."""
         raise NotImplementedError
+
+    @classmethod
+    def train_defaults_for(cls, data_kind: str) -> dict[str, Any]:
+        """TrainConfig defaults for training on `data_kind` data ("image", "points", "audio");
+        `train_defaults` unless a family needs different ones per kind (the GAN's 2-D learning rate)."""
+        return cls.train_defaults
+
+    def summary(self) -> str:
+        """One line the trainer prints when training starts (e.g. WaveNet's receptive field); "" for none."""
+        return ""
 
     def extra_figures(self, data: Dataset, seed: int = 0) -> dict[str, float]:
         """Model-specific figures for `genlab evaluate` beyond likelihoods (e.g. a GAN's mode

@@ -26,10 +26,12 @@ def fingerprint(data: Dataset) -> str:
 
 
 def _load_data(cls: type[GenerativeModel], data_cfg: DataConfig) -> Dataset:
-    data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels)
-    if data.kind != cls.data_kind:
-        raise GenlabError(f"{cls.name} trains on {cls.data_kind}s but {data_cfg.data} holds {data.kind}s; "
-                          f"pick an {cls.data_kind} data spec")
+    data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels,
+                        sample_rate=data_cfg.sample_rate)
+    kinds = cls.data_kinds or (cls.data_kind,)
+    if data.kind not in kinds:
+        raise GenlabError(f"{cls.name} trains on {' or '.join(kinds)} data but {data_cfg.data} holds {data.kind} "
+                          f"data; pick a{'n' * (kinds[0][0] in 'aeiou')} {' or '.join(kinds)} data spec")
     if len(data.train) == 0:
         raise GenlabError(f"{data_cfg.data} has no training items")
     return data
@@ -51,8 +53,11 @@ def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run:
 
 
 def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, train_cfg: TrainConfig,
-          out: str | Path, quiet: bool = False) -> Trainer:
-    """Train a new model into the run folder `out` (refused if it holds anything)."""
+          out: str | Path, quiet: bool = False, typed: set[str] | None = None) -> Trainer:
+    """Train a new model into the run folder `out` (refused if it holds anything).
+
+    `typed`: the TrainConfig fields the user set (the CLI's flags); every other field takes the
+    model's default for the data kind (`train_defaults_for`). None: `train_cfg` is used as given."""
     out = Path(out)
     cls = model_class(model_name)
     model_cfg = cls.make_config(**model_values)
@@ -66,6 +71,8 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
     if out.exists() and (out / runs.CONFIG).exists():
         runs.prepare_new_run(out)  # raises before the data is even loaded
     data = _load_data(cls, data_cfg)
+    if typed is not None:
+        train_cfg = replace(train_cfg, **{k: v for k, v in cls.train_defaults_for(data.kind).items() if k not in typed})
     model = _new_model(cls, model_cfg, data, train_cfg.seed)
     config = {"model": model_name, "model_config": to_dict(model_cfg), "data": to_dict(data_cfg),
               "train": to_dict(train_cfg), "item_shape": list(data.item_shape),

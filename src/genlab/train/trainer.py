@@ -83,6 +83,11 @@ class MetricsLog:
     def add(self, row: dict[str, Any]) -> None:
         if self.header is None:
             self.header = list(row.keys())
+        new = [k for k in row if k not in self.header]
+        if new:  # a figure first seen now (e.g. only in test rows): widen the header, keep every row
+            self.header += new
+            self.rows = [{k: r.get(k, "") for k in self.header} for r in self.rows]
+            self._rewrite()
         self.rows.append({k: _fmt(row.get(k, "")) for k in self.header})
         with open(self.path, "a", newline="") as fh:  # appends; a torn last line is dropped on resume
             writer = csv.DictWriter(fh, self.header)
@@ -108,7 +113,8 @@ class Trainer:
 
     def __post_init__(self) -> None:
         self.optimizers = self.model.configure_optimizers(self.cfg.lr)
-        self.steps_per_epoch = max(1, math.ceil(len(self.train_data) / self.cfg.batch_size))
+        self.batch_size = len(self.train_data) if self.model.full_batch else self.cfg.batch_size
+        self.steps_per_epoch = max(1, math.ceil(len(self.train_data) / self.batch_size))
         self.tb = None
         self.epoch_hooks, self.fit_end_hooks = hooks.epoch_hooks(self), hooks.fit_end_hooks(self)
 
@@ -137,6 +143,8 @@ class Trainer:
             self.restore()
         self.metrics = MetricsLog(self.run / "metrics.csv", keep_up_to_step=self.counters.step if resume else None)
         self._open_tensorboard()
+        if not self.quiet and self.model.summary():
+            tqdm.write(self.model.summary())
         self.last_save = self.last_plot = self._started = time.monotonic()
         self._seconds_at_start = self.counters.seconds  # wall-clock time of earlier sessions of this run
         while not self._done():
@@ -147,7 +155,7 @@ class Trainer:
             sums: dict[str, torch.Tensor] = {}
             seen, images, window_start = 0, 0, time.monotonic()
             while c.step_in_epoch < self.steps_per_epoch and not self._done():
-                idx = order[c.step_in_epoch * self.cfg.batch_size:(c.step_in_epoch + 1) * self.cfg.batch_size]
+                idx = order[c.step_in_epoch * self.batch_size:(c.step_in_epoch + 1) * self.batch_size]
                 batch = self.train_data[idx.to(self.train_data.device)]
                 self.model.train()
                 self.model.progress = c.epoch + c.step_in_epoch / self.steps_per_epoch
@@ -216,16 +224,16 @@ class Trainer:
 
     def _end_of_epoch(self) -> None:
         c = self.counters
-        if len(self.test_data):
-            figures = self.evaluate()
+        figures = self.evaluate() if len(self.test_data) else {}
+        for hook in self.epoch_hooks:  # pictures; a hook may return figures for the epoch's row
+            figures.update(hook(self) or {})
+        if figures:
             self.metrics.add({"step": c.step, "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
                               "seconds": c.seconds, "split": "test", **figures})
             if self.tb is not None:
                 for k, v in figures.items():
                     self.tb.add_scalar(f"test/{k}", v, c.step)
         self.save_samples(self.run / "samples" / f"epoch_{c.epoch:04d}.png")
-        for hook in self.epoch_hooks:
-            hook(self)
         if time.monotonic() - self.last_plot >= PLOT_EVERY:
             viz.plot_metrics(self.run / "metrics.csv", self.run / "loss.png")
             self.last_plot = time.monotonic()
@@ -234,7 +242,8 @@ class Trainer:
     def save_samples(self, path: Path) -> None:
         self.model.eval()
         g = torch.Generator(device=self.model.device).manual_seed(SAMPLE_SEED)
-        viz.save_output(self.model.sample(64, generator=g), path)
+        viz.save_output(self.model.sample(self.model.epoch_samples, generator=g), path,
+                        sample_rate=getattr(self.model, "sample_rate", None))
 
     def _open_tensorboard(self) -> None:
         if self.cfg.tensorboard:
