@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from genlab.cli import main
+from clihelp import cli_error
 
 TINY = ["--data", "digits", "--hidden", "16", "--latent", "2", "--epochs", "2", "--batch-size", "64",
         "--device", "cpu", "--quiet"]
@@ -18,15 +19,6 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "vae"
     assert main(["train", "vae", *TINY, "--out", str(out)]) == 0
     return out
-
-
-def _error(capsys, argv):
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("genlab: error: "), err
-    return lines[0]
 
 
 def test_train_writes_two_d_latent_pictures(run):
@@ -109,7 +101,7 @@ def test_data_command_describes_and_draws(tmp_path, capsys):
 def test_user_errors_exit_2_with_one_line(run, tmp_path, capsys, argv, needle):
     argv = [a.format(tmp=tmp_path, run=run) for a in argv]
     before = sorted(p.name for p in run.rglob("*"))
-    assert needle in _error(capsys, argv)
+    assert needle in cli_error(capsys, argv)
     assert sorted(p.name for p in run.rglob("*")) == before
 
 
@@ -117,7 +109,7 @@ def test_damaged_run_file_is_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "config.json").write_text("{not json")
-    assert "malformed" in _error(capsys, ["sample", str(bad), "--out", str(tmp_path / "x.png")])
+    assert "malformed" in cli_error(capsys, ["sample", str(bad), "--out", str(tmp_path / "x.png")])
 
 
 def test_console_script_runs_as_a_process(run, tmp_path):
@@ -134,7 +126,7 @@ def test_tensorboard_flag_without_the_package_is_a_clear_error(tmp_path, capsys)
     try:
         import tensorboard  # noqa: F401
     except ImportError:
-        line = _error(capsys, ["train", "vae", *TINY, "--tensorboard", "--out", str(tmp_path / "tb")])
+        line = cli_error(capsys, ["train", "vae", *TINY, "--tensorboard", "--out", str(tmp_path / "tb")])
         assert "pip install tensorboard" in line
         assert not (tmp_path / "tb").exists()  # refused before anything was written
     else:

@@ -15,6 +15,7 @@ from genlab.cli import main
 from genlab.metrics import features
 from genlab.models import REGISTRY
 from genlab.report.compare import kinds_of
+from clihelp import cli_error
 
 FAMILIES = [name for name in sorted(REGISTRY) if "image" in kinds_of(name)]  # whatever has landed
 CHROMIUM = Path("/usr/bin/chromium")
@@ -133,30 +134,23 @@ def test_compare_given_runs_without_training(report, tmp_path, capsys):
     assert not (out / "runs").exists()  # nothing was trained
 
 
-def _error(capsys, argv):
-    assert main(argv) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("genlab: error: "), lines
-    return lines[0]
-
-
 def test_compare_errors_exit_2(report, tmp_path, capsys):
     capsys.readouterr()
-    line = _error(capsys, ["compare", "--data", "digits", "--models", "vae,nosuch", "--out", str(tmp_path / "x")])
+    line = cli_error(capsys, ["compare", "--data", "digits", "--models", "vae,nosuch", "--out", str(tmp_path / "x")])
     assert "nosuch" in line and all(name in line for name in REGISTRY)  # names what exists
     if "wavenet" in REGISTRY:
-        assert "cannot train on digits" in _error(capsys, ["compare", "--data", "digits", "--models", "wavenet",
+        assert "cannot train on digits" in cli_error(capsys, ["compare", "--data", "digits", "--models", "wavenet",
                                                            "--out", str(tmp_path / "x")])
     other = tmp_path / "other"
     shutil.copytree(report / "runs" / FAMILIES[0], other)
     config = json.loads((other / "config.json").read_text())
     config["data"]["data"] = "mnist5k"
     (other / "config.json").write_text(json.dumps(config))
-    assert "different data" in _error(capsys, ["compare", "--runs", f"{report / 'runs' / FAMILIES[0]},{other}",
+    assert "different data" in cli_error(capsys, ["compare", "--runs", f"{report / 'runs' / FAMILIES[0]},{other}",
                                                "--out", str(tmp_path / "x")])
-    assert "not both" in _error(capsys, ["compare", "--runs", str(other), "--models", "vae", "--out",
+    assert "not both" in cli_error(capsys, ["compare", "--runs", str(other), "--models", "vae", "--out",
                                          str(tmp_path / "x")])
-    assert "twice" in _error(capsys, ["compare", "--models", "vae,vae", "--out", str(tmp_path / "x")])
-    assert "already holds" in _error(capsys, ["compare", "--data", "digits", "--models", FAMILIES[0], "--out",
+    assert "twice" in cli_error(capsys, ["compare", "--models", "vae,vae", "--out", str(tmp_path / "x")])
+    assert "already holds" in cli_error(capsys, ["compare", "--data", "digits", "--models", FAMILIES[0], "--out",
                                               str(report)])
     assert not (tmp_path / "x").exists()

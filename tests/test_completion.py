@@ -11,6 +11,7 @@ from genlab.cli import main
 from genlab.data import load_dataset
 from genlab.errors import GenlabError
 from genlab.masks import parse_mask
+from clihelp import cli_error
 
 TINY = ["--data", "digits", "--width", "4", "--layers", "1", "--head", "8", "--epochs", "1", "--batch-size", "256",
         "--device", "cpu", "--quiet"]
@@ -34,15 +35,6 @@ def run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def digit():
     return load_dataset("digits").test[3]  # (1, 8, 8) uint8
-
-
-def _error(capsys, argv):
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("genlab: error: "), err
-    return lines[0]
 
 
 def test_mask_kinds_hide_exactly_what_they_say(tmp_path):
@@ -155,15 +147,15 @@ def test_complete_user_errors_exit_2(run, tmp_path, capsys, argv, needle):
     base = {"--input": "digits:test:3", "--mask": "bottom", "--out": str(tmp_path / "c.png")}
     base.update(dict(zip(argv[::2], argv[1::2])))
     args = ["complete", str(run)] + [x.format(tmp=tmp_path) for kv in base.items() for x in kv]
-    assert needle in _error(capsys, args)
+    assert needle in cli_error(capsys, args)
     assert not (tmp_path / "c.png").exists()
 
 
 def test_sample_errors_and_complete_on_a_vae_run(run, tmp_path, capsys):
-    assert "seed pixels" in _error(capsys, ["sample", run, "--seed-pixels", "65", "--out", tmp_path / "s.png"])
-    assert "temperature" in _error(capsys, ["sample", run, "--temperature", "-1", "--out", tmp_path / "s.png"])
+    assert "seed pixels" in cli_error(capsys, ["sample", run, "--seed-pixels", "65", "--out", tmp_path / "s.png"])
+    assert "temperature" in cli_error(capsys, ["sample", run, "--temperature", "-1", "--out", tmp_path / "s.png"])
     vae = tmp_path / "vae"
     assert main(["train", "vae", "--data", "digits", "--hidden", "8", "--latent", "2", "--epochs", "1",
                  "--device", "cpu", "--quiet", "--out", str(vae)]) == 0
-    assert "autoregressive" in _error(capsys, ["complete", vae, "--input", "digits:test:0", "--out", tmp_path / "c.png"])
-    assert "--seed-pixels" in _error(capsys, ["sample", vae, "--seed-pixels", "3", "--out", tmp_path / "s.png"])
+    assert "autoregressive" in cli_error(capsys, ["complete", vae, "--input", "digits:test:0", "--out", tmp_path / "c.png"])
+    assert "--seed-pixels" in cli_error(capsys, ["sample", vae, "--seed-pixels", "3", "--out", tmp_path / "s.png"])

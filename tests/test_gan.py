@@ -18,6 +18,7 @@ from genlab.errors import GenlabError
 from genlab.metrics.modes import diversity_ratio, mode_coverage
 from genlab.models.gan import (GAN, GANConfig, dcgan_sizes, discriminator_loss, generator_loss,
                                gradient_penalty)
+from clihelp import cli_error
 
 TINY_IMG = {"conv_channels": 4, "latent": 8}
 TINY_PTS = {"width": 16, "layers": 2, "latent": 4}
@@ -276,11 +277,6 @@ def test_collapse_warning_is_printed_once_when_diversity_falls(tmp_path, monkeyp
 
 
 # --- the command line --------------------------------------------------------------------------------
-def _error(capsys, argv):
-    assert main(argv) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("genlab: error: "), lines
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -318,9 +314,9 @@ def test_cli_sample_interpolate_and_evaluate_images(image_run, tmp_path, capsys)
     assert lin.shape == sph.shape == (12, 1, 8, 8)
     assert np.array_equal(lin.reshape(2, 6, 64)[:, [0, -1]], sph.reshape(2, 6, 64)[:, [0, -1]])  # same ends
     assert not np.array_equal(lin, sph)  # different paths between them
-    assert "no encoder" in _error(capsys, ["interpolate", str(image_run), "--from", "digits:test:0",
+    assert "no encoder" in cli_error(capsys, ["interpolate", str(image_run), "--from", "digits:test:0",
                                             "--to", "digits:test:1", "--out", str(tmp_path / "x.png")])
-    assert "--pixels does not apply" in _error(capsys, ["sample", str(image_run), "--pixels", "sample",
+    assert "--pixels does not apply" in cli_error(capsys, ["sample", str(image_run), "--pixels", "sample",
                                                           "--out", str(tmp_path / "p.png")])
     assert main(["evaluate", str(image_run), "--out", str(tmp_path / "m.json"), "--quiet"]) == 0
     report = json.loads((tmp_path / "m.json").read_text())
@@ -356,10 +352,10 @@ def test_cli_toy_gmm8_with_frames_animation_and_mode_figures(tmp_path):
 
 def test_cli_refuses_settings_that_cannot_work(tmp_path, capsys):
     base = ["train", "gan", "--data", "toy:gmm8", "--epochs", "1", "--quiet"]
-    assert "--label-smoothing needs" in _error(capsys, [*base, "--loss", "hinge", "--label-smoothing", "0.1",
+    assert "--label-smoothing needs" in cli_error(capsys, [*base, "--loss", "hinge", "--label-smoothing", "0.1",
                                                        "--out", str(tmp_path / "a")])
-    assert "--arch dcgan needs images" in _error(capsys, [*base, "--arch", "dcgan", "--out", str(tmp_path / "b")])
-    assert "--ema must be in [0, 1)" in _error(capsys, [*base, "--ema", "1.5", "--out", str(tmp_path / "c")])
-    assert "vae trains on image data" in _error(capsys, ["train", "vae", "--data", "toy:gmm8", "--epochs", "1",
+    assert "--arch dcgan needs images" in cli_error(capsys, [*base, "--arch", "dcgan", "--out", str(tmp_path / "b")])
+    assert "--ema must be in [0, 1)" in cli_error(capsys, [*base, "--ema", "1.5", "--out", str(tmp_path / "c")])
+    assert "vae trains on image data" in cli_error(capsys, ["train", "vae", "--data", "toy:gmm8", "--epochs", "1",
                                                          "--out", str(tmp_path / "d")])
     assert not any((tmp_path / name).exists() for name in "abcd")

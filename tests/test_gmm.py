@@ -14,6 +14,7 @@ from genlab import train
 from genlab.cli import main
 from genlab.config import DataConfig, TrainConfig
 from genlab.models.gmm import GMM
+from clihelp import cli_error
 
 # a known mixture in 2-D: weights, means, covariances
 TRUE_W = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
@@ -125,15 +126,6 @@ def test_resumed_run_equals_unbroken_run_and_loads(tmp_path):
     assert len(rows) == 3 and all(math.isfinite(float(r["loss"])) for r in rows)
 
 
-def _error(capsys, argv):
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("genlab: error: "), err
-    return lines[0]
-
-
 def test_cli_points(tmp_path, capsys):
     run = tmp_path / "gmm8"
     assert main(["train", "gmm", "--data", "toy:gmm8", "--epochs", "2", "--em-steps", "3", "--quiet",
@@ -162,7 +154,7 @@ def test_cli_digits_and_errors(tmp_path, capsys):
     assert main(["evaluate", str(run), "--quiet", "--out", str(tmp_path / "m.json")]) == 0
     report = json.loads((tmp_path / "m.json").read_text())
     assert report["dims_per_image"] == 64 and 3 < report["nll_bits_per_dim"] < 8
-    assert "--components" in _error(capsys, ["train", "gmm", "--data", "toy:gmm8", "--components", "0",
+    assert "--components" in cli_error(capsys, ["train", "gmm", "--data", "toy:gmm8", "--components", "0",
                                              "--out", str(tmp_path / "bad")])
-    assert "points or image" in _error(capsys, ["train", "gmm", "--data", "tones", "--out", str(tmp_path / "bad2")])
-    assert "--covariance" in _error(capsys, ["train", "gmm", "--covariance", "spherical", "--out", str(tmp_path / "b3")])
+    assert "points or image" in cli_error(capsys, ["train", "gmm", "--data", "tones", "--out", str(tmp_path / "bad2")])
+    assert "--covariance" in cli_error(capsys, ["train", "gmm", "--covariance", "spherical", "--out", str(tmp_path / "b3")])

@@ -13,6 +13,7 @@ from genlab.cli import main
 from genlab.data import load_dataset
 from genlab.data.audio import write_wav
 from genlab.models.wavenet import MU, WaveNet, WaveNetConfig, mu_law_decode, mu_law_encode
+from clihelp import cli_error
 
 TINY = dict(layers=3, stacks=2, residual_channels=6, gate_channels=5, skip_channels=7)
 
@@ -117,15 +118,6 @@ CLI_TINY = ["--data", "tones", "--sample-rate", str(RATE), "--layers", "3", "--s
             "--batch-size", "96", "--epochs", "1", "--device", "cpu"]
 
 
-def _error(capsys, argv):
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("genlab: error: "), err
-    return lines[0]
-
-
 def _read_wav(path):
     with wave.open(str(path)) as fh:
         assert (fh.getnchannels(), fh.getsampwidth()) == (1, 2)
@@ -165,12 +157,12 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert report["nll_bits_per_dim"] == pytest.approx(report["nll_nats"] / (250 * math.log(2)))
     assert 1 < report["nll_bits_per_dim"] < 8  # below a uniform guess over 256 levels
     # user errors
-    assert "--keep-seconds" in _error(capsys, ["complete", str(run), "--input", str(tmp_path / "clip.wav"),
+    assert "--keep-seconds" in cli_error(capsys, ["complete", str(run), "--input", str(tmp_path / "clip.wav"),
                                                "--keep-seconds", "5", "--out", str(tmp_path / "x.wav")])
-    assert "--pixels" in _error(capsys, ["sample", str(run), "--pixels", "sample", "--out", str(tmp_path / "x.wav")])
-    assert "--seconds" in _error(capsys, ["sample", str(run), "--seconds", "0", "--out", str(tmp_path / "x.wav")])
-    assert "audio" in _error(capsys, ["train", "wavenet", "--data", "digits", "--out", str(tmp_path / "bad")])
+    assert "--pixels" in cli_error(capsys, ["sample", str(run), "--pixels", "sample", "--out", str(tmp_path / "x.wav")])
+    assert "--seconds" in cli_error(capsys, ["sample", str(run), "--seconds", "0", "--out", str(tmp_path / "x.wav")])
+    assert "audio" in cli_error(capsys, ["train", "wavenet", "--data", "digits", "--out", str(tmp_path / "bad")])
     (tmp_path / "notwav.wav").write_text("hello")
-    assert "notwav.wav" in _error(capsys, ["complete", str(run), "--input", str(tmp_path / "notwav.wav"),
+    assert "notwav.wav" in cli_error(capsys, ["complete", str(run), "--input", str(tmp_path / "notwav.wav"),
                                            "--out", str(tmp_path / "x.wav")])
     assert not (tmp_path / "x.wav").exists()

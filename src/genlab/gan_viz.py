@@ -73,9 +73,9 @@ def discriminator_heat(model: GAN, bounds, n: int = HEAT_GRID) -> tuple[np.ndarr
     if loss in PROBABILITY_LOSSES:
         return out.numpy(), "D(x) = P(real)"
     if loss == "least-squares":
-        return out.clamp(0, 1).numpy(), "D(x), target 1 real / 0 generated"
+        return out.clamp(0, 1).numpy(), "D(x), 0 generated .. 1 real"
     lo, hi = float(out.min()), float(out.max())
-    return ((out - lo) / max(hi - lo, 1e-12)).numpy(), f"critic score, {lo:.3g} (purple) .. {hi:.3g} (green)"
+    return ((out - lo) / max(hi - lo, 1e-12)).numpy(), f"D score {lo:.3g} .. {hi:.3g}"
 
 
 def _heat_rgb(heat: np.ndarray) -> np.ndarray:
