@@ -74,10 +74,9 @@ def train_families(names: list[str], data_cfg: DataConfig, minutes: float, out: 
         if d.exists() and any(d.iterdir()):
             raise GenlabError(f"{d} already holds files; choose a new --out, or compare existing runs with --runs")
     for name, d in zip(names, dirs):
-        cls = REGISTRY[name]
-        cfg = TrainConfig(**{**getattr(cls, "train_defaults", {}), "minutes": minutes, "device": device, "seed": seed})
+        cfg = TrainConfig(minutes=minutes, device=device, seed=seed)  # the rest: the family's defaults for the data
         say(f"training {name} on {data_cfg.data} for {minutes:g} minute(s) -> {d}")
-        train.start(name, {}, data_cfg, cfg, d, quiet=quiet)
+        train.start(name, {}, data_cfg, cfg, d, quiet=quiet, typed={"minutes", "device", "seed"})
     return dirs
 
 
