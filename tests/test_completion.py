@@ -12,17 +12,11 @@ from genlab.data import load_dataset
 from genlab.errors import GenlabError
 from genlab.masks import parse_mask
 from clihelp import cli_error
+from threads import one_thread  # noqa: F401  (autouse fixture)
 
 TINY = ["--data", "digits", "--width", "4", "--layers", "1", "--head", "8", "--epochs", "1", "--batch-size", "256",
         "--device", "cpu", "--quiet"]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

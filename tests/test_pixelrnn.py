@@ -9,17 +9,10 @@ from genlab.data import Palette
 from genlab.errors import GenlabError
 from genlab.models.autoregressive import draw
 from genlab.models.pixelrnn import ARCHS, PixelRNN, PixelRNNConfig
+from threads import one_thread  # noqa: F401  (autouse fixture)
 
 MODES = [("palette", 1), ("raw", 3)]  # (output, image channels)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and a busy machine makes two threads far slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def tiny(arch, output="palette", shape=(1, 4, 5), colors=2, width=6, layers=2, seed=0, dtype=torch.float64, head=8):
