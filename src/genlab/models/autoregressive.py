@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +32,9 @@ from genlab.data import Palette
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
 from genlab.models.nn import channel_groups
+
+
+RowHook = Callable[[int, torch.Tensor], None]  # (row just finished, the images so far)
 
 
 @dataclass(frozen=True)
@@ -166,22 +170,26 @@ class AutoregressiveImageModel(GenerativeModel):
 
     @torch.no_grad()
     def complete(self, images: torch.Tensor, mask: torch.Tensor, n: int = 1, generator: torch.Generator | None = None,
-                 temperature: float = 1.0, fast: bool = True) -> torch.Tensor:
+                 temperature: float = 1.0, fast: bool = True, on_row: RowHook | None = None) -> torch.Tensor:
         """Fill the hidden pixels of uint8 images (B, C, H, W): mask is bool (H, W) or (B, 1, H, W),
         True where hidden. Returns (B*n, C, H, W), the n completions of each image in turn; every
-        pixel the mask leaves visible is the input's own value, exactly."""
+        pixel the mask leaves visible is the input's own value, exactly. `on_row(i, images)` is
+        called after row i is drawn with the uint8 images so far (rows > i not yet drawn)."""
         images = images.to(self.device)
         b, _, h, w = images.shape
         hidden = mask.to(self.device).bool().expand(b, 1, h, w).repeat_interleave(n, 0)  # (B*n, 1, H, W)
         images = images.repeat_interleave(n, 0)  # (B*n, C, H, W)
         known = ~hidden.expand(-1, self.positions, -1, -1)  # (B*n, P, H, W)
         x = torch.where(known, self.prepare(images), 0)
-        out = self.decode(self._generate(x, known, generator, temperature, fast)).clone()
+        row_hook = None if on_row is None else lambda i, drawn: on_row(i, torch.where(hidden, self.decode(drawn), images))
+        out = self.decode(self._generate(x, known, generator, temperature, fast, row_hook)).clone()
         return torch.where(hidden, out, images)
 
     @torch.inference_mode()
-    def _generate(self, x: torch.Tensor, known: torch.Tensor, generator, temperature: float, fast: bool) -> torch.Tensor:
-        """The shared loop: fill every position of x (B, P, H, W) that `known` leaves open, in order."""
+    def _generate(self, x: torch.Tensor, known: torch.Tensor, generator, temperature: float, fast: bool,
+                  on_row: RowHook | None = None) -> torch.Tensor:
+        """The shared loop: fill every position of x (B, P, H, W) that `known` leaves open, in order;
+        `on_row(i, x)` after each row i (the web page streams completions with it)."""
         if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
             raise GenlabError(f"temperature must be a number above 0, not {temperature}")
         was_training = self.training
@@ -212,6 +220,8 @@ class AutoregressiveImageModel(GenerativeModel):
                         last = c
                     if last < p - 1:
                         stepper.commit(i, j)
+                if on_row is not None:
+                    on_row(i, x)
         finally:
             self.train(was_training)
         return x
