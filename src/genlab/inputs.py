@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -36,14 +37,21 @@ def load_image_ref(text: str, item_shape: tuple[int, int, int], data_options: di
     path = Path(text)
     if not path.is_file():
         raise GenlabError(f"{text} is neither an image file nor SPEC:SPLIT:INDEX (e.g. mnist5k:test:3)")
+    return read_image(path, item_shape, str(path))
+
+
+def read_image(source: str | Path | BinaryIO, item_shape: tuple[int, int, int], name: str) -> torch.Tensor:
+    """An image file (a path or an open binary file) converted and resized to the run's shape ->
+    uint8 (1, C, H, W); GenlabError naming `name` when it is not a readable image."""
+    c, h, w = item_shape
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             im.load()
             im = im.convert("L" if c == 1 else "RGB")
             if im.size != (w, h):
                 im = im.resize((w, h), Image.LANCZOS)
             array = np.asarray(im, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise GenlabError(f"{path} is not a readable image ({exc.__class__.__name__}); give a PNG or JPEG") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+        raise GenlabError(f"{name} is not a readable image ({exc.__class__.__name__}); give a PNG or JPEG") from None
     array = array[:, :, None] if array.ndim == 2 else array  # (H, W, C)
     return torch.from_numpy(array.copy()).permute(2, 0, 1)[None]  # (1, C, H, W)
