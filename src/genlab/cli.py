@@ -28,6 +28,8 @@ def _add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str, de
     group = parser.add_argument_group(title)
     types = field_types(cls)
     for f in dataclasses.fields(cls):
+        if not f.metadata.get("flag", True):
+            continue
         flag = "--" + f.name.replace("_", "-")
         meta = f.metadata
         value = (defaults or {}).get(f.name, f.default)
@@ -84,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed-pixels", type=int, default=argparse.SUPPRESS,
                    help="PixelRNN: start from N random pixels, as the notes suggest")
     s.add_argument("--seconds", type=float, default=argparse.SUPPRESS, help="WaveNet: length of each sound")
+    s.add_argument("--label", type=int, default=None, help="class-conditional PixelRNN (--conditional): draw this "
+                                                          "class (default: image i gets class i mod classes)")
     s.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder (one PNG each)")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
 
@@ -95,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--n", type=int, default=8, help="how many different completions (default 8)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--temperature", type=float, default=1.0)
+    c.add_argument("--label", type=int, default=None, help="class-conditional PixelRNN: the image's class (default: "
+                                                          "the item's own label for SPEC:SPLIT:INDEX, else random)")
     c.add_argument("--keep-seconds", type=float, default=None, help="audio: seconds of --input to keep")
     c.add_argument("--seconds", type=float, default=None, help="audio: seconds to generate after them")
     c.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder")
@@ -150,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     cmp.add_argument("--quiet", action="store_true")
 
+    web = sub.add_parser("serve", help="a local web page: the GAN game, completions, latent spaces, runs")
+    web.add_argument("--runs", help="folder of runs to offer (searched three levels deep)")
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    web.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    web.add_argument("--allow-remote", action="store_true", help="allow a --host other machines can reach")
+
     demo = sub.add_parser("demo", help="the main job on built-in data: a VAE on MNIST digits")
     demo.add_argument("--out", default="demo", help="folder for the pictures (default: demo)")
     demo.add_argument("--minutes", type=float, default=1.0, help="training budget (default 1)")
@@ -161,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         ns = build_parser().parse_args(argv)
+        ns.argv = argv  # `train --nproc N` starts N copies of this very command
         from genlab import commands
 
         getattr(commands, f"cmd_{ns.command}")(ns)

@@ -43,16 +43,23 @@ def _latent_model(run: runs.LoadedRun, command: str):
 def cmd_train(ns: argparse.Namespace) -> None:
     from genlab import train
 
+    from genlab.train import distributed
+
     data_values, train_values, model_values = train_args(ns)
     out = Path(ns.out)
+    if not ns.resume and distributed.rank() == 0 and (out / runs.CONFIG).exists():
+        runs.prepare_new_run(out)  # refuses: the folder holds a run
+    if train_values.get("nproc", 1) > 1 and not distributed.launched():
+        distributed.launch(ns.argv, train_values["nproc"])  # N copies of this command under torchrun
+        return
     if ns.resume:
         trainer = train.resume(out, {**train_values, **data_values, **model_values}, quiet=ns.quiet,
                                model_name=ns.model)
     else:
-        if (out / runs.CONFIG).exists():
-            runs.prepare_new_run(out)  # refuses: the folder holds a run
         trainer = train.start(ns.model, model_values, DataConfig(**data_values), TrainConfig(**train_values),
                               out, quiet=ns.quiet, typed=set(train_values))
+    if not trainer.group.main:
+        return
     c = trainer.counters
     _say(f"trained {ns.model} for {c.epoch} epochs ({c.step} steps, {c.seconds:.0f} s); run in {out}/ "
          f"(samples/, loss.png, metrics.csv)")
@@ -82,7 +89,12 @@ def cmd_sample(ns: argparse.Namespace) -> None:
     viz.check_output_path(ns.out)
     run = _load(ns)
     g = torch.Generator(device=run.model.device).manual_seed(ns.seed)
-    images = run.model.sample(ns.n, generator=g, **_model_options(run, ns, run.model.sample, SAMPLE_OPTIONS))
+    options = _model_options(run, ns, run.model.sample, SAMPLE_OPTIONS)
+    if ns.label is not None:
+        from genlab.inputs import class_label
+
+        options["labels"] = class_label(run, ns.label)
+    images = run.model.sample(ns.n, generator=g, **options)
     paths = viz.save_output(images, ns.out, sample_rate=run.config["data"].get("sample_rate"))
     _say(f"wrote {ns.n} samples to {paths[0] if len(paths) == 1 else Path(ns.out)}")
 
@@ -213,6 +225,13 @@ def cmd_data(ns: argparse.Namespace) -> None:
         else:  # images, or sound (a .wav, .png spectrograms, .npz or a folder)
             viz.save_output(shown, ns.out, sample_rate=data.item_shape[0] if data.kind == "audio" else None)
         _say(f"wrote {ns.out}")
+
+
+# --- serve ------------------------------------------------------------------------------------------
+def cmd_serve(ns: argparse.Namespace) -> None:
+    from genlab.serve.server import serve
+
+    serve(ns.runs, ns.host, ns.port, ns.allow_remote, say=print)
 
 
 # --- demo -------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import torch
 
 from genlab import viz
 from genlab.errors import GenlabError
-from genlab.inputs import load_image_ref
+from genlab.inputs import class_label, load_labelled_image_ref
 from genlab.masks import parse_mask
 from genlab.runs import LoadedRun
 
@@ -66,10 +66,16 @@ def complete_images(run: LoadedRun, ns: argparse.Namespace) -> None:
         raise GenlabError(f"--temperature must be above 0, not {ns.temperature}")
     model = run.model
     c, h, w = run.config["item_shape"]
-    image = load_image_ref(ns.input, (c, h, w), run.config["data"])  # (1, C, H, W)
+    image, label = load_labelled_image_ref(ns.input, (c, h, w), run.config["data"])  # (1, C, H, W)
     hidden = parse_mask(ns.mask, h, w)
     g = torch.Generator(device=model.device).manual_seed(ns.seed)
-    completions = model.complete(image, hidden, n=ns.n, generator=g, temperature=ns.temperature)  # (n, C, H, W)
+    labels = {}
+    if ns.label is not None:
+        labels = {"labels": class_label(run, ns.label)}
+    elif getattr(model, "label_count", 0) and label is not None and label < model.label_count:
+        labels = {"labels": label}  # the item's own class
+    completions = model.complete(image, hidden, n=ns.n, generator=g, temperature=ns.temperature,
+                                 **labels)  # (n, C, H, W)
     write_completions(out, image, hidden, completions)
     shown = h * w - int(hidden.sum())
     print(f"wrote the original, the occluded input and {ns.n} completion(s) of {ns.input} ({h * w - shown} of "

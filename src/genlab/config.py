@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def opt(default: Any, help: str, choices: tuple | None = None) -> Any:
-    """A config field: default value plus the one-line help the CLI shows."""
-    return field(default=default, metadata={"help": help, "choices": choices})
+def opt(default: Any, help: str, choices: tuple | None = None, flag: bool = True) -> Any:
+    """A config field: default value plus the one-line help the CLI shows. `flag=False`: a value
+    genlab fills in itself (saved in config.json, not a command-line option)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "flag": flag})
 
 
 def field_types(cls: type) -> dict[str, type]:
@@ -50,3 +51,8 @@ class TrainConfig:
     save_every: float = opt(30.0, "seconds between checkpoints (one is always saved when training ends)")
     log_every: int = opt(10, "steps between rows of metrics.csv")
     tensorboard: bool = opt(False, "also log to RUN/tensorboard (needs the tensorboard package)")
+    nproc: int = opt(1, "train in N processes on this machine (torchrun + DistributedDataParallel; "
+                        "--batch-size is the total over them; see docs/scale.md)")
+    precision: str = opt("fp32", "bf16: autocast matrix products and convolutions to bfloat16 (for GPUs; "
+                                 "on CPU it runs but is rarely faster)", ("fp32", "bf16"))
+    compile: bool = opt(False, "torch.compile the networks (needs a C++ compiler on CPU, triton on CUDA)")

@@ -1,9 +1,10 @@
-"""Single images a user points at: an image file, or SPEC:SPLIT:INDEX from a data spec."""
+"""Single images a user points at (an image file, or SPEC:SPLIT:INDEX from a data spec) and the
+class labels a user gives a class-conditional run."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import torch
@@ -12,11 +13,20 @@ from PIL import Image, UnidentifiedImageError
 from genlab.data import load_dataset
 from genlab.errors import GenlabError
 
+if TYPE_CHECKING:
+    from genlab.runs import LoadedRun
+
 _REF = re.compile(r"^(?P<spec>.+):(?P<split>train|test):(?P<index>-?\d+)$")
 
 
 def load_image_ref(text: str, item_shape: tuple[int, int, int], data_options: dict | None = None) -> torch.Tensor:
     """-> uint8 (1, C, H, W) in the run's shape. `text` is a file path or SPEC:SPLIT:INDEX."""
+    return load_labelled_image_ref(text, item_shape, data_options)[0]
+
+
+def load_labelled_image_ref(text: str, item_shape: tuple[int, int, int],
+                            data_options: dict | None = None) -> tuple[torch.Tensor, int | None]:
+    """As `load_image_ref`, with the item's class label (None for a file or unlabelled data)."""
     c, h, w = item_shape
     match = _REF.match(text)
     if match and not Path(text).exists():
@@ -33,11 +43,12 @@ def load_image_ref(text: str, item_shape: tuple[int, int, int], data_options: di
         if tuple(image.shape[1:]) != (c, h, w):
             raise GenlabError(f"{text} is {tuple(image.shape[1:])} but the run expects {(c, h, w)}; "
                               f"pick an item of the run's own data")
-        return image.clone()
+        labels = data.train_labels if match["split"] == "train" else data.test_labels
+        return image.clone(), None if labels is None else int(labels[index])
     path = Path(text)
     if not path.is_file():
         raise GenlabError(f"{text} is neither an image file nor SPEC:SPLIT:INDEX (e.g. mnist5k:test:3)")
-    return read_image(path, item_shape, str(path))
+    return read_image(path, item_shape, str(path)), None
 
 
 def read_image(source: str | Path | BinaryIO, item_shape: tuple[int, int, int], name: str) -> torch.Tensor:
@@ -55,3 +66,14 @@ def read_image(source: str | Path | BinaryIO, item_shape: tuple[int, int, int], 
         raise GenlabError(f"{name} is not a readable image ({exc.__class__.__name__}); give a PNG or JPEG") from None
     array = array[:, :, None] if array.ndim == 2 else array  # (H, W, C)
     return torch.from_numpy(array.copy()).permute(2, 0, 1)[None]  # (1, C, H, W)
+
+
+def class_label(run: LoadedRun, label: int) -> int:
+    """`--label K`, checked against the run: it must be class-conditional and know class K."""
+    classes = getattr(run.model, "label_count", 0)
+    if not classes:
+        raise GenlabError(f"--label needs a class-conditional run (train pixelrnn with --conditional); "
+                          f"{run.path} is not one")
+    if not 0 <= label < classes:
+        raise GenlabError(f"--label {label}: {run.path} knows classes 0 to {classes - 1}")
+    return label

@@ -50,6 +50,7 @@ class NetSpec:
     width: int
     layers: int
     head: int
+    labels: int = 0  # classes of a class-conditional network (0: unconditional)
 
     def hidden_groups(self, chunks: int = 1) -> torch.Tensor:
         return channel_groups(self.width * chunks, self.groups, chunks)
@@ -75,11 +76,11 @@ class NaiveStepper(Stepper):
     """The whole network on the whole image for every position: the reference the fast path is
     checked and timed against."""
 
-    def __init__(self, net: nn.Module, feats: torch.Tensor):
-        self.net, self.feats = net, feats
+    def __init__(self, net: nn.Module, feats: torch.Tensor, labels: torch.Tensor | None = None):
+        self.net, self.feats, self.labels = net, feats, labels
 
     def pixel(self, i: int, j: int) -> torch.Tensor:
-        return self.net(self.feats)[:, :, i, j]
+        return self.net(self.feats, self.labels)[:, :, i, j]
 
     def commit(self, i: int, j: int) -> None:
         pass
@@ -133,19 +134,38 @@ class AutoregressiveImageModel(GenerativeModel):
             return x.to(dtype) / 127.5 - 1.0
         return F.one_hot(x[:, 0], self.classes).permute(0, 3, 1, 2).to(dtype)  # (B, H, W, K) -> (B, K, H, W)
 
+    # --- class labels (conditional models) ------------------------------------------------------
+    def check_labels(self, labels: torch.Tensor | int | None, n: int) -> torch.Tensor | None:
+        """labels as (n,) int64 on the model's device, validated; None for an unconditional model."""
+        if not self.label_count:
+            if labels is not None:
+                raise GenlabError("this model is not class-conditional; train with --conditional to use labels")
+            return None
+        if labels is not None:
+            labels = torch.as_tensor(labels, device=self.device).long().reshape(-1).expand(n)
+        if labels is None or not bool(((labels >= 0) & (labels < self.label_count)).all()):
+            raise GenlabError(f"this model is class-conditional: give each image a label from 0 to {self.label_count - 1}")
+        return labels
+
     # --- likelihood -----------------------------------------------------------------------------
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Prepared data (B, P, H, W) -> logits (B, P, K, H, W)."""
         b, p, h, w = x.shape
-        return self.net(self.features(x)).view(b, p, self.classes, h, w)  # (B, P*K, H, W) -> (B, P, K, H, W)
+        out = self.net(self.features(x), self.check_labels(labels, b))  # (B, P*K, H, W)
+        return out.view(b, p, self.classes, h, w)  # (B, P, K, H, W)
 
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact log p(x) per image in nats, (B,)."""
-        logits = self.logits(x).transpose(1, 2)  # (B, K, P, H, W)
+    def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Exact log p(x) per image in nats, (B,). A conditional model gives log p(x | label), or,
+        without labels, log p(x) = log Σ_y p(y) p(x | y) with the classes equally likely."""
+        if self.label_count and labels is None:
+            per_class = torch.stack([self.log_prob(x, torch.full((len(x),), y, device=x.device))
+                                     for y in range(self.label_count)])  # (classes, B)
+            return per_class.logsumexp(0) - math.log(self.label_count)
+        logits = self.logits(x, labels).transpose(1, 2)  # (B, K, P, H, W)
         return -F.cross_entropy(logits, x, reduction="none").flatten(1).sum(1)  # (B, P, H, W) -> (B,)
 
-    def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        nll = -self.log_prob(batch)  # (B,)
+    def loss(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        nll = -self.log_prob(batch, labels)  # (B,)
         return {"loss": nll.mean() / self.dims,  # nats per dimension: the scale Adam's lr is set for
                 "nll": nll.mean(),
                 "bits_per_dim": nll.mean() / (self.dims * math.log(2))}
@@ -153,9 +173,14 @@ class AutoregressiveImageModel(GenerativeModel):
     # --- generation -------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
-               seed_pixels: int = 0, fast: bool = True) -> torch.Tensor:
+               seed_pixels: int = 0, fast: bool = True, labels: torch.Tensor | int | None = None) -> torch.Tensor:
         """n new images, uint8 (n, C, H, W). `seed_pixels=N` draws the first N positions uniformly
-        at random and lets the model continue from them; `temperature` divides the logits."""
+        at random and lets the model continue from them; `temperature` divides the logits. A
+        conditional model draws class `labels` (one int or (n,)); by default image i gets class
+        i mod classes."""
+        if self.label_count and labels is None:
+            labels = torch.arange(n) % self.label_count
+        labels = self.check_labels(labels, n)
         _, h, w = self.item_shape
         if not 0 <= seed_pixels <= h * w:
             raise GenlabError(f"seed pixels must be between 0 and {h * w} (the image has {h}x{w}), not {seed_pixels}")
@@ -166,28 +191,36 @@ class AutoregressiveImageModel(GenerativeModel):
             # (n, P, H, W) seen as (n, P, H*W): the first positions in raster order
             x.view(n, self.positions, h * w)[:, :, :seed_pixels] = (u * self.classes).long().clamp_max(self.classes - 1)
             known.view(n, self.positions, h * w)[:, :, :seed_pixels] = True
-        return self.decode(self._generate(x, known, generator, temperature, fast)).clone()  # a normal tensor again
+        x = self._generate(x, known, generator, temperature, fast, labels=labels)
+        return self.decode(x).clone()  # a normal tensor again
 
     @torch.no_grad()
     def complete(self, images: torch.Tensor, mask: torch.Tensor, n: int = 1, generator: torch.Generator | None = None,
-                 temperature: float = 1.0, fast: bool = True, on_row: RowHook | None = None) -> torch.Tensor:
+                 temperature: float = 1.0, fast: bool = True, on_row: RowHook | None = None,
+                 labels: torch.Tensor | int | None = None) -> torch.Tensor:
         """Fill the hidden pixels of uint8 images (B, C, H, W): mask is bool (H, W) or (B, 1, H, W),
         True where hidden. Returns (B*n, C, H, W), the n completions of each image in turn; every
         pixel the mask leaves visible is the input's own value, exactly. `on_row(i, images)` is
-        called after row i is drawn with the uint8 images so far (rows > i not yet drawn)."""
+        called after row i is drawn with the uint8 images so far (rows > i not yet drawn). A
+        conditional model takes each image's class (`labels`, one int or (B,)); without them each
+        completion draws a class uniformly at random."""
         images = images.to(self.device)
         b, _, h, w = images.shape
+        if self.label_count:
+            labels = (torch.randint(self.label_count, (b * n,), generator=generator, device=self.device)
+                      if labels is None else self.check_labels(labels, b).repeat_interleave(n))
+        labels = self.check_labels(labels, b * n)
         hidden = mask.to(self.device).bool().expand(b, 1, h, w).repeat_interleave(n, 0)  # (B*n, 1, H, W)
         images = images.repeat_interleave(n, 0)  # (B*n, C, H, W)
         known = ~hidden.expand(-1, self.positions, -1, -1)  # (B*n, P, H, W)
         x = torch.where(known, self.prepare(images), 0)
         row_hook = None if on_row is None else lambda i, drawn: on_row(i, torch.where(hidden, self.decode(drawn), images))
-        out = self.decode(self._generate(x, known, generator, temperature, fast, row_hook)).clone()
+        out = self.decode(self._generate(x, known, generator, temperature, fast, row_hook, labels)).clone()
         return torch.where(hidden, out, images)
 
     @torch.inference_mode()
     def _generate(self, x: torch.Tensor, known: torch.Tensor, generator, temperature: float, fast: bool,
-                  on_row: RowHook | None = None) -> torch.Tensor:
+                  on_row: RowHook | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The shared loop: fill every position of x (B, P, H, W) that `known` leaves open, in order;
         `on_row(i, x)` after each row i (the web page streams completions with it)."""
         if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
@@ -197,7 +230,7 @@ class AutoregressiveImageModel(GenerativeModel):
         b, p, h, w = x.shape
         feats = self.features(x).contiguous(memory_format=torch.channels_last)  # a pixel's features are contiguous
         eye = torch.eye(self.classes, dtype=feats.dtype, device=x.device)  # palette index -> one-hot
-        stepper = self.net.stepper(feats) if fast else NaiveStepper(self.net, feats)
+        stepper = self.net.stepper(feats, labels) if fast else NaiveStepper(self.net, feats, labels)
         all_known, any_known = known.all(0).tolist(), known.any(0).tolist()  # [P][H][W] of bool
         uniforms = torch.rand(p * h * w, b, generator=generator, device=x.device, dtype=torch.float64).unbind(0)
         try:
@@ -227,13 +260,13 @@ class AutoregressiveImageModel(GenerativeModel):
         return x
 
     @torch.no_grad()
-    def stepped_logits(self, x: torch.Tensor) -> torch.Tensor:
+    def stepped_logits(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The fast path's logits at every position of fixed data x (B, P, H, W), computed the way
-        sampling computes them, as (B, P, K, H, W): equal to `logits(x)` up to rounding."""
+        sampling computes them, as (B, P, K, H, W): equal to `logits(x, labels)` up to rounding."""
         b, p, h, w = x.shape
         feats = self.features(x)
         shown = self.features(torch.zeros_like(x)).contiguous(memory_format=torch.channels_last)  # revealed as it goes
-        stepper = self.net.stepper(shown)
+        stepper = self.net.stepper(shown, self.check_labels(labels, b))
         out = torch.empty(b, p, self.classes, h, w, dtype=feats.dtype, device=x.device)
         for i in range(h):
             stepper.row(i)

@@ -53,6 +53,7 @@ class GenerativeModel(nn.Module):
     epoch_samples: ClassVar[int] = 64  # items drawn for samples/epoch_NNNN.png after every epoch
 
     uses_palette: ClassVar[bool] = False  # True: works on palette-index images (config.colors)
+    label_count: int = 0  # classes a class-conditional model takes as `labels=`; 0 = unconditional
 
     def __init__(self, config: Any, item_shape: tuple[int, ...], palette: Palette | None = None):
         super().__init__()
@@ -82,19 +83,21 @@ class GenerativeModel(nn.Module):
     def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
 
-    def train_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
-        """One optimisation step; models with several optimisers (the GAN) override this."""
+    def train_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer],
+                   **labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One optimisation step; models with several optimisers (the GAN) override this.
+        `labels` is `labels=` (B,) for a class-conditional model (label_count > 0), else empty."""
         (opt,) = optimizers.values()
         opt.zero_grad(set_to_none=True)
-        out = self.loss(batch)
+        out = self.loss(batch, **labels)
         out["loss"].backward()
         opt.step()
         return out
 
     @torch.no_grad()
-    def evaluate_batch(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+    def evaluate_batch(self, batch: torch.Tensor, **labels: torch.Tensor) -> dict[str, torch.Tensor]:
         """Figures on held-out data; by default the training loss figures."""
-        return self.loss(batch)
+        return self.loss(batch, **labels)
 
     # --- using a trained model --------------------------------------------------------------
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

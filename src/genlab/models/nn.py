@@ -114,6 +114,31 @@ class OutputHead(nn.Module):
         return lambda v: out.point(F.relu(hidden.point(F.relu(v))))  # (B, width) -> (B, out)
 
 
+class LabelBias(nn.Module):
+    """A learned vector per class, added to a layer's output: the class conditioning of van den
+    Oord et al. 2016, "Conditional Image Generation with PixelCNN Decoders" (a term V^T y with y
+    one-hot is a per-class bias). Zero at the start, so training begins from the unconditional net."""
+
+    def __init__(self, classes: int, features: int):
+        super().__init__()
+        self.table = nn.Embedding(classes, features)
+        nn.init.zeros_(self.table.weight)
+
+    def forward(self, h: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """h (B, F, ...) plus each image's class vector; labels (B,) int64."""
+        v = self.table(labels)  # (B, F)
+        return h + v.view(*v.shape, *(1,) * (h.dim() - 2))  # (B, F, 1, ...)
+
+
+def with_label(h: torch.Tensor, bias: LabelBias | None, labels: torch.Tensor | None) -> torch.Tensor:
+    """h plus the class vectors of a conditional network; h itself for an unconditional one."""
+    return h if bias is None else bias(h, labels)
+
+
+def label_bias(classes: int, features: int) -> LabelBias | None:
+    return LabelBias(classes, features) if classes else None
+
+
 def gate(x: torch.Tensor) -> torch.Tensor:
     """Gated unit: (B, 2h, ...) -> tanh(first half) · σ(second half), (B, h, ...)."""
     a, b = x.chunk(2, 1)

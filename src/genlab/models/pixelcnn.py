@@ -15,7 +15,10 @@ position per layer.
 Deviations: the PixelCNN's residual block is ReLU + one 3x3 mask-B convolution of `width`
 features (the paper's block has 1x1 convolutions around a 3x3 of half the features); the gated
 network's first layer has the same 7x7 reach (a 4x7 vertical and a 1x4 horizontal kernel), the
-later ones 3x3 (2x3 and 1x2); no skip connections to the output and no conditioning.
+later ones 3x3 (2x3 and 1x2); no skip connections to the output. Class conditioning
+(`--conditional`) adds a learned vector per class to the first layer's output (to both stacks of
+the gated network), from where the residual stream carries it to every later layer; the paper
+adds one to every layer.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.models.autoregressive import NetSpec, Stepper
-from genlab.models.nn import ConvStep, MaskedConv2d, OutputHead, gate, shift_down, step_buffer
+from genlab.models.nn import ConvStep, MaskedConv2d, OutputHead, gate, label_bias, shift_down, step_buffer, with_label
 
 FIRST = 3  # the 7x7 first layer reaches 3 rows up and 3 columns to each side
 
@@ -39,23 +42,24 @@ class PixelCNN(nn.Module):
         super().__init__()
         hg = spec.hidden_groups()
         self.first = first_layer(spec, spec.width, hg)
+        self.label = label_bias(spec.labels, spec.width)
         self.blocks = nn.ModuleList(MaskedConv2d(spec.width, spec.width, 1, 1, 1, "B", hg, hg)
                                     for _ in range(spec.layers))
         self.head = OutputHead(spec.width, spec.head, spec.out_features, spec.groups, spec.out_groups)
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        h = self.first(feats)  # (B, width, H, W)
+    def forward(self, feats: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = with_label(self.first(feats), self.label, labels)  # (B, width, H, W)
         for block in self.blocks:
             h = h + block(F.relu(h))
         return self.head(h)
 
-    def stepper(self, feats: torch.Tensor) -> Stepper:
-        return _PixelCNNStepper(self, feats)
+    def stepper(self, feats: torch.Tensor, labels: torch.Tensor | None = None) -> Stepper:
+        return _PixelCNNStepper(self, feats, labels)
 
 
 class _PixelCNNStepper(Stepper):
-    def __init__(self, net: PixelCNN, feats: torch.Tensor):
-        self.feats = feats
+    def __init__(self, net: PixelCNN, feats: torch.Tensor, labels: torch.Tensor | None):
+        self.feats, self.label, self.labels = feats, net.label, labels
         self.convs = [ConvStep(net.first)] + [ConvStep(block) for block in net.blocks]
         self.inputs = [feats] + [step_buffer(feats, net.first.out_channels) for _ in net.blocks]
         self.head = net.head.stepper()
@@ -64,7 +68,7 @@ class _PixelCNNStepper(Stepper):
         self.above = [conv.rows(buf, i, current=False) for conv, buf in zip(self.convs, self.inputs)]
 
     def pixel(self, i: int, j: int) -> torch.Tensor:
-        h = self.convs[0].at(self.feats, i, j, self.above[0][:, j])  # (B, width)
+        h = with_label(self.convs[0].at(self.feats, i, j, self.above[0][:, j]), self.label, self.labels)  # (B, width)
         for conv, buf, above in zip(self.convs[1:], self.inputs[1:], self.above[1:]):
             buf[:, :, i, j] = F.relu(h)
             h = h + conv.at(buf, i, j, above[:, j])
@@ -85,24 +89,28 @@ class GatedPixelCNN(nn.Module):
             if layer:
                 self.residual.append(MaskedConv2d(w, w, 0, 0, 0, "B", g1, g1))
         self.head = OutputHead(w, spec.head, spec.out_features, spec.groups, spec.out_groups)
+        self.label_v, self.label_h = label_bias(spec.labels, w), label_bias(spec.labels, w)  # after the first layer
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+    def forward(self, feats: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         v = h = feats
         for layer, (vconv, hconv, v_to_h) in enumerate(zip(self.vertical, self.horizontal, self.v_to_h)):
             v_pre = vconv(v)  # (B, 2w, H, W): row i sees rows <= i
             out = gate(hconv(h) + v_to_h(shift_down(v_pre)))  # (B, w, H, W)
             v = gate(v_pre)
-            h = out if layer == 0 else h + self.residual[layer - 1](out)
+            if layer == 0:
+                v, h = with_label(v, self.label_v, labels), with_label(out, self.label_h, labels)
+            else:
+                h = h + self.residual[layer - 1](out)
         return self.head(h)
 
-    def stepper(self, feats: torch.Tensor) -> Stepper:
-        return _GatedStepper(self, feats)
+    def stepper(self, feats: torch.Tensor, labels: torch.Tensor | None = None) -> Stepper:
+        return _GatedStepper(self, feats, labels)
 
 
 class _GatedStepper(Stepper):
-    def __init__(self, net: GatedPixelCNN, feats: torch.Tensor):
+    def __init__(self, net: GatedPixelCNN, feats: torch.Tensor, labels: torch.Tensor | None):
         width, n = net.head.hidden.in_channels, len(net.vertical)
-        self.feats = feats
+        self.feats, self.labels, self.label_v, self.label_h = feats, labels, net.label_v, net.label_h
         self.vertical = [ConvStep(c) for c in net.vertical]
         self.horizontal = [ConvStep(c) for c in net.horizontal]
         self.v_to_h = [ConvStep(c) for c in net.v_to_h]
@@ -118,7 +126,8 @@ class _GatedStepper(Stepper):
                 v_pre = vconv.rows(self.v_in[layer], i - 1, current=True).transpose(1, 2)  # (B, 2w, W)
                 self.v_pre[layer][:, :, i - 1] = v_pre
                 if layer + 1 < len(self.vertical):
-                    self.v_in[layer + 1][:, :, i - 1] = gate(v_pre)
+                    v = gate(v_pre)  # (B, w, W)
+                    self.v_in[layer + 1][:, :, i - 1] = with_label(v, self.label_v, self.labels) if layer == 0 else v
         self.above = [v_to_h.rows(v_pre, i - 1, current=True) + hconv.rows(h_in, i, current=False)
                       for v_to_h, v_pre, hconv, h_in in zip(self.v_to_h, self.v_pre, self.horizontal, self.h_in)]
 
@@ -128,5 +137,5 @@ class _GatedStepper(Stepper):
             if layer:
                 h_in[:, :, i, j] = h
             out = gate(hconv.at(h_in, i, j, above[:, j]))  # (B, w)
-            h = out if layer == 0 else h + self.residual[layer - 1].point(out)
+            h = with_label(out, self.label_h, self.labels) if layer == 0 else h + self.residual[layer - 1].point(out)
         return self.head(h)

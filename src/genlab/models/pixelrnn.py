@@ -19,8 +19,9 @@ samplers carry each LSTM's state: a row (Row LSTM) or the right-to-left sweep of
 Deviations: one width h for the residual stream and the LSTM state (the paper keeps 2h features
 between layers and h in the LSTM); states outside the image are zero (the paper does not say);
 the LSTM cell update takes the cell of the previous position along the sweep (the left pixel for
-the Diagonal BiLSTM, the pixel above for the Row LSTM); no class conditioning (`--conditional`
-is not offered: the trainer hands a model images only).
+the Diagonal BiLSTM, the pixel above for the Row LSTM). Class conditioning (`--conditional`, where
+the data has labels) adds a learned vector per class to the first layer's output, as the PixelCNNs
+do (see `genlab.models.pixelcnn`); the paper has no conditioning.
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ from genlab.data import Palette
 from genlab.errors import GenlabError
 from genlab.models.autoregressive import AutoregressiveImageModel, NetSpec, Stepper
 from genlab.models.base import register
-from genlab.models.nn import ConvStep, MaskedConv2d, OutputHead, lstm_cell, shift_down, skew, step_buffer, unskew
+from genlab.models.nn import (ConvStep, MaskedConv2d, OutputHead, label_bias, lstm_cell, shift_down, skew, step_buffer,
+                              unskew, with_label)
 from genlab.models.pixelcnn import GatedPixelCNN, PixelCNN, first_layer
 
 
@@ -49,6 +51,7 @@ class RowLSTM(nn.Module):
         super().__init__()
         w, g1, g4 = spec.width, spec.hidden_groups(), spec.hidden_groups(4)
         self.first = first_layer(spec, w, g1)
+        self.label = label_bias(spec.labels, w)
         # the paper's 3x1 masked input-to-state kernel: its right tap is always masked, so it is left out
         self.input_to_state = nn.ModuleList(MaskedConv2d(w, 4 * w, 0, 1, 0, "B", g1, g4) for _ in range(spec.layers))
         # the 3x1 state-to-state kernel over the previous row, as one matrix on `row_neighbours`
@@ -56,8 +59,8 @@ class RowLSTM(nn.Module):
         self.out = nn.ModuleList(MaskedConv2d(w, w, 0, 0, 0, "B", g1, g1) for _ in range(spec.layers))
         self.head = OutputHead(w, spec.head, spec.out_features, spec.groups, spec.out_groups)
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        u = self.first(feats)  # (B, w, H, W)
+    def forward(self, feats: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        u = with_label(self.first(feats), self.label, labels)  # (B, w, H, W)
         b, w, _, width = u.shape
         for i2s, s2s, out in zip(self.input_to_state, self.state_to_state, self.out):
             gates = i2s(u).permute(2, 0, 3, 1).contiguous()  # (B, 4w, H, W) -> (H, B, W, 4w): contiguous rows
@@ -69,14 +72,15 @@ class RowLSTM(nn.Module):
             u = u + out(torch.stack(rows).permute(1, 3, 0, 2))  # (H, B, W, w) -> (B, w, H, W)
         return self.head(u)
 
-    def stepper(self, feats: torch.Tensor) -> Stepper:
-        return _RowLSTMStepper(self, feats)
+    def stepper(self, feats: torch.Tensor, labels: torch.Tensor | None = None) -> Stepper:
+        return _RowLSTMStepper(self, feats, labels)
 
 
 class _RowLSTMStepper(Stepper):
-    def __init__(self, net: RowLSTM, feats: torch.Tensor):
+    def __init__(self, net: RowLSTM, feats: torch.Tensor, labels: torch.Tensor | None):
         width = net.first.out_channels
         self.feats, self.first, self.head = feats, ConvStep(net.first), net.head.stepper()
+        self.label, self.labels = net.label, labels
         self.i2s = [ConvStep(c) for c in net.input_to_state]
         self.s2s = list(net.state_to_state)
         self.out = [ConvStep(c) for c in net.out]
@@ -92,7 +96,7 @@ class _RowLSTMStepper(Stepper):
             self.c_prev.append(prev_c)
 
     def pixel(self, i: int, j: int) -> torch.Tensor:
-        u = self.first.at(self.feats, i, j, self.above[:, j])  # (B, w)
+        u = with_label(self.first.at(self.feats, i, j, self.above[:, j]), self.label, self.labels)  # (B, w)
         for layer, (i2s, out) in enumerate(zip(self.i2s, self.out)):
             self.u[layer][:, :, i, j] = u
             h, c = lstm_cell(i2s.at(self.u[layer], i, j, self.gates[layer][:, j]), self.c_prev[layer][:, j])
@@ -139,6 +143,7 @@ class DiagonalBiLSTM(nn.Module):
         super().__init__()
         w, g1 = spec.width, spec.hidden_groups()
         self.first = first_layer(spec, w, g1)
+        self.label = label_bias(spec.labels, w)
         # one 1x1 convolution holds both directions' input-to-state weights: [o, f, i, g] left-to-right, then right-to-left
         self.input_to_state = nn.ModuleList(MaskedConv2d(w, 8 * w, 0, 0, 0, "B", g1, spec.hidden_groups(8))
                                             for _ in range(spec.layers))
@@ -147,8 +152,8 @@ class DiagonalBiLSTM(nn.Module):
         self.out = nn.ModuleList(MaskedConv2d(w, w, 0, 0, 0, "B", g1, g1) for _ in range(spec.layers))
         self.head = OutputHead(w, spec.head, spec.out_features, spec.groups, spec.out_groups)
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        u = self.first(feats)  # (B, w, H, W)
+    def forward(self, feats: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        u = with_label(self.first(feats), self.label, labels)  # (B, w, H, W)
         w = u.shape[1]
         for i2s, left, right, out in zip(self.input_to_state, self.left, self.right, self.out):
             w_in = (i2s.weight * i2s.mask)[:, :, 0, 0]  # (8w, w)
@@ -159,18 +164,19 @@ class DiagonalBiLSTM(nn.Module):
             u = u + out(h_l + shift_down(h_r.flip(3)))  # shifted down: row i sees the right of rows above only
         return self.head(u)
 
-    def stepper(self, feats: torch.Tensor) -> Stepper:
-        return _DiagonalStepper(self, feats)
+    def stepper(self, feats: torch.Tensor, labels: torch.Tensor | None = None) -> Stepper:
+        return _DiagonalStepper(self, feats, labels)
 
 
 class _DiagonalStepper(Stepper):
     """Left-to-right: one LSTM step per pixel. Right-to-left: at the start of row i the sweep runs
     over row i-1 (final by then), which is what row i reads after the shift down."""
 
-    def __init__(self, net: DiagonalBiLSTM, feats: torch.Tensor):
+    def __init__(self, net: DiagonalBiLSTM, feats: torch.Tensor, labels: torch.Tensor | None):
         width = net.first.out_channels
         four = 4 * width
         self.feats, self.first, self.head = feats, ConvStep(net.first), net.head.stepper()
+        self.label, self.labels = net.label, labels
         self.i2s = [ConvStep(c) for c in net.input_to_state]
         self.out = [ConvStep(c) for c in net.out]
         # left-to-right input-to-state (the first 4w outputs), as (w, 4w) and (4w,)
@@ -204,7 +210,7 @@ class _DiagonalStepper(Stepper):
             self.h_r[layer][:, :, r, j] = h
 
     def pixel(self, i: int, j: int) -> torch.Tensor:
-        u = self.first.at(self.feats, i, j, self.above[:, j])  # (B, w)
+        u = with_label(self.first.at(self.feats, i, j, self.above[:, j]), self.label, self.labels)  # (B, w)
         for layer, out in enumerate(self.out):
             self.u[layer][:, :, i, j] = u
             gates = torch.addmm(self.from_above[layer][:, j], u, self.i2s_l[layer][0])  # (B, 4w)
@@ -236,6 +242,9 @@ class PixelRNNConfig:
     colors: int = opt(2, "palette size: 2 = binarized, K = k-means colours, 256 = every grey level (palette output)")
     output: str = opt("palette", "palette: one softmax over --colors per pixel; raw: a 256-way softmax per "
                                  "channel, R -> G -> B (--colors is then unused)", ("palette", "raw"))
+    conditional: bool = opt(False, "condition on the data's class labels: `genlab sample --label K` draws "
+                                   "class K, and likelihoods are exact mixtures over the classes")
+    label_count: int = opt(0, "classes of a conditional model (set from the data)", flag=False)
 
 
 @register("pixelrnn")
@@ -254,8 +263,11 @@ class PixelRNN(AutoregressiveImageModel):
         if layers < 0 or width < self.groups or config.head < 1:
             raise GenlabError(f"--layers must be at least 0, --width at least {self.groups} and --head at least 1 "
                               f"(got {layers}, {width}, {config.head})")
+        if config.conditional and config.label_count < 2:
+            raise GenlabError("a conditional model needs label_count >= 2 classes (training sets it from the data)")
+        self.label_count = config.label_count if config.conditional else 0
         spec = NetSpec(self.in_features, self.in_groups, self.out_features, self.out_groups, self.groups,
-                       width, layers, config.head)
+                       width, layers, config.head, self.label_count)
         self.net = ARCHS[config.arch](spec)
 
     @staticmethod

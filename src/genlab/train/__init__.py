@@ -14,6 +14,7 @@ from genlab.config import DataConfig, TrainConfig, to_dict
 from genlab.data import Dataset, Palette, load_dataset
 from genlab.errors import GenlabError
 from genlab.models import GenerativeModel, model_class
+from genlab.train import distributed
 from genlab.train.trainer import Trainer, resolve_device, tensorboard_writer
 
 __all__ = ["start", "resume", "Trainer"]
@@ -41,15 +42,43 @@ def _new_model(cls: type[GenerativeModel], model_cfg: Any, data: Dataset, seed: 
     """Fresh weights from the seed; palette models fit their palette on the training pixels."""
     torch.manual_seed(seed)
     palette = Palette.fit(data.train, model_cfg.colors, seed=seed) if cls.uses_palette else None
+    if getattr(model_cfg, "conditional", False):
+        labels = data.train_labels
+        if labels is None or len(torch.unique(labels)) < 2:
+            raise GenlabError(f"--conditional needs class labels, and {data.spec} has "
+                              f"{'none' if labels is None else 'only one class'}; train without --conditional")
+        model_cfg = replace(model_cfg, label_count=int(labels.max()) + 1)
     return cls(model_cfg, data.item_shape, palette)
 
 
 def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run: Path, quiet: bool) -> Trainer:
-    device = resolve_device(train_cfg.device)
+    """Join the other training processes (if torchrun started several), move the model and the
+    prepared data onto this process's device, and build the Trainer."""
+    group = distributed.Group.from_env(resolve_device(train_cfg.device))
+    device = group.device
+    if group.world > 1 and model.full_batch:
+        raise GenlabError(f"{model.name} fits on the whole training split in one process; train it without "
+                          f"--nproc / torchrun")
+    if train_cfg.compile:
+        distributed.check_compiler(device)
     model.to(device)
+    if device.type == "cuda":  # cuDNN's fastest convolutions take NHWC; only 4-D weights change
+        model.to(memory_format=torch.channels_last)
     prepared_train = model.prepare(data.train.to(device))
     prepared_test = model.prepare(data.test.to(device))
-    return Trainer(model, prepared_train, prepared_test, train_cfg, run, quiet=quiet)
+    labels = {}
+    if model.label_count:
+        labels = {"train_labels": data.train_labels.to(device),
+                  "test_labels": None if data.test_labels is None else data.test_labels.to(device)}
+    return Trainer(model, prepared_train, prepared_test, train_cfg, run, quiet=quiet, group=group, **labels)
+
+
+def _fit(trainer: Trainer, resume: bool) -> Trainer:
+    try:
+        trainer.fit(resume=resume)
+    finally:
+        trainer.group.close()
+    return trainer
 
 
 def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, train_cfg: TrainConfig,
@@ -65,31 +94,35 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
         raise GenlabError("--epochs must be at least 1 and --minutes above 0")
     if train_cfg.batch_size < 1 or train_cfg.lr <= 0:
         raise GenlabError("--batch-size must be at least 1 and --lr above 0")
+    if train_cfg.nproc < 1:
+        raise GenlabError("--nproc must be at least 1")
     resolve_device(train_cfg.device)
     if train_cfg.tensorboard:
         tensorboard_writer()
-    if out.exists() and (out / runs.CONFIG).exists():
+    main = distributed.rank() == 0  # only rank 0 of a distributed run writes the run folder
+    if main and out.exists() and (out / runs.CONFIG).exists():
         runs.prepare_new_run(out)  # raises before the data is even loaded
     data = _load_data(cls, data_cfg)
     if typed is not None:
         train_cfg = replace(train_cfg, **{k: v for k, v in cls.train_defaults_for(data.kind).items() if k not in typed})
     model = _new_model(cls, model_cfg, data, train_cfg.seed)
-    config = {"model": model_name, "model_config": to_dict(model_cfg), "data": to_dict(data_cfg),
+    config = {"model": model_name, "model_config": to_dict(model.config), "data": to_dict(data_cfg),
               "train": to_dict(train_cfg), "item_shape": list(data.item_shape),
               "data_fingerprint": fingerprint(data), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    runs.prepare_new_run(out)
-    runs.write_config(out, config)
-    trainer = _trainer(model, data, train_cfg, out, quiet)
-    trainer.fit()
-    return trainer
+    if main:
+        runs.prepare_new_run(out)
+        runs.write_config(out, config)
+    return _fit(_trainer(model, data, train_cfg, out, quiet), resume=False)
 
 
-RESUME_OVERRIDES = ("epochs", "minutes", "device", "save_every", "log_every", "tensorboard")
+RESUME_OVERRIDES = ("epochs", "minutes", "device", "save_every", "log_every", "tensorboard", "nproc", "precision",
+                    "compile")
 
 
 def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool = False,
            model_name: str | None = None) -> Trainer:
-    """Continue a stopped run from its last checkpoint; only the budget, device and logging may change."""
+    """Continue a stopped run from its last checkpoint; only the budget, device, logging and the
+    execution settings (processes, precision, compilation) may change."""
     out = Path(out)
     config = runs.read_config(out)
     if model_name is not None and model_name != config["model"]:
@@ -117,7 +150,6 @@ def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool
     else:  # killed before the first checkpoint: start over from the saved config
         model = _new_model(cls, cls.make_config(**config["model_config"]), data, train_cfg.seed)
     config["train"] = to_dict(train_cfg)
-    runs.write_config(out, config)
-    trainer = _trainer(model, data, train_cfg, out, quiet)
-    trainer.fit(resume=True)
-    return trainer
+    if distributed.rank() == 0:
+        runs.write_config(out, config)
+    return _fit(_trainer(model, data, train_cfg, out, quiet), resume=True)

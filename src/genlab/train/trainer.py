@@ -24,6 +24,7 @@ from genlab.errors import GenlabError
 from genlab.fsutil import atomic_write_text
 from genlab.models import GenerativeModel
 from genlab.train import hooks
+from genlab.train.distributed import Group, Wrappers
 
 DEFAULT_EPOCHS = 10
 SAMPLE_SEED = 1234  # fixed noise for the per-epoch sample grids
@@ -110,9 +111,13 @@ class Trainer:
     quiet: bool = False
     counters: Counters = field(default_factory=Counters)
     optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
+    train_labels: torch.Tensor | None = None  # class labels (N,), on the device; for class-conditional models
+    test_labels: torch.Tensor | None = None
+    group: Group = field(default_factory=Group)  # the training processes (world 1: just this one)
 
     def __post_init__(self) -> None:
         self.optimizers = self.model.configure_optimizers(self.cfg.lr)
+        self.wrappers = Wrappers(self.model, self.group, self.cfg.compile)
         self.batch_size = len(self.train_data) if self.model.full_batch else self.cfg.batch_size
         self.steps_per_epoch = max(1, math.ceil(len(self.train_data) / self.batch_size))
         self.tb = None
@@ -124,26 +129,37 @@ class Trainer:
         self.model.load_state_dict(state)
         for name, opt in self.optimizers.items():
             opt.load_state_dict(optim[name])
+            _match_layouts(opt)
         self.counters = Counters(**counters)
         runs.restore_rng(rng)
+        self.group.restore_rng(rng, self.cfg.seed, self.counters.step)
 
     def save(self) -> None:
-        runs.save_checkpoint(self.run, self.model, self.optimizers, self.counters.as_dict())
+        """Rank 0 writes the checkpoint; every rank takes part (their RNG states go into it)."""
+        ranks_rng = self.group.gather_rng()
+        if self.group.main:
+            runs.save_checkpoint(self.run, self.model, self.optimizers, self.counters.as_dict(), ranks_rng)
 
     # --- loop ----------------------------------------------------------------------------------
     def _done(self) -> bool:
+        """Rank 0's verdict on every rank: its clock is the one a --minutes budget is kept by."""
         c, cfg = self.counters, self.cfg
         if cfg.minutes is not None and c.seconds >= cfg.minutes * 60:
-            return True
+            return self.group.agree(True)
         epochs = cfg.epochs if cfg.epochs is not None else (None if cfg.minutes is not None else DEFAULT_EPOCHS)
-        return epochs is not None and c.epoch >= epochs
+        return self.group.agree(epochs is not None and c.epoch >= epochs)
 
     def fit(self, resume: bool = False) -> Counters:
         if resume and (self.run / runs.CHECKPOINT).exists():
             self.restore()
-        self.metrics = MetricsLog(self.run / "metrics.csv", keep_up_to_step=self.counters.step if resume else None)
-        self._open_tensorboard()
-        if not self.quiet and self.model.summary():
+        else:
+            self.group.seed(self.cfg.seed, self.counters.step)
+        main = self.group.main
+        self.metrics = (MetricsLog(self.run / "metrics.csv", keep_up_to_step=self.counters.step if resume else None)
+                        if main else None)
+        if main:
+            self._open_tensorboard()
+        if not self.quiet and main and self.model.summary():
             tqdm.write(self.model.summary())
         self.last_save = self.last_plot = self._started = time.monotonic()
         self._seconds_at_start = self.counters.seconds  # wall-clock time of earlier sessions of this run
@@ -151,19 +167,21 @@ class Trainer:
             c = self.counters
             order = epoch_order(len(self.train_data), self.cfg.seed, c.epoch)
             bar = tqdm(total=self.steps_per_epoch, initial=c.step_in_epoch, desc=f"epoch {c.epoch + 1}",
-                       disable=self.quiet, leave=False, dynamic_ncols=True)
+                       disable=self.quiet or not main, leave=False, dynamic_ncols=True)
             sums: dict[str, torch.Tensor] = {}
             seen, images, window_start = 0, 0, time.monotonic()
             while c.step_in_epoch < self.steps_per_epoch and not self._done():
                 idx = order[c.step_in_epoch * self.batch_size:(c.step_in_epoch + 1) * self.batch_size]
-                batch = self.train_data[idx.to(self.train_data.device)]
+                idx = self.group.shard(idx.to(self.train_data.device))  # this process's share of the batch
+                batch = self.train_data[idx]
                 self.model.train()
                 self.model.progress = c.epoch + c.step_in_epoch / self.steps_per_epoch
-                out = self.model.train_step(batch, self.optimizers)
+                with self.wrappers.routed(self.model), self._autocast():
+                    out = self.model.train_step(batch, self.optimizers, **self._labels(self.train_labels, idx))
                 for k, v in out.items():
                     sums[k] = sums.get(k, 0) + v.detach()
                 seen += 1
-                images += len(batch)
+                images += len(batch) * self.group.world
                 c.step += 1
                 c.step_in_epoch += 1
                 c.seconds = self._seconds_at_start + time.monotonic() - self._started
@@ -180,20 +198,26 @@ class Trainer:
                 c.step_in_epoch = 0
             self._end_of_epoch()
             c.seconds = self._seconds_at_start + time.monotonic() - self._started
-        viz.plot_metrics(self.run / "metrics.csv", self.run / "loss.png")
+        if main:
+            viz.plot_metrics(self.run / "metrics.csv", self.run / "loss.png")
         self.save()
-        for hook in self.fit_end_hooks:
+        for hook in self.fit_end_hooks if main else ():
             hook(self)
         if self.tb is not None:
             self.tb.close()
         return self.counters
 
+    def _autocast(self):
+        """bf16 autocast around a step with --precision bf16 (the weights and Adam's state stay fp32)."""
+        return torch.autocast(self.model.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+
     def _save_if_due(self) -> None:
-        if time.monotonic() - self.last_save >= self.cfg.save_every:
+        if self.group.agree(time.monotonic() - self.last_save >= self.cfg.save_every):
             self.save()
             self.last_save = time.monotonic()
 
     def _log_train(self, sums, seen, images_per_s, bar) -> None:
+        sums = self.group.mean(sums)  # the figures of the whole batch, averaged over the processes
         means = {k: float(v) / seen for k, v in sums.items()}
         c = self.counters
         if not all(math.isfinite(v) for v in means.values()):
@@ -202,6 +226,8 @@ class Trainer:
             raise GenlabError(f"training diverged: {bad} became {means[bad]} by step {c.step}; {kept} "
                               f"(try a lower --lr, then --resume or start a new run)")
         bar.set_postfix(loss=f"{means['loss']:.4g}", img_s=f"{images_per_s:.0f}")
+        if not self.group.main:
+            return
         self.metrics.add({"step": c.step, "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
                           "seconds": c.seconds, "split": "train", **means})
         if self.tb is not None:
@@ -218,11 +244,21 @@ class Trainer:
             torch.manual_seed(0)
             for start in range(0, n, self.cfg.batch_size):
                 batch = self.test_data[start:start + self.cfg.batch_size]
-                for k, v in self.model.evaluate_batch(batch).items():
+                labels = self._labels(self.test_labels, slice(start, start + self.cfg.batch_size))
+                for k, v in self.model.evaluate_batch(batch, **labels).items():
                     sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
         return {k: v / n for k, v in sums.items()}
 
+    def _labels(self, labels: torch.Tensor | None, which) -> dict[str, torch.Tensor]:
+        """The `labels=` keyword a class-conditional model's step takes; {} for every other model."""
+        return {"labels": labels[which]} if self.model.label_count and labels is not None else {}
+
     def _end_of_epoch(self) -> None:
+        if self.group.main:  # the other processes go on to the next step and wait for rank 0 there
+            self._epoch_figures_and_pictures()
+        self._save_if_due()
+
+    def _epoch_figures_and_pictures(self) -> None:
         c = self.counters
         figures = self.evaluate() if len(self.test_data) else {}
         for hook in self.epoch_hooks:  # pictures; a hook may return figures for the epoch's row
@@ -237,7 +273,6 @@ class Trainer:
         if time.monotonic() - self.last_plot >= PLOT_EVERY:
             viz.plot_metrics(self.run / "metrics.csv", self.run / "loss.png")
             self.last_plot = time.monotonic()
-        self._save_if_due()
 
     def save_samples(self, path: Path) -> None:
         self.model.eval()
@@ -248,6 +283,16 @@ class Trainer:
     def _open_tensorboard(self) -> None:
         if self.cfg.tensorboard:
             self.tb = tensorboard_writer()(str(self.run / "tensorboard"))
+
+
+def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give restored optimiser state the memory layout of its parameter (channels-last weights on
+    CUDA): a checkpoint stores contiguous tensors, and fused Adam wants matching strides."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    optimizer.state[p][key] = torch.empty_like(p).copy_(value)
 
 
 def tensorboard_writer():
