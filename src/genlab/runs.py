@@ -126,8 +126,9 @@ def save_weights(run: Path, model: GenerativeModel, step: int) -> None:
 
 
 def save_checkpoint(run: Path, model: GenerativeModel, optimizers: dict[str, torch.optim.Optimizer],
-                    counters: dict[str, Any]) -> None:
-    """One file with everything an exact resume needs, then the weights-only export."""
+                    counters: dict[str, Any], ranks_rng: dict[str, torch.Tensor] | None = None) -> None:
+    """One file with everything an exact resume needs, then the weights-only export. `ranks_rng`:
+    the RNG states of every process of a distributed run (`rank{r}/torch`, ...), kept under rng/."""
     tensors: dict[str, torch.Tensor] = {}
     for k, v in model.state_dict().items():
         tensors[f"model/{k}"] = v.detach().cpu().contiguous()
@@ -136,6 +137,7 @@ def save_checkpoint(run: Path, model: GenerativeModel, optimizers: dict[str, tor
     if torch.cuda.is_available():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng/cuda/{i}"] = s
+    tensors.update({f"rng/{k}": v for k, v in (ranks_rng or {}).items()})
     meta = {"counters": json.dumps(counters), "optim": json.dumps(optim)}
     atomic_write_with(run / CHECKPOINT, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
     save_weights(run, model, counters["step"])

@@ -1,0 +1,214 @@
+"""Training on several processes with PyTorch's own engine: torch.distributed + DistributedDataParallel
+(Li et al. 2020, "PyTorch Distributed: Experiences on Accelerating Data Parallel Training").
+
+`torchrun --nproc_per_node=N -m genlab train ...` (or `genlab train ... --nproc N`, which starts
+torchrun itself) runs N copies of the trainer. What they share:
+- the global batch: `--batch-size` is the batch of one optimisation step summed over processes;
+  every process takes a contiguous share of each batch of the epoch's order (a pure function of
+  (seed, epoch)), so the shards are disjoint and an N-process run takes the same steps as a
+  1-process run, and a run may be resumed with another N;
+- the gradient: DDP all-reduces it in buckets during backward; a comm hook weights each process's
+  gradient by its share of the batch, so uneven shares still give the gradient of the batch mean;
+- the decisions: rank 0 decides when to stop (a --minutes budget) and when to checkpoint, and
+  broadcasts them, so no process waits on a collective the others never reach;
+- the files: only rank 0 writes the run folder; a checkpoint holds every rank's RNG state.
+
+Models call their networks as usual. During a training step the trainer routes the attributes
+named in a model's `ddp_modules` (the GAN: generator and discriminator) to their DDP (and
+torch.compile) wrappers; a model without `ddp_modules` is wrapped whole, with its `loss` as the
+forward. The registered modules never change, so checkpoints keep their keys.
+
+Backend: gloo on CPU, nccl on CUDA (each process on GPU LOCAL_RANK).
+Deviations: batch norm normalises with each process's share of the batch (DDP's default; a
+synchronised batch norm has no CPU kernel); noise drawn inside a model (a VAE's codes, a GAN's z)
+comes from each process's own RNG stream.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any, Iterator
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from genlab.errors import GenlabError
+
+
+def rank() -> int:
+    """This process's rank under torchrun; 0 otherwise."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def launched() -> bool:
+    """True inside a process started by torchrun with more than one process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+class Group:
+    """This process's place among the training processes; world 1 means no collectives at all."""
+
+    def __init__(self, rank: int = 0, world: int = 1, local_rank: int = 0):
+        self.rank, self.world, self.local_rank = rank, world, local_rank
+        self.device = torch.device("cpu")
+        self.share = 1.0  # this process's share of the current batch (read by the comm hook)
+
+    @classmethod
+    def from_env(cls, device: torch.device) -> "Group":
+        """Join the process group torchrun set up (gloo on CPU, nccl on CUDA); world 1 when not launched."""
+        if not launched():
+            group = cls()
+            group.device = device
+            return group
+        group = cls(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0)))
+        if device.type == "cuda":
+            group.device = torch.device("cuda", group.local_rank)
+            torch.cuda.set_device(group.device)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        return group
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def close(self) -> None:
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+    # --- agreeing ----------------------------------------------------------------------------
+    def agree(self, flag: bool) -> bool:
+        """Rank 0's flag, on every rank."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([int(flag)], device=self.device)
+        dist.broadcast(t, 0)
+        return bool(t.item())
+
+    def mean(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Each figure averaged over the ranks (one all-reduce for all of them)."""
+        if self.world == 1 or not values:
+            return values
+        keys = sorted(values)
+        t = torch.stack([values[k].detach().float().to(self.device) for k in keys])
+        dist.all_reduce(t)
+        return dict(zip(keys, t / self.world))
+
+    def gather_rng(self) -> dict[str, torch.Tensor]:
+        """Every rank's RNG states, keyed `rank{r}/torch` (and `rank{r}/cuda`), for the checkpoint."""
+        if self.world == 1:
+            return {}
+        states = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            states["cuda"] = torch.cuda.get_rng_state(self.device)
+        out = {}
+        for name, state in states.items():
+            parts = [torch.empty_like(state, device=self.device) for _ in range(self.world)]
+            dist.all_gather(parts, state.to(self.device))
+            out.update({f"rank{r}/{name}": p.cpu() for r, p in enumerate(parts)})
+        return out
+
+    # --- the data ------------------------------------------------------------------------------
+    def shard(self, idx: torch.Tensor) -> torch.Tensor:
+        """This rank's contiguous part of a global batch's indices; sets `share` for the comm hook."""
+        if self.world == 1:
+            return idx
+        if len(idx) < self.world:
+            raise GenlabError(f"a batch of {len(idx)} items cannot be shared by {self.world} processes; choose a "
+                              f"--batch-size whose last batch of the epoch holds at least {self.world} items")
+        mine = torch.tensor_split(idx, self.world)[self.rank]
+        self.share = len(mine) / len(idx)
+        return mine
+
+    def seed(self, seed: int, step: int) -> None:
+        """A fresh RNG stream for ranks above 0 (rank 0 keeps the single-process stream)."""
+        if self.rank > 0:
+            torch.manual_seed((seed * 1_000_003 + step) * 7919 + self.rank)
+
+    def restore_rng(self, rng: dict[str, torch.Tensor], seed: int, step: int) -> None:
+        """Rank r's RNG states from the checkpoint; a rank the checkpoint did not know reseeds."""
+        if self.rank == 0:
+            return
+        if f"rank{self.rank}/torch" not in rng:
+            self.seed(seed, step)
+            return
+        torch.set_rng_state(rng[f"rank{self.rank}/torch"])
+        if self.device.type == "cuda" and f"rank{self.rank}/cuda" in rng:
+            torch.cuda.set_rng_state(rng[f"rank{self.rank}/cuda"], self.device)
+
+
+def _weighted_allreduce(group, bucket):  # no annotations: DDP checks them, and this file's are strings
+    """DDP comm hook, (Group, GradBucket) -> Future: Σ_r share_r · grad_r, the gradient of the global
+    batch's mean loss whatever the shares."""
+    buf = bucket.buffer().mul_(group.share)
+    return dist.all_reduce(buf, async_op=True).get_future().then(lambda fut: fut.value()[0])
+
+
+class _Objective(nn.Module):
+    """A whole model seen as a module whose forward is its `loss`, for DDP and torch.compile."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: torch.Tensor, **labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        return type(self.model).loss(self.model, batch, **labels)  # the class's loss, not the routed attribute
+
+
+class Wrappers:
+    """The DDP / torch.compile wrappers of a model's networks and the attributes they stand in for."""
+
+    def __init__(self, model: nn.Module, group: Group, compile: bool):
+        names = getattr(model, "ddp_modules", ())
+        targets = {name: model._modules[name] for name in names} if names else {"loss": _Objective(model)}
+        self.routes: dict[str, Any] = {}
+        if group.world == 1 and not compile:
+            return
+        for name, module in targets.items():
+            if group.world > 1:
+                module = nn.parallel.DistributedDataParallel(
+                    module, device_ids=[group.device.index] if group.device.type == "cuda" else None)
+                module.register_comm_hook(group, _weighted_allreduce)
+            if compile:
+                module = torch.compile(module)
+            self.routes[name] = module
+
+    @contextlib.contextmanager
+    def routed(self, model: nn.Module) -> Iterator[None]:
+        """Within the block, `model.NAME` is the wrapper (an instance attribute shadows the registered
+        module, or the class's `loss`); afterwards the model is exactly as it was."""
+        for name, module in self.routes.items():
+            object.__setattr__(model, name, module)
+        try:
+            yield
+        finally:
+            for name in self.routes:
+                model.__dict__.pop(name, None)
+
+
+def check_compiler(device: torch.device) -> None:
+    """Compile and run a one-line function, so a missing toolchain fails before training starts."""
+    try:
+        torch.compile(lambda x: x * 2 + 1)(torch.ones(4, device=device))
+    except Exception as exc:  # the compiler raises many types; all mean "not usable here"
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise GenlabError(f"--compile: torch.compile does not work on this machine ({first}); it needs a C++ "
+                          f"compiler on CPU or triton on CUDA; train without --compile") from None
+
+
+def launch(argv: list[str], nproc: int) -> None:
+    """Run `python -m genlab ARGV` in `nproc` processes under torchrun (torch.distributed.run) on this
+    machine; returns when they all end. A process that fails with a user error makes this a GenlabError."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    args = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", "genlab"])
+    args.training_script_args = list(argv)  # set after parsing: torchrun's parser would take --nproc for its own
+    try:
+        run(args)
+    except ChildFailedError as exc:
+        codes = {f.exitcode for f in exc.failures.values()}
+        if 2 in codes:
+            raise GenlabError(f"a training process stopped with the error above ({nproc} processes)") from None
+        raise
