@@ -1,0 +1,143 @@
+"""The runs `genlab serve --runs DIR` offers: found once per request by scanning DIR, named by
+their path relative to it, loaded on demand and kept in a small cache.
+
+A request names a run by that name and a picture by its path inside the run; both are looked up
+in what the scan found, never joined onto a folder, so no request reaches a file outside the runs
+(`..`, encoded dots, absolute paths and symbolic links are simply not in the lists).
+"""
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from genlab import runs, viz
+from genlab.errors import GenlabError
+
+SCAN_DEPTH = 3  # DIR/a/b/c/config.json is found (a compare report's runs/ sit two levels down)
+PICTURE_FOLDERS = ("", "samples", "frames", "mixture")  # where a run keeps its .png files
+CACHED_RUNS = 4
+CURVE_POINTS = 300  # each metric curve is thinned to at most this many points for the page
+LATENT_FAMILIES = ("vae", "gan")
+
+
+class UnknownRun(GenlabError):
+    """A run or a file the catalog does not list (answered with 404)."""
+
+
+def family(config: dict) -> str:
+    """What a page can do with a run: "complete", "latent", "points" (2-D GAN/GMM) or "browse"."""
+    if len(config["item_shape"]) != 3:
+        return "points" if len(config["item_shape"]) == 1 else "browse"
+    if config["model"] == "pixelrnn":
+        return "complete"
+    return "latent" if config["model"] in LATENT_FAMILIES else "browse"
+
+
+def _thin(points: list, most: int = CURVE_POINTS) -> list:
+    if len(points) <= most:
+        return points
+    stride = math.ceil(len(points) / most)
+    return points[::stride] + ([points[-1]] if (len(points) - 1) % stride else [])
+
+
+def _is_plain(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink() and not path.name.startswith(".")
+
+
+class RunCatalog:
+    def __init__(self, root: str | Path | None):
+        self.root = Path(root).resolve() if root is not None else None
+        self._cache: OrderedDict[str, tuple[float, runs.LoadedRun]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def scan(self) -> dict[str, Path]:
+        """name -> run folder, for every folder under root holding a config.json (no symlinks)."""
+        if self.root is None or not self.root.is_dir():
+            return {}
+        found: dict[str, Path] = {}
+
+        def visit(folder: Path, depth: int) -> None:
+            if (folder / runs.CONFIG).is_file():
+                found[folder.relative_to(self.root).as_posix() if folder != self.root else folder.name] = folder
+                return
+            if depth == SCAN_DEPTH:
+                return
+            for child in sorted(folder.iterdir()):
+                if child.is_dir() and not child.is_symlink() and not child.name.startswith("."):
+                    visit(child, depth + 1)
+
+        visit(self.root, 0)
+        return found
+
+    def folder(self, name: str) -> Path:
+        found = self.scan().get(name)
+        if found is None:
+            raise UnknownRun(f"no run named {name!r} under --runs")
+        return found
+
+    def describe(self, name: str, folder: Path) -> dict:
+        config = runs.read_config(folder)
+        return {"name": name, "model": config["model"], "family": family(config), "data": config["data"]["data"],
+                "item_shape": config["item_shape"], "model_config": config["model_config"],
+                "latent": config["model_config"].get("latent"), "trained": (folder / runs.WEIGHTS).is_file()}
+
+    def listing(self) -> list[dict]:
+        out = []
+        for name, folder in self.scan().items():
+            try:
+                out.append(self.describe(name, folder))
+            except GenlabError as exc:  # a damaged run is listed as such, not hidden
+                out.append({"name": name, "model": None, "family": "broken", "error": str(exc)})
+        return out
+
+    def load(self, name: str) -> runs.LoadedRun:
+        """The run's model (cached; reloaded when its weights file changes)."""
+        folder = self.folder(name)
+        weights = folder / runs.WEIGHTS
+        stamp = weights.stat().st_mtime if weights.is_file() else -1.0
+        with self._lock:
+            hit = self._cache.get(name)
+            if hit is not None and hit[0] == stamp:
+                self._cache.move_to_end(name)
+                return hit[1]
+        run = runs.load(folder)
+        with self._lock:
+            self._cache[name] = (stamp, run)
+            self._cache.move_to_end(name)
+            while len(self._cache) > CACHED_RUNS:
+                self._cache.popitem(last=False)
+        return run
+
+    def pictures(self, name: str) -> list[str]:
+        """Paths (relative, posix) of the run's PNG pictures: top level, samples/, frames/, mixture/."""
+        folder = self.folder(name)
+        found = []
+        for sub in PICTURE_FOLDERS:
+            where = folder / sub if sub else folder
+            if where.is_dir() and not where.is_symlink():
+                found += [p.relative_to(folder).as_posix() for p in sorted(where.glob("*.png")) if _is_plain(p)]
+        return found
+
+    def picture(self, name: str, path: str) -> Path:
+        if path not in self.pictures(name):
+            raise UnknownRun(f"run {name!r} has no picture {path!r}")
+        return self.folder(name) / path
+
+    def metrics(self, name: str) -> dict:
+        """Curves per logged figure {key: {"train": [[step, value]...], "test": [...]}} and the last
+        test row."""
+        csv_path = self.folder(name) / "metrics.csv"
+        if not csv_path.is_file():
+            return {"curves": {}, "last": {}}
+        rows = viz.read_metrics(csv_path)
+        keys = [k for k in (rows[0] if rows else {}) if k not in ("step", "epoch", "seconds", "split")]
+        curves = {}
+        for key in keys:
+            curves[key] = {split: _thin([[int(r["step"]), float(r[key])] for r in rows
+                                         if r["split"] == split and r.get(key) not in ("", None)])
+                           for split in ("train", "test")}
+        tests = [r for r in rows if r["split"] == "test"]
+        last = {k: float(v) for k, v in (tests[-1] if tests else {}).items() if k not in ("split",) and v not in ("", None)}
+        return {"curves": curves, "last": last}

@@ -1,0 +1,54 @@
+"""Start the page: check the flags, bind the socket ourselves (so a busy port is a one-line error),
+warn when the page is exposed beyond this machine, and hand the socket to uvicorn."""
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+from genlab.errors import GenlabError
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    if not 0 <= port <= 65535:
+        raise GenlabError(f"--port must be between 0 and 65535, not {port}")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise GenlabError(f"--host {host} is not an address this machine can bind ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise GenlabError(f"cannot listen on {host}:{port} ({exc.strerror}); is another server using it? "
+                          f"pick another --port") from None
+    sock.listen(128)
+    return sock
+
+
+def serve(runs_dir: str | None, host: str, port: int, allow_remote: bool, say=print) -> None:
+    import uvicorn
+
+    from genlab.serve.app import create_app
+
+    if runs_dir is not None and not Path(runs_dir).is_dir():
+        raise GenlabError(f"--runs {runs_dir} is not a folder; give the folder your runs are in (e.g. runs/)")
+    if host not in LOOPBACK and not allow_remote:
+        raise GenlabError(f"--host {host} would let other machines reach the page (it can train models and read "
+                          f"the runs); add --allow-remote if that is what you want")
+    sock = bind(host, port)
+    app = create_app(runs_dir)
+    found = len(app.state.catalog.scan())
+    if host not in LOOPBACK:
+        print(f"genlab: warning: serving on {host}: anyone who can reach this machine on port "
+              f"{sock.getsockname()[1]} can use the page and see the runs; there is no login", file=sys.stderr)
+    shown = f"[{host}]" if ":" in host else host
+    say(f"genlab serve: http://{shown}:{sock.getsockname()[1]}/  ({found} run(s) under {runs_dir or '(no --runs)'}); "
+        f"Ctrl-C stops it", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
+    server.run(sockets=[sock])

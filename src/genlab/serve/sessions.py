@@ -1,0 +1,80 @@
+"""The GAN games being played: at most `Limits.gan_sessions` at once, each stopped and dropped as
+soon as its page stops listening (or never started listening within `session_idle_s`)."""
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+from genlab.errors import GenlabError
+from genlab.serve.gan_game import GameSettings, GanGame
+from genlab.serve.limits import Limits
+
+
+class Busy(GenlabError):
+    """Every slot is taken (answered with 429: try again shortly)."""
+
+
+class UnknownSession(GenlabError):
+    """No such game (answered with 404)."""
+
+
+@dataclass
+class Session:
+    game: GanGame
+    listeners: int = 0
+    last_seen: float = field(default_factory=time.monotonic)
+
+
+class Sessions:
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self._items: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def sweep(self) -> int:
+        """Drop games nobody listens to that have been idle too long; returns how many."""
+        now = time.monotonic()
+        with self._lock:
+            stale = [k for k, s in self._items.items()
+                     if s.listeners == 0 and now - s.last_seen > self.limits.session_idle_s]
+            for key in stale:
+                self._close_locked(key)
+        return len(stale)
+
+    def create(self, settings: GameSettings) -> tuple[str, GanGame]:
+        settings.check(self.limits.max_points)
+        self.sweep()
+        self._check_room()
+        game = GanGame(settings)  # built outside the lock: other requests go on meanwhile
+        with self._lock:
+            self._check_room()
+            key = secrets.token_urlsafe(12)
+            self._items[key] = Session(game)
+        return key, game
+
+    def _check_room(self) -> None:
+        if len(self._items) >= self.limits.gan_sessions:
+            raise Busy(f"{self.limits.gan_sessions} GAN games are running already; stop one or try again shortly")
+
+    def get(self, key: str) -> Session:
+        with self._lock:
+            session = self._items.get(key)
+            if session is None:
+                raise UnknownSession(f"no GAN game {key!r} (it ended, or the server restarted); start a new one")
+            session.last_seen = time.monotonic()
+            return session
+
+    def close(self, key: str) -> bool:
+        with self._lock:
+            return self._close_locked(key)
+
+    def _close_locked(self, key: str) -> bool:
+        session = self._items.pop(key, None)
+        if session is not None:
+            session.game.playing = False
+        return session is not None

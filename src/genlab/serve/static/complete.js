@@ -1,0 +1,135 @@
+// The Complete tab: pick or upload an image, brush a mask, stream completions row by row.
+import { api, fillRunSelect, image, postEvents, say } from "./common.js";
+
+const $ = (id) => document.getElementById(id);
+let runs = [];
+let shape = null; // [C, H, W]
+let pixels = null; // the chosen image, (C, H, W) flattened
+let mask = null; // (H, W) flattened, 1 = hidden
+let painting = false;
+let running = null; // AbortController of the completion being streamed
+
+function currentRun() { return runs.find((r) => r.name === $("complete-run").value); }
+
+function drawCanvas() {
+  const canvas = $("complete-canvas");
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  if (!pixels) return;
+  const [c, h, w] = shape;
+  const cell = canvas.width / w;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const at = (ch) => pixels[ch * h * w + y * w + x];
+      ctx.fillStyle = c === 1 ? `rgb(${at(0)},${at(0)},${at(0)})` : `rgb(${at(0)},${at(1)},${at(2)})`;
+      ctx.fillRect(x * cell, y * cell, cell, cell);
+      if (mask[y * w + x]) {
+        ctx.fillStyle = "rgba(230, 85, 13, 0.6)";
+        ctx.fillRect(x * cell, y * cell, cell, cell);
+      }
+    }
+  }
+}
+
+function paint(e) {
+  if (!pixels) return;
+  const canvas = $("complete-canvas");
+  const r = canvas.getBoundingClientRect();
+  const [, h, w] = shape;
+  const x = Math.floor(((e.clientX - r.left) / r.width) * w);
+  const y = Math.floor(((e.clientY - r.top) / r.height) * h);
+  const reach = Math.max(0, Math.round(w / 24));
+  for (let dy = -reach; dy <= reach; dy++) {
+    for (let dx = -reach; dx <= reach; dx++) {
+      const [px, py] = [x + dx, y + dy];
+      if (px >= 0 && px < w && py >= 0 && py < h) mask[py * w + px] = 1;
+    }
+  }
+  drawCanvas();
+}
+
+function choose(values, picked) {
+  pixels = values;
+  const [, h, w] = shape;
+  mask = new Array(h * w).fill(0);
+  document.querySelectorAll("#complete-examples img").forEach((img) => img.classList.toggle("picked", img === picked));
+  $("complete-results").replaceChildren();
+  drawCanvas();
+}
+
+async function loadRun() {
+  const run = currentRun();
+  if (!run) return;
+  shape = run.item_shape;
+  const { examples } = await api(`/api/runs/examples?run=${encodeURIComponent(run.name)}&count=12`);
+  $("complete-examples").replaceChildren(...examples.map((ex) => {
+    const img = image(ex.png, `test image ${ex.index}`);
+    img.dataset.index = ex.index;
+    img.addEventListener("click", () => choose(ex.pixels, img));
+    return img;
+  }));
+  const first = $("complete-examples").querySelector("img");
+  choose(examples[0].pixels, first);
+}
+
+async function upload() {
+  const file = $("complete-upload").files[0];
+  if (!file) return;
+  const form = new FormData();
+  form.append("file", file);
+  try {
+    const answer = await api(`/api/runs/upload?run=${encodeURIComponent(currentRun().name)}`, { method: "POST", body: form });
+    choose(answer.pixels, null);
+    say(`uploaded ${file.name} (resized to the run's ${shape[2]}x${shape[1]})`);
+  } catch (err) { say(err.message, true); }
+}
+
+async function complete() {
+  if (!pixels) return;
+  if (!mask.some((m) => m)) { say("brush over the part to hide first", true); return; }
+  if (running) running.abort();
+  running = new AbortController();
+  const n = parseInt($("complete-n").value, 10);
+  const results = $("complete-results");
+  results.dataset.done = "";
+  const slots = Array.from({ length: n }, (_, i) => image("", `completion ${i + 1}`));
+  results.replaceChildren(...slots);
+  const started = performance.now();
+  try {
+    await postEvents("/api/complete", {
+      run: currentRun().name, pixels, mask, n, seed: Math.floor(Math.random() * 1e6),
+      temperature: parseFloat($("complete-temperature").value),
+    }, (ev) => {
+      if (ev.error) throw new Error(ev.error);
+      if (ev.start) slots.forEach((img) => { img.src = ev.occluded; });
+      if (ev.images) ev.images.forEach((src, i) => { slots[i].src = src; });
+      if (ev.row !== undefined) $("complete-progress").textContent = `row ${ev.row + 1} of ${ev.rows}`;
+      if (ev.done) {
+        $("complete-progress").textContent = `${n} completions in ${((performance.now() - started) / 1000).toFixed(1)} s`;
+        results.dataset.done = "1";
+      }
+    }, running.signal);
+  } catch (err) {
+    if (err.name !== "AbortError") say(err.message, true);
+  }
+}
+
+export async function setupComplete() {
+  runs = await fillRunSelect($("tab-complete"), $("complete-run"), ["complete"],
+    "No PixelRNN run on images under --runs. Train one, e.g. `genlab train pixelrnn --data digits --arch pixelcnn --epochs 5 --out RUNS/pixelcnn`, and reload.");
+  $("complete-run").addEventListener("change", loadRun);
+  $("complete-upload").addEventListener("change", upload);
+  $("complete-go").addEventListener("click", complete);
+  $("complete-clear").addEventListener("click", () => { if (mask) { mask.fill(0); drawCanvas(); } });
+  $("complete-bottom").addEventListener("click", () => {
+    if (!mask) return;
+    const [, h, w] = shape;
+    mask = mask.map((_, i) => (Math.floor(i / w) >= Math.floor(h / 2) ? 1 : 0));
+    drawCanvas();
+  });
+  const canvas = $("complete-canvas");
+  canvas.addEventListener("mousedown", (e) => { painting = true; paint(e); });
+  canvas.addEventListener("mousemove", (e) => { if (painting) paint(e); });
+  window.addEventListener("mouseup", () => { painting = false; });
+  if (runs.length) await loadRun();
+}

@@ -1,0 +1,126 @@
+// The Latent tab: click a 2-D latent map or move sliders to decode a code; interpolate between ends.
+import { api, fillRunSelect, image, say } from "./common.js";
+
+const $ = (id) => document.getElementById(id);
+const LABEL_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+let runs = [];
+let info = null; // /api/latent answer
+let z = [];
+let ends = []; // picked test-image indices for the interpolation
+let pending = null;
+
+function run() { return $("latent-run").value; }
+
+async function decode() {
+  try {
+    const { png } = await api("/api/decode", { json: { run: run(), z } });
+    $("latent-decoded").src = png;
+    $("latent-z").textContent = `z = (${z.slice(0, 6).map((v) => v.toFixed(2)).join(", ")}${z.length > 6 ? ", …" : ""})`;
+    if (info.latent === 2) drawMap();
+  } catch (err) { say(err.message, true); }
+}
+
+function decodeSoon() {
+  clearTimeout(pending);
+  pending = setTimeout(decode, 60);
+}
+
+function drawMap() {
+  const canvas = $("latent-map");
+  const ctx = canvas.getContext("2d");
+  const side = info.map_side;
+  const cell = canvas.width / side;
+  ctx.imageSmoothingEnabled = false;
+  info.mapImages.forEach((img, i) => ctx.drawImage(img, (i % side) * cell, Math.floor(i / side) * cell, cell, cell));
+  const e = info.extent;
+  const at = ([a, b]) => [((a + e) / (2 * e)) * canvas.width, ((e - b) / (2 * e)) * canvas.height];
+  for (const [a, b, label] of info.codes || []) {
+    const [x, y] = at([a, b]);
+    ctx.fillStyle = LABEL_COLORS[label % LABEL_COLORS.length];
+    ctx.fillRect(x - 2, y - 2, 4, 4);
+  }
+  const [x, y] = at(z);
+  ctx.strokeStyle = "#e6550d";
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  ctx.arc(x, y, 7, 0, 2 * Math.PI);
+  ctx.stroke();
+}
+
+function buildSliders() {
+  const box = $("latent-sliders");
+  box.replaceChildren();
+  for (let i = 0; i < info.sliders; i++) {
+    const label = document.createElement("label");
+    const input = Object.assign(document.createElement("input"), { type: "range", min: -3, max: 3, step: 0.05, value: z[i] });
+    input.addEventListener("input", () => { z[i] = parseFloat(input.value); decodeSoon(); });
+    label.append(`z${i + 1}`, input);
+    box.append(label);
+  }
+  if (info.latent > info.sliders) box.append(`(the other ${info.latent - info.sliders} coordinates stay as drawn)`);
+}
+
+function randomCode() {
+  // Box-Muller: a draw from the prior N(0, I)
+  z = Array.from({ length: info.latent }, () => Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random()));
+  buildSliders();
+  decode();
+}
+
+async function loadRun() {
+  if (!run()) return;
+  info = await api(`/api/latent?run=${encodeURIComponent(run())}`);
+  z = new Array(info.latent).fill(0);
+  $("latent-map").hidden = info.latent !== 2;
+  if (info.latent === 2) {
+    info.mapImages = await Promise.all(info.map.map((src) => new Promise((ok) => { const img = new Image(); img.onload = () => ok(img); img.src = src; })));
+  }
+  buildSliders();
+  ends = [];
+  $("latent-ends-images").hidden = !info.encoder;
+  $("latent-ends-seeds").hidden = info.encoder;
+  $("latent-walk").replaceChildren();
+  if (info.encoder) {
+    const { examples } = await api(`/api/runs/examples?run=${encodeURIComponent(run())}&count=12`);
+    $("latent-examples").replaceChildren(...examples.map((ex) => {
+      const img = image(ex.png, `test image ${ex.index}`);
+      img.addEventListener("click", () => {
+        ends = [...ends, ex.index].slice(-2);
+        document.querySelectorAll("#latent-examples img").forEach((el, i) => el.classList.toggle("end", ends.includes(i)));
+      });
+      return img;
+    }));
+  }
+  await decode();
+}
+
+async function interpolate() {
+  let a, b;
+  if (info.encoder) {
+    if (ends.length < 2) { say("click two test images: the start and the end", true); return; }
+    [a, b] = ends.map((index) => ({ index }));
+  } else {
+    [a, b] = ["latent-seed-a", "latent-seed-b"].map((id) => ({ seed: parseInt($(id).value, 10) }));
+  }
+  try {
+    const { images } = await api("/api/interpolate", { json: {
+      run: run(), a, b, steps: parseInt($("latent-steps").value, 10), path: $("latent-path").value } });
+    $("latent-walk").replaceChildren(...images.map((src, i) => image(src, `step ${i + 1}`)));
+  } catch (err) { say(err.message, true); }
+}
+
+export async function setupLatent() {
+  runs = await fillRunSelect($("tab-latent"), $("latent-run"), ["latent"],
+    "No VAE or GAN run on images under --runs. Train one, e.g. `genlab train vae --data digits --latent 2 --epochs 5 --out RUNS/vae`, and reload.");
+  $("latent-run").addEventListener("change", loadRun);
+  $("latent-random").addEventListener("click", randomCode);
+  $("latent-go").addEventListener("click", interpolate);
+  $("latent-map").addEventListener("click", (e) => {
+    const r = e.target.getBoundingClientRect();
+    const ext = info.extent;
+    z = [-ext + ((e.clientX - r.left) / r.width) * 2 * ext, ext - ((e.clientY - r.top) / r.height) * 2 * ext];
+    buildSliders();
+    decode();
+  });
+  if (runs.length) await loadRun();
+}

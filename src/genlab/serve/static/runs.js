@@ -1,0 +1,64 @@
+// The Runs tab: every run under --runs, its last test figures, curves, pictures and fresh samples.
+import { api, image, lineChart, say } from "./common.js";
+
+const $ = (id) => document.getElementById(id);
+const SKIP = new Set(["epoch", "step", "seconds"]);
+
+function figures(last) {
+  return Object.entries(last || {}).filter(([k]) => !SKIP.has(k)).slice(0, 4)
+    .map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`).join(", ");
+}
+
+async function showRun(name) {
+  const detail = $("run-detail");
+  detail.replaceChildren("loading…");
+  try {
+    const run = await api(`/api/runs/info?run=${encodeURIComponent(name)}`);
+    const parts = [Object.assign(document.createElement("h2"), { textContent: `${run.name}: ${run.model} on ${run.data}` })];
+    for (const [key, splits] of Object.entries(run.curves).slice(0, 6)) {
+      const canvas = Object.assign(document.createElement("canvas"), { width: 320, height: 180 });
+      lineChart(canvas, [{ label: "train", color: "#2166ac", points: splits.train },
+        { label: "test", color: "#e6550d", points: splits.test }], key);
+      parts.push(canvas);
+    }
+    const shown = run.pictures.filter((p) => !p.startsWith("samples/") && !p.startsWith("frames/") && !p.startsWith("mixture/"));
+    const latest = (prefix) => run.pictures.filter((p) => p.startsWith(prefix)).slice(-1);
+    for (const path of [...shown, ...latest("samples/"), ...latest("frames/"), ...latest("mixture/")]) {
+      const img = image(`/api/runs/picture?run=${encodeURIComponent(name)}&path=${encodeURIComponent(path)}`, path);
+      img.className = "picture";
+      parts.push(img);
+    }
+    if (["complete", "latent"].includes(run.family)) {
+      const button = Object.assign(document.createElement("button"), { textContent: "Draw 16 new samples" });
+      const box = Object.assign(document.createElement("div"), { className: "gallery" });
+      button.addEventListener("click", async () => {
+        box.replaceChildren("sampling…");
+        try {
+          const { images } = await api("/api/sample", { json: { run: name, n: 16, seed: Math.floor(Math.random() * 1e6) } });
+          box.replaceChildren(...images.map((src) => image(src)));
+        } catch (err) { say(err.message, true); }
+      });
+      parts.push(document.createElement("div"), button, box);
+    }
+    detail.replaceChildren(...parts);
+  } catch (err) { detail.replaceChildren(); say(err.message, true); }
+}
+
+export async function setupRuns() {
+  const { root, runs } = await api("/api/runs");
+  const note = $("tab-runs").querySelector(".missing");
+  note.hidden = runs.length > 0;
+  note.textContent = root === null ? "No --runs folder was given: start the page with `genlab serve --runs RUNS`."
+    : `No runs under ${root}/ yet: train one with \`genlab train ... --out ${root}/NAME\`.`;
+  $("runs-table").hidden = runs.length === 0;
+  const rows = await Promise.all(runs.map(async (r) => {
+    const tr = document.createElement("tr");
+    let last = "";
+    if (r.family !== "broken") last = figures((await api(`/api/runs/info?run=${encodeURIComponent(r.name)}`)).last);
+    for (const text of [r.name, r.model || "damaged", r.data || r.error, last]) tr.append(Object.assign(document.createElement("td"), { textContent: text }));
+    tr.addEventListener("click", () => showRun(r.name));
+    return tr;
+  }));
+  $("runs-table").querySelector("tbody").replaceChildren(...rows);
+  if (runs.length) await showRun(runs[0].name);
+}

@@ -1,0 +1,43 @@
+"""Shared by the web tests: tiny runs made with the real CLI, and `genlab serve`'s app on a real
+uvicorn server in a thread (loopback, a free port)."""
+import contextlib
+import threading
+import time
+
+import uvicorn
+
+from genlab.cli import main
+from genlab.serve.app import create_app
+from genlab.serve.limits import Limits
+from genlab.serve.server import bind
+
+TINY = ["--data", "digits", "--epochs", "1", "--device", "cpu", "--quiet"]
+
+
+def make_runs(root, gan: bool = False):
+    """root/pcnn (PixelCNN, 4 colours), root/vae (2-D latent) and, with gan=True, root/gan (DCGAN)."""
+    assert main(["train", "pixelrnn", "--arch", "pixelcnn", "--colors", "4", "--width", "4", "--layers", "1",
+                 *TINY, "--out", str(root / "pcnn")]) == 0
+    assert main(["train", "vae", "--hidden", "8", "--latent", "2", *TINY, "--out", str(root / "vae")]) == 0
+    if gan:
+        assert main(["train", "gan", "--conv-channels", "4", "--latent", "4", *TINY, "--out", str(root / "gan")]) == 0
+    return root
+
+
+@contextlib.contextmanager
+def live_server(runs_dir, limits: Limits = Limits()):
+    """Yields (base URL, app) while a uvicorn server runs the app in a thread."""
+    app = create_app(runs_dir, limits)
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -1,0 +1,300 @@
+"""`genlab serve`: the API's answers (values, not just status codes), its 4xx errors, the paths it
+refuses to serve, its caps on games and jobs, and how an abandoned game is stopped and freed."""
+import asyncio
+import base64
+import gc
+import http.client
+import io
+import json
+import subprocess
+import sys
+import time
+import weakref
+
+import httpx
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from PIL import Image
+
+import genlab
+from genlab.models.gan import generator_loss
+from genlab.serve.app import create_app
+from genlab.serve.jobs import JobSlots
+from genlab.serve.limits import Limits
+from genlab.serve.sessions import Busy
+from clihelp import cli_error
+from servehelp import live_server, make_runs
+from threads import one_thread  # noqa: F401  (autouse fixture)
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory):
+    root = make_runs(tmp_path_factory.mktemp("serve") / "runs", gan=True)
+    (root.parent / "secret.png").write_bytes(b"outside the runs")
+    (root / "vae" / "link.png").symlink_to(root.parent / "secret.png")  # a link out of a run is never served
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(runs_dir):
+    with TestClient(create_app(runs_dir)) as c:
+        yield c
+
+
+def pixels_of(url: str) -> np.ndarray:
+    assert url.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+
+
+def events(text: str) -> list[dict]:
+    return [json.loads(chunk[len("data: "):]) for chunk in text.split("\n\n") if chunk.startswith("data: ")]
+
+
+def test_runs_are_listed_with_their_figures_and_pictures(client, runs_dir):
+    runs = {r["name"]: r for r in client.get("/api/runs").json()["runs"]}
+    assert {n: r["family"] for n, r in runs.items()} == {"gan": "latent", "pcnn": "complete", "vae": "latent"}
+    info = client.get("/api/runs/info", params={"run": "vae"}).json()
+    rows = [r for r in genlab.viz.read_metrics(runs_dir / "vae" / "metrics.csv") if r["split"] == "test"]
+    assert info["last"]["nll_bound"] == pytest.approx(float(rows[-1]["nll_bound"]))
+    assert info["curves"]["nll_bound"]["test"][-1] == [int(rows[-1]["step"]), pytest.approx(float(rows[-1]["nll_bound"]))]
+    assert "loss.png" in info["pictures"] and "latent_map.png" in info["pictures"] and "link.png" not in info["pictures"]
+    got = client.get("/api/runs/picture", params={"run": "vae", "path": "loss.png"})
+    assert got.status_code == 200 and got.content == (runs_dir / "vae" / "loss.png").read_bytes()
+
+
+def raw_get(base: str, path: str) -> tuple[int, bytes]:
+    """GET exactly this path (no client-side normalisation of .. or %2e)."""
+    conn = http.client.HTTPConnection(base.split("//")[1], timeout=10)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def test_no_path_outside_static_and_runs_is_served(runs_dir):
+    with live_server(runs_dir) as (base, _):
+        assert raw_get(base, "/static/style.css")[0] == 200
+        for path in ["/static/../app.py", "/static/%2e%2e/app.py", "/static/%2e%2e%2fapp.py",
+                     "/static/..%2f..%2f..%2fcli.py", "/static//etc/passwd", "/static/%2fetc%2fpasswd",
+                     "/etc/passwd", "/static/../../../../etc/passwd", "/../pyproject.toml",
+                     "/api/runs/picture?run=vae&path=../vae/config.json",
+                     "/api/runs/picture?run=vae&path=%2e%2e/vae/model.safetensors",
+                     "/api/runs/picture?run=vae&path=/etc/passwd", "/api/runs/picture?run=vae&path=link.png",
+                     "/api/runs/picture?run=..&path=secret.png", "/api/runs/picture?run=/etc&path=passwd",
+                     "/api/runs/info?run=../runs/vae"]:
+            status, body = raw_get(base, path)
+            assert status in (400, 404), (path, status)
+            assert b"root:" not in body and b"outside the runs" not in body and b"import" not in body, path
+            assert "error" in json.loads(body), path
+
+
+def test_bad_requests_get_4xx_json(client):
+    cases = [
+        ("get", "/api/runs/info", {"params": {"run": "nope"}}, 404),
+        ("get", "/api/latent", {"params": {"run": "pcnn"}}, 400),  # not a latent-variable run
+        ("post", "/api/complete", {"json": {"run": "vae", "pixels": [0] * 64, "mask": [1] * 64}}, 400),
+        ("post", "/api/complete", {"json": {"run": "pcnn", "pixels": [0] * 63, "mask": [1] * 64}}, 400),
+        ("post", "/api/complete", {"json": {"run": "pcnn", "pixels": [0] * 64, "mask": [0] * 64}}, 400),
+        ("post", "/api/complete", {"json": {"run": "pcnn", "pixels": [256] * 64, "mask": [1] * 64}}, 400),
+        ("post", "/api/complete", {"json": {"run": "pcnn", "pixels": [0] * 64, "mask": [1] * 64, "n": 99}}, 400),
+        ("post", "/api/sample", {"json": {"run": "vae", "n": 100000}}, 400),
+        ("post", "/api/decode", {"json": {"run": "vae", "z": [0.0, 0.0, 0.0]}}, 400),
+        ("post", "/api/decode", {"json": {"run": "vae", "z": "zero"}}, 400),
+        ("post", "/api/interpolate", {"json": {"run": "gan", "a": {"index": 0}, "b": {"seed": 1}}}, 400),
+        ("post", "/api/interpolate", {"json": {"run": "vae", "a": {"index": 99999}, "b": {"index": 1}}}, 400),
+        ("post", "/api/gan", {"json": {"dataset": "moons"}}, 400),
+        ("post", "/api/gan", {"json": {"layers": 99}}, 400),
+        ("post", "/api/gan", {"json": {"lr_d": -1}}, 400),
+        ("post", "/api/gan", {"json": {"dataset": "drawn", "points": [[9.0, 0.0]]}}, 400),
+        ("post", "/api/gan/nope/control", {"json": {"action": "play"}}, 404),
+        ("get", "/api/nothing-here", {}, 404),
+        ("post", "/api/runs/examples", {"params": {"run": "vae"}}, 405),
+    ]
+    for method, path, kwargs, status in cases:
+        got = getattr(client, method)(path, **kwargs)
+        assert got.status_code == status, (path, kwargs, got.text)
+        assert isinstance(got.json()["error"], str) and got.json()["error"], (path, kwargs)
+
+
+def png_bytes(size=(20, 12), colour=200) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", size, colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_uploads_are_checked_and_resized_to_the_run(client):
+    got = client.post("/api/runs/upload", params={"run": "pcnn"}, files={"file": ("a.png", png_bytes(), "image/png")})
+    assert got.status_code == 200
+    assert got.json()["pixels"] == [200] * 64 and pixels_of(got.json()["png"]).shape == (8, 8)
+    assert client.post("/api/runs/upload", params={"run": "pcnn"},
+                       files={"file": ("a.png", b"not an image at all", "image/png")}).status_code == 415
+    big = client.post("/api/runs/upload", params={"run": "pcnn"},
+                      files={"file": ("big.png", png_bytes() + b"\0" * (5 * 1024 * 1024), "image/png")})
+    assert big.status_code == 413 and "5 MB" in big.json()["error"]
+
+
+def test_bodies_over_the_limit_are_refused_whether_announced_or_streamed(runs_dir):
+    with TestClient(create_app(runs_dir, Limits(max_body=2000))) as small:
+        announced = small.post("/api/decode", content=b"x" * 5000, headers={"content-type": "application/json"})
+        assert announced.status_code == 413 and "limit" in announced.json()["error"]
+        streamed = small.post("/api/decode", content=iter([b'{"run": "vae", "z": [' + b"0," * 1500 + b"0]}"]),
+                              headers={"content-type": "application/json"})
+        assert streamed.status_code == 413
+
+
+def test_completion_streams_rows_in_order_and_keeps_visible_pixels(client, runs_dir):
+    original = genlab.load(runs_dir / "pcnn").dataset().test[5]  # (1, 8, 8)
+    mask = [0] * 40 + [1] * 24  # rows 5..7 hidden
+    body = {"run": "pcnn", "pixels": original.flatten().tolist(), "mask": mask, "n": 3, "seed": 7}
+    got = events(client.post("/api/complete", json=body).text)
+    start, rows, done = got[0], got[1:-1], got[-1]
+    assert start["n"] == 3 and [r["row"] for r in rows] == list(range(8)) and done["done"]
+    hidden = torch.tensor(mask, dtype=torch.bool).view(8, 8)
+    finals = torch.tensor(done["pixels"], dtype=torch.uint8).view(3, 1, 8, 8)
+    assert torch.equal(finals[:, 0][:, ~hidden], original[0][~hidden].expand(3, -1))  # visible pixels kept exactly
+    model = genlab.load(runs_dir / "pcnn").model
+    expected = model.complete(original[None], hidden, n=3, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(finals, expected)  # the page's stream is the library's own loop
+    row5 = np.stack([pixels_of(u) for u in rows[5]["images"]])  # after row 5: rows 6 and 7 still checkered
+    checker = ((np.arange(8)[:, None] + np.arange(8)) % 2 * 64 + 96)
+    assert (row5[:, 6:] == checker[6:]).all() and (row5[:, 5] == expected[:, 0, 5].numpy()).all()
+    assert np.array_equal(np.stack([pixels_of(u) for u in done["images"]]), expected[:, 0].numpy())
+
+
+def test_decode_sample_and_interpolate_match_the_models(client, runs_dir):
+    vae = genlab.load(runs_dir / "vae").model
+    got = pixels_of(client.post("/api/decode", json={"run": "vae", "z": [0.5, -1.25]}).json()["png"])
+    assert np.array_equal(got, vae.decode(torch.tensor([[0.5, -1.25]]))[0, 0].numpy())
+    test = genlab.load(runs_dir / "vae").dataset().test
+    walk = client.post("/api/interpolate", json={"run": "vae", "a": {"index": 2}, "b": {"index": 9}, "steps": 4}).json()
+    ends = [vae.decode(vae.encode_images(test[i:i + 1]))[0, 0].numpy() for i in (2, 9)]
+    assert len(walk["images"]) == 4
+    assert np.array_equal(pixels_of(walk["images"][0]), ends[0]) and np.array_equal(pixels_of(walk["images"][-1]), ends[1])
+    latent = client.get("/api/latent", params={"run": "vae"}).json()
+    assert latent["latent"] == 2 and len(latent["map"]) == latent["map_side"] ** 2 and len(latent["codes"]) == 300
+    gan = genlab.load(runs_dir / "gan").model
+    info = client.get("/api/latent", params={"run": "gan"}).json()
+    assert info["latent"] == 4 and not info["encoder"] and "map" not in info
+    seeded = client.post("/api/interpolate", json={"run": "gan", "a": {"seed": 3}, "b": {"z": [0.0] * 4}, "steps": 3}).json()
+    z3 = gan.prior(1, torch.Generator().manual_seed(3))
+    assert np.array_equal(pixels_of(seeded["images"][0]), gan.decode(z3)[0, 0].numpy())
+    samples = client.post("/api/sample", json={"run": "pcnn", "n": 2, "seed": 4}).json()["images"]
+    pcnn = genlab.load(runs_dir / "pcnn").model
+    assert np.array_equal(np.stack([pixels_of(u) for u in samples]),
+                          pcnn.sample(2, generator=torch.Generator().manual_seed(4))[:, 0].numpy())
+
+
+def frames(client, key, n):
+    return events(client.get(f"/api/gan/{key}/stream", params={"frames": n}).text)
+
+
+def test_gan_game_steps_move_only_their_network_and_frames_show_the_game(client):
+    game = client.post("/api/gan", json={"dataset": "gmm8", "width": 16, "batch": 64, "speed": 3}).json()
+    key = game["id"]
+    assert len(game["modes"]) == 8 and len(game["real"]) == 400
+    model = client.app.state.sessions.get(key).game.model
+    d0 = [p.clone() for p in model.discriminator.parameters()]
+    g0 = [p.clone() for p in model.generator.parameters()]
+    assert client.post(f"/api/gan/{key}/control", json={"action": "step_d"}).json()["iteration"] == 1
+    assert all(torch.equal(a, b) for a, b in zip(g0, model.generator.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(d0, model.discriminator.parameters()))
+    d1 = [p.clone() for p in model.discriminator.parameters()]
+    client.post(f"/api/gan/{key}/control", json={"action": "step_g"})
+    assert all(torch.equal(a, b) for a, b in zip(d1, model.discriminator.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(g0, model.generator.parameters()))
+    client.post(f"/api/gan/{key}/control", json={"action": "play"})
+    shown = frames(client, key, 3)
+    assert [f["iteration"] for f in shown] == [5, 8, 11]  # 3 iterations per frame after the 2 steps
+    assert sum(len(f["losses"]) for f in shown) == 11 - 0 and shown[0]["losses"][0][0] == 1
+    last = shown[-1]
+    heat = np.array(last["heat"])
+    assert heat.shape == (32 * 32,) and heat.min() >= 0 and heat.max() <= 1
+    assert last["coverage"]["modes_total"] == 8 and 0 <= last["coverage"]["high_quality"] <= 1
+    # each arrow is −∂L_G/∂x: a small move along it lowers G's loss at that point
+    arrows = torch.tensor(last["arrows"])
+    x, step = arrows[:, :2], 1e-3 * arrows[:, 2:] / arrows[:, 2:].norm(dim=1, keepdim=True).clamp_min(1e-12)
+    with torch.no_grad():
+        per_point = lambda p: torch.stack([generator_loss("non-saturating", model.discriminator(q[None])) for q in p])
+        assert (per_point(x + step) <= per_point(x) + 1e-7).float().mean() > 0.9
+    client.post(f"/api/gan/{key}/control", json={"action": "reset"})
+    assert frames(client, key, 1)[0]["iteration"] == 0
+    assert client.delete(f"/api/gan/{key}").status_code == 200
+    assert client.get(f"/api/gan/{key}/stream", params={"frames": 1}).status_code == 404
+
+
+def test_drawn_points_become_the_modes(client):
+    game = client.post("/api/gan", json={"dataset": "drawn", "points": [[1, 1], [-1, -1], [2, -2]], "width": 8}).json()
+    assert game["modes"] == [[1, 1], [-1, -1], [2, -2]] and game["bounds"] == [-3, 3, -3, 3]
+    real = np.array(game["real"])
+    nearest = np.min(np.linalg.norm(real[:, None] - np.array(game["modes"])[None], axis=2), axis=1)
+    assert nearest.max() < 0.4  # every real point sits in a blob around a click
+    assert frames(client, game["id"], 1)[0]["coverage"]["modes_total"] == 3
+    client.delete(f"/api/gan/{game['id']}")
+
+
+def test_caps_on_games_and_jobs(runs_dir):
+    with TestClient(create_app(runs_dir, Limits(gan_sessions=2))) as c:
+        keys = [c.post("/api/gan", json={"width": 4}).json()["id"] for _ in range(2)]
+        refused = c.post("/api/gan", json={"width": 4})
+        assert refused.status_code == 429 and "2 GAN games" in refused.json()["error"]
+        c.delete(f"/api/gan/{keys[0]}")
+        assert c.post("/api/gan", json={"width": 4}).status_code == 200
+
+    async def two_jobs():
+        slots = JobSlots(Limits(jobs=1, job_wait_s=0.05))
+        async with slots.slot():
+            with pytest.raises(Busy):
+                async with slots.slot():
+                    pass
+        async with slots.slot():  # free again
+            return slots.running
+
+    assert asyncio.run(two_jobs()) == 1
+
+
+def test_abandoned_games_are_stopped_and_freed(runs_dir):
+    with live_server(runs_dir, Limits(session_idle_s=0.3)) as (base, app):
+        with httpx.Client(base_url=base, timeout=10) as http:
+            key = http.post("/api/gan", json={"width": 8, "batch": 32}).json()["id"]
+            model = weakref.ref(app.state.sessions.get(key).game.model)
+            http.post(f"/api/gan/{key}/control", json={"action": "play"})
+            with http.stream("GET", f"/api/gan/{key}/stream") as stream:
+                got = []
+                for line in stream.iter_lines():
+                    if line.startswith("data: "):
+                        got.append(json.loads(line[6:]))
+                    if len(got) == 3:
+                        break
+            assert got[-1]["iteration"] > got[0]["iteration"]  # it trained while the page listened
+            deadline = time.monotonic() + 5
+            while http.get("/api/health").json()["games"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert http.get("/api/health").json()["games"] == 0  # the page went away: the game ended
+            gc.collect()
+            assert model() is None  # and its networks are freed
+            quiet = http.post("/api/gan", json={"width": 8}).json()["id"]  # never listened to
+            time.sleep(0.8)
+            assert http.post(f"/api/gan/{quiet}/control", json={"action": "play"}).status_code == 404
+
+
+def test_cli_serve_refuses_bad_flags_and_warns_off_loopback(capsys, tmp_path, runs_dir):
+    assert "is not a folder" in cli_error(capsys, ["serve", "--runs", tmp_path / "missing"])
+    assert "--allow-remote" in cli_error(capsys, ["serve", "--host", "0.0.0.0"])
+    assert "--port must be" in cli_error(capsys, ["serve", "--port", "70000"])
+    from genlab.serve.server import bind
+
+    busy = bind("127.0.0.1", 0)
+    try:
+        assert "another --port" in cli_error(capsys, ["serve", "--port", busy.getsockname()[1]])
+    finally:
+        busy.close()
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "serve", "--runs", str(runs_dir), "--host", "0.0.0.0",
+                             "--allow-remote", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        warning = proc.stderr.readline()
+        banner = proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert warning.startswith("genlab: warning: serving on 0.0.0.0") and "3 run(s)" in banner
