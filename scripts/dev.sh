@@ -3,6 +3,7 @@
 #   scripts/dev.sh demo          the main job on built-in data
 #   scripts/dev.sh test [ARGS]   the test suite (pytest ARGS)
 #   scripts/dev.sh setup         only the setup
+#   scripts/dev.sh readme        run the demo and show its pictures and metrics table in README.md
 #   scripts/dev.sh ARGS...       any genlab command, e.g. scripts/dev.sh train vae --data mnist5k --out runs/vae
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,7 @@ browser_for_tests() {  # Debian's chromium renders the compare report in tests/t
 }
 case "${1:-}" in
   test) shift; browser_for_tests; exec "$venv/bin/python" -m pytest "$@" ;;
+  readme) shift; exec "$venv/bin/python" scripts/readme_demo.py "$@" ;;
   setup) echo "genlab is installed in $venv; run $venv/bin/genlab --help" ;;
   "") exec "$venv/bin/genlab" --help ;;
   *) exec "$venv/bin/genlab" "$@" ;;

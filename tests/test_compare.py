@@ -154,3 +154,25 @@ def test_compare_errors_exit_2(report, tmp_path, capsys):
     assert "already holds" in cli_error(capsys, ["compare", "--data", "digits", "--models", FAMILIES[0], "--out",
                                               str(report)])
     assert not (tmp_path / "x").exists()
+
+
+def test_the_readme_section_shows_the_reports_pictures_and_table(report, tmp_path):
+    from genlab.errors import GenlabError
+    from genlab.report.html import fmt
+    from genlab.report.readme import BEGIN, END, demo_section, replace_section
+
+    docs = tmp_path / "docs" / "demo"
+    section = demo_section(report, docs, tmp_path)
+    m = json.loads((report / "metrics.json").read_text())
+    for name, figures in m["models"].items():
+        row = next(line for line in section.splitlines() if line.startswith(f"| {name} |"))
+        assert fmt(figures["fid"]) in row and fmt(figures["coverage"]) in row
+    copied = sorted(p.name for p in docs.iterdir())
+    assert "vae_samples.png" in copied and all(f"](docs/demo/{name})" in section for name in copied)
+    Image.open(docs / "vae_samples.png").verify()
+    readme = f"intro\n{BEGIN}\nold table\n{END}\noutro\n"
+    once = replace_section(readme, section)
+    assert once.startswith(f"intro\n{BEGIN}\n") and once.endswith(f"{END}\noutro\n") and "old table" not in once
+    assert replace_section(once, section) == once
+    with pytest.raises(GenlabError, match="marker|needs one"):
+        replace_section("no markers here", section)

@@ -138,13 +138,22 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
     metrics = {"data": data.spec, "split": data.split_note, "budget_minutes": None if run_dirs else minutes,
                "features": space.name if space else None, "n": n, "seeds": [seed + i for i in range(seeds)],
                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-               "models": {e.label: {"family": e.run.config["model"], "run": str(e.run.path),
+               "models": {e.label: {"family": e.run.config["model"], "run": shown_path(e.run.path, out),
                                     "model_config": e.run.config["model_config"], "training": e.training,
                                     **e.report} for e in entries}}
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     atomic_write_text(out / "report.html", render_report(metrics, entries, memorization_words(entries)))
     say(f"wrote {out / 'report.html'} (open it in a browser) and {out / 'metrics.json'}")
     return metrics
+
+
+def shown_path(path: Path, out: Path) -> str:
+    """A run's path as the report names it: relative to the report folder when inside it (so the
+    folder can be moved), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(out.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _label(run: runs.LoadedRun, loaded: list[runs.LoadedRun]) -> str:

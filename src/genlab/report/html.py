@@ -105,17 +105,25 @@ def _row(label: str, figures: dict) -> list[tuple[str, dict[str, str]]]:
     return cells
 
 
+HEADER = ["model", "trained", "NLL bits/dim ↓", "colours"] + [h for _, h, _ in COLUMNS]
+TITLES = ["", "epochs, optimisation steps and seconds of training",
+          "negative log-likelihood of the test images in bits per dimension: exact for autoregressive models "
+          "and the mixture, the IWAE bound for the VAE; compare only models with the same colours",
+          "palette size the likelihood is measured on (2 = binarized; raw = the pixel values)"] + [t for *_, t in COLUMNS]
+
+
+def markdown_table(metrics: dict) -> str:
+    """The report's metrics table as Markdown (the README shows the demo's)."""
+    rows = [[text for text, _ in _row(label, figures)] for label, figures in metrics["models"].items()]
+    lines = [HEADER, ["---"] + ["---:"] * (len(HEADER) - 1)] + rows
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
+
+
 def render_report(metrics: dict, entries: list, words: list[str]) -> str:
     """The page: setup, metrics table, memorization in words, then each model's pictures."""
     models = metrics["models"]
     budget = (f"Each family trained for {metrics['budget_minutes']:g} minute(s) of wall-clock time"
               if metrics["budget_minutes"] else "Runs trained beforehand")
-    header = ["model", "trained", "NLL bits/dim ↓", "colours"] + [h for _, h, _ in COLUMNS]
-    titles = ["", "epochs, optimisation steps and seconds of training",
-              "negative log-likelihood of the test images in bits per dimension: exact for autoregressive models "
-              "and the mixture, the IWAE bound for the VAE; compare only models with the same colours",
-              "palette size the likelihood is measured on (2 = binarized; raw = the pixel values)"]
-    titles += [t for _, _, t in COLUMNS]
     seeds = metrics["seeds"]
     parts = [f"<h1>genlab compare: {esc(metrics['data'])}</h1>",
              f'<p class="note">{esc(metrics["split"])}. {esc(budget)}. Created {esc(metrics["created"])}.</p>',
@@ -125,11 +133,11 @@ def render_report(metrics: dict, entries: list, words: list[str]) -> str:
               f"genlab trained on this data set: numbers are comparable only within one feature space. "
               if metrics["features"] else "<p>No sample figures were computed. ")
              + "↑ higher is better, ↓ lower is better; hover over a heading for its definition.</p>",
-             table(header, [_row(label, models[label]) for label in models], titles),
+             table(HEADER, [_row(label, models[label]) for label in models], TITLES),
              "<h2>Memorization, in plain words</h2>", "<ul>" + "".join(f"<li>{esc(w)}</li>" for w in words) + "</ul>"]
     for e in entries:
         parts.append(f'<h2 id="{esc(e.label)}">{esc(e.label)}</h2>')
-        parts.append(f'<p class="note">run <code>{esc(e.run.path)}</code>; options '
+        parts.append(f'<p class="note">run <code>{esc(models[e.label]["run"])}</code>; options '
                      f'<code>{esc(json.dumps(models[e.label]["model_config"]))}</code></p>')
         parts.extend(figure(p.path, p.caption, p.plot) for p in e.pictures)
     return page(f"genlab compare: {metrics['data']}", "\n".join(parts))

@@ -1,0 +1,62 @@
+"""The README's picture of the demo: its key pictures copied under docs/ and its metrics table,
+written between two marker lines so that `scripts/dev.sh readme` can regenerate them."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from genlab.errors import GenlabError
+from genlab.fsutil import atomic_write_text
+from genlab.report.html import markdown_table
+
+BEGIN, END = "<!-- demo:begin -->", "<!-- demo:end -->"
+# (picture in the report's pictures/ folder, what the README says it shows); missing ones are left out
+KEY_PICTURES = [
+    ("pixelrnn_samples.png", "PixelRNN: 64 samples, pixel by pixel"),
+    ("pixelrnn_completions.png", "PixelRNN: test digits, their bottom half hidden, two completions each"),
+    ("vae_samples.png", "VAE: 64 samples decoded from the prior"),
+    ("vae_interpolations.png", "VAE: straight lines in latent space between two test digits"),
+    ("gan_samples.png", "GAN: 64 samples"),
+    ("gan_nearest.png", "GAN: samples (rows 1, 3) above their nearest training digits (rows 2, 4)"),
+    ("gmm_samples.png", "Gaussian mixture: 64 samples"),
+]
+
+
+def demo_section(demo: Path, docs: Path, readme_dir: Path) -> str:
+    """Copy the demo's key pictures into `docs` and return the README's Markdown for them and the
+    metrics table; picture links are relative to `readme_dir`."""
+    metrics_path = demo / "metrics.json"
+    if not metrics_path.is_file():
+        raise GenlabError(f"{demo} holds no finished demo (no metrics.json); run `genlab demo --out {demo}` first")
+    metrics = json.loads(metrics_path.read_text())
+    docs.mkdir(parents=True, exist_ok=True)
+    cells = []
+    for name, caption in KEY_PICTURES:
+        source = demo / "pictures" / name
+        if source.is_file():
+            shutil.copyfile(source, docs / name)
+            link = (docs / name).relative_to(readme_dir).as_posix()
+            cells.append(f"| ![{caption}]({link}) | {caption} |")
+    budget = metrics.get("budget_minutes")
+    return "\n".join([
+        f"Measured by `scripts/dev.sh readme` on {metrics['created'][:10]}: each family trained for "
+        f"{budget:g} minute(s) on {metrics['data']} ({metrics['split']}), then {metrics['n']:,} samples each "
+        f"compared with the test split in the feature space `{metrics['features']}`.",
+        "", "| picture | what it shows |", "|---|---|", *cells, "",
+        markdown_table(metrics).rstrip("\n"),
+    ]) + "\n"
+
+
+def replace_section(text: str, section: str) -> str:
+    """`text` with everything between the BEGIN and END marker lines replaced by `section`."""
+    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
+        raise GenlabError(f"the README needs one {BEGIN} line and one {END} line after it")
+    head, rest = text.split(BEGIN)
+    _, tail = rest.split(END)
+    return f"{head}{BEGIN}\n{section}{END}{tail}"
+
+
+def update_readme(readme: Path, demo: Path, docs: Path) -> None:
+    section = demo_section(demo, docs, readme.parent)
+    atomic_write_text(readme, replace_section(readme.read_text(), section))
