@@ -95,7 +95,8 @@ def cmd_sample(ns: argparse.Namespace) -> None:
 
         options["labels"] = class_label(run, ns.label)
     images = run.model.sample(ns.n, generator=g, **options)
-    paths = viz.save_output(images, ns.out, sample_rate=run.config["data"].get("sample_rate"))
+    per_class = ns.label is None and run.model.label_count  # default labels cycle: one column per class
+    paths = viz.save_output(images, ns.out, nrow=per_class or None, sample_rate=run.config["data"].get("sample_rate"))
     _say(f"wrote {ns.n} samples to {paths[0] if len(paths) == 1 else Path(ns.out)}")
 
 

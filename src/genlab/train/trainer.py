@@ -278,6 +278,7 @@ class Trainer:
         self.model.eval()
         g = torch.Generator(device=self.model.device).manual_seed(SAMPLE_SEED)
         viz.save_output(self.model.sample(self.model.epoch_samples, generator=g), path,
+                        nrow=self.model.label_count or None,  # a conditional model: one column per class
                         sample_rate=getattr(self.model, "sample_rate", None))
 
     def _open_tensorboard(self) -> None:
