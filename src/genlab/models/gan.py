@@ -236,6 +236,8 @@ class GAN(GenerativeModel):
     # images: DCGAN's learning rate; batch 64 makes twice the steps of 128 in a CPU minute, and in two
     # minutes on mnist5k gives visibly better digits (docs/gan.md)
     train_defaults = {"lr": 2e-4, "batch_size": 64}
+    # a distributed trainer wraps these in DDP: each takes its own steps, so each syncs its own gradient
+    ddp_modules = ("generator", "discriminator")
 
     @classmethod
     def train_defaults_for(cls, data_kind: str) -> dict:
@@ -317,8 +319,10 @@ class GAN(GenerativeModel):
         return figures, fake
 
     def g_step(self, fake: torch.Tensor, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-        """One G step with D fixed: D's parameters need no gradient, so none is computed for them."""
-        D = self.discriminator.requires_grad_(False)
+        """One G step with D fixed: D's parameters need no gradient, so none is computed for them.
+        D runs as the bare network even when the trainer routes `discriminator` to a DDP wrapper:
+        a fixed network has no gradient to synchronise, and DDP would wait for one."""
+        D = self._modules["discriminator"].requires_grad_(False)
         try:
             g_loss = generator_loss(self.config.loss, D(fake))
             optimizer.zero_grad(set_to_none=True)
@@ -343,9 +347,10 @@ class GAN(GenerativeModel):
         self.ema_updates += 1
         t = self.ema_updates.float()  # stays on the device: no synchronisation per step
         weight = 1.0 - ((1 + t) / (10 + t)).clamp(max=self.ema)  # 1 − decay
-        for p_ema, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
+        G = self._modules["generator"]  # the network itself, whatever the trainer wraps it in
+        for p_ema, p in zip(self.generator_ema.parameters(), G.parameters()):
             p_ema.lerp_(p, weight)
-        for b_ema, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
+        for b_ema, b in zip(self.generator_ema.buffers(), G.buffers()):
             b_ema.copy_(b)
 
     @torch.no_grad()
