@@ -298,3 +298,12 @@ def test_cli_serve_refuses_bad_flags_and_warns_off_loopback(capsys, tmp_path, ru
         proc.terminate()
         proc.wait(10)
     assert warning.startswith("genlab: warning: serving on 0.0.0.0") and "3 run(s)" in banner
+
+
+def test_loopback_server_refuses_other_host_names(runs_dir):
+    """A page elsewhere that rebinds its own name to 127.0.0.1 still sends its name as Host."""
+    app = create_app(runs_dir, allowed_hosts=["127.0.0.1", "localhost"])
+    with TestClient(app, base_url="http://evil.example") as elsewhere:
+        assert elsewhere.get("/api/runs").status_code == 400
+    with TestClient(app, base_url="http://127.0.0.1:8000") as local:
+        assert local.get("/api/runs").status_code == 200

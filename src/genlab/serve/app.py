@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from genlab.completion import occlude
 from genlab.errors import GenlabError
@@ -112,7 +113,10 @@ def _sse(event: dict) -> str:
     return f"data: {json.dumps(event, allow_nan=False)}\n\n"
 
 
-def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits()) -> FastAPI:
+def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
+               allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The app; `allowed_hosts` (e.g. loopback names) refuses requests whose Host header names
+    another machine, so a web page elsewhere cannot reach the API by DNS rebinding."""
     catalog = RunCatalog(runs_dir)
     sessions = Sessions(limits)
     jobs = JobSlots(limits)
@@ -131,6 +135,8 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits()) ->
     app = FastAPI(title="genlab", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.sessions, app.state.jobs, app.state.catalog, app.state.limits = sessions, jobs, catalog, limits
     app.add_middleware(BodyLimit, max_bytes=limits.max_body)
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
 
     # --- errors ---------------------------------------------------------------------------------
     for cls, status in ((UnknownRun, 404), (UnknownSession, 404), (Busy, 429), (GenlabError, 400)):
@@ -185,7 +191,7 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits()) ->
         _run_of(run, "complete", "latent")
 
         def work():
-            test = catalog.load(run).dataset().test[:count]
+            test = catalog.test_items(run)[:count]
             return {"examples": [{"index": i, "png": png_url(im), "pixels": im.flatten().tolist()}
                                  for i, im in enumerate(test)]}
         return await jobs.run(work)
@@ -226,7 +232,7 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits()) ->
         if not hasattr(model, "encode_images"):
             raise GenlabError(f"a {info['model']} has no encoder to place test images in its latent space; "
                               f"use z or seed for the ends")
-        test = catalog.load(info["name"]).dataset().test
+        test = catalog.test_items(info["name"])
         if end.index >= len(test):
             raise GenlabError(f"index {end.index} is outside the test split (0..{len(test) - 1})")
         return model.encode_images(test[end.index:end.index + 1])

@@ -50,6 +50,7 @@ class RunCatalog:
     def __init__(self, root: str | Path | None):
         self.root = Path(root).resolve() if root is not None else None
         self._cache: OrderedDict[str, tuple[float, runs.LoadedRun]] = OrderedDict()
+        self._tests: dict[str, tuple[runs.LoadedRun, object]] = {}
         self._lock = threading.Lock()
 
     def scan(self) -> dict[str, Path]:
@@ -135,9 +136,28 @@ class RunCatalog:
         keys = [k for k in (rows[0] if rows else {}) if k not in ("step", "epoch", "seconds", "split")]
         curves = {}
         for key in keys:
-            curves[key] = {split: _thin([[int(r["step"]), float(r[key])] for r in rows
+            curves[key] = {split: _thin([[int(r["step"]), _number(r[key])] for r in rows
                                          if r["split"] == split and r.get(key) not in ("", None)])
                            for split in ("train", "test")}
         tests = [r for r in rows if r["split"] == "test"]
-        last = {k: float(v) for k, v in (tests[-1] if tests else {}).items() if k not in ("split",) and v not in ("", None)}
+        last = {k: _number(v) for k, v in (tests[-1] if tests else {}).items() if k != "split" and v not in ("", None)}
         return {"curves": curves, "last": last}
+
+    def test_items(self, name: str):
+        """The run's test split (uint8 items), cached with the run."""
+        run = self.load(name)
+        with self._lock:
+            items = self._tests.get(name)
+            if items is not None and items[0] is run:
+                return items[1]
+        test = run.dataset().test
+        with self._lock:
+            self._tests = {k: v for k, v in self._tests.items() if k in self._cache}
+            self._tests[name] = (run, test)
+        return test
+
+
+def _number(text: str) -> float | None:
+    """A metrics.csv value for JSON: None for nan / inf (JSON has no such numbers)."""
+    value = float(text)
+    return value if math.isfinite(value) else None

@@ -94,9 +94,10 @@ class GanGame:
 
     def _build(self) -> None:
         s = self.settings
-        torch.manual_seed(s.seed)  # the weights; D's and G's noise during steps comes from this stream too
-        self.model = GAN(GANConfig(loss=s.loss, layers=s.layers, width=s.width, d_steps=s.d_steps, lr_d=s.lr_d,
-                                   lr_g=s.lr_g, latent=2, ema=0.0), (2,))
+        with torch.random.fork_rng():  # seeded weights, without touching the server's global generator
+            torch.manual_seed(s.seed)
+            self.model = GAN(GANConfig(loss=s.loss, layers=s.layers, width=s.width, d_steps=s.d_steps, lr_d=s.lr_d,
+                                       lr_g=s.lr_g, latent=2, ema=0.0), (2,))
         self.optimizers = self.model.configure_optimizers(s.lr_d)
         self.batches = torch.Generator().manual_seed(s.seed + 1)
         self.z_shown = self.model.prior(SHOWN, torch.Generator().manual_seed(s.seed + 2))

@@ -42,7 +42,7 @@ def serve(runs_dir: str | None, host: str, port: int, allow_remote: bool, say=pr
         raise GenlabError(f"--host {host} would let other machines reach the page (it can train models and read "
                           f"the runs); add --allow-remote if that is what you want")
     sock = bind(host, port)
-    app = create_app(runs_dir)
+    app = create_app(runs_dir, allowed_hosts=None if host not in LOOPBACK else ["127.0.0.1", "localhost", "[::1]", "::1"])
     found = len(app.state.catalog.scan())
     if host not in LOOPBACK:
         print(f"genlab: warning: serving on {host}: anyone who can reach this machine on port "
