@@ -20,11 +20,11 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$st
   quiet_pip -e '.[test]'
   touch "$stamp"
 fi
-browser_for_tests() {  # Debian's chromium renders the compare report in tests/test_compare.py
+browser_for_tests() {  # Debian's chromium: the compare report (tests/test_compare.py) and the web page (tests/test_serve_browser.py, via Playwright)
   if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    echo "genlab: installing Debian's chromium for the report's browser test" >&2
+    echo "genlab: installing Debian's chromium for the browser tests" >&2
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-      || echo "genlab: chromium could not be installed; the browser test will be skipped" >&2
+      || echo "genlab: chromium could not be installed; the browser tests will be skipped" >&2
   fi
 }
 case "${1:-}" in

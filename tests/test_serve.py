@@ -307,3 +307,26 @@ def test_loopback_server_refuses_other_host_names(runs_dir):
         assert elsewhere.get("/api/runs").status_code == 400
     with TestClient(app, base_url="http://127.0.0.1:8000") as local:
         assert local.get("/api/runs").status_code == 200
+
+
+def test_a_streamed_job_stops_and_frees_its_slot_when_nobody_listens():
+    finished = []
+
+    def endless(report):
+        try:
+            for i in range(10_000):
+                time.sleep(0.005)
+                report(i)
+        finally:
+            finished.append(i)
+
+    async def listen_then_leave():
+        slots = JobSlots(Limits(jobs=1))
+        reports = slots.stream_job(endless)
+        got = [await reports.__anext__() for _ in range(3)]
+        await reports.aclose()  # what the app does when the page goes away
+        return got, slots.running
+
+    got, running = asyncio.run(listen_then_leave())
+    assert got == [("report", 0), ("report", 1), ("report", 2)] and running == 0
+    assert finished and finished[0] < 100  # the worker thread stopped at its next report

@@ -317,9 +317,10 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         async def events() -> AsyncIterator[str]:
             yield _sse({"start": True, "occluded": png_url(occlude(image, hidden)[0]), "n": body.n})
             try:
-                async for kind, item in jobs.stream_job(work):
-                    if kind in ("report", "done"):
-                        yield _sse(item)
+                async with contextlib.aclosing(jobs.stream_job(work)) as reports:  # closed (job stopped) if the page goes
+                    async for kind, item in reports:
+                        if kind in ("report", "done"):
+                            yield _sse(item)
             except GenlabError as exc:
                 yield _sse({"error": str(exc)})
 
