@@ -59,8 +59,6 @@ def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run:
     if group.world > 1 and model.full_batch:
         raise GenlabError(f"{model.name} fits on the whole training split in one process; train it without "
                           f"--nproc / torchrun")
-    if train_cfg.compile:
-        distributed.check_compiler(device)
     model.to(device)
     if device.type == "cuda":  # cuDNN's fastest convolutions take NHWC; only 4-D weights change
         model.to(memory_format=torch.channels_last)
@@ -71,6 +69,17 @@ def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run:
         labels = {"train_labels": data.train_labels.to(device),
                   "test_labels": None if data.test_labels is None else data.test_labels.to(device)}
     return Trainer(model, prepared_train, prepared_test, train_cfg, run, quiet=quiet, group=group, **labels)
+
+
+def _check_execution(train_cfg: TrainConfig) -> None:
+    """Refuse device, process, compiler and logging settings that cannot work, before any file is written."""
+    if train_cfg.nproc < 1:
+        raise GenlabError("--nproc must be at least 1")
+    device = resolve_device(train_cfg.device)
+    if train_cfg.compile:
+        distributed.check_compiler(device)
+    if train_cfg.tensorboard:
+        tensorboard_writer()
 
 
 def _fit(trainer: Trainer, resume: bool) -> Trainer:
@@ -94,11 +103,7 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
         raise GenlabError("--epochs must be at least 1 and --minutes above 0")
     if train_cfg.batch_size < 1 or train_cfg.lr <= 0:
         raise GenlabError("--batch-size must be at least 1 and --lr above 0")
-    if train_cfg.nproc < 1:
-        raise GenlabError("--nproc must be at least 1")
-    resolve_device(train_cfg.device)
-    if train_cfg.tensorboard:
-        tensorboard_writer()
+    _check_execution(train_cfg)
     main = distributed.rank() == 0  # only rank 0 of a distributed run writes the run folder
     if main and out.exists() and (out / runs.CONFIG).exists():
         runs.prepare_new_run(out)  # raises before the data is even loaded
@@ -139,6 +144,7 @@ def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool
         train_cfg = replace(train_cfg, minutes=None)
     if "minutes" in budget and "epochs" not in budget:
         train_cfg = replace(train_cfg, epochs=None)
+    _check_execution(train_cfg)
     cls = model_class(config["model"])
     data = _load_data(cls, DataConfig(**config["data"]))
     if fingerprint(data) != config.get("data_fingerprint"):

@@ -16,7 +16,8 @@ torchrun itself) runs N copies of the trainer. What they share:
 Models call their networks as usual. During a training step the trainer routes the attributes
 named in a model's `ddp_modules` (the GAN: generator and discriminator) to their DDP (and
 torch.compile) wrappers; a model without `ddp_modules` is wrapped whole, with its `loss` as the
-forward. The registered modules never change, so checkpoints keep their keys.
+forward. The registered modules never change, so checkpoints keep their keys, and evaluation and
+sampling (rank 0 alone) never meet a wrapper.
 
 Backend: gloo on CPU, nccl on CUDA (each process on GPU LOCAL_RANK).
 Deviations: batch norm normalises with each process's share of the batch (DDP's default; a
@@ -157,22 +158,32 @@ class _Objective(nn.Module):
 
 
 class Wrappers:
-    """The DDP / torch.compile wrappers of a model's networks and the attributes they stand in for."""
+    """The DDP / torch.compile wrappers of a model's networks and the attributes they stand in for.
+
+    A model naming `ddp_modules` gets each of those wrapped (DDP, then compiled). Any other model
+    is wrapped whole in DDP (its `loss` as forward) and, with --compile, each child network that
+    has a forward is compiled: the loss's own code (noise draws, reductions) stays eager."""
 
     def __init__(self, model: nn.Module, group: Group, compile: bool):
-        names = getattr(model, "ddp_modules", ())
-        targets = {name: model._modules[name] for name in names} if names else {"loss": _Objective(model)}
         self.routes: dict[str, Any] = {}
-        if group.world == 1 and not compile:
+        names = getattr(model, "ddp_modules", ())
+        for name in names:
+            self.routes[name] = self._wrap(model._modules[name], group, compile)
+        if names:
             return
-        for name, module in targets.items():
-            if group.world > 1:
-                module = nn.parallel.DistributedDataParallel(
-                    module, device_ids=[group.device.index] if group.device.type == "cuda" else None)
-                module.register_comm_hook(group, _weighted_allreduce)
-            if compile:
-                module = torch.compile(module)
-            self.routes[name] = module
+        if group.world > 1:
+            self.routes["loss"] = self._wrap(_Objective(model), group, False)
+        if compile:
+            self.routes.update({name: torch.compile(child) for name, child in model.named_children()
+                                if type(child).forward is not nn.Module.forward})  # not ModuleList & co
+
+    @staticmethod
+    def _wrap(module: nn.Module, group: Group, compile: bool) -> nn.Module:
+        if group.world > 1:
+            module = nn.parallel.DistributedDataParallel(
+                module, device_ids=[group.device.index] if group.device.type == "cuda" else None)
+            module.register_comm_hook(group, _weighted_allreduce)
+        return torch.compile(module) if compile else module
 
     @contextlib.contextmanager
     def routed(self, model: nn.Module) -> Iterator[None]:
