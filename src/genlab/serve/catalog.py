@@ -20,6 +20,7 @@ PICTURE_FOLDERS = ("", "samples", "frames", "mixture")  # where a run keeps its 
 CACHED_RUNS = 4
 CURVE_POINTS = 300  # each metric curve is thinned to at most this many points for the page
 LATENT_FAMILIES = ("vae", "gan")
+POINT_FAMILIES = ("gan", "gmm")
 
 
 class UnknownRun(GenlabError):
@@ -28,8 +29,8 @@ class UnknownRun(GenlabError):
 
 def family(config: dict) -> str:
     """What a page can do with a run: "complete", "latent", "points" (2-D GAN/GMM) or "browse"."""
-    if len(config["item_shape"]) != 3:
-        return "points" if len(config["item_shape"]) == 1 else "browse"
+    if len(config["item_shape"]) != 3:  # 2-D points or sound
+        return "points" if config["model"] in POINT_FAMILIES and len(config["item_shape"]) == 1 else "browse"
     if config["model"] == "pixelrnn":
         return "complete"
     return "latent" if config["model"] in LATENT_FAMILIES else "browse"
