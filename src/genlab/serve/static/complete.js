@@ -17,18 +17,16 @@ function drawCanvas() {
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   if (!pixels) return;
   const [c, h, w] = shape;
-  const cell = canvas.width / w;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const at = (ch) => pixels[ch * h * w + y * w + x];
-      ctx.fillStyle = c === 1 ? `rgb(${at(0)},${at(0)},${at(0)})` : `rgb(${at(0)},${at(1)},${at(2)})`;
-      ctx.fillRect(x * cell, y * cell, cell, cell);
-      if (mask[y * w + x]) {
-        ctx.fillStyle = "rgba(230, 85, 13, 0.6)";
-        ctx.fillRect(x * cell, y * cell, cell, cell);
-      }
-    }
+  const small = new ImageData(w, h);
+  for (let i = 0; i < h * w; i++) {
+    const rgb = c === 1 ? [pixels[i], pixels[i], pixels[i]] : [pixels[i], pixels[h * w + i], pixels[2 * h * w + i]];
+    const hidden = mask[i] ? 0.6 : 0; // the brushed pixels are tinted orange
+    small.data.set([...rgb.map((v, k) => Math.round(v * (1 - hidden) + [230, 85, 13][k] * hidden)), 255], 4 * i);
   }
+  const layer = new OffscreenCanvas(w, h);
+  layer.getContext("2d").putImageData(small, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(layer, 0, 0, canvas.width, canvas.height);
 }
 
 function paint(e) {
