@@ -330,3 +330,15 @@ def test_a_streamed_job_stops_and_frees_its_slot_when_nobody_listens():
     got, running = asyncio.run(listen_then_leave())
     assert got == [("report", 0), ("report", 1), ("report", 2)] and running == 0
     assert finished and finished[0] < 100  # the worker thread stopped at its next report
+
+
+def test_a_diverged_game_pauses_and_still_sends_valid_frames(client):
+    key = client.post("/api/gan", json={"width": 8, "batch": 32}).json()["id"]
+    game = client.app.state.sessions.get(key).game
+    with torch.no_grad():
+        for p in game.model.generator.parameters():
+            p.fill_(float("nan"))
+    client.post(f"/api/gan/{key}/control", json={"action": "play"})
+    frame = frames(client, key, 1)[0]  # strict JSON: no NaN in the stream
+    assert not frame["playing"] and frame["iteration"] == 1 and frame["losses"] == [[1, None, None]]
+    client.delete(f"/api/gan/{key}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, AsyncIterator, Literal
 
 import torch
-from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi import FastAPI, File, Query, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles

@@ -122,6 +122,9 @@ class GanGame:
                 self.d_updates += self.model.d_steps
                 self.g_updates += 1
                 self._log(figures)
+                if _finite(self.last["d_loss"]) is None or _finite(self.last["g_loss"]) is None:
+                    self.playing = False  # diverged: the page shows the last frame and a Reset brings it back
+                    return
 
     def act(self, action: str) -> None:
         if action not in ACTIONS:
@@ -171,7 +174,7 @@ class GanGame:
             self.pending.clear()
             return {"iteration": self.iteration, "d_updates": self.d_updates, "g_updates": self.g_updates,
                     "playing": self.playing, "fake": _rounded(fake), "arrows": _rounded(arrows),
-                    "heat": [round(float(v), 3) for v in heat.flatten()], "heat_n": HEAT_N, "heat_label": label,
+                    "heat": _rounded(torch.from_numpy(heat).view(1, -1))[0], "heat_n": HEAT_N, "heat_label": label,
                     "losses": [[i, _finite(d), _finite(g)] for i, d, g in losses], "coverage": coverage}
 
     def intro(self) -> dict:
@@ -182,7 +185,9 @@ class GanGame:
 
 
 def _rounded(t: torch.Tensor) -> list[list[float]]:
-    return [[round(float(v), 4) for v in row] for row in t.detach().float().tolist()]
+    """Rows of numbers for JSON, which has no nan or inf: a diverged game still draws (at the edges)."""
+    t = torch.nan_to_num(t.detach().float(), nan=0.0, posinf=1e6, neginf=-1e6)
+    return [[round(v, 4) for v in row] for row in t.tolist()]
 
 
 def _finite(v: float) -> float | None:

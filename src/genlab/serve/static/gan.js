@@ -91,6 +91,7 @@ function onFrame(frame) {
   for (const [i, d, g] of frame.losses) {
     curves.d.push([i, d]);
     curves.g.push([i, g]);
+    if (d === null || g === null) say("the game diverged (a loss is not a number): press Reset, or lower the learning rates", true);
   }
   for (const key of ["d", "g"]) if (curves[key].length > MAX_CURVE) curves[key] = curves[key].filter((_, i) => i % 2 === 0);
   $("gan-iteration").textContent = frame.iteration;
