@@ -4,6 +4,7 @@ import contextlib
 import threading
 import time
 
+import pytest
 import uvicorn
 
 from genlab.cli import main
@@ -21,6 +22,15 @@ def make_runs(root, gan: bool = False):
     assert main(["train", "vae", "--hidden", "8", "--latent", "2", *TINY, "--out", str(root / "vae")]) == 0
     if gan:
         assert main(["train", "gan", "--conv-channels", "4", "--latent", "4", *TINY, "--out", str(root / "gan")]) == 0
+    return root
+
+
+@pytest.fixture(scope="session")
+def serve_runs(tmp_path_factory):
+    """The web tests' runs, made once per test session (both web test modules import this)."""
+    root = make_runs(tmp_path_factory.mktemp("serve") / "runs", gan=True)
+    (root.parent / "secret.png").write_bytes(b"outside the runs")
+    (root / "vae" / "link.png").symlink_to(root.parent / "secret.png")  # a link out of a run is never served
     return root
 
 

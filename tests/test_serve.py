@@ -25,16 +25,13 @@ from genlab.serve.jobs import JobSlots
 from genlab.serve.limits import Limits
 from genlab.serve.sessions import Busy
 from clihelp import cli_error
-from servehelp import live_server, make_runs
+from servehelp import live_server, serve_runs  # noqa: F401  (session fixture)
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
 
 @pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory):
-    root = make_runs(tmp_path_factory.mktemp("serve") / "runs", gan=True)
-    (root.parent / "secret.png").write_bytes(b"outside the runs")
-    (root / "vae" / "link.png").symlink_to(root.parent / "secret.png")  # a link out of a run is never served
-    return root
+def runs_dir(serve_runs):
+    return serve_runs
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 import genlab
-from servehelp import live_server, make_runs
+from servehelp import live_server, serve_runs  # noqa: F401  (session fixture)
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -22,8 +22,8 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium
 
 
 @pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory):
-    return make_runs(tmp_path_factory.mktemp("browser") / "runs")
+def runs_dir(serve_runs):
+    return serve_runs
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_every_tab_loads_and_missing_families_are_named(page, server, runs_dir, 
         page.wait_for_load_state("networkidle")
         assert page.locator(f"#tab-{tab}").is_visible()
         page.screenshot(path=str(tmp_path / f"tab-{tab}.png"))
-    assert page.locator("#runs-table tbody tr").count() == 2
+    assert page.locator("#runs-table tbody tr").count() == 3
     assert page.locator("#run-detail canvas").count() >= 1  # the first run's curves
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -129,6 +129,8 @@ def test_brushed_mask_is_completed_and_unmasked_pixels_are_kept(page, server, ru
 
 def test_clicking_the_latent_map_decodes_that_code(page, server, runs_dir, tmp_path):
     page.goto(server + "/#latent")
+    page.wait_for_selector("#latent-run option[value=vae]", state="attached")
+    page.select_option("#latent-run", "vae")
     page.wait_for_selector("#latent-map:not([hidden])")
     decoded = lambda: page.get_attribute("#latent-decoded", "src") or ""
     wait_until(lambda: decoded().startswith("data:image/png"))

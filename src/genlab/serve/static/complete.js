@@ -58,8 +58,9 @@ function choose(values, picked) {
 async function loadRun() {
   const run = currentRun();
   if (!run) return;
-  shape = run.item_shape;
   const { examples } = await api(`/api/runs/examples?run=${encodeURIComponent(run.name)}&count=12`);
+  if (run !== currentRun()) return; // another run was picked meanwhile
+  shape = run.item_shape;
   $("complete-examples").replaceChildren(...examples.map((ex) => {
     const img = image(ex.png, `test image ${ex.index}`);
     img.dataset.index = ex.index;

@@ -68,8 +68,11 @@ function randomCode() {
 }
 
 async function loadRun() {
-  if (!run()) return;
-  info = await api(`/api/latent?run=${encodeURIComponent(run())}`);
+  const name = run();
+  if (!name) return;
+  const answer = await api(`/api/latent?run=${encodeURIComponent(name)}`);
+  if (name !== run()) return; // another run was picked meanwhile
+  info = answer;
   z = new Array(info.latent).fill(0);
   $("latent-map").hidden = info.latent !== 2;
   if (info.latent === 2) {
@@ -81,7 +84,8 @@ async function loadRun() {
   $("latent-ends-seeds").hidden = info.encoder;
   $("latent-walk").replaceChildren();
   if (info.encoder) {
-    const { examples } = await api(`/api/runs/examples?run=${encodeURIComponent(run())}&count=12`);
+    const { examples } = await api(`/api/runs/examples?run=${encodeURIComponent(name)}&count=12`);
+    if (name !== run()) return;
     $("latent-examples").replaceChildren(...examples.map((ex) => {
       const img = image(ex.png, `test image ${ex.index}`);
       img.addEventListener("click", () => {
