@@ -6,6 +6,7 @@ import time
 
 import pytest
 import uvicorn
+from PIL import Image
 
 from genlab.cli import main
 from genlab.serve.app import create_app
@@ -31,6 +32,7 @@ def serve_runs(tmp_path_factory):
     root = make_runs(tmp_path_factory.mktemp("serve") / "runs", gan=True)
     (root.parent / "secret.png").write_bytes(b"outside the runs")
     (root / "vae" / "link.png").symlink_to(root.parent / "secret.png")  # a link out of a run is never served
+    Image.new("L", (4, 4), 9).save(root / "vae" / "walk.gif")  # as a 2-D GAN run's training.gif
     return root
 
 

@@ -59,6 +59,8 @@ def test_runs_are_listed_with_their_figures_and_pictures(client, runs_dir):
     assert "loss.png" in info["pictures"] and "latent_map.png" in info["pictures"] and "link.png" not in info["pictures"]
     got = client.get("/api/runs/picture", params={"run": "vae", "path": "loss.png"})
     assert got.status_code == 200 and got.content == (runs_dir / "vae" / "loss.png").read_bytes()
+    gif = client.get("/api/runs/picture", params={"run": "vae", "path": "walk.gif"})
+    assert "walk.gif" in info["pictures"] and gif.headers["content-type"] == "image/gif"
 
 
 def raw_get(base: str, path: str) -> tuple[int, bytes]:

@@ -29,7 +29,7 @@ from genlab.errors import GenlabError
 from genlab.inputs import read_image
 from genlab.models.latent import lerp_codes
 from genlab.serve.bodylimit import BodyLimit
-from genlab.serve.catalog import RunCatalog, UnknownRun
+from genlab.serve.catalog import PICTURE_TYPES, RunCatalog, UnknownRun
 from genlab.serve.gan_game import ACTIONS, GameSettings
 from genlab.serve.jobs import JobSlots
 from genlab.serve.limits import Limits
@@ -184,7 +184,8 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
 
     @app.get("/api/runs/picture")
     async def run_picture(run: Annotated[str, Query(max_length=500)], path: Annotated[str, Query(max_length=500)]):
-        return FileResponse(await asyncio.to_thread(catalog.picture, run, path), media_type="image/png")
+        found = await asyncio.to_thread(catalog.picture, run, path)
+        return FileResponse(found, media_type=PICTURE_TYPES[found.suffix])
 
     @app.get("/api/runs/examples")
     async def examples(run: Annotated[str, Query(max_length=500)], count: Annotated[int, Query(ge=1, le=64)] = EXAMPLES):

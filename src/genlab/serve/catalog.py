@@ -16,7 +16,8 @@ from genlab import runs, viz
 from genlab.errors import GenlabError
 
 SCAN_DEPTH = 3  # DIR/a/b/c/config.json is found (a compare report's runs/ sit two levels down)
-PICTURE_FOLDERS = ("", "samples", "frames", "mixture")  # where a run keeps its .png files
+PICTURE_FOLDERS = ("", "samples", "frames", "mixture")  # where a run keeps its pictures
+PICTURE_TYPES = {".png": "image/png", ".gif": "image/gif"}  # training.gif of a 2-D GAN run
 CACHED_RUNS = 4
 CURVE_POINTS = 300  # each metric curve is thinned to at most this many points for the page
 LATENT_FAMILIES = ("vae", "gan")
@@ -113,13 +114,14 @@ class RunCatalog:
         return run
 
     def pictures(self, name: str) -> list[str]:
-        """Paths (relative, posix) of the run's PNG pictures: top level, samples/, frames/, mixture/."""
+        """Paths (relative, posix) of the run's pictures (PNG, GIF): top level, samples/, frames/, mixture/."""
         folder = self.folder(name)
         found = []
         for sub in PICTURE_FOLDERS:
             where = folder / sub if sub else folder
             if where.is_dir() and not where.is_symlink():
-                found += [p.relative_to(folder).as_posix() for p in sorted(where.glob("*.png")) if _is_plain(p)]
+                found += [p.relative_to(folder).as_posix() for p in sorted(where.iterdir())
+                          if p.suffix in PICTURE_TYPES and _is_plain(p)]
         return found
 
     def picture(self, name: str, path: str) -> Path:
