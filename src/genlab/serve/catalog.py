@@ -135,7 +135,7 @@ class RunCatalog:
         csv_path = self.folder(name) / "metrics.csv"
         if not csv_path.is_file():
             return {"curves": {}, "last": {}}
-        rows = viz.read_metrics(csv_path)
+        rows = [r for r in viz.read_metrics(csv_path) if _complete_row(r)]  # a row being appended is skipped
         keys = [k for k in (rows[0] if rows else {}) if k not in ("step", "epoch", "seconds", "split")]
         curves = {}
         for key in keys:
@@ -158,6 +158,15 @@ class RunCatalog:
             self._tests = {k: v for k, v in self._tests.items() if k in self._cache}
             self._tests[name] = (run, test)
         return test
+
+
+def _complete_row(row: dict) -> bool:
+    try:
+        int(row["step"])
+        [float(v) for k, v in row.items() if k != "split" and v not in ("", None)]
+        return row["split"] in ("train", "test")
+    except (TypeError, ValueError, KeyError):
+        return False
 
 
 def _number(text: str) -> float | None:
