@@ -21,20 +21,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
-from genlab import train
-from genlab.config import DataConfig, TrainConfig
-from genlab.data import Palette, load_dataset
-from genlab.metrics.likelihood import likelihood_report
-from genlab.models.pixelrnn import ARCHS, PixelRNN, PixelRNNConfig
-from genlab.train import Trainer
-from genlab.train import trainer as trainer_module
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from genlab import train  # noqa: E402
+from genlab.config import DataConfig, TrainConfig  # noqa: E402
+from genlab.data import Palette, load_dataset  # noqa: E402
+from genlab.metrics.likelihood import likelihood_report  # noqa: E402
+from genlab.models.pixelrnn import ARCHS, PixelRNN, PixelRNNConfig  # noqa: E402
 
 BATCH, LR = 128, PixelRNN.train_defaults["lr"]
 
@@ -54,49 +54,14 @@ def sampling(arch: str, palette: Palette, n: int = 16) -> tuple[float, float, bo
 def plain_loop(indices: torch.Tensor, palette: Palette, epochs: int) -> float:
     """Images per second of a hand-written loop over a DataLoader, the same PixelCNN."""
     torch.manual_seed(0)
-    model = PixelRNN(PixelRNNConfig(arch="pixelcnn"), (1, 28, 28), palette)
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
-    loader = DataLoader(TensorDataset(indices), batch_size=BATCH, shuffle=True)
-    start = time.perf_counter()
-    for _ in range(epochs):
-        for (x,) in loader:
-            opt.zero_grad()
-            loss = model.loss(x)["loss"]
-            loss.backward()
-            opt.step()
-    return epochs * len(indices) / (time.perf_counter() - start)
+    return common.plain_loop(PixelRNN(PixelRNNConfig(arch="pixelcnn"), (1, 28, 28), palette), indices, BATCH, LR, epochs)
 
 
 def genlab_loop(indices: torch.Tensor, test: torch.Tensor, palette: Palette, epochs: int) -> tuple[float, float]:
-    """(images/s of the training loop, images/s end to end) of genlab's Trainer on the same data.
-    The loop figure leaves out the extras (test evaluation, the 64-sample grid, checkpoints, loss.png),
-    timed by wrapping the trainer's `_end_of_epoch`, `save` and the loss plot."""
+    """(images/s of the training loop, images/s end to end) of genlab's Trainer on the same data."""
     torch.manual_seed(0)
     model = PixelRNN(PixelRNNConfig(arch="pixelcnn"), (1, 28, 28), palette)
-    extras = [0.0]
-
-    def timed(method):
-        def call(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                extras[0] += time.perf_counter() - start
-        return call
-
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(epochs=epochs, batch_size=BATCH, lr=LR, device="cpu", save_every=1e9)
-        trainer = Trainer(model, indices, test, cfg, Path(tmp), quiet=True)
-        trainer._end_of_epoch, trainer.save = timed(trainer._end_of_epoch), timed(trainer.save)
-        plot = trainer_module.viz.plot_metrics
-        trainer_module.viz.plot_metrics = timed(plot)  # loss.png, drawn when training ends
-        try:
-            start = time.perf_counter()
-            trainer.fit()
-            total = time.perf_counter() - start
-        finally:
-            trainer_module.viz.plot_metrics = plot
-    return epochs * len(indices) / (total - extras[0]), epochs * len(indices) / total
+    return common.trainer_speed(model, indices, test, BATCH, LR, epochs)
 
 
 def nll_after_budget(arch: str, minutes: float) -> dict:

@@ -14,9 +14,7 @@ A second part trains genlab's VAE on mnist5k in a child process and prints its p
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +23,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
 from genlab import train
 from genlab.config import DataConfig, TrainConfig
 from genlab.data import Palette, load_dataset
@@ -36,19 +36,7 @@ BATCH, LR = 128, 1e-3
 def plain_loop(indices: torch.Tensor, palette: Palette, epochs: int) -> float:
     """Images per second of a hand-written loop over a DataLoader."""
     torch.manual_seed(0)
-    model = VAE(VAEConfig(colors=2), (1, 28, 28), palette)
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
-    loader = DataLoader(TensorDataset(indices), batch_size=BATCH, shuffle=True)
-    start = time.perf_counter()
-    for _ in range(epochs):
-        total = 0.0
-        for (x,) in loader:
-            opt.zero_grad()
-            loss = model.loss(x)["loss"]
-            loss.backward()
-            opt.step()
-            total += loss.item()
-    return epochs * len(indices) / (time.perf_counter() - start)
+    return common.plain_loop(VAE(VAEConfig(colors=2), (1, 28, 28), palette), indices, BATCH, LR, epochs)
 
 
 def genlab_loop(epochs: int, n_train: int) -> float:
@@ -72,11 +60,10 @@ def dataloader_only(indices: torch.Tensor, epochs: int) -> float:
 
 
 def peak_memory_of_training_run(epochs: int) -> float:
-    """Peak resident memory (MB) of `genlab train vae --data mnist5k` in a child process."""
+    """Peak resident memory (MB) of `genlab train vae --data mnist5k` in a fresh process."""
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "genlab", "train", "vae", "--data", "mnist5k", "--epochs", str(epochs),
-                        "--out", f"{tmp}/run", "--quiet", "--device", "cpu"], check=True, stdout=subprocess.DEVNULL)
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        return common.peak_rss_mb(["train", "vae", "--data", "mnist5k", "--epochs", str(epochs), "--out", f"{tmp}/run",
+                                   "--quiet", "--device", "cpu"])
 
 
 def main() -> None:

@@ -34,31 +34,21 @@ def timed(fn):
     return out, time.perf_counter() - start
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--naive-steps", type=int, default=200, help="naive steps timed per stretch")
-    ap.add_argument("--full-naive", action="store_true", help="time the naive loop for the whole second")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
+def measure(rounds: int = 3, steps: int = 200, full_naive: bool = False, say=lambda text: None) -> tuple[float, float, bool]:
+    """(fast seconds, naive seconds, identical output) for one second of audio, medians of the rounds."""
     torch.manual_seed(0)
     model = WaveNet(WaveNetConfig(), (RATE,)).eval()
-    rf, steps = model.receptive_field, args.naive_steps
-    print(model.summary())
-    print(f"one sound (batch 1), {RATE} samples; torch threads: {torch.get_num_threads()}")
+    rf = model.receptive_field
 
     def gen(n_new, prefix=None, seed=0, naive=False):
         g = torch.Generator().manual_seed(seed)
         return model.generate(n_new, prefix, n=1, generator=g, naive=naive)
 
     fast_times, naive_times, same = [], [], []
-    for r in range(args.rounds):
+    for r in range(rounds):
         sound, t_fast = timed(lambda: gen(RATE))
         fast_times.append(t_fast)
-        if args.full_naive:
+        if full_naive:
             naive, t_naive = timed(lambda: gen(RATE, naive=True))
             same.append(torch.equal(naive, sound))
         else:
@@ -68,10 +58,23 @@ def main() -> None:
             same.append(torch.equal(early, sound[:, :steps]) and torch.equal(late, gen(steps, prefix, seed=1)))
             t_naive = t_early / steps * rf + t_late / steps * (RATE - rf)
         naive_times.append(t_naive)
-        print(f"round {r + 1}: fast {t_fast:.1f} s, naive {t_naive:.1f} s"
-              f"{'' if args.full_naive else ' (extrapolated)'}", flush=True)
+        say(f"round {r + 1}: fast {t_fast:.1f} s, naive {t_naive:.1f} s{'' if full_naive else ' (extrapolated)'}")
+    return statistics.median(fast_times), statistics.median(naive_times), all(same)
 
-    fast, naive = statistics.median(fast_times), statistics.median(naive_times)
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--naive-steps", type=int, default=200, help="naive steps timed per stretch")
+    ap.add_argument("--full-naive", action="store_true", help="time the naive loop for the whole second")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rf, steps = WaveNet(WaveNetConfig(), (RATE,)).receptive_field, args.naive_steps
+    print(WaveNet(WaveNetConfig(), (RATE,)).summary())
+    print(f"one sound (batch 1), {RATE} samples; torch threads: {torch.get_num_threads()}")
+    fast, naive, same = measure(args.rounds, steps, args.full_naive, say=lambda text: print(text, flush=True))
     print(f"fast (queues): {fast:.1f} s for 1 s of audio ({1000 * fast / RATE:.2f} ms per sample), "
           f"median of {args.rounds}")
     if args.full_naive:
@@ -81,8 +84,8 @@ def main() -> None:
               f"(x {rf} steps) + {steps} timed steps after a {rf}-sample context (x {RATE - rf} steps), "
               f"median of {args.rounds}; a lower bound (the early steps' cost grows with the context)")
     print(f"speed-up fast vs naive: {naive / fast:.1f}x (target >= 10x)")
-    checked = f"the whole second" if args.full_naive else f"{steps} samples from silence and {steps} after a {rf}-sample prefix"
-    print(f"identical output for the same seed: {'yes' if all(same) else 'NO'} ({checked}, every round)")
+    checked = "the whole second" if args.full_naive else f"{steps} samples from silence and {steps} after a {rf}-sample prefix"
+    print(f"identical output for the same seed: {'yes' if same else 'NO'} ({checked}, every round)")
 
 
 if __name__ == "__main__":
