@@ -1,8 +1,8 @@
 """Distributed training on CPU (gloo): an N-process run equals a 1-process run with the same global
 batch, the GAN's two networks stay in sync, and a killed 2-process run resumes exactly.
 
-Worker processes are forked from the test process (torch and the data are already imported, so a
-worker starts in milliseconds); one test goes through the real `genlab train --nproc 2` launcher."""
+Worker processes come from a fork server with torch and genlab imported (a worker starts in
+milliseconds); one test goes through the real `genlab train --nproc 2` launcher."""
 import multiprocessing
 import os
 import signal
@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from genlab import runs, train, viz
 from genlab.config import DataConfig, TrainConfig
+from genlab.models.gan import GAN
 
 DIGITS = DataConfig(data="digits")
 PCNN = {"arch": "pixelcnn", "width": 8, "layers": 2}  # no noise and no batch norm: exactly comparable
@@ -40,14 +41,22 @@ def _worker(rank, world, port, fn, args):
 
 
 def _in_processes(world, fn, *args):
-    """Run fn(rank, *args) in `world` forked processes joined in one gloo group; all must succeed."""
-    ctx = multiprocessing.get_context("fork")
+    """Run fn(rank, *args) in `world` processes joined in one gloo group; all must succeed. They are
+    forked from a fork server that has imported torch and genlab once (a fork of the test process
+    itself, whose threads have run torch, may hang)."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["torch", "genlab.train", "genlab.models", "genlab.data", "genlab.viz", "safetensors.torch",
+                                "sklearn.datasets", "matplotlib.pyplot"])
     port = _free_port()
     procs = [ctx.Process(target=_worker, args=(r, world, port, fn, args)) for r in range(world)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(120)
+    for p in procs:
+        if p.is_alive():  # stuck in a collective: end it, and fail below
+            p.kill()
+            p.join()
     assert [p.exitcode for p in procs] == [0] * world
 
 
@@ -119,15 +128,15 @@ def test_gan_networks_stay_identical_across_processes(tmp_path, options):
     """Each process draws its own noise, so only synchronised gradients keep G, D (and the EMA
     copy, and spectral norm's power-iteration vectors) equal on both ranks."""
     values = {"conv_channels": 4, "latent": 8, "ema": 0.9, **options}
-    cfg = _cfg(epochs=1, batch_size=32, lr=2e-3)
+    cfg = _cfg(epochs=1, batch_size=64, lr=2e-3)
     _in_processes(2, _start, "gan", values, DataConfig(data="digits"), cfg, tmp_path / "run", tmp_path)
     r0, r1 = load_file(str(tmp_path / "rank0")), load_file(str(tmp_path / "rank1"))
-    assert r0.pop("seen").sum() + r1.pop("seen").sum() == 1497  # 47 steps of 32, shared 16 / 16
+    assert r0.pop("seen").sum() + r1.pop("seen").sum() == 1497  # 24 steps of 64 (the last 25), shared
     stats = ("running_mean", "running_var", "num_batches_tracked")  # batch norm's: each rank keeps its own
     _assert_close(*({k: v for k, v in r.items() if not k.endswith(stats)} for r in (r0, r1)), atol=1e-6)
-    init = train.start("gan", values, DataConfig(data="digits"), _cfg(epochs=1, batch_size=1497), tmp_path / "x",
-                       quiet=True)  # one step only: compare with the weights after many
-    assert any((r0[k] - v).abs().max() > 1e-3 for k, v in init.model.state_dict().items() if "generator." in k)
+    torch.manual_seed(0)  # the initial weights, as train.start makes them
+    init = GAN(GAN.make_config(**values), (1, 8, 8)).state_dict()
+    assert min((r0[k] - init[k]).abs().max() for k in ("generator.project.0.weight", "discriminator.convs.0.bias")) > 1e-3
 
 
 def test_killed_two_process_run_resumes_to_the_unbroken_weights(tmp_path):
@@ -148,3 +157,28 @@ def test_killed_two_process_run_resumes_to_the_unbroken_weights(tmp_path):
     _in_processes(2, _start, "pixelrnn", PCNN, DIGITS, _cfg(epochs=4), tmp_path / "whole")
     whole, resumed = _weights(tmp_path / "whole"), _weights(run)
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)  # the same arithmetic, so the same bits
+
+
+def test_a_batch_too_small_to_share_is_refused_before_training():
+    from genlab.errors import GenlabError
+    from genlab.train.distributed import Group
+
+    Group(0, 2).check_batches(1497, 64)  # the last batch holds 25
+    with pytest.raises(GenlabError, match="a batch of 1 items cannot be shared by 2 processes"):
+        Group(0, 2).check_batches(1497, 1496)  # the last batch holds 1
+
+
+def test_only_rank_0_prints_the_error_line(monkeypatch, capsys):
+    from genlab.cli import main
+
+    monkeypatch.setenv("RANK", "1")
+    assert main(["train", "vae", "--data", "digits", "--batch-size", "0", "--out", "x"]) == 2
+    assert capsys.readouterr().err == ""
+
+
+def test_a_minutes_budget_stops_every_process_at_rank_0s_step(tmp_path):
+    """Each process has its own clock; were they to stop at different steps, one would wait forever
+    in a collective the other never reaches (and the worker would not exit 0)."""
+    _in_processes(2, _start, "pixelrnn", PCNN, DIGITS, _cfg(epochs=None, minutes=0.02), tmp_path / "run")
+    _, _, counters, _ = runs.load_checkpoint(tmp_path / "run")
+    assert counters["step"] > 0 and counters["seconds"] >= 1.2

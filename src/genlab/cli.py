@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -188,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         getattr(commands, f"cmd_{ns.command}")(ns)
         return 0
     except GenlabError as exc:
-        print(f"genlab: error: {exc}", file=sys.stderr)
+        if str(exc) and os.environ.get("RANK", "0") == "0":  # one line, from rank 0 of a distributed run
+            print(f"genlab: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a file the user named cannot be read or written
         where = f"{exc.filename}: " if exc.filename else ""

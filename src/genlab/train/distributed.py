@@ -27,6 +27,8 @@ comes from each process's own RNG stream.
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import os
 from typing import Any, Iterator
 
@@ -111,13 +113,18 @@ class Group:
         return out
 
     # --- the data ------------------------------------------------------------------------------
+    def check_batches(self, n: int, batch: int) -> None:
+        """Refuse a split whose batches (the last one of an epoch included) leave a process empty."""
+        smallest = min(batch, n - (math.ceil(n / batch) - 1) * batch)
+        if smallest < self.world:
+            raise GenlabError(f"a batch of {smallest} items cannot be shared by {self.world} processes; choose a "
+                              f"--batch-size whose batches, the last of an epoch of {n} items included, hold at "
+                              f"least {self.world}")
+
     def shard(self, idx: torch.Tensor) -> torch.Tensor:
         """This rank's contiguous part of a global batch's indices; sets `share` for the comm hook."""
         if self.world == 1:
             return idx
-        if len(idx) < self.world:
-            raise GenlabError(f"a batch of {len(idx)} items cannot be shared by {self.world} processes; choose a "
-                              f"--batch-size whose last batch of the epoch holds at least {self.world} items")
         mine = torch.tensor_split(idx, self.world)[self.rank]
         self.share = len(mine) / len(idx)
         return mine
@@ -210,16 +217,21 @@ def check_compiler(device: torch.device) -> None:
 
 def launch(argv: list[str], nproc: int) -> None:
     """Run `python -m genlab ARGV` in `nproc` processes under torchrun (torch.distributed.run) on this
-    machine; returns when they all end. A process that fails with a user error makes this a GenlabError."""
+    machine; returns when they all end. When a process stops with a user error, rank 0 has printed
+    it: this raises an empty GenlabError (exit code 2, nothing more printed)."""
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
     args = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", "genlab"])
     args.training_script_args = list(argv)  # set after parsing: torchrun's parser would take --nproc for its own
+    elastic = logging.getLogger("torch.distributed.elastic")
+    level = elastic.level
+    elastic.setLevel(logging.CRITICAL)  # its report of a failed worker would repeat rank 0's error
     try:
         run(args)
     except ChildFailedError as exc:
-        codes = {f.exitcode for f in exc.failures.values()}
-        if 2 in codes:
-            raise GenlabError(f"a training process stopped with the error above ({nproc} processes)") from None
+        if 2 in {f.exitcode for f in exc.failures.values()}:
+            raise GenlabError("") from None
         raise
+    finally:
+        elastic.setLevel(level)

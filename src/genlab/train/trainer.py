@@ -120,6 +120,7 @@ class Trainer:
         self.wrappers = Wrappers(self.model, self.group, self.cfg.compile)
         self.batch_size = len(self.train_data) if self.model.full_batch else self.cfg.batch_size
         self.steps_per_epoch = max(1, math.ceil(len(self.train_data) / self.batch_size))
+        self.group.check_batches(len(self.train_data), self.batch_size)
         self.tb = None
         self.epoch_hooks, self.fit_end_hooks = hooks.epoch_hooks(self), hooks.fit_end_hooks(self)
 
@@ -142,12 +143,12 @@ class Trainer:
 
     # --- loop ----------------------------------------------------------------------------------
     def _done(self) -> bool:
-        """Rank 0's verdict on every rank: its clock is the one a --minutes budget is kept by."""
+        """Epochs are counted alike on every process; a --minutes budget is kept by rank 0's clock."""
         c, cfg = self.counters, self.cfg
-        if cfg.minutes is not None and c.seconds >= cfg.minutes * 60:
-            return self.group.agree(True)
         epochs = cfg.epochs if cfg.epochs is not None else (None if cfg.minutes is not None else DEFAULT_EPOCHS)
-        return self.group.agree(epochs is not None and c.epoch >= epochs)
+        if epochs is not None and c.epoch >= epochs:
+            return True
+        return cfg.minutes is not None and self.group.agree(c.seconds >= cfg.minutes * 60)
 
     def fit(self, resume: bool = False) -> Counters:
         if resume and (self.run / runs.CHECKPOINT).exists():
@@ -172,6 +173,7 @@ class Trainer:
             seen, images, window_start = 0, 0, time.monotonic()
             while c.step_in_epoch < self.steps_per_epoch and not self._done():
                 idx = order[c.step_in_epoch * self.batch_size:(c.step_in_epoch + 1) * self.batch_size]
+                images += len(idx)
                 idx = self.group.shard(idx.to(self.train_data.device))  # this process's share of the batch
                 batch = self.train_data[idx]
                 self.model.train()
@@ -181,7 +183,6 @@ class Trainer:
                 for k, v in out.items():
                     sums[k] = sums.get(k, 0) + v.detach()
                 seen += 1
-                images += len(batch) * self.group.world
                 c.step += 1
                 c.step_in_epoch += 1
                 c.seconds = self._seconds_at_start + time.monotonic() - self._started
