@@ -105,7 +105,7 @@ def _cfg(**kw):
 
 def _same_weights(a, b):
     wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
-    assert wa.keys() == wb.keys() == {"weights", "means", "covariances", "fitted"}
+    assert wa.keys() == wb.keys() == {"weights", "means", "covariances", "fitted", "last_nll"}
     for k in wa:
         assert torch.equal(wa[k], wb[k]), k
 
@@ -158,3 +158,22 @@ def test_cli_digits_and_errors(tmp_path, capsys):
                                              "--out", str(tmp_path / "bad")])
     assert "points or image" in cli_error(capsys, ["train", "gmm", "--data", "tones", "--out", str(tmp_path / "bad2")])
     assert "--covariance" in cli_error(capsys, ["train", "gmm", "--covariance", "spherical", "--out", str(tmp_path / "b3")])
+
+
+def test_training_stops_once_em_has_converged(tmp_path, capsys):
+    """--tol: an epoch that lowers the training NLL by less than tol nats per dimension ends training;
+    --tol 0 trains for every epoch asked for."""
+    run = tmp_path / "tol"
+    assert main(["train", "gmm", "--data", "toy:gmm8", "--epochs", "40", "--em-steps", "2", "--quiet",
+                 "--out", str(run)]) == 0
+    assert "stopped early: training has converged" in capsys.readouterr().out
+    rows = [r for r in genlab.viz.read_metrics(run / "metrics.csv") if r["split"] == "train"]
+    epochs = len(rows)
+    assert 2 <= epochs < 40
+    nll = [float(r["loss"]) for r in rows]
+    assert nll[-2] - nll[-1] < 1e-4 * 2  # the last epoch gained less than tol per dimension (2 of them)
+    assert all(a - b >= 1e-4 * 2 for a, b in zip(nll[:-2], nll[1:-1]))  # and every earlier one more
+    full = tmp_path / "full"
+    assert main(["train", "gmm", "--data", "toy:gmm8", "--epochs", "12", "--em-steps", "2", "--tol", "0",
+                 "--quiet", "--out", str(full)]) == 0
+    assert len([r for r in genlab.viz.read_metrics(full / "metrics.csv") if r["split"] == "train"]) == 12

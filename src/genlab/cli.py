@@ -59,7 +59,7 @@ def _shown_train_defaults(cls) -> dict[str, Any]:
     return shown
 
 
-DEMO_MINUTES, DEMO_SAMPLES = 0.5, 1000  # `genlab demo`: about 5 minutes in all on a 2-core CPU
+DEMO_MINUTES, DEMO_SAMPLES = 1.0, 1000  # `genlab demo`: about 5 minutes in all on a 2-core CPU
 
 
 def build_parser() -> argparse.ArgumentParser:

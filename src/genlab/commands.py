@@ -61,7 +61,8 @@ def cmd_train(ns: argparse.Namespace) -> None:
     if not trainer.group.main:
         return
     c = trainer.counters
-    _say(f"trained {ns.model} for {c.epoch} epochs ({c.step} steps, {c.seconds:.0f} s); run in {out}/ "
+    early = "; stopped early: training has converged" if trainer.model.converged else ""
+    _say(f"trained {ns.model} for {c.epoch} epochs ({c.step} steps, {c.seconds:.0f} s{early}); run in {out}/ "
          f"(samples/, loss.png, metrics.csv)")
     after_training(trainer, out)
 
@@ -297,13 +298,3 @@ def swap_in_demo(staging: Path, out: Path) -> None:
 
 
 _interleave_rows = viz.interleave_rows  # each original above its counterpart
-
-
-def train_report(trainer) -> str:
-    rows = [r for r in trainer.metrics.rows if r["split"] == "test"]
-    c = trainer.counters
-    if not rows:
-        return f"{c.epoch} epochs"
-    last = rows[-1]
-    return (f"{c.epoch} epochs, {c.step} steps in {c.seconds:.0f} s; test −ELBO {float(last['nll_bound']):.1f} "
-            f"nats/image ({float(last['bits_per_dim']):.3f} bits/dim)")

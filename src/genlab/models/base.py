@@ -54,6 +54,7 @@ class GenerativeModel(nn.Module):
 
     uses_palette: ClassVar[bool] = False  # True: works on palette-index images (config.colors)
     label_count: int = 0  # classes a class-conditional model takes as `labels=`; 0 = unconditional
+    converged: bool = False  # set by a model with nothing left to learn (EM at a fixed point): training stops
 
     def __init__(self, config: Any, item_shape: tuple[int, ...], palette: Palette | None = None):
         super().__init__()

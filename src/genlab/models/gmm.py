@@ -50,10 +50,13 @@ class GMMConfig:
                           ("auto", "full", "diag"))
     em_steps: int = opt(10, "EM iterations per epoch, each over the whole training split")
     reg_covar: float = opt(1e-6, "added to every variance so that no Gaussian collapses onto a point")
+    tol: float = opt(1e-4, "stop once an epoch of EM lowers the training NLL by less than this many nats per "
+                           "dimension (0: train for the whole --epochs or --minutes)")
 
     def validate(self) -> None:
-        if self.components < 1 or self.em_steps < 1 or not self.reg_covar > 0:
-            raise GenlabError("--components and --em-steps must be at least 1 and --reg-covar above 0")
+        if self.components < 1 or self.em_steps < 1 or not self.reg_covar > 0 or not self.tol >= 0:
+            raise GenlabError("--components and --em-steps must be at least 1, --reg-covar above 0 and --tol "
+                              "at least 0")
 
 
 @register("gmm")
@@ -78,6 +81,8 @@ class GMM(GenerativeModel):
         cov = torch.full((m, d), var, dtype=f64) if self.covariance == "diag" else var * torch.eye(d, dtype=f64).repeat(m, 1, 1)
         self.register_buffer("covariances", cov)  # (M, D) variances, or (M, D, D)
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+        # training NLL after the previous epoch's EM (NaN before the first), for the --tol test
+        self.register_buffer("last_nll", torch.tensor(math.nan, dtype=f64))
 
     def summary(self) -> str:
         kind = "images (dequantized, flattened)" if self.images else "points"
@@ -165,7 +170,17 @@ class GMM(GenerativeModel):
         for name, value in (("weights", gm.weights_), ("means", gm.means_), ("covariances", gm.covariances_)):
             getattr(self, name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
         self.fitted.fill_(True)
-        return self._figures(self._log_prob_of(x))
+        figures = self._figures(self._log_prob_of(x))
+        nll = float(figures["loss"])
+        if self.config.tol > 0 and not math.isnan(self.last_nll):
+            self.converged = float(self.last_nll) - nll < self.config.tol * self.dim
+        self.last_nll.fill_(nll)
+        return figures
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Runs saved before `last_nll` existed load too (their next epoch starts the --tol test afresh)."""
+        state_dict = {"last_nll": torch.tensor(math.nan, dtype=torch.float64), **state_dict}
+        return super().load_state_dict(state_dict, strict, assign)
 
     @staticmethod
     def _np(t: torch.Tensor) -> np.ndarray:

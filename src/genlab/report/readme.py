@@ -11,16 +11,19 @@ from genlab.fsutil import atomic_write_text
 from genlab.report.html import markdown_table
 
 BEGIN, END = "<!-- demo:begin -->", "<!-- demo:end -->"
-# (picture in the report's pictures/ folder, what the README says it shows); missing ones are left out
+# (picture in the report's pictures/ folder, its heading, what it shows); missing ones are left out
 KEY_PICTURES = [
-    ("pixelrnn_samples.png", "PixelRNN: 64 samples, pixel by pixel"),
-    ("pixelrnn_completions.png", "PixelRNN: test digits, their bottom half hidden, two completions each"),
-    ("vae_samples.png", "VAE: 64 samples decoded from the prior"),
-    ("vae_interpolations.png", "VAE: straight lines in latent space between two test digits"),
-    ("gan_samples.png", "GAN: 64 samples"),
-    ("gan_nearest.png", "GAN: samples (rows 1, 3) above their nearest training digits (rows 2, 4)"),
-    ("gmm_samples.png", "Gaussian mixture: 64 samples"),
+    ("pixelrnn_samples.png", "PixelRNN samples", "64 PixelRNN samples, drawn pixel by pixel"),
+    ("pixelrnn_completions.png", "PixelRNN completions",
+     "test digits (row 1), their bottom half hidden (row 2), two completions of each (rows 3-4)"),
+    ("vae_samples.png", "VAE samples", "64 VAE samples decoded from the prior"),
+    ("vae_interpolations.png", "VAE interpolations", "straight lines in the VAE's latent space between test digits"),
+    ("gan_samples.png", "GAN samples", "64 GAN samples"),
+    ("gan_nearest.png", "GAN vs. training set",
+     "GAN samples (rows 1, 3) above their nearest training digits (rows 2, 4)"),
+    ("gmm_samples.png", "Gaussian mixture samples", "64 samples of the Gaussian mixture"),
 ]
+PER_ROW = 4
 
 
 def demo_section(demo: Path, docs: Path, readme_dir: Path) -> str:
@@ -31,19 +34,23 @@ def demo_section(demo: Path, docs: Path, readme_dir: Path) -> str:
         raise GenlabError(f"{demo} holds no finished demo (no metrics.json); run `genlab demo --out {demo}` first")
     metrics = json.loads(metrics_path.read_text())
     docs.mkdir(parents=True, exist_ok=True)
-    cells = []
-    for name, caption in KEY_PICTURES:
+    shown = []  # (heading, Markdown image)
+    for name, heading, caption in KEY_PICTURES:
         source = demo / "pictures" / name
         if source.is_file():
             shutil.copyfile(source, docs / name)
-            link = (docs / name).relative_to(readme_dir).as_posix()
-            cells.append(f"| ![{caption}]({link}) | {caption} |")
+            shown.append((heading, f"![{caption}]({(docs / name).relative_to(readme_dir).as_posix()})"))
+    tables = []
+    for start in range(0, len(shown), PER_ROW):
+        group = shown[start:start + PER_ROW]
+        tables += ["| " + " | ".join(h for h, _ in group) + " |", "|" + "---|" * len(group),
+                   "| " + " | ".join(image for _, image in group) + " |", ""]
     budget = metrics.get("budget_minutes")
     return "\n".join([
         f"Measured by `scripts/dev.sh readme` on {metrics['created'][:10]}: each family trained for "
-        f"{budget:g} minute(s) on {metrics['data']} ({metrics['split']}), then {metrics['n']:,} samples each "
+        f"{budget:g} minute(s) on {metrics['data']} ({metrics['split'].split(':')[0]}), then {metrics['n']:,} samples each "
         f"compared with the test split in the feature space `{metrics['features']}`.",
-        "", "| picture | what it shows |", "|---|---|", *cells, "",
+        "", *tables,
         markdown_table(metrics).rstrip("\n"),
     ]) + "\n"
 

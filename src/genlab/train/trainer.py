@@ -145,6 +145,8 @@ class Trainer:
     def _done(self) -> bool:
         """Epochs are counted alike on every process; a --minutes budget is kept by rank 0's clock."""
         c, cfg = self.counters, self.cfg
+        if self.model.converged:
+            return True
         epochs = cfg.epochs if cfg.epochs is not None else (None if cfg.minutes is not None else DEFAULT_EPOCHS)
         if epochs is not None and c.epoch >= epochs:
             return True
