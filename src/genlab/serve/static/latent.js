@@ -60,9 +60,13 @@ function buildSliders() {
   if (info.latent > info.sliders) box.append(`(the other ${info.latent - info.sliders} coordinates stay as drawn)`);
 }
 
-function randomCode() {
+function priorDraw() {
   // Box-Muller: a draw from the prior N(0, I)
-  z = Array.from({ length: info.latent }, () => Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random()));
+  return Array.from({ length: info.latent }, () => Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random()));
+}
+
+function randomCode() {
+  z = priorDraw();
   buildSliders();
   decode();
 }
@@ -73,7 +77,8 @@ async function loadRun() {
   const answer = await api(`/api/latent?run=${encodeURIComponent(name)}`);
   if (name !== run()) return; // another run was picked meanwhile
   info = answer;
-  z = new Array(info.latent).fill(0);
+  // a VAE starts at the prior's centre; a GAN's z = 0 is often no picture at all, so it starts from a draw
+  z = info.encoder ? new Array(info.latent).fill(0) : priorDraw();
   $("latent-map").hidden = info.latent !== 2;
   if (info.latent === 2) {
     info.mapImages = await Promise.all(info.map.map((src) => new Promise((ok) => { const img = new Image(); img.onload = () => ok(img); img.src = src; })));
