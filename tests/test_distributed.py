@@ -168,6 +168,20 @@ def test_a_batch_too_small_to_share_is_refused_before_training():
         Group(0, 2).check_batches(1497, 1496)  # the last batch holds 1
 
 
+def _refused(rank, run):
+    from genlab.errors import GenlabError
+
+    with pytest.raises(GenlabError, match="cannot be shared by 2 processes"):
+        train.start("vae", {}, DIGITS, _cfg(batch_size=1496), run, quiet=True)
+
+
+def test_a_refused_distributed_run_writes_nothing(tmp_path):
+    """The batch check needs the data, yet comes before the run folder is made: fixing the batch
+    size and running the same command again must not meet a half-made run."""
+    _in_processes(2, _refused, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_only_rank_0_prints_the_error_line(monkeypatch, capsys):
     from genlab.cli import main
 

@@ -114,10 +114,11 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
     config = {"model": model_name, "model_config": to_dict(model.config), "data": to_dict(data_cfg),
               "train": to_dict(train_cfg), "item_shape": list(data.item_shape),
               "data_fingerprint": fingerprint(data), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    trainer = _trainer(model, data, train_cfg, out, quiet)  # joins the other processes, checks the batches
     if main:
         runs.prepare_new_run(out)
         runs.write_config(out, config)
-    return _fit(_trainer(model, data, train_cfg, out, quiet), resume=False)
+    return _fit(trainer, resume=False)
 
 
 RESUME_OVERRIDES = ("epochs", "minutes", "device", "save_every", "log_every", "tensorboard", "nproc", "precision",
