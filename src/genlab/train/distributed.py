@@ -222,6 +222,8 @@ def launch(argv: list[str], nproc: int) -> None:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
+    # each process's share of the cores (torchrun would set 1 and print a banner saying so)
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     args = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", "genlab"])
     args.training_script_args = list(argv)  # set after parsing: torchrun's parser would take --nproc for its own
     elastic = logging.getLogger("torch.distributed.elastic")
