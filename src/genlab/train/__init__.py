@@ -54,11 +54,9 @@ def _new_model(cls: type[GenerativeModel], model_cfg: Any, data: Dataset, seed: 
 def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run: Path, quiet: bool) -> Trainer:
     """Join the other training processes (if torchrun started several), move the model and the
     prepared data onto this process's device, and build the Trainer."""
+    _check_sharing(model, len(data.train), train_cfg)
     group = distributed.Group.from_env(resolve_device(train_cfg.device))
     device = group.device
-    if group.world > 1 and model.full_batch:
-        raise GenlabError(f"{model.name} fits on the whole training split in one process; train it without "
-                          f"--nproc / torchrun")
     model.to(device)
     if device.type == "cuda":  # cuDNN's fastest convolutions take NHWC; only 4-D weights change
         model.to(memory_format=torch.channels_last)
@@ -69,6 +67,16 @@ def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run:
         labels = {"train_labels": data.train_labels.to(device),
                   "test_labels": None if data.test_labels is None else data.test_labels.to(device)}
     return Trainer(model, prepared_train, prepared_test, train_cfg, run, quiet=quiet, group=group, **labels)
+
+
+def _check_sharing(model: GenerativeModel, n: int, train_cfg: TrainConfig) -> None:
+    """Refuse, before a new run's folder is made, what several processes cannot share: a whole-split
+    fit (EM), or batches too small to give every process an item."""
+    world = distributed.world_size()
+    if world > 1 and model.full_batch:
+        raise GenlabError(f"{model.name} fits on the whole training split in one process; train it without "
+                          f"--nproc / torchrun")
+    distributed.Group(0, world).check_batches(n, n if model.full_batch else train_cfg.batch_size)
 
 
 def _check_execution(train_cfg: TrainConfig) -> None:
@@ -114,11 +122,11 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
     config = {"model": model_name, "model_config": to_dict(model.config), "data": to_dict(data_cfg),
               "train": to_dict(train_cfg), "item_shape": list(data.item_shape),
               "data_fingerprint": fingerprint(data), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    trainer = _trainer(model, data, train_cfg, out, quiet)  # joins the other processes, checks the batches
+    _check_sharing(model, len(data.train), train_cfg)
     if main:
         runs.prepare_new_run(out)
         runs.write_config(out, config)
-    return _fit(trainer, resume=False)
+    return _fit(_trainer(model, data, train_cfg, out, quiet), resume=False)
 
 
 RESUME_OVERRIDES = ("epochs", "minutes", "device", "save_every", "log_every", "tensorboard", "nproc", "precision",
