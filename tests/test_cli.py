@@ -40,6 +40,8 @@ def test_sample_png_npz_and_folder(run, tmp_path, capsys):
     assert set(np.unique(np.asarray(Image.open(files[0])))) <= {0, 255}  # drawn binary pixels
     assert main(["sample", str(run), "--n", "4", "--out", str(tmp_path / "g.png")]) == 0
     assert Image.open(tmp_path / "g.png").mode == "L"
+    assert main(["sample", str(run), "--out", str(tmp_path / "d.npz")]) == 0
+    assert np.load(tmp_path / "d.npz")["images"].shape[0] == 64  # without --n, a grid's worth of images
 
 
 def test_interpolate_between_images_and_random_codes(run, tmp_path):

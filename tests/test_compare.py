@@ -46,6 +46,9 @@ def test_metrics_json_holds_every_family_in_one_feature_space(report):
         assert figures["features"] == m["features"]  # one feature space for every model
         assert len(figures["fid"]["values"]) == 2 and 0 <= figures["precision"]["mean"] <= 1
         assert figures["training"]["steps"] >= 1
+        picture = figures["sample_setup"].get("nearest_picture")  # every path relative to the report folder
+        assert picture is None or (picture == f"pictures/{name}_nearest.png" and (report / picture).is_file())
+    assert any("nearest_picture" in f["sample_setup"] for f in m["models"].values())
 
 
 def test_report_is_one_self_contained_page(report):

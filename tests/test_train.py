@@ -137,3 +137,39 @@ def test_sigkill_at_any_moment_then_resume_matches_unbroken_run(tmp_path):
     assert 0 < step < 6 * 47  # 47 batches of 32 per epoch: the kill came mid-run
     subprocess.run(_cli(*args, "--out", str(killed), "--resume"), check=True, timeout=300)
     _assert_same_weights(whole, killed)
+
+
+TRAIN_ARGV = [sys.executable, "-m", "genlab", "train", "vae", "--data", "digits", "--hidden", "16", "--latent", "3",
+              "--epochs", "2", "--batch-size", "256", "--device", "cpu"]
+
+
+def test_a_log_gets_one_line_per_epoch_and_a_terminal_gets_a_bar(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    logged = subprocess.run([*TRAIN_ARGV, "--out", str(tmp_path / "log")], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert logged.returncode == 0, logged.stderr
+    lines = logged.stderr.splitlines()
+    assert "\r" not in logged.stderr and [line.split(":")[0] for line in lines] == ["epoch 1", "epoch 2"], lines
+    assert "loss" in lines[1] and "test nll_bound" in lines[1] and "step 12" in lines[1]  # 6 steps an epoch
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()  # stderr on a terminal: the bar redraws in place, no epoch lines
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a new pty is 0 columns wide
+    proc = subprocess.Popen([*TRAIN_ARGV, "--out", str(tmp_path / "tty")], env=env, stdout=subprocess.DEVNULL,
+                            stderr=follower)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0
+    assert b"\r" in shown and b"epoch 1" in shown and b"epoch 1: step" not in shown

@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="draw new images from a trained run")
     s.add_argument("run")
-    s.add_argument("--n", type=int, default=64, help="how many (default 64)")
+    s.add_argument("--n", type=int, default=None, help="how many (default 64 images or points; 1 sound: a .wav holds "
+                                                      "several sounds one after another, 0.25 s apart)")
     s.add_argument("--seed", type=int, default=0, help="the same seed draws the same images")
     s.add_argument("--pixels", choices=("mean", "sample"), default=argparse.SUPPRESS,
                    help="VAE: paint each pixel's expected colour (mean, the default) or draw it (sample)")

@@ -86,9 +86,12 @@ def after_training(trainer, out: Path) -> None:
 
 # --- sample / interpolate -----------------------------------------------------------------------
 def cmd_sample(ns: argparse.Namespace) -> None:
-    _positive("n", ns.n)
+    if ns.n is not None:
+        _positive("n", ns.n)
     viz.check_output_path(ns.out)
     run = _load(ns)
+    if ns.n is None:  # one sound is what a listener wants; a grid of 64 is what a viewer wants
+        ns.n = 1 if run.model.data_kind == "audio" else 64
     g = torch.Generator(device=run.model.device).manual_seed(ns.seed)
     options = _model_options(run, ns, run.model.sample, SAMPLE_OPTIONS)
     if ns.label is not None:

@@ -152,7 +152,7 @@ def _train(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor | None, q
 
 
 def _steps(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor | None, quiet: bool) -> None:
-    from tqdm import tqdm
+    from genlab import progress
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
@@ -164,7 +164,7 @@ def _steps(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor | None, q
                 nn.init.zeros_(p)
         opt = torch.optim.Adam(net.parameters(), lr=2e-3)
         net.train()
-        for _ in tqdm(range(STEPS), desc="feature net", disable=quiet, leave=False):
+        for _ in progress.bar(range(STEPS), quiet=quiet, desc="feature net", leave=False):
             idx = torch.randint(len(images), (BATCH,), generator=g)
             x = images[idx]
             feats = net(x)

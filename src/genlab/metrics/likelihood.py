@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 
 import torch
-from tqdm import tqdm
 
+from genlab import progress
 from genlab.models import GenerativeModel
 
 
@@ -26,7 +26,7 @@ def likelihood_report(model: GenerativeModel, images: torch.Tensor, iwae_k: int 
     dims = math.prod(data.shape[1:])
     g = torch.Generator(device=model.device).manual_seed(seed)
     sums: dict[str, float] = {}
-    for start in tqdm(range(0, len(data), batch_size), desc="evaluate", disable=quiet, leave=False):
+    for start in progress.bar(range(0, len(data), batch_size), quiet=quiet, desc="evaluate", leave=False):
         batch = data[start:start + batch_size]
         for name, values in _bounds(model, batch, iwae_k, g).items():
             sums[name] = sums.get(name, 0.0) + float(values.sum())

@@ -134,6 +134,8 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
                           picture=nearest, quiet=quiet, space=space)
         entry = Entry(label, run, report, training_summary(run))
         entry.pictures = _pictures(entry, data, out / "pictures", nearest)
+        if "nearest_picture" in report.get("sample_setup", {}):  # named from the report folder, which may move
+            report["sample_setup"]["nearest_picture"] = shown_path(nearest, out)
         entries.append(entry)
     metrics = {"data": data.spec, "split": data.split_note, "budget_minutes": None if run_dirs else minutes,
                "features": space.name if space else None, "n": n, "seeds": [seed + i for i in range(seeds)],

@@ -94,6 +94,11 @@ class Group:
         dist.broadcast(t, 0)
         return bool(t.item())
 
+    def weighted(self, value: torch.Tensor) -> torch.Tensor:
+        """A figure of this rank's share of the batch, weighted so that `mean` over the ranks gives
+        the whole batch's figure: share · world · value (uneven shares, e.g. 49 + 48, included)."""
+        return value if self.world == 1 else value * (self.share * self.world)
+
     def mean(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Each figure averaged over the ranks (one all-reduce for all of them)."""
         if self.world == 1 or not values:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from genlab import runs, viz
+from genlab import progress, runs, viz
 from genlab.config import TrainConfig
 from genlab.errors import GenlabError
 from genlab.fsutil import atomic_write_text
@@ -97,6 +97,15 @@ class MetricsLog:
             writer.writerow(self.rows[-1])
 
 
+def epoch_line(c: Counters, train: dict[str, float], test: dict[str, float]) -> str:
+    """One line per epoch for a log: where training stands, its latest loss and the test figures."""
+    parts = [f"epoch {c.epoch + (c.step_in_epoch > 0)}: step {c.step}, {c.seconds:.0f} s"]
+    if "loss" in train:
+        parts.append(f"loss {train['loss']:.4g}")
+    parts += [f"test {k} {v:.4g}" for k, v in test.items()]
+    return ", ".join(parts)
+
+
 def _fmt(v: Any) -> Any:
     return f"{v:.6g}" if isinstance(v, float) else v
 
@@ -122,6 +131,7 @@ class Trainer:
         self.steps_per_epoch = max(1, math.ceil(len(self.train_data) / self.batch_size))
         self.group.check_batches(len(self.train_data), self.batch_size)
         self.tb = None
+        self._last_train: dict[str, float] = {}  # the latest logged training figures, for the epoch line
         self.epoch_hooks, self.fit_end_hooks = hooks.epoch_hooks(self), hooks.fit_end_hooks(self)
 
     # --- state ---------------------------------------------------------------------------------
@@ -169,8 +179,8 @@ class Trainer:
         while not self._done():
             c = self.counters
             order = epoch_order(len(self.train_data), self.cfg.seed, c.epoch)
-            bar = tqdm(total=self.steps_per_epoch, initial=c.step_in_epoch, desc=f"epoch {c.epoch + 1}",
-                       disable=self.quiet or not main, leave=False, dynamic_ncols=True)
+            bar = progress.bar(total=self.steps_per_epoch, initial=c.step_in_epoch, desc=f"epoch {c.epoch + 1}",
+                               quiet=self.quiet or not main, leave=False, dynamic_ncols=True)
             sums: dict[str, torch.Tensor] = {}
             seen, images, window_start = 0, 0, time.monotonic()
             while c.step_in_epoch < self.steps_per_epoch and not self._done():
@@ -183,7 +193,7 @@ class Trainer:
                 with self.wrappers.routed(self.model), self._autocast():
                     out = self.model.train_step(batch, self.optimizers, **self._labels(self.train_labels, idx))
                 for k, v in out.items():
-                    sums[k] = sums.get(k, 0) + v.detach()
+                    sums[k] = sums.get(k, 0) + self.group.weighted(v.detach())
                 seen += 1
                 c.step += 1
                 c.step_in_epoch += 1
@@ -229,6 +239,7 @@ class Trainer:
             raise GenlabError(f"training diverged: {bad} became {means[bad]} by step {c.step}; {kept} "
                               f"(try a lower --lr, then --resume or start a new run)")
         bar.set_postfix(loss=f"{means['loss']:.4g}", img_s=f"{images_per_s:.0f}")
+        self._last_train = means
         if not self.group.main:
             return
         self.metrics.add({"step": c.step, "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
@@ -266,6 +277,8 @@ class Trainer:
         figures = self.evaluate() if len(self.test_data) else {}
         for hook in self.epoch_hooks:  # pictures; a hook may return figures for the epoch's row
             figures.update(hook(self) or {})
+        if not self.quiet and not progress.interactive():  # a log gets one line per epoch, not bar redraws
+            progress.say(epoch_line(c, self._last_train, figures))
         if figures:
             self.metrics.add({"step": c.step, "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
                               "seconds": c.seconds, "split": "test", **figures})
