@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from genlab.config import TrainConfig
+from genlab.core.config import TrainConfig
 from genlab.train import Trainer
 from genlab.train import trainer as trainer_module
 

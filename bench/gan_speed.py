@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from genlab import train, viz
 from genlab.cli import main as genlab_main
-from genlab.config import DataConfig, TrainConfig
+from genlab.core.config import DataConfig, TrainConfig
 from genlab.data import load_dataset
 from genlab.models.gan import GAN, GANConfig
 

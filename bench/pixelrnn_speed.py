@@ -31,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from genlab import train  # noqa: E402
-from genlab.config import DataConfig, TrainConfig  # noqa: E402
+from genlab.core.config import DataConfig, TrainConfig  # noqa: E402
 from genlab.data import Palette, load_dataset  # noqa: E402
 from genlab.metrics.likelihood import likelihood_report  # noqa: E402
 from genlab.models.pixelrnn import ARCHS, PixelRNN, PixelRNNConfig  # noqa: E402

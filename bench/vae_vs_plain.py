@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, TensorDataset
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from genlab import train
-from genlab.config import DataConfig, TrainConfig
+from genlab.core.config import DataConfig, TrainConfig
 from genlab.data import Palette, load_dataset
 from genlab.models.vae import VAE, VAEConfig
 

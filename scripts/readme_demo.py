@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from genlab.cli import main as genlab
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
 from genlab.report.readme import update_readme
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from PIL import Image
 
 from genlab.data import Palette, describe_dataset, load_dataset, toy_modes
 from genlab.data import palette as palette_module
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
 
 
 def user_error(spec, *, names, **kwargs) -> str:

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from clihelp import cli_error
-from genlab import commands
+from genlab.cli import evaluate as commands
 from genlab.cli import main
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
 from genlab.report import compare as compare_module
 
 

@@ -16,8 +16,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from genlab import runs, train, viz
-from genlab.config import DataConfig, TrainConfig
+from genlab import train, viz
+from genlab.train import runs
+from genlab.core.config import DataConfig, TrainConfig
 from genlab.models.gan import GAN
 
 DIGITS = DataConfig(data="digits")
@@ -211,7 +212,7 @@ def test_killed_two_process_run_resumes_to_the_unbroken_weights(tmp_path):
 
 
 def test_a_batch_too_small_to_share_is_refused_before_training():
-    from genlab.errors import GenlabError
+    from genlab.core.errors import GenlabError
     from genlab.train.distributed import Group
 
     Group(0, 2).check_batches(1497, 64)  # the last batch holds 25
@@ -220,7 +221,7 @@ def test_a_batch_too_small_to_share_is_refused_before_training():
 
 
 def _refused(rank, run):
-    from genlab.errors import GenlabError
+    from genlab.core.errors import GenlabError
 
     with pytest.raises(GenlabError, match="cannot be shared by 2 processes"):
         train.start("vae", {}, DIGITS, _cfg(batch_size=1496), run, quiet=True)

@@ -12,10 +12,10 @@ from safetensors.torch import load_file
 import genlab
 from genlab import train
 from genlab.cli import main
-from genlab.config import DataConfig, TrainConfig
+from genlab.core.config import DataConfig, TrainConfig
 from genlab.data import toy_modes
-from genlab.errors import GenlabError
-from genlab.metrics.modes import diversity_ratio, mode_coverage
+from genlab.core.errors import GenlabError
+from genlab.models.gan.modes import diversity_ratio, mode_coverage
 from genlab.models.gan import (GAN, GANConfig, dcgan_sizes, discriminator_loss, generator_loss,
                                gradient_penalty)
 from clihelp import cli_error

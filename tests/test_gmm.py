@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 import genlab
 from genlab import train
 from genlab.cli import main
-from genlab.config import DataConfig, TrainConfig
+from genlab.core.config import DataConfig, TrainConfig
 from genlab.models.gmm import GMM
 from clihelp import cli_error
 

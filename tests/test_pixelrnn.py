@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from genlab.data import Palette
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
 from genlab.models.autoregressive import draw
 from genlab.models.pixelrnn import ARCHS, PixelRNN, PixelRNNConfig
 from threads import one_thread  # noqa: F401  (autouse fixture)

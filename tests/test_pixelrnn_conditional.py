@@ -12,7 +12,7 @@ from clihelp import cli_error
 from genlab import load
 from genlab.cli import main
 from genlab.data import Palette
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
 from genlab.models.pixelrnn import ARCHS, PixelRNN, PixelRNNConfig
 from threads import one_thread  # noqa: F401  (autouse fixture)
 

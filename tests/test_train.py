@@ -10,9 +10,10 @@ import torch
 from safetensors.torch import load_file
 
 import genlab
-from genlab import runs, train
-from genlab.config import DataConfig, TrainConfig
-from genlab.errors import GenlabError
+from genlab import train
+from genlab.train import runs
+from genlab.core.config import DataConfig, TrainConfig
+from genlab.core.errors import GenlabError
 from genlab.models.vae import VAE
 
 TINY = {"hidden": 16, "latent": 3}

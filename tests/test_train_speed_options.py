@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from genlab import train
-from genlab.config import DataConfig, TrainConfig
+from genlab.core.config import DataConfig, TrainConfig
 
 from clihelp import cli_error
 

@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 
 def load(run, device="cpu"):
-    """Rebuild a trained model from its run folder; see `genlab.runs.LoadedRun`."""
-    from genlab.runs import load as _load
+    """Rebuild a trained model from its run folder; see `genlab.train.runs.LoadedRun`."""
+    from genlab.train.runs import load as _load
 
     return _load(run, device=device)

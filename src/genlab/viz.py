@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from genlab.errors import GenlabError
-from genlab.fsutil import atomic_write_bytes, atomic_write_with
+from genlab.core.errors import GenlabError
+from genlab.core.fsutil import atomic_write_bytes, atomic_write_with
 
 
 def _pyplot():

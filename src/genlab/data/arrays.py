@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genlab.core.errors import GenlabError
 from genlab.data.dataset import Dataset, image_dataset, one_line, points_dataset, tenth_split
-from genlab.errors import GenlabError
 
 _LOAD_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError)
 _SHAPES = "(N, H, W), (N, H, W, C) or (N, C, H, W) images with C 1 or 3, or (N, 2) points"

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genlab.core.errors import GenlabError
+from genlab.core.fsutil import atomic_write_with
 from genlab.data.dataset import Dataset, _tensor, held_out_count, one_line, tenth_split
-from genlab.errors import GenlabError
-from genlab.fsutil import atomic_write_with
 
 DEFAULT_SAMPLE_RATE = 16000
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 500, 192_000

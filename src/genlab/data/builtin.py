@@ -5,8 +5,8 @@ import gzip
 
 import numpy as np
 
+from genlab.core.errors import GenlabError
 from genlab.data.dataset import SPLIT_SEED, Dataset, image_dataset, tenth_split
-from genlab.errors import GenlabError
 
 DIGITS_TEST = 300
 MNIST5K_TEST_PER_CLASS = 100

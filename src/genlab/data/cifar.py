@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genlab.core.errors import GenlabError
 from genlab.data.dataset import Dataset, image_dataset, one_line
-from genlab.errors import GenlabError
 
 PIXELS = 3 * 32 * 32
 _PY10_TRAIN = re.compile(r"^data_batch_(\d+)$")

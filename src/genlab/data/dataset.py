@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
 
 if TYPE_CHECKING:
     from genlab.data.palette import Palette

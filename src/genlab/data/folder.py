@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genlab.core.errors import GenlabError
 from genlab.data.dataset import MAX_IMAGE_SIZE, Dataset, image_dataset, one_line, tenth_split, to_channels
-from genlab.errors import GenlabError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 GREY_MODES = {"1", "L", "LA", "La", "I", "F"}  # plus every "I;16..." mode and grey-palette "P"

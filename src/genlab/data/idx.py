@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genlab.core.errors import GenlabError
 from genlab.data.dataset import Dataset, image_dataset, one_line, tenth_split
-from genlab.errors import GenlabError
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 _STANDARD = re.compile(r"^(train|t10k)-(images|labels)[.-]idx[13]-ubyte(\.gz)?$", re.IGNORECASE)

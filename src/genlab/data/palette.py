@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
 
 MAX_FIT_PIXELS = 100_000  # k-means on RGB pixels sees at most this many, drawn with a seeded generator
 CHUNK_BYTES = 16 * 2**20  # the float32 (pixels, K) distance block in encode stays below this

@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from genlab.core.errors import GenlabError
 from genlab.data.dataset import Dataset, check_options, finish_images
-from genlab.errors import GenlabError
 
 BUILTIN_SPECS = ("digits", "mnist5k", "toy:rings", "toy:gmm8", "toy:grid25", "toy:spiral",
                  "toy:swissroll", "patches:china", "patches:flower", "tones")

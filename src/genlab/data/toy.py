@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from genlab.core.errors import GenlabError
 from genlab.data.dataset import Dataset, points_dataset
-from genlab.errors import GenlabError
 
 TOY_NAMES = ("rings", "gmm8", "grid25", "spiral", "swissroll")
 TOY_TRAIN, TOY_TEST = 8000, 2000

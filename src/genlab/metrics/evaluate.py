@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
+from genlab.core.errors import GenlabError
 from genlab.data import Dataset
-from genlab.errors import GenlabError
 from genlab.metrics.features import FeatureSpace, feature_space
 from genlab.metrics.fid import fid, kid
 from genlab.metrics.likelihood import likelihood_report

@@ -20,8 +20,8 @@ beside this torch build, and load their weights with an unrestricted unpickler.
 from __future__ import annotations
 
 import hashlib
-import math
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -32,9 +32,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from genlab.core.errors import GenlabError
+from genlab.core.fsutil import atomic_write_with
 from genlab.data import Dataset
-from genlab.errors import GenlabError
-from genlab.fsutil import atomic_write_with
 
 VERSION = 2  # bump when the network or its training changes: old cache entries are then ignored
 WIDTH = 128  # feature dimension
@@ -152,7 +152,7 @@ def _train(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor | None, q
 
 
 def _steps(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor | None, quiet: bool) -> None:
-    from genlab import progress
+    from genlab.core import progress
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)

@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from genlab import progress
+from genlab.core import progress
 from genlab.models import GenerativeModel
 
 

@@ -1,11 +1,23 @@
-"""genlab's models. Importing this package imports every module in it, and each module's
-`@register` decorator adds its model to `base.REGISTRY` (which feeds `genlab train NAME`)."""
+"""genlab's models: the interface (`base.py`), shared layers (`nn.py`), the one autoregressive loop
+(`autoregressive.py`), and one package per family (`gan/`, `gmm/`, `pixelrnn/`, `vae/`, `wavenet/`).
+
+Importing this package imports every family, and each family's `@register` decorator adds its model
+to `base.REGISTRY` (which feeds `genlab train NAME`)."""
 import importlib
 import pkgutil
 
-from genlab.models.base import REGISTRY, GenerativeModel, model_class, register
+from genlab.core.errors import GenlabError
+from genlab.models.base import REGISTRY, GenerativeModel, register
 
 for _info in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_info.name}")
+
+
+def model_class(name: str) -> type[GenerativeModel]:
+    """The registered model called `name` (every family is registered once this package is imported)."""
+    if name not in REGISTRY:
+        raise GenlabError(f"unknown model {name!r}; choose one of: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
 
 __all__ = ["REGISTRY", "GenerativeModel", "model_class", "register"]

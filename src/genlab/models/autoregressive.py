@@ -28,11 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
 from genlab.models.nn import channel_groups
-
 
 RowHook = Callable[[int, torch.Tensor], None]  # (row just finished, the images so far)
 

@@ -7,15 +7,42 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Protocol
 
 import torch
 from torch import nn
 
+from genlab.core.errors import GenlabError
 from genlab.data import Dataset, Palette
-from genlab.errors import GenlabError
 
 REGISTRY: dict[str, type["GenerativeModel"]] = {}
+
+
+class TrainingView(Protocol):
+    """What a family's training pictures see of a run in progress (the trainer is one)."""
+
+    model: "GenerativeModel"
+    run: Path  # the run folder, where pictures go
+    data_spec: str  # the data spec the run trains on (e.g. toy:gmm8)
+    train_data: torch.Tensor  # prepared training items, on the device
+    test_data: torch.Tensor
+    counters: Any  # .epoch (epochs done), .step
+    quiet: bool
+
+
+class TrainingPictures:
+    """What a family draws while it trains, beyond the generic sample grid, metrics and loss curve.
+    A family returns one from `GenerativeModel.training_pictures`; the trainer calls `epoch` after
+    every epoch and `end` once when training stops. Pictures must not draw from the global random
+    generator, so that they never change the training run."""
+
+    def epoch(self, view: TrainingView) -> dict[str, float] | None:
+        """Draw the epoch's pictures; figures returned join the epoch's test row of metrics.csv."""
+        return None
+
+    def end(self, view: TrainingView) -> None:
+        """Draw the pictures of the finished run."""
 
 
 def register(name: str):
@@ -27,14 +54,6 @@ def register(name: str):
         return cls
 
     return wrap
-
-
-def model_class(name: str) -> type["GenerativeModel"]:
-    from genlab import models  # noqa: F401  (importing the package registers every model)
-
-    if name not in REGISTRY:
-        raise GenlabError(f"unknown model {name!r}; choose one of: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name]
 
 
 class GenerativeModel(nn.Module):
@@ -110,6 +129,15 @@ class GenerativeModel(nn.Module):
         """TrainConfig defaults for training on `data_kind` data ("image", "points", "audio");
         `train_defaults` unless a family needs different ones per kind (the GAN's 2-D learning rate)."""
         return cls.train_defaults
+
+    def training_pictures(self, view: TrainingView) -> TrainingPictures | None:
+        """This family's pictures while it trains (the GAN's 2-D frames, the mixture's ellipses);
+        None when the generic ones say it all."""
+        return None
+
+    def after_training(self, run: Path, load_data: Callable[[], Dataset], say: Callable[[str], None]) -> None:
+        """Pictures `genlab train` adds to a finished run from its data, `load_data()` (the VAE's
+        reconstructions and 2-D latent map); `say` prints a line about each."""
 
     def summary(self) -> str:
         """One line the trainer prints when training starts (e.g. WaveNet's receptive field); "" for none."""

@@ -14,14 +14,15 @@ from typing import Callable, NamedTuple
 
 import torch
 
-from genlab import runs, viz
-from genlab.config import DataConfig, TrainConfig
+from genlab import viz
+from genlab.core.config import DataConfig, TrainConfig
+from genlab.core.errors import GenlabError
+from genlab.core.fsutil import atomic_write_text
 from genlab.data import Dataset, load_dataset
-from genlab.errors import GenlabError
-from genlab.fsutil import atomic_write_text
 from genlab.metrics.evaluate import draw, evaluate, item_kind
 from genlab.metrics.features import feature_space
 from genlab.models import REGISTRY
+from genlab.train import runs
 
 PICTURE_SEED = 0
 SHOWN = 8  # test images per row in reconstructions, interpolations and completions
@@ -183,8 +184,7 @@ def _pictures(entry: Entry, data: Dataset, folder: Path, nearest: Path) -> list[
         return shown + _curves(entry)
     test = data.test[:SHOWN].to(model.device)
     if hasattr(model, "complete"):
-        from genlab.completion import occlude
-        from genlab.masks import parse_mask
+        from genlab.data.masks import occlude, parse_mask
 
         hidden = parse_mask("bottom", *data.item_shape[1:])
         done = model.complete(test, hidden, n=2, generator=g).cpu()  # (SHOWN*2, C, H, W), each image's two in turn

@@ -4,8 +4,8 @@ report anything that slipped in."""
 from __future__ import annotations
 
 import base64
-import json
 import html
+import json
 from pathlib import Path
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"

@@ -6,8 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from genlab.errors import GenlabError
-from genlab.fsutil import atomic_write_text
+from genlab.core.errors import GenlabError
+from genlab.core.fsutil import atomic_write_text
 from genlab.report.html import markdown_table
 
 BEGIN, END = "<!-- demo:begin -->", "<!-- demo:end -->"

@@ -24,9 +24,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from genlab.completion import occlude
-from genlab.errors import GenlabError
-from genlab.inputs import read_image
+from genlab.core.errors import GenlabError
+from genlab.data.inputs import read_image
+from genlab.data.masks import occlude
 from genlab.models.latent import lerp_codes
 from genlab.serve.bodylimit import BodyLimit
 from genlab.serve.catalog import PICTURE_TYPES, RunCatalog, UnknownRun

@@ -12,8 +12,9 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from genlab import runs, viz
-from genlab.errors import GenlabError
+from genlab import viz
+from genlab.core.errors import GenlabError
+from genlab.train import runs
 
 SCAN_DEPTH = 3  # DIR/a/b/c/config.json is found (a compare report's runs/ sit two levels down)
 PICTURE_FOLDERS = ("", "samples", "frames", "mixture")  # where a run keeps its pictures

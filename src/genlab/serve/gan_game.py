@@ -4,8 +4,8 @@ The picture follows Karpathy's in-browser GAN demo and GAN Lab (Kahng et al. 201
 Understanding Complex Deep Generative Models using Interactive Visual Experimentation"): real
 points, generated points, the discriminator's verdict over the plane as a heat map, and arrows of
 G's gradient on a subset of generated points, the direction G's loss would move each point
-(−∂L_G/∂x: where D "pulls" them). Training is genlab's own GAN (models/gan.py: Goodfellow et al.
-2014's alternating D and G steps with any of its losses); the heat map is gan_viz.discriminator_heat.
+(−∂L_G/∂x: where D "pulls" them). Training is genlab's own GAN (models/gan/model.py: Goodfellow et al.
+2014's alternating D and G steps with any of its losses); the heat map is models/gan/pictures.discriminator_heat.
 
 Data: a toy set's training split, or points the user drew: every click becomes a small Gaussian blob
 (std DRAWN_STD) so a mode sits under each click and mode coverage can be counted as on toy:gmm8.
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import torch
 
+from genlab.core.errors import GenlabError
 from genlab.data import load_dataset, toy_modes
-from genlab.errors import GenlabError
-from genlab.gan_viz import discriminator_heat, plane_bounds
-from genlab.metrics.modes import mode_coverage
 from genlab.models.gan import GAN, LOSSES, MODE_SAMPLES, GANConfig, generator_loss
+from genlab.models.gan.modes import mode_coverage
+from genlab.models.gan.pictures import discriminator_heat, plane_bounds
 
 HEAT_N = 32  # D is evaluated on HEAT_N² points of the plane per frame
 SHOWN = 400  # real and generated points drawn per frame

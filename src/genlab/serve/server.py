@@ -6,7 +6,7 @@ import socket
 import sys
 from pathlib import Path
 
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
 from genlab.serve.gan_game import GameSettings, GanGame
 from genlab.serve.limits import Limits
 

@@ -9,12 +9,11 @@ from typing import Any
 
 import torch
 
-from genlab import runs
-from genlab.config import DataConfig, TrainConfig, to_dict
+from genlab.core.config import DataConfig, TrainConfig, to_dict
+from genlab.core.errors import GenlabError
 from genlab.data import Dataset, Palette, load_dataset
-from genlab.errors import GenlabError
 from genlab.models import GenerativeModel, model_class
-from genlab.train import distributed
+from genlab.train import distributed, runs
 from genlab.train.trainer import Trainer, resolve_device, tensorboard_writer
 
 __all__ = ["start", "resume", "Trainer"]
@@ -66,7 +65,8 @@ def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run:
     if model.label_count:
         labels = {"train_labels": data.train_labels.to(device),
                   "test_labels": None if data.test_labels is None else data.test_labels.to(device)}
-    return Trainer(model, prepared_train, prepared_test, train_cfg, run, quiet=quiet, group=group, **labels)
+    return Trainer(model, prepared_train, prepared_test, train_cfg, run, quiet=quiet, group=group, data_spec=data.spec,
+                   **labels)
 
 
 def _check_sharing(model: GenerativeModel, n: int, train_cfg: TrainConfig) -> None:

@@ -36,7 +36,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
 
 
 def rank() -> int:

@@ -18,12 +18,13 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from genlab import progress, runs, viz
-from genlab.config import TrainConfig
-from genlab.errors import GenlabError
-from genlab.fsutil import atomic_write_text
+from genlab import viz
+from genlab.core import progress
+from genlab.core.config import TrainConfig
+from genlab.core.errors import GenlabError
+from genlab.core.fsutil import atomic_write_text
 from genlab.models import GenerativeModel
-from genlab.train import hooks
+from genlab.train import runs
 from genlab.train.distributed import Group, Wrappers
 
 DEFAULT_EPOCHS = 10
@@ -123,6 +124,7 @@ class Trainer:
     train_labels: torch.Tensor | None = None  # class labels (N,), on the device; for class-conditional models
     test_labels: torch.Tensor | None = None
     group: Group = field(default_factory=Group)  # the training processes (world 1: just this one)
+    data_spec: str = ""  # the data spec trained on, for a family's pictures (the GAN's toy modes)
 
     def __post_init__(self) -> None:
         self.optimizers = self.model.configure_optimizers(self.cfg.lr)
@@ -132,7 +134,7 @@ class Trainer:
         self.group.check_batches(len(self.train_data), self.batch_size)
         self.tb = None
         self._last_train: dict[str, float] = {}  # the latest logged training figures, for the epoch line
-        self.epoch_hooks, self.fit_end_hooks = hooks.epoch_hooks(self), hooks.fit_end_hooks(self)
+        self.pictures = self.model.training_pictures(self)  # the family's own, if any
 
     # --- state ---------------------------------------------------------------------------------
     def restore(self) -> None:
@@ -214,8 +216,8 @@ class Trainer:
         if main:
             viz.plot_metrics(self.run / "metrics.csv", self.run / "loss.png")
         self.save()
-        for hook in self.fit_end_hooks if main else ():
-            hook(self)
+        if main and self.pictures is not None:
+            self.pictures.end(self)
         if self.tb is not None:
             self.tb.close()
         return self.counters
@@ -275,8 +277,8 @@ class Trainer:
     def _epoch_figures_and_pictures(self) -> None:
         c = self.counters
         figures = self.evaluate() if len(self.test_data) else {}
-        for hook in self.epoch_hooks:  # pictures; a hook may return figures for the epoch's row
-            figures.update(hook(self) or {})
+        if self.pictures is not None:  # the family's pictures may return figures for the epoch's row
+            figures.update(self.pictures.epoch(self) or {})
         if not self.quiet and not progress.interactive():  # a log gets one line per epoch, not bar redraws
             progress.say(epoch_line(c, self._last_train, figures))
         if figures:

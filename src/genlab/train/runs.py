@@ -19,9 +19,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from genlab.core.errors import GenlabError
+from genlab.core.fsutil import atomic_write_text, atomic_write_with
 from genlab.data import Palette
-from genlab.errors import GenlabError
-from genlab.fsutil import atomic_write_text, atomic_write_with
 from genlab.models import GenerativeModel, model_class
 
 CONFIG = "config.json"

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+MODE_SAMPLES = 2500  # samples for the mode-coverage figures (Srivastava et al. 2017)
+
 
 def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float, sigmas: float = 3.0,
                   min_count: int = 20) -> dict[str, float]:

@@ -32,9 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.config import opt
+from genlab.core.config import opt
+from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, register
 
 MU = 255

@@ -52,15 +52,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.config import opt
+from genlab.core.config import opt
+from genlab.core.errors import GenlabError
 from genlab.data import Dataset, Palette
-from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, register
+from genlab.models.gan.losses import (
+    LOSSES,
+    PROBABILITY_LOSSES,
+    SMOOTHABLE,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+)
+from genlab.models.gan.modes import MODE_SAMPLES
 
-LOSSES = ("minimax", "non-saturating", "least-squares", "hinge", "wgan-gp")
-PROBABILITY_LOSSES = ("minimax", "non-saturating")  # D's logit is log-odds of "real"
-SMOOTHABLE = ("minimax", "non-saturating", "least-squares")  # losses with a real target to smooth
-MODE_SAMPLES = 2500  # samples for the mode-coverage figures (Srivastava et al. 2017)
 DIVERSITY_ITEMS = 500  # images `genlab evaluate` draws for the diversity figure
 
 
@@ -86,44 +91,6 @@ class GANConfig:
     width: int = opt(128, "mlp: hidden units per layer")
     layers: int = opt(3, "mlp: hidden layers in G and in D")
     animate: bool = opt(False, "2-D data: also write training.gif, an animation of the per-epoch frames")
-
-
-# --- the losses, on logits ----------------------------------------------------------------------
-def discriminator_loss(loss: str, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
-    """D's loss (without the WGAN-GP penalty) from its logits on real and generated items."""
-    if loss in PROBABILITY_LOSSES:
-        return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, real_target))
-                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
-    if loss == "least-squares":
-        return 0.5 * (real - real_target).pow(2).mean() + 0.5 * fake.pow(2).mean()
-    if loss == "hinge":
-        return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
-    if loss == "wgan-gp":
-        return fake.mean() - real.mean()
-    raise ValueError(f"unknown GAN loss {loss!r}")
-
-
-def generator_loss(loss: str, fake: torch.Tensor) -> torch.Tensor:
-    """G's loss from D's logits on generated items."""
-    if loss == "minimax":  # minimise log(1 − D(G(z))) = −BCE(l_f, 0)
-        return -F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
-    if loss == "non-saturating":  # maximise log D(G(z))
-        return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
-    if loss == "least-squares":
-        return 0.5 * (fake - 1.0).pow(2).mean()
-    if loss in ("hinge", "wgan-gp"):
-        return -fake.mean()
-    raise ValueError(f"unknown GAN loss {loss!r}")
-
-
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                     eps: torch.Tensor | None = None) -> torch.Tensor:
-    """E[(‖∇_x̂ D(x̂)‖₂ − 1)²] at x̂ = εx + (1 − ε)x̃, one ε ~ U[0, 1] per item (Gulrajani et al. 2017)."""
-    if eps is None:
-        eps = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
-    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
-    return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()  # (B, D) -> norms (B,)
 
 
 # --- networks -------------------------------------------------------------------------------------
@@ -414,10 +381,15 @@ class GAN(GenerativeModel):
             D.train(was)
         return out.sigmoid() if self.config.loss in PROBABILITY_LOSSES else out
 
+    def training_pictures(self, view):
+        from genlab.models.gan.pictures import GANPictures
+
+        return GANPictures(view)
+
     def extra_figures(self, data: Dataset, seed: int = 0) -> dict[str, float]:
         """Sample diversity against the test split, and mode coverage on toy:gmm8 / toy:grid25."""
         from genlab.data import toy_modes
-        from genlab.metrics.modes import diversity_ratio, mode_coverage
+        from genlab.models.gan.modes import diversity_ratio, mode_coverage
 
         self.eval()
         g = torch.Generator(device=self.device).manual_seed(seed)

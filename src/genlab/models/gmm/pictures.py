@@ -2,28 +2,24 @@
 
 For 2-D points: the log-density as a shaded map, the data on top, and every component's ellipses at
 one and two standard deviations (drawn heavier for a larger P(m)). For images: each component's
-mean as an image. The trainer calls these through train/hooks.py.
+mean as an image. `GMM.training_pictures` hands the trainer `MixturePictures`.
 """
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from genlab import viz
-
-if TYPE_CHECKING:
-    from genlab.models.gmm import GMM
-    from genlab.train.trainer import Trainer
+from genlab.models.base import TrainingPictures, TrainingView
 
 GRID = 200  # density evaluated on GRID x GRID points
 SHOWN_POINTS = 3000
 LOG_RANGE = 12.0  # nats of log-density shaded below the peak
 
 
-def mixture_picture(model: "GMM", points: torch.Tensor, path: str | Path, title: str | None = None) -> None:
+def mixture_picture(model, points: torch.Tensor, path: str | Path, title: str | None = None) -> None:
     """Density, data and component ellipses of a 2-D mixture, written as a PNG."""
     plt = viz._pyplot()
     from matplotlib.patches import Ellipse
@@ -62,7 +58,7 @@ def mixture_picture(model: "GMM", points: torch.Tensor, path: str | Path, title:
     viz._save_figure(fig, path)
 
 
-def _title(trainer: "Trainer") -> str:
+def _title(trainer: TrainingView) -> str:
     nll = ""
     if len(trainer.test_data):
         with torch.no_grad():
@@ -70,19 +66,18 @@ def _title(trainer: "Trainer") -> str:
     return f"epoch {trainer.counters.epoch}: {trainer.model.config.components} Gaussians{nll}"
 
 
-def epoch_picture(trainer: "Trainer") -> None:
-    """After every epoch, for 2-D points: RUN/mixture/epoch_NNNN.png."""
-    model = trainer.model
-    if not model.images:
-        path = trainer.run / "mixture" / f"epoch_{trainer.counters.epoch:04d}.png"
-        mixture_picture(model, trainer.train_data, path, _title(trainer))
+class MixturePictures(TrainingPictures):
+    def epoch(self, trainer: TrainingView) -> None:
+        """After every epoch, for 2-D points: RUN/mixture/epoch_NNNN.png."""
+        model = trainer.model
+        if not model.images:
+            path = trainer.run / "mixture" / f"epoch_{trainer.counters.epoch:04d}.png"
+            mixture_picture(model, trainer.train_data, path, _title(trainer))
 
-
-def final_pictures(trainer: "Trainer") -> None:
-    """When training ends: RUN/mixture.png for points, RUN/components.png (the means) for images."""
-    model = trainer.model
-    if model.images:
-        viz.save_grid(model.component_images(), trainer.run / "components.png")
-    else:
-        mixture_picture(model, trainer.train_data, trainer.run / "mixture.png", _title(trainer))
-
+    def end(self, trainer: TrainingView) -> None:
+        """When training ends: RUN/mixture.png for points, RUN/components.png (the means) for images."""
+        model = trainer.model
+        if model.images:
+            viz.save_grid(model.component_images(), trainer.run / "components.png")
+        else:
+            mixture_picture(model, trainer.train_data, trainer.run / "mixture.png", _title(trainer))

@@ -1,20 +1,16 @@
-"""Single images a user points at (an image file, or SPEC:SPLIT:INDEX from a data spec) and the
-class labels a user gives a class-conditional run."""
+"""Single images a user points at: an image file (or an upload), or SPEC:SPLIT:INDEX from a data spec."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from genlab.core.errors import GenlabError
 from genlab.data import load_dataset
-from genlab.errors import GenlabError
-
-if TYPE_CHECKING:
-    from genlab.runs import LoadedRun
 
 _REF = re.compile(r"^(?P<spec>.+):(?P<split>train|test):(?P<index>-?\d+)$")
 
@@ -66,14 +62,3 @@ def read_image(source: str | Path | BinaryIO, item_shape: tuple[int, int, int], 
         raise GenlabError(f"{name} is not a readable image ({exc.__class__.__name__}); give a PNG or JPEG") from None
     array = array[:, :, None] if array.ndim == 2 else array  # (H, W, C)
     return torch.from_numpy(array.copy()).permute(2, 0, 1)[None]  # (1, C, H, W)
-
-
-def class_label(run: LoadedRun, label: int) -> int:
-    """`--label K`, checked against the run: it must be class-conditional and know class K."""
-    classes = getattr(run.model, "label_count", 0)
-    if not classes:
-        raise GenlabError(f"--label needs a class-conditional run (train pixelrnn with --conditional); "
-                          f"{run.path} is not one")
-    if not 0 <= label < classes:
-        raise GenlabError(f"--label {label}: {run.path} knows classes 0 to {classes - 1}")
-    return label

@@ -1,4 +1,4 @@
-"""The `genlab` command: parse flags, call the library, turn GenlabError into exit code 2.
+"""The `genlab` command line's parser: every verb and its flags.
 
 Flags for `train` are generated from the config dataclasses, so every option is declared once.
 """
@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
-import sys
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from genlab.config import DataConfig, TrainConfig, field_types
-from genlab.errors import GenlabError
+from genlab.core.config import DataConfig, TrainConfig, field_types
+from genlab.core.errors import GenlabError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,10 +37,6 @@ def _add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str, de
             group.add_argument(flag, dest=f.name, type=types[f.name], choices=meta.get("choices"),
                                default=argparse.SUPPRESS, help=meta["help"] + default,
                                metavar=None if meta.get("choices") else f.name.upper())
-
-
-def _pick(ns: argparse.Namespace, cls: type) -> dict[str, Any]:
-    return {f.name: getattr(ns, f.name) for f in dataclasses.fields(cls) if hasattr(ns, f.name)}
 
 
 def _shown_train_defaults(cls) -> dict[str, Any]:
@@ -178,47 +170,3 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     demo.add_argument("--quiet", action="store_true")
     return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        ns = build_parser().parse_args(argv)
-        ns.argv = argv  # `train --nproc N` starts N copies of this very command
-        from genlab import commands
-
-        getattr(commands, f"cmd_{ns.command}")(ns)
-        return 0
-    except GenlabError as exc:
-        if str(exc) and os.environ.get("RANK", "0") == "0":  # one line, from rank 0 of a distributed run
-            print(f"genlab: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a file the user named cannot be read or written
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"genlab: error: {where}{exc.strerror or exc}; check the path and its permissions", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("genlab: interrupted; the last checkpoint is kept (continue with --resume)", file=sys.stderr)
-        return 130
-
-
-def train_args(ns: argparse.Namespace) -> tuple[dict, dict, dict]:
-    """Split a `train` namespace into (data, training, model) values the user typed."""
-    from genlab.models import model_class
-
-    return _pick(ns, DataConfig), _pick(ns, TrainConfig), _pick(ns, model_class(ns.model).Config)
-
-
-def data_args(ns: argparse.Namespace) -> dict:
-    """The data flags (DataConfig fields) the user typed."""
-    return _pick(ns, DataConfig)
-
-
-def write_json(path: str | Path, payload: dict) -> None:
-    from genlab.fsutil import atomic_write_text
-
-    atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

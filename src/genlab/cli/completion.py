@@ -1,7 +1,7 @@
 """`genlab complete` for images: hide part of an image and let an autoregressive model fill it in.
 
 The input is an image file or SPEC:SPLIT:INDEX; the mask is `bottom`, `right`, `box:x0,y0,x1,y1`
-or a mask image (see `genlab.masks`). The model draws `--n` completions with the same pixel-by-pixel
+or a mask image (see `genlab.data.masks`). The model draws `--n` completions with the same pixel-by-pixel
 loop as `sample`, keeping every visible pixel exactly as it is in the input. Output:
 - `.png`: one grid, the original, the occluded input (hidden pixels as a grey checkerboard), then
   the completions (rows of at most 10 pictures);
@@ -19,20 +19,14 @@ from pathlib import Path
 import torch
 
 from genlab import viz
-from genlab.errors import GenlabError
-from genlab.inputs import class_label, load_labelled_image_ref
-from genlab.masks import parse_mask
-from genlab.runs import LoadedRun
+from genlab.cli.args import class_label
+from genlab.core.errors import GenlabError
+from genlab.data.inputs import load_labelled_image_ref
+from genlab.data.masks import occlude, parse_mask
+from genlab.train.runs import LoadedRun
 
 PER_ROW = 10  # pictures per row of the .png grid
 TILE = 96  # the grid is scaled up (nearest) until each picture is at least about this many pixels wide
-
-
-def occlude(image: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
-    """uint8 (1, C, H, W) with the hidden pixels (H, W) painted as a grey checkerboard (96 / 160)."""
-    h, w = hidden.shape
-    checker = ((torch.arange(h)[:, None] + torch.arange(w)) % 2 * 64 + 96).to(torch.uint8)  # (H, W)
-    return torch.where(hidden.to(image.device), checker.to(image.device), image)
 
 
 def write_completions(out: Path, original: torch.Tensor, hidden: torch.Tensor, completions: torch.Tensor) -> None:

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genlab.config import opt
+from genlab.core.config import opt
+from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, register
 
 LOG_2PI = math.log(2 * math.pi)
@@ -83,6 +83,11 @@ class GMM(GenerativeModel):
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
         # training NLL after the previous epoch's EM (NaN before the first), for the --tol test
         self.register_buffer("last_nll", torch.tensor(math.nan, dtype=f64))
+
+    def training_pictures(self, view):
+        from genlab.models.gmm.pictures import MixturePictures
+
+        return MixturePictures()
 
     def summary(self) -> str:
         kind = "images (dequantized, flattened)" if self.images else "points"

@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 
 from genlab import viz
+from genlab.core.errors import GenlabError
 from genlab.data.audio import load_wav
-from genlab.errors import GenlabError
-from genlab.runs import LoadedRun
+from genlab.train.runs import LoadedRun
 
 DEFAULT_SECONDS = 1.0  # generated after the kept part when --seconds is not given
 

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.config import opt
+from genlab.core.config import opt
+from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, register
 
 LOG_2PI = math.log(2 * math.pi)
@@ -241,6 +241,11 @@ class VAE(GenerativeModel):
         return self.decode(self.encode_images(images))
 
     @torch.no_grad()
+    def after_training(self, run, load_data, say) -> None:
+        from genlab.models.vae.pictures import after_training
+
+        after_training(self, run, load_data(), say)
+
     def latent_grid(self, per_side: int = 15) -> torch.Tensor:
         """For a 2-D latent: decoded images on a grid of Gaussian quantiles, row-major, (n², C, H, W)."""
         q = torch.linspace(0.05, 0.95, per_side, device=self.device)

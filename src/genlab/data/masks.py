@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
 
 KINDS = "bottom, right, box:x0,y0,x1,y1 or a mask image (white = hidden)"
 
@@ -65,3 +65,10 @@ def _mask_image(path: Path, height: int, width: int) -> torch.Tensor:
         raise GenlabError(f"--mask {path} is {grey.shape[1]}x{grey.shape[0]} but the image is {width}x{height}; "
                           f"draw the mask at the image's size")
     return torch.from_numpy(grey >= 128)
+
+
+def occlude(image: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    """uint8 (1, C, H, W) with the hidden pixels (H, W) painted as a grey checkerboard (96 / 160)."""
+    h, w = hidden.shape
+    checker = ((torch.arange(h)[:, None] + torch.arange(w)) % 2 * 64 + 96).to(torch.uint8)  # (H, W)
+    return torch.where(hidden.to(image.device), checker.to(image.device), image)

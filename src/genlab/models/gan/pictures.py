@@ -20,21 +20,18 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
-from genlab import runs, viz
+from genlab import viz
+from genlab.core.fsutil import atomic_write_bytes
 from genlab.data import toy_modes
-from genlab.fsutil import atomic_write_bytes
-from genlab.metrics.modes import diversity_ratio, mode_coverage
-from genlab.models.gan import GAN, MODE_SAMPLES, PROBABILITY_LOSSES
-
-if TYPE_CHECKING:
-    from genlab.train.trainer import Trainer
+from genlab.models.base import TrainingPictures, TrainingView
+from genlab.models.gan.losses import PROBABILITY_LOSSES
+from genlab.models.gan.modes import MODE_SAMPLES, diversity_ratio, mode_coverage
 
 COLLAPSE_RATIO = 0.25  # warn when samples become spread this much less than the data
 DIVERSITY_ITEMS = 256
@@ -66,7 +63,7 @@ def plane_grid(bounds, n: int) -> torch.Tensor:
     return torch.stack([gx.flatten(), gy.flatten()], 1)  # (n, n) each -> (n*n, 2)
 
 
-def discriminator_heat(model: GAN, bounds, n: int = HEAT_GRID) -> tuple[np.ndarray, str]:
+def discriminator_heat(model, bounds, n: int = HEAT_GRID) -> tuple[np.ndarray, str]:
     """D's output over the plane mapped to [0, 1] (n, n), and what the colours mean."""
     out = model.discriminator_view(plane_grid(bounds, n)).float().cpu().view(n, n)  # (n*n,) -> (n, n)
     loss = model.config.loss
@@ -170,11 +167,11 @@ def plot_game(csv_path: Path, png_path: Path) -> None:
 
 
 # --- the hooks ----------------------------------------------------------------------------------
-class GANWatcher:
-    """Per-epoch figures and pictures for a GAN run (an epoch hook: returns the figures to log)."""
+class GANPictures(TrainingPictures):
+    """Per-epoch figures and pictures of a GAN run, and its game plot (and animation) at the end."""
 
-    def __init__(self, trainer: Trainer):
-        model: GAN = trainer.model
+    def __init__(self, trainer: TrainingView):
+        model = trainer.model
         self.points = model.data_kind == "points"
         self.warned = False
         self.peak = 0.0  # the highest diversity so far
@@ -183,17 +180,17 @@ class GANWatcher:
         keep = max(DIVERSITY_ITEMS, FRAME_POINTS) if self.points else DIVERSITY_ITEMS
         pick = torch.randperm(len(data), generator=g)[:keep].to(data.device)
         self.real = data[pick]  # a fixed subset of prepared training items
-        self.modes = toy_modes(runs.read_config(trainer.run)["data"]["data"]) if self.points else None
+        self.modes = toy_modes(trainer.data_spec) if self.points else None
         if self.points:
             self.bounds = plane_bounds(data)
             self.frame_z = model.prior(FRAME_POINTS, torch.Generator(model.device).manual_seed(WATCH_SEED))
 
-    def _generator(self, model: GAN) -> torch.Generator:
+    def _generator(self, model) -> torch.Generator:
         return torch.Generator(device=model.device).manual_seed(WATCH_SEED)
 
     @torch.no_grad()
-    def __call__(self, trainer: Trainer) -> dict[str, float]:
-        model: GAN = trainer.model
+    def epoch(self, trainer: TrainingView) -> dict[str, float]:
+        model = trainer.model
         model.eval()
         c = trainer.counters
         samples = model.prepare(model.sample(DIVERSITY_ITEMS, self._generator(model)))
@@ -218,24 +215,10 @@ class GANWatcher:
                          trainer.run / "frames" / f"epoch_{c.epoch:04d}.png")
         return figures
 
-
-def write_game_plot(trainer: Trainer) -> None:
-    plot_game(trainer.run / "metrics.csv", trainer.run / "game.png")
-
-
-def write_animation(trainer: Trainer) -> None:
-    frames = sorted((trainer.run / "frames").glob("epoch_*.png"))
-    used = save_gif(frames, trainer.run / "training.gif")
-    if used and not trainer.quiet:
-        tqdm.write(f"animation of {used} frames: {trainer.run / 'training.gif'}", file=sys.stdout)
-
-
-def epoch_hooks(trainer: Trainer) -> list:
-    return [GANWatcher(trainer)]
-
-
-def fit_end_hooks(trainer: Trainer) -> list:
-    hooks = [write_game_plot]
-    if trainer.model.data_kind == "points" and trainer.model.config.animate:
-        hooks.append(write_animation)
-    return hooks
+    def end(self, trainer: TrainingView) -> None:
+        plot_game(trainer.run / "metrics.csv", trainer.run / "game.png")
+        if self.points and trainer.model.config.animate:
+            frames = sorted((trainer.run / "frames").glob("epoch_*.png"))
+            used = save_gif(frames, trainer.run / "training.gif")
+            if used and not trainer.quiet:
+                tqdm.write(f"animation of {used} frames: {trainer.run / 'training.gif'}", file=sys.stdout)

@@ -9,7 +9,7 @@ the network; all share a 7x7 mask-A first layer, residual connections and a 1x1 
   diagonals; input-to-state is a 1x1 mask-B convolution, state-to-state a 2x1 convolution of the
   previous diagonal (the pixel above and the one to the left). A second LSTM sweeps right to left;
   its output is shifted down one row before the two are added, so nothing sees the future.
-- `pixelcnn`, `gated-pixelcnn`: see `genlab.models.pixelcnn`.
+- `pixelcnn`, `gated-pixelcnn`: see `genlab.models.pixelrnn.pixelcnn`.
 
 Output: a softmax over the palette (`--colors`), as the lecture notes ask, or (`--output raw`) the
 paper's three 256-way softmaxes per pixel ordered R -> G -> B with channel masks A/B. The fast
@@ -21,7 +21,7 @@ between layers and h in the LSTM); states outside the image are zero (the paper 
 the LSTM cell update takes the cell of the previous position along the sweep (the left pixel for
 the Diagonal BiLSTM, the pixel above for the Row LSTM). Class conditioning (`--conditional`, where
 the data has labels) adds a learned vector per class to the first layer's output, as the PixelCNNs
-do (see `genlab.models.pixelcnn`); the paper has no conditioning.
+do (see `genlab.models.pixelrnn.pixelcnn`); the paper has no conditioning.
 """
 from __future__ import annotations
 
@@ -31,14 +31,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.config import opt
+from genlab.core.config import opt
+from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.errors import GenlabError
 from genlab.models.autoregressive import AutoregressiveImageModel, NetSpec, Stepper
 from genlab.models.base import register
-from genlab.models.nn import (ConvStep, MaskedConv2d, OutputHead, label_bias, lstm_cell, shift_down, skew, step_buffer,
-                              unskew, with_label)
-from genlab.models.pixelcnn import GatedPixelCNN, PixelCNN, first_layer
+from genlab.models.nn import (
+    ConvStep,
+    MaskedConv2d,
+    OutputHead,
+    label_bias,
+    lstm_cell,
+    shift_down,
+    skew,
+    step_buffer,
+    unskew,
+    with_label,
+)
+from genlab.models.pixelrnn.pixelcnn import GatedPixelCNN, PixelCNN, first_layer
 
 
 def row_neighbours(h: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,40 @@
+"""The `genlab` command: parse flags, call the library, turn GenlabError into exit code 2.
+
+`parser.py` declares every verb; each group of verbs has its module, imported only when used:
+`train.py` (train, --resume), `use.py` (sample, complete, interpolate), `evaluate.py` (evaluate,
+compare, demo), `data.py`, `serve.py`; `args.py` holds what they share, `completion.py` and
+`audio.py` what `complete` writes for images and for sound.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Sequence
+
+from genlab.cli.parser import build_parser
+from genlab.core.errors import GenlabError
+
+VERBS = {"train": "train", "sample": "use", "complete": "use", "interpolate": "use", "evaluate": "evaluate",
+         "compare": "evaluate", "demo": "evaluate", "data": "data", "serve": "serve"}  # verb -> its module
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        ns = build_parser().parse_args(argv)
+        ns.argv = argv  # `train --nproc N` starts N copies of this very command
+        verb = importlib.import_module(f"genlab.cli.{VERBS[ns.command]}")  # only the verb's module is imported
+        getattr(verb, f"cmd_{ns.command}")(ns)
+        return 0
+    except GenlabError as exc:
+        if str(exc) and os.environ.get("RANK", "0") == "0":  # one line, from rank 0 of a distributed run
+            print(f"genlab: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file the user named cannot be read or written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"genlab: error: {where}{exc.strerror or exc}; check the path and its permissions", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genlab: interrupted; the last checkpoint is kept (continue with --resume)", file=sys.stderr)
+        return 130

@@ -1,0 +1,93 @@
+"""`genlab sample`, `interpolate` and `complete`: use a trained run."""
+from __future__ import annotations
+
+import argparse
+import inspect
+from pathlib import Path
+
+import torch
+
+from genlab import viz
+from genlab.cli.args import class_label, load_run, positive, say
+from genlab.core.errors import GenlabError
+from genlab.models.latent import lerp_codes
+from genlab.train import runs
+
+
+def _latent_model(run: runs.LoadedRun, command: str):
+    if not hasattr(run.model, "decode") or not hasattr(run.model, "prior"):
+        raise GenlabError(f"`genlab {command}` needs a model with a latent space (vae); {run.path} is a "
+                          f"{run.config['model']} run")
+    return run.model
+
+
+def cmd_sample(ns: argparse.Namespace) -> None:
+    if ns.n is not None:
+        positive("n", ns.n)
+    viz.check_output_path(ns.out)
+    run = load_run(ns)
+    if ns.n is None:  # one sound is what a listener wants; a grid of 64 is what a viewer wants
+        ns.n = 1 if run.model.data_kind == "audio" else 64
+    g = torch.Generator(device=run.model.device).manual_seed(ns.seed)
+    options = _model_options(run, ns, run.model.sample, SAMPLE_OPTIONS)
+    if ns.label is not None:
+        options["labels"] = class_label(run, ns.label)
+    images = run.model.sample(ns.n, generator=g, **options)
+    per_class = ns.label is None and run.model.label_count  # default labels cycle: one column per class
+    paths = viz.save_output(images, ns.out, nrow=per_class or None, sample_rate=run.config["data"].get("sample_rate"))
+    say(f"wrote {ns.n} samples to {paths[0] if len(paths) == 1 else Path(ns.out)}")
+
+
+SAMPLE_OPTIONS = ("pixels", "temperature", "seed_pixels", "seconds")  # `genlab sample` flags handed to model.sample when it accepts them
+
+
+def _model_options(run: runs.LoadedRun, ns: argparse.Namespace, method, names: tuple[str, ...]) -> dict:
+    """The optional flags the user typed, checked against what `method` accepts."""
+    accepted = inspect.signature(method).parameters
+    given = {name: getattr(ns, name) for name in names if hasattr(ns, name)}
+    refused = [name for name in given if name not in accepted]
+    if refused:
+        flags = ", ".join("--" + n.replace("_", "-") for n in refused)
+        raise GenlabError(f"{flags} does not apply to a {run.config['model']} run")
+    return given
+
+
+def cmd_interpolate(ns: argparse.Namespace) -> None:
+    from genlab.data.inputs import load_image_ref
+
+    positive("steps", ns.steps, 1000)
+    positive("n", ns.n, 1000)
+    viz.check_output_path(ns.out)
+    if (ns.start is None) != (ns.end is None):
+        raise GenlabError("give both --from and --to, or neither (then random codes are used)")
+    run = load_run(ns)
+    model = _latent_model(run, "interpolate")
+    if ns.start is not None:
+        if not hasattr(model, "encode_images"):
+            raise GenlabError(f"a {run.config['model']} has no encoder to place --from/--to images in its latent "
+                              f"space; interpolate between random codes (leave out --from/--to)")
+        shape, opts = tuple(run.config["item_shape"]), run.config["data"]
+        ends = [model.encode_images(load_image_ref(ref, shape, opts)) for ref in (ns.start, ns.end)]
+    else:
+        g = torch.Generator(device=model.device).manual_seed(ns.seed)
+        ends = [model.prior(ns.n, g), model.prior(ns.n, g)]
+    images = model.decode(lerp_codes(*ends, ns.steps, ns.path))
+    paths = viz.save_output(images, ns.out, nrow=ns.steps)
+    say(f"wrote {len(images) // ns.steps} interpolation row(s) of {ns.steps} to "
+         f"{paths[0] if len(paths) == 1 else Path(ns.out)}")
+
+
+def cmd_complete(ns: argparse.Namespace) -> None:
+    positive("n", ns.n, 1000)
+    run = load_run(ns)
+    if not hasattr(run.model, "complete"):
+        raise GenlabError(f"`genlab complete` needs an autoregressive run (pixelrnn, wavenet); {run.path} is a "
+                          f"{run.config['model']} run")
+    if run.model.data_kind == "audio":
+        from genlab.cli.audio import complete_audio
+
+        complete_audio(run, ns)
+    else:
+        from genlab.cli.completion import complete_images
+
+        complete_images(run, ns)
