@@ -45,7 +45,11 @@ class TrainConfig:
     epochs: int | None = opt(None, "number of passes over the training split (default 10 unless --minutes)")
     minutes: float | None = opt(None, "wall-clock budget in minutes (total, across resumes)")
     batch_size: int = opt(128, "images per optimisation step")
+    steps: int | None = opt(None, "number of optimisation steps (instead of --epochs or --minutes)")
     lr: float = opt(1e-3, "Adam learning rate")
+    lr_schedule: str = opt("constant", "linear: hold --lr for the first 10%% of the budget (--steps, --epochs, or "
+                                       "the steps --minutes allows, measured), then decay it to 0 at the end",
+                           ("constant", "linear"))
     seed: int = opt(0, "seed for weights, batch order and noise; the same seed gives the same run")
     device: str = opt("auto", "auto picks cuda when available", ("auto", "cpu", "cuda"))
     save_every: float = opt(30.0, "seconds between checkpoints (one is always saved when training ends)")

@@ -107,8 +107,11 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
     out = Path(out)
     cls = model_class(model_name)
     model_cfg = cls.make_config(**model_values)
-    if train_cfg.epochs is not None and train_cfg.epochs < 1 or train_cfg.minutes is not None and train_cfg.minutes <= 0:
-        raise GenlabError("--epochs must be at least 1 and --minutes above 0")
+    if (train_cfg.epochs is not None and train_cfg.epochs < 1 or train_cfg.minutes is not None and train_cfg.minutes <= 0
+            or train_cfg.steps is not None and train_cfg.steps < 1):
+        raise GenlabError("--epochs and --steps must be at least 1 and --minutes above 0")
+    if sum(x is not None for x in (train_cfg.epochs, train_cfg.minutes, train_cfg.steps)) > 1 and train_cfg.steps is not None:
+        raise GenlabError("--steps is a budget of its own; give it without --epochs and --minutes")
     if train_cfg.batch_size < 1 or train_cfg.lr <= 0:
         raise GenlabError("--batch-size must be at least 1 and --lr above 0")
     _check_execution(train_cfg)
@@ -129,7 +132,8 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
     return _fit(_trainer(model, data, train_cfg, out, quiet), resume=False)
 
 
-RESUME_OVERRIDES = ("epochs", "minutes", "device", "save_every", "log_every", "tensorboard", "nproc", "precision",
+BUDGETS = ("epochs", "minutes", "steps")
+RESUME_OVERRIDES = ("epochs", "minutes", "steps", "device", "save_every", "log_every", "tensorboard", "nproc", "precision",
                     "compile")
 
 
@@ -149,10 +153,9 @@ def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool
                           f"(only {', '.join(RESUME_OVERRIDES)} can)")
     budget = {k: v for k, v in overrides.items() if k in RESUME_OVERRIDES}
     train_cfg = replace(TrainConfig(**config["train"]), **budget)
-    if "epochs" in budget and "minutes" not in budget:
-        train_cfg = replace(train_cfg, minutes=None)
-    if "minutes" in budget and "epochs" not in budget:
-        train_cfg = replace(train_cfg, epochs=None)
+    given = [k for k in BUDGETS if k in budget]
+    if len(given) == 1:  # a new budget replaces the old one
+        train_cfg = replace(train_cfg, **{k: None for k in BUDGETS if k != given[0]})
     _check_execution(train_cfg)
     cls = model_class(config["model"])
     data = _load_data(cls, DataConfig(**config["data"]))
@@ -167,4 +170,6 @@ def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool
     config["train"] = to_dict(train_cfg)
     if distributed.rank() == 0:
         runs.write_config(out, config)
-    return _fit(_trainer(model, data, train_cfg, out, quiet), resume=True)
+    trainer = _trainer(model, data, train_cfg, out, quiet)
+    trainer.replan = bool(given)  # a new budget: the schedule decays over it from here on
+    return _fit(trainer, resume=True)

@@ -99,6 +99,14 @@ class Group:
         the whole batch's figure: share · world · value (uneven shares, e.g. 49 + 48, included)."""
         return value if self.world == 1 else value * (self.share * self.world)
 
+    def from_main(self, value: int) -> int:
+        """Rank 0's integer, on every rank."""
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.int64, device=self.device)
+        dist.broadcast(t, 0)
+        return int(t.item())
+
     def mean(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Each figure averaged over the ranks (one all-reduce for all of them)."""
         if self.world == 1 or not values:

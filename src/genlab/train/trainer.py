@@ -25,6 +25,7 @@ from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
 from genlab.models import GenerativeModel
 from genlab.train import runs
+from genlab.train import schedule
 from genlab.train.distributed import Group, Wrappers
 
 DEFAULT_EPOCHS = 10
@@ -54,6 +55,7 @@ class Counters:
     epoch: int = 0  # epochs completed
     step_in_epoch: int = 0  # batches of the current epoch already done
     seconds: float = 0.0  # wall-clock time of training so far (evaluation included), across resumes
+    step_budget: int = 0  # the steps --lr-schedule decays over (0: not known yet, or not needed)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -125,6 +127,7 @@ class Trainer:
     test_labels: torch.Tensor | None = None
     group: Group = field(default_factory=Group)  # the training processes (world 1: just this one)
     data_spec: str = ""  # the data spec trained on, for a family's pictures (the GAN's toy modes)
+    replan: bool = False  # a resume with a new budget: measure or compute the step budget again
 
     def __post_init__(self) -> None:
         self.optimizers = self.model.configure_optimizers(self.cfg.lr)
@@ -135,6 +138,7 @@ class Trainer:
         self.tb = None
         self._last_train: dict[str, float] = {}  # the latest logged training figures, for the epoch line
         self.pictures = self.model.training_pictures(self)  # the family's own, if any
+        self._base_lrs = [[g["lr"] for g in opt.param_groups] for opt in self.optimizers.values()]
 
     # --- state ---------------------------------------------------------------------------------
     def restore(self) -> None:
@@ -159,14 +163,40 @@ class Trainer:
         c, cfg = self.counters, self.cfg
         if self.model.converged:
             return True
+        if cfg.steps is not None:
+            return c.step >= cfg.steps
         epochs = cfg.epochs if cfg.epochs is not None else (None if cfg.minutes is not None else DEFAULT_EPOCHS)
         if epochs is not None and c.epoch >= epochs:
             return True
+        if cfg.minutes is not None and cfg.lr_schedule != "constant":
+            return c.step_budget > 0 and c.step >= c.step_budget  # the measured budget, the same after a resume
         return cfg.minutes is not None and self.group.agree(c.seconds >= cfg.minutes * 60)
+
+    def _plan_budget(self) -> None:
+        """Fix the step budget the schedule decays over, as soon as it is known."""
+        c, cfg = self.counters, self.cfg
+        if cfg.lr_schedule == "constant" or c.step_budget:
+            return
+        if cfg.steps is not None:
+            c.step_budget = cfg.steps
+        elif cfg.minutes is None:
+            c.step_budget = (cfg.epochs or DEFAULT_EPOCHS) * self.steps_per_epoch
+        elif self.group.agree(c.seconds >= schedule.MEASURE_SHARE * cfg.minutes * 60):  # rank 0's clock decides
+            c.step_budget = self.group.from_main(schedule.budget_from_speed(c.step, c.seconds, cfg.minutes * 60))
+
+    def _set_learning_rates(self) -> float:
+        """Every optimiser's rates for the next step, from the step alone; returns the first one."""
+        f = schedule.factor(self.cfg.lr_schedule, self.counters.step, self.counters.step_budget)
+        for opt, bases in zip(self.optimizers.values(), self._base_lrs):
+            for group, base in zip(opt.param_groups, bases):
+                group["lr"] = base * f
+        return self._base_lrs[0][0] * f if self._base_lrs and self._base_lrs[0] else 0.0
 
     def fit(self, resume: bool = False) -> Counters:
         if resume and (self.run / runs.CHECKPOINT).exists():
             self.restore()
+            if self.replan:
+                self.counters.step_budget = 0
         else:
             self.group.seed(self.cfg.seed, self.counters.step)
         main = self.group.main
@@ -186,6 +216,8 @@ class Trainer:
             sums: dict[str, torch.Tensor] = {}
             seen, images, window_start = 0, 0, time.monotonic()
             while c.step_in_epoch < self.steps_per_epoch and not self._done():
+                self._plan_budget()
+                self._lr = self._set_learning_rates()
                 idx = order[c.step_in_epoch * self.batch_size:(c.step_in_epoch + 1) * self.batch_size]
                 images += len(idx)
                 idx = self.group.shard(idx.to(self.train_data.device))  # this process's share of the batch
@@ -241,6 +273,8 @@ class Trainer:
             raise GenlabError(f"training diverged: {bad} became {means[bad]} by step {c.step}; {kept} "
                               f"(try a lower --lr, then --resume or start a new run)")
         bar.set_postfix(loss=f"{means['loss']:.4g}", img_s=f"{images_per_s:.0f}")
+        if self.cfg.lr_schedule != "constant":
+            means["lr"] = self._lr  # the rate of the row's last step
         self._last_train = means
         if not self.group.main:
             return
