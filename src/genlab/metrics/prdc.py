@@ -13,16 +13,25 @@ when samples crowd dense regions). Coverage = (1/N) Σ_i 1[∃ j: Y_j ∈ B(X_i,
 real items whose ball holds at least one sample.
 
 Distances are Euclidean, computed with torch.cdist in row chunks, so memory stays at
-`chunk × N` floats whatever the set sizes (see `distances` for their precision). A point at
-exactly the radius counts as inside (as in Kynkäänniemi et al.'s code; Naeem et al.'s code uses <,
-which differs only on exact ties). All four figures depend on the set sizes: compare them at equal
-numbers of samples and reference items.
+`chunk × N` floats whatever the set sizes (see `distances` for their precision). Each figure
+follows its reference code at the ball's edge: precision and recall count a point at exactly the
+radius as inside (`<=`, Kynkäänniemi et al.'s code and torch-fidelity); density and coverage count
+it outside (`<`, Naeem et al.'s `prdc` package). A sample that copies a real item lies exactly on
+the balls whose radius that item sets; density/coverage decide such ties exactly: every
+cross distance near a radius is recomputed in float64 from exact differences, the same operations
+that give the radius (so with samples = the real set and no duplicates, density is exactly 1).
+All four figures depend on the set sizes: compare them at equal numbers of samples and reference
+items.
 """
 from __future__ import annotations
 
 import torch
 
 CHUNK = 1024
+# Bound on the error of a float32 squared distance from torch.cdist relative to ‖a‖² + ‖b‖² (the
+# matrix-product form loses about D·2^-24 of that; the centring, sqrt and squaring a few ulps more):
+# pairs nearer than SLACK_PER_DIM·(D + 8)·(‖a‖² + ‖b‖²) to a radius are recomputed exactly.
+SLACK_PER_DIM = 2.0 ** -21
 EXACT_DIMS = 32  # up to this many dimensions: exact differences, not ‖a‖² + ‖b‖² − 2aᵀb
 
 
@@ -61,25 +70,57 @@ def knn_radii(items: torch.Tensor, k: int) -> torch.Tensor:
     return nearest(items, items, k, exclude_self=True)[0][:, -1]
 
 
+def squared_pair_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """‖a_p − b_p‖² of paired rows (P, D) -> (P,), float64 from exact differences: the one way
+    density/coverage compute a distance they compare with a radius, so equal pairs give equal values."""
+    return (a - b).pow(2).sum(1)
+
+
+def strict_balls(fake: torch.Tensor, real: torch.Tensor, index: torch.Tensor,
+                 chunk: int = CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
+    """Naeem et al.'s ball test Y_j ∈ B(X_i, NND_k(X_i)) ⇔ ‖Y_j − X_i‖ < NND_k(X_i), decided exactly.
+    fake (M, D), real (N, D) float64, centred alike; index (N, k): each real item's k nearest others
+    -> (balls holding each sample (M,), whether each real ball holds a sample (N,)). Screening uses float32 cdist; pairs within its error bound of a
+    radius are recomputed with `squared_pair_distances`, as the radii are."""
+    k = index.shape[1]
+    r2 = squared_pair_distances(real.repeat_interleave(k, 0), real[index.flatten()])  # (N*k,)
+    r2 = r2.view(len(real), k).sort(1).values[:, -1]  # (N,) squared k-th neighbour distance
+    real32, fake32 = real.float(), fake.float()
+    real_norms = real.pow(2).sum(1)
+    counts = torch.zeros(len(fake), dtype=torch.long)
+    covered = torch.zeros(len(real), dtype=torch.bool)
+    for start in range(0, len(fake), chunk):
+        q = fake[start:start + chunk]
+        d2 = distances(fake32[start:start + chunk], real32).double().pow(2)  # (chunk, N)
+        slack = SLACK_PER_DIM * (real.shape[1] + 8) * (q.pow(2).sum(1)[:, None] + real_norms[None])
+        inside = d2 < r2[None] - slack
+        rows, cols = torch.nonzero((d2 - r2[None]).abs() <= slack, as_tuple=True)
+        for s in range(0, len(rows), chunk * 64):  # near ties: recompute exactly, a batch of pairs at a time
+            i, j = rows[s:s + chunk * 64], cols[s:s + chunk * 64]
+            inside[i, j] = squared_pair_distances(q[i], real[j]) < r2[j]
+        counts[start:start + chunk] = inside.sum(1)
+        covered |= inside.any(0)
+    return counts, covered
+
+
 def prdc(real: torch.Tensor, fake: torch.Tensor, k_pr: int = 3, k_dc: int = 5,
          chunk: int = CHUNK) -> dict[str, float]:
-    """precision, recall (k = k_pr) and density, coverage (k = k_dc) of fake (M, D) against real (N, D)."""
-    centre = real.float().mean(0)
-    real, fake = real.float() - centre, fake.float() - centre
+    """precision, recall (k = k_pr, `<=` radius) and density, coverage (k = k_dc, `<` radius) of
+    fake (M, D) against real (N, D)."""
     if min(len(real), len(fake)) <= max(k_pr, k_dc):
         raise ValueError(f"precision/recall/density/coverage need more than {max(k_pr, k_dc)} items per set")
-    real_dists = nearest(real, real, max(k_pr, k_dc), exclude_self=True)[0]  # (N, k)
-    r_pr, r_dc = real_dists[:, k_pr - 1], real_dists[:, k_dc - 1]
+    centre = real.double().mean(0)
+    real64, fake64 = real.double() - centre, fake.double() - centre
+    real, fake = real64.float(), fake64.float()
+    real_dists, real_index = nearest(real, real, max(k_pr, k_dc), exclude_self=True)  # (N, k) each
+    r_pr = real_dists[:, k_pr - 1]
     f_pr = knn_radii(fake, k_pr)
     precise = torch.zeros(len(fake), dtype=torch.bool)
-    dense = torch.zeros(len(fake))
     recalled = torch.zeros(len(real), dtype=torch.bool)
-    closest = torch.full((len(real),), float("inf"))  # each real item's nearest sample
     for start in range(0, len(fake), chunk):
         d = distances(fake[start:start + chunk], real)  # (chunk, N)
         precise[start:start + chunk] = (d <= r_pr[None]).any(1)
-        dense[start:start + chunk] = (d <= r_dc[None]).sum(1).float()
         recalled |= (d <= f_pr[start:start + chunk, None]).any(0)
-        closest = torch.minimum(closest, d.min(0).values)
-    return {"precision": float(precise.float().mean()), "recall": float(recalled.float().mean()),
-            "density": float(dense.sum() / (k_dc * len(fake))), "coverage": float((closest <= r_dc).float().mean())}
+    counts, covered = strict_balls(fake64, real64, real_index[:, :k_dc], chunk)
+    return {"precision": int(precise.sum()) / len(fake), "recall": int(recalled.sum()) / len(real),
+            "density": int(counts.sum()) / (k_dc * len(fake)), "coverage": int(covered.sum()) / len(real)}

@@ -65,7 +65,8 @@ COLUMNS = [  # (metrics key, header, hover help); the likelihood column is chose
                      "alike"),
     ("precision", "precision ↑", "share of samples inside the test set's k-NN manifold (k=3): realism"),
     ("recall", "recall ↑", "share of test items inside the samples' k-NN manifold (k=3): variety"),
-    ("density", "density", "real k-NN balls (k=5) per sample / k: about 1 when samples look like the data"),
+    ("density", "density", "real k-NN balls (k=5, strictly inside) per sample / k: about 1 when samples look like "
+                         "the data"),
     ("coverage", "coverage ↑", "share of test items whose k-NN ball (k=5) holds a sample"),
     ("nn_ratio", "NN ratio", "median distance of samples to their nearest training image / the same for test "
                              "images: 1 healthy, near 0 copying"),
