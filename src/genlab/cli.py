@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from genlab import fetch_cli
 from genlab.config import DataConfig, TrainConfig, field_types
 from genlab.errors import GenlabError
 
@@ -131,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=int, default=1000, help="samples per seed for the sample figures (default 1000; "
                                                         "0 = likelihoods only)")
     e.add_argument("--seeds", type=int, default=1, help="repeat sampling with K seeds and report mean ± std")
-    e.add_argument("--inception-weights", metavar="PATH", help="Inception-v3 features (not available: see "
-                                                               "docs/evaluate.md); default: genlab's own feature net")
+    e.add_argument("--inception-weights", metavar="PATH", help="replaced by `genlab fetch inception --from PATH` "
+                                                               "and --features inception")
+    fetch_cli.add_feature_flags(e)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--out", required=True, help="metrics .json file")
     e.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
@@ -159,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", required=True, help="report folder: report.html, metrics.json, runs/, pictures/")
     cmp.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     cmp.add_argument("--quiet", action="store_true")
+    fetch_cli.add_feature_flags(cmp)
 
     web = sub.add_parser("serve", help="a local web page: the GAN game, completions, latent spaces, runs")
     web.add_argument("--runs", help="folder of runs to offer (searched three levels deep)")
@@ -176,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                    f"and memorization (default {DEMO_SAMPLES})")
     demo.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     demo.add_argument("--quiet", action="store_true")
+    fetch_cli.add_parsers(sub)  # fetch, fid
     return p
 
 
@@ -186,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ns.argv = argv  # `train --nproc N` starts N copies of this very command
         from genlab import commands
 
-        getattr(commands, f"cmd_{ns.command}")(ns)
+        (getattr(ns, "handler", None) or getattr(commands, f"cmd_{ns.command}"))(ns)
         return 0
     except GenlabError as exc:
         if str(exc) and os.environ.get("RANK", "0") == "0":  # one line, from rank 0 of a distributed run

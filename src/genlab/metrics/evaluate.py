@@ -19,6 +19,7 @@ from genlab.metrics.fid import fid, kid, kid_subset_size
 from genlab.metrics.likelihood import likelihood_report
 from genlab.metrics.memorization import flat_pixels, memorization, save_nearest_picture
 from genlab.metrics.prdc import prdc
+from genlab.metrics.spaces import warn_few, weights_note
 from genlab.models import GenerativeModel
 
 K_PR, K_DC = 3, 5  # k of precision/recall (Kynkäänniemi et al.) and density/coverage (Naeem et al.)
@@ -71,6 +72,7 @@ def sample_report(model: GenerativeModel, data: Dataset, reference: torch.Tensor
     if min(n, len(reference), len(data.train)) < MIN_ITEMS:
         raise ValueError(f"sample figures need at least {MIN_ITEMS} samples, reference and training items")
     space = space or feature_space(data, quiet=quiet)
+    warn_few(space, n)
     images = data.kind == "image"
     real = space.embed(reference)
     train_seen, reference_seen = as_seen(model, data.train), as_seen(model, reference)
@@ -103,7 +105,7 @@ def sample_report(model: GenerativeModel, data: Dataset, reference: torch.Tensor
         about["nearest_picture"] = str(picture)
     conventions = (f"precision/recall k={K_PR} (inside: <= radius), density/coverage k={K_DC} (inside: < radius); "
                    f"KID over 100 subsets of {about['kid_subsets']['subset_size']}")
-    return {"features": space.name, "metric_settings": conventions, "sample_setup": about,
+    return {"features": space.name, **weights_note(space), "metric_settings": conventions, "sample_setup": about,
             **{k: summary(v) for k, v in values.items()}}
 
 

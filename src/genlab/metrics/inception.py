@@ -180,6 +180,9 @@ class FIDInception(nn.Module):
             x = block(x)
         return x.mean((2, 3))  # (B, 2048): pool3, the average over the 8x8 map
 
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self(images)
+
 
 def preprocess(images: torch.Tensor, resize: str = "tf1") -> torch.Tensor:
     """uint8 (B, C, H, W), C in {1, 3} -> float (B, 3, 299, 299) in [-1, 1], as the chosen library does."""
