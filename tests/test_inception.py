@@ -1,6 +1,7 @@
 """The FID Inception port: its parameter list, the TF1 resize, batch independence, and importing
 weights only from verified files through a reader that runs nothing."""
 import hashlib
+import json
 import os
 import pickle
 import zipfile
@@ -212,3 +213,35 @@ def test_golden_features_and_fid_with_the_real_weights(monkeypatch):
     trace_root = np.linalg.svd(xa @ xb.T, compute_uv=False).sum() / 5
     value = ((a.mean(0) - b.mean(0)) ** 2).sum() + ((xa ** 2).sum() + (xb ** 2).sum()) / 5 - 2 * trace_root
     assert value == pytest.approx(165.4456, rel=1e-4)
+
+
+def test_fid_cli_in_inception_space(tmp_path, monkeypatch, capsys, archive_bytes):
+    from genlab.cli import main
+    from genlab.metrics import fid as fid_module
+    from genlab.metrics.spaces import inception_space
+
+    pin_to(monkeypatch, "TORCHSCRIPT", archive_bytes)
+    (tmp_path / "default_1.pt").write_bytes(archive_bytes)
+    assert main(["fetch", "inception", "--from", str(tmp_path / "default_1.pt")]) == 0
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 256, (3, 1, 8, 8), dtype=np.uint8), rng.integers(0, 256, (2, 3, 8, 8), dtype=np.uint8)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    seen = []
+
+    def recorded_fid(x, y):  # a 2048-d sqrtm takes minutes on a small CPU: record the features instead
+        seen.append((x, y))
+        return 12.5
+
+    monkeypatch.setattr(fid_module, "fid", recorded_fid)
+    capsys.readouterr()
+    out = tmp_path / "r.json"
+    assert main(["fid", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--out", str(out)]) == 0
+    printed, warned = capsys.readouterr()
+    result = json.loads(out.read_text())
+    assert result["features"] == "inception-2015-12-05:pool3:tf1-resize" and result["fid"] == 12.5
+    assert result["features_weights"] == f"default_1.pt (sha256 {iw.TORCHSCRIPT.sha256})"
+    assert printed.startswith("FID: 12.5000") and "inception-2015-12-05:pool3:tf1-resize; 3 vs 2 images" in printed
+    assert "genlab: warning: Inception FID over 2 samples (< 2,048)" in warned
+    space = inception_space()
+    assert torch.equal(seen[0][0], space.embed(torch.from_numpy(a))) and seen[0][1].shape == (2, 2048)

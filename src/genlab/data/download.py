@@ -88,6 +88,8 @@ def download(pinned: Pinned, target: Path, mirror: str | None = None, quiet: boo
                     bar.update(len(block))
                 out.flush()
                 os.fsync(out.fileno())
+            if response.length:  # http.client's count of announced bytes never received: the server hung up
+                raise ConnectionError(f"the connection closed {response.length:,} bytes before the end")
     except (urllib.error.URLError, OSError) as exc:  # HTTPError is a URLError; a cut connection an OSError
         kept = f"; {part.stat().st_size:,} bytes kept: run the same command again to resume" if part.exists() else ""
         raise GenlabError(f"download of {url} failed: {getattr(exc, 'reason', None) or exc}{kept}") from None
