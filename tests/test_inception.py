@@ -13,7 +13,7 @@ import torch
 from archives import build_tree, write_archive
 from genlab.errors import GenlabError
 from genlab.metrics import inception_weights as iw
-from genlab.metrics.features import cache_dir
+from genlab.data.download import cache_dir
 from genlab.metrics.inception import FIDInception, preprocess, tf1_resize_bilinear
 from loopback import serve
 
@@ -245,3 +245,30 @@ def test_fid_cli_in_inception_space(tmp_path, monkeypatch, capsys, archive_bytes
     assert "genlab: warning: Inception FID over 2 samples (< 2,048)" in warned
     space = inception_space()
     assert torch.equal(seen[0][0], space.embed(torch.from_numpy(a))) and seen[0][1].shape == (2, 2048)
+
+
+def test_evaluate_with_inception_features(tmp_path, monkeypatch, capsys, archive_bytes):
+    from genlab.cli import main
+    from genlab.metrics import evaluate as evaluate_module
+    from genlab.metrics import inception
+
+    pin_to(monkeypatch, "TORCHSCRIPT", archive_bytes)
+    (tmp_path / "default_1.pt").write_bytes(archive_bytes)
+    assert main(["fetch", "inception", "--from", str(tmp_path / "default_1.pt")]) == 0
+    monkeypatch.setattr(inception, "SIZE", 75)  # the network's smallest input: 16x less work than 299
+    monkeypatch.setattr(evaluate_module, "fid", lambda x, y: float(x.shape[1]))  # no 2048-d sqrtm on a CPU
+    images = np.random.default_rng(0).integers(0, 256, (70, 1, 8, 8), dtype=np.uint8)
+    np.save(tmp_path / "tiny.npy", images)
+    run = tmp_path / "vae"
+    assert main(["train", "vae", "--data", str(tmp_path / "tiny.npy"), "--hidden", "8", "--latent", "2",
+                 "--epochs", "1", "--quiet", "--out", str(run)]) == 0
+    out = tmp_path / "m.json"
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--features", "inception", "--n", "8", "--iwae-k", "2", "--quiet",
+                 "--out", str(out)]) == 0
+    printed, warned = capsys.readouterr()
+    m = json.loads(out.read_text())
+    assert m["features"] == "inception-2015-12-05:pool3:tf1-resize" and m["fid"]["mean"] == 2048.0
+    assert m["features_weights"].startswith("default_1.pt (sha256 ")
+    assert "inception-2015-12-05:pool3:tf1-resize" in printed
+    assert "genlab: warning: Inception FID over 8 samples" in warned

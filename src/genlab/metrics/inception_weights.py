@@ -22,10 +22,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from genlab.data.download import Pinned, check_pinned, download
+from genlab.data.download import Pinned, cache_dir, check_pinned, download
 from genlab.errors import GenlabError
 from genlab.fsutil import atomic_write_with
-from genlab.metrics.features import cache_dir
 from genlab.metrics.inception import FIDInception
 
 PTH = Pinned("pt_inception-2015-12-05-6726825d.pth", 95_628_359,
