@@ -76,31 +76,28 @@ def squared_pair_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).pow(2).sum(1)
 
 
-def strict_balls(fake: torch.Tensor, real: torch.Tensor, index: torch.Tensor,
-                 chunk: int = CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
-    """Naeem et al.'s ball test Y_j ∈ B(X_i, NND_k(X_i)) ⇔ ‖Y_j − X_i‖ < NND_k(X_i), decided exactly.
-    fake (M, D), real (N, D) float64, centred alike; index (N, k): each real item's k nearest others
-    -> (balls holding each sample (M,), whether each real ball holds a sample (N,)). Screening uses float32 cdist; pairs within its error bound of a
-    radius are recomputed with `squared_pair_distances`, as the radii are."""
-    k = index.shape[1]
-    r2 = squared_pair_distances(real.repeat_interleave(k, 0), real[index.flatten()])  # (N*k,)
-    r2 = r2.view(len(real), k).sort(1).values[:, -1]  # (N,) squared k-th neighbour distance
-    real32, fake32 = real.float(), fake.float()
-    real_norms = real.pow(2).sum(1)
-    counts = torch.zeros(len(fake), dtype=torch.long)
-    covered = torch.zeros(len(real), dtype=torch.bool)
-    for start in range(0, len(fake), chunk):
-        q = fake[start:start + chunk]
-        d2 = distances(fake32[start:start + chunk], real32).double().pow(2)  # (chunk, N)
-        slack = SLACK_PER_DIM * (real.shape[1] + 8) * (q.pow(2).sum(1)[:, None] + real_norms[None])
-        inside = d2 < r2[None] - slack
-        rows, cols = torch.nonzero((d2 - r2[None]).abs() <= slack, as_tuple=True)
-        for s in range(0, len(rows), chunk * 64):  # near ties: recompute exactly, a batch of pairs at a time
-            i, j = rows[s:s + chunk * 64], cols[s:s + chunk * 64]
-            inside[i, j] = squared_pair_distances(q[i], real[j]) < r2[j]
-        counts[start:start + chunk] = inside.sum(1)
-        covered |= inside.any(0)
-    return counts, covered
+def kth_squared_radii(real: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Squared distance from each real item (N, D) to its k-th nearest other, (N,), from the k
+    candidates index (N, k), with `squared_pair_distances`."""
+    r2 = torch.stack([squared_pair_distances(real, real[column]) for column in index.T], 1)  # (N, k)
+    return r2.max(1).values  # (N,)
+
+
+def strictly_inside(d: torch.Tensor, fake: torch.Tensor, real: torch.Tensor, r2: torch.Tensor,
+                    real_norms: torch.Tensor) -> torch.Tensor:
+    """Naeem et al.'s ball test Y_j ∈ B(X_i, NND_k(X_i)) ⇔ ‖Y_j − X_i‖ < NND_k(X_i), decided exactly:
+    d (M, N) float32 cdist distances screen the pairs; those within its error bound of a radius are
+    recomputed from fake (M, D) and real (N, D) (float64, centred alike) with
+    `squared_pair_distances`, as the squared radii r2 (N,) were. -> bool (M, N)."""
+    d2 = d.double().pow(2)
+    slack = SLACK_PER_DIM * (real.shape[1] + 8) * (fake.pow(2).sum(1)[:, None] + real_norms[None])
+    inside = d2 < r2[None] - slack
+    rows, cols = torch.nonzero((d2 - r2[None]).abs() <= slack, as_tuple=True)
+    batch = 64 * CHUNK
+    for s in range(0, len(rows), batch):  # near ties: recompute exactly, a batch of pairs at a time
+        i, j = rows[s:s + batch], cols[s:s + batch]
+        inside[i, j] = squared_pair_distances(fake[i], real[j]) < r2[j]
+    return inside
 
 
 def prdc(real: torch.Tensor, fake: torch.Tensor, k_pr: int = 3, k_dc: int = 5,
@@ -113,14 +110,20 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k_pr: int = 3, k_dc: int = 5,
     real64, fake64 = real.double() - centre, fake.double() - centre
     real, fake = real64.float(), fake64.float()
     real_dists, real_index = nearest(real, real, max(k_pr, k_dc), exclude_self=True)  # (N, k) each
-    r_pr = real_dists[:, k_pr - 1]
+    r_pr, r2_dc = real_dists[:, k_pr - 1], kth_squared_radii(real64, real_index[:, :k_dc])
     f_pr = knn_radii(fake, k_pr)
+    real_norms = real64.pow(2).sum(1)
     precise = torch.zeros(len(fake), dtype=torch.bool)
     recalled = torch.zeros(len(real), dtype=torch.bool)
+    dense = torch.zeros(len(fake), dtype=torch.long)
+    covered = torch.zeros(len(real), dtype=torch.bool)
     for start in range(0, len(fake), chunk):
-        d = distances(fake[start:start + chunk], real)  # (chunk, N)
-        precise[start:start + chunk] = (d <= r_pr[None]).any(1)
-        recalled |= (d <= f_pr[start:start + chunk, None]).any(0)
-    counts, covered = strict_balls(fake64, real64, real_index[:, :k_dc], chunk)
+        rows = slice(start, start + chunk)
+        d = distances(fake[rows], real)  # (chunk, N)
+        precise[rows] = (d <= r_pr[None]).any(1)
+        recalled |= (d <= f_pr[rows, None]).any(0)
+        inside = strictly_inside(d, fake64[rows], real64, r2_dc, real_norms)  # (chunk, N)
+        dense[rows] = inside.sum(1)
+        covered |= inside.any(0)
     return {"precision": int(precise.sum()) / len(fake), "recall": int(recalled.sum()) / len(real),
-            "density": int(counts.sum()) / (k_dc * len(fake)), "coverage": int(covered.sum()) / len(real)}
+            "density": int(dense.sum()) / (k_dc * len(fake)), "coverage": int(covered.sum()) / len(real)}
