@@ -257,7 +257,7 @@ def test_evaluate_with_inception_features(tmp_path, monkeypatch, capsys, archive
     assert main(["fetch", "inception", "--from", str(tmp_path / "default_1.pt")]) == 0
     monkeypatch.setattr(inception, "SIZE", 75)  # the network's smallest input: 16x less work than 299
     monkeypatch.setattr(evaluate_module, "fid", lambda x, y: float(x.shape[1]))  # no 2048-d sqrtm on a CPU
-    images = np.random.default_rng(0).integers(0, 256, (70, 1, 8, 8), dtype=np.uint8)
+    images = np.random.default_rng(0).integers(0, 256, (120, 1, 8, 8), dtype=np.uint8)
     np.save(tmp_path / "tiny.npy", images)
     run = tmp_path / "vae"
     assert main(["train", "vae", "--data", str(tmp_path / "tiny.npy"), "--hidden", "8", "--latent", "2",
@@ -272,3 +272,9 @@ def test_evaluate_with_inception_features(tmp_path, monkeypatch, capsys, archive
     assert m["features_weights"].startswith("default_1.pt (sha256 ")
     assert "inception-2015-12-05:pool3:tf1-resize" in printed
     assert "genlab: warning: Inception FID over 8 samples" in warned
+    report = tmp_path / "report"
+    assert main(["compare", "--runs", str(run), "--features", "inception", "--n", "8", "--iwae-k", "2", "--quiet",
+                 "--out", str(report)]) == 0
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["features"] == m["features"] and metrics["models"]["vae"]["fid"]["mean"] == 2048.0
+    assert "the standard FID Inception's pool3" in (report / "report.html").read_text()
