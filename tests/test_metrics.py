@@ -53,7 +53,8 @@ def test_kid_equals_the_brute_force_unbiased_mmd():
     x, y = x.double(), y.double()
     kxx, kyy, kxy = cubic_kernel(x, x), cubic_kernel(y, y), cubic_kernel(x, y)
     brute = (kxx.sum() - kxx.trace() + kyy.sum() - kyy.trace()) / (40 * 39) - 2 * kxy.mean()
-    mean, std = kid(x, y, subsets=3, subset_size=100)  # every subset is the whole set
+    mean, std, m, _ = kid(x, y, subsets=3, subset_size=40)  # every subset is the whole set
+    assert m == 40
     assert mean == pytest.approx(float(brute), rel=1e-5) and std == pytest.approx(0.0, abs=1e-9)
 
 
@@ -65,7 +66,7 @@ def test_kid_is_unbiased_on_equal_distributions_and_positive_on_different_ones()
     mean, sem = np.mean(same), np.std(same, ddof=1) / np.sqrt(len(same))
     assert abs(mean) < 3 * sem, (mean, sem)  # a biased estimator (diagonal kept) sits many sems above 0
     assert min(same) < 0 < max(same)
-    apart, spread = kid(normal(0), normal(1, shift=0.5), subsets=10, subset_size=100)
+    apart, spread, _, _ = kid(normal(0), normal(1, shift=0.5), subsets=10, subset_size=100)
     assert apart > 10 * max(spread, sem)
 
 
@@ -90,7 +91,7 @@ def test_prdc_of_identical_disjoint_and_mode_dropping_sets():
     x = _blobs(400, d=4)
     same = prdc(x, x)
     assert same["precision"] == same["recall"] == same["coverage"] == 1.0
-    assert 0.9 < same["density"] < 1.5  # each point lies in about k other balls, plus its own
+    assert same["density"] == 1.0  # its own ball and k - 1 others, strictly inside (Naeem et al.)
     far = prdc(x, x + 100.0)
     assert far == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
     two_modes = torch.cat([x, x + 50.0])  # the data has two clusters; the "model" draws only one
@@ -187,9 +188,13 @@ def test_cli_evaluate_reports_sample_figures_over_seeds(vae_run, tmp_path, capsy
     out = tmp_path / "metrics.json"
     args = ["evaluate", str(vae_run), "--n", "40", "--seeds", "2", "--limit", "60", "--iwae-k", "2", "--quiet"]
     assert main([*args, "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+    printed, warned = capsys.readouterr()
     m = json.loads(out.read_text())
     assert m["features"].startswith("genlab-classifier:digits:") and m["sample_setup"]["seeds"] == [0, 1]
+    # 40 samples, 60 test items: KID over subsets of 20, said once; the k of each figure is reported
+    assert m["sample_setup"]["kid_subsets"] == {"subsets": 100, "subset_size": 20, "std_ddof": 1}
+    assert m["sample_setup"]["k"] == {"precision_recall": 3, "density_coverage": 5}
+    assert warned.count("genlab: warning: KID over 60 and 40 items") == 1 and "k=5" in m["metric_settings"]
     for key in ("fid", "kid", "precision", "recall", "density", "coverage", "nn_ratio_pixels", "copy_share_features"):
         assert len(m[key]["values"]) == 2 and m[key]["mean"] == pytest.approx(np.mean(m[key]["values"]))
         assert m[key]["std"] == pytest.approx(np.std(m[key]["values"], ddof=1))
@@ -207,7 +212,8 @@ def test_cli_evaluate_n_zero_skips_samples_and_inception_is_refused(vae_run, tmp
     m = json.loads(out.read_text())
     assert "fid" not in m and m["sample_figures"] == "not computed: --n 0"
     capsys.readouterr()
-    for extra, needle in ((["--inception-weights", str(tmp_path / "pt_inception.pth")], "torchvision"),
+    for extra, needle in ((["--inception-weights", str(tmp_path / "pt_inception.pth")], "fetch inception --from"),
+                          (["--features", "inception"], "not in genlab's cache; get them with `genlab fetch inception`"),
                           (["--n", "3"], "at least 6"), (["--seeds", "0"], "--seeds")):
         assert main(["evaluate", str(vae_run), "--limit", "20", *extra, "--out", str(tmp_path / "x.json")]) == 2
         err = capsys.readouterr().err.strip().splitlines()

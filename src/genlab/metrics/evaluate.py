@@ -15,13 +15,15 @@ import torch
 from genlab.core.errors import GenlabError
 from genlab.data import Dataset
 from genlab.metrics.features import FeatureSpace, feature_space
-from genlab.metrics.fid import fid, kid
+from genlab.metrics.fid import fid, kid, kid_subset_size
 from genlab.metrics.likelihood import likelihood_report
 from genlab.metrics.memorization import flat_pixels, memorization, save_nearest_picture
 from genlab.metrics.prdc import prdc
+from genlab.metrics.spaces import warn_few, weights_note
 from genlab.models import GenerativeModel
 
-MIN_ITEMS = 6  # k-NN figures with k = 5 need more than 5 items per set
+K_PR, K_DC = 3, 5  # k of precision/recall (Kynkäänniemi et al.) and density/coverage (Naeem et al.)
+MIN_ITEMS = K_DC + 1  # k-NN figures need more than k items per set
 
 
 def summary(values: list[float]) -> dict:
@@ -70,6 +72,7 @@ def sample_report(model: GenerativeModel, data: Dataset, reference: torch.Tensor
     if min(n, len(reference), len(data.train)) < MIN_ITEMS:
         raise ValueError(f"sample figures need at least {MIN_ITEMS} samples, reference and training items")
     space = space or feature_space(data, quiet=quiet)
+    warn_few(space, n)
     images = data.kind == "image"
     real = space.embed(reference)
     train_seen, reference_seen = as_seen(model, data.train), as_seen(model, reference)
@@ -80,7 +83,8 @@ def sample_report(model: GenerativeModel, data: Dataset, reference: torch.Tensor
     for i, seed in enumerate(seeds):
         samples = draw(model, n, seed)
         fake = space.embed(samples)
-        figures = {"fid": fid(real, fake), "kid": kid(real, fake, seed=seed)[0], **prdc(real, fake)}
+        figures = {"fid": fid(real, fake), "kid": kid(real, fake, seed=seed, warn=i == 0).mean,
+                   **prdc(real, fake, k_pr=K_PR, k_dc=K_DC)}
         for name, (train_vectors, test_vectors) in spaces.items():
             vectors = fake if name == "features" else flat_pixels(samples)
             found, index = memorization(vectors, train_vectors, test_vectors)
@@ -90,6 +94,8 @@ def sample_report(model: GenerativeModel, data: Dataset, reference: torch.Tensor
         for k, v in figures.items():
             values.setdefault(k, []).append(v)
     about = {"n": n, "seeds": seeds, "reference": f"{len(reference)} test items of {data.spec}",
+             "k": {"precision_recall": K_PR, "density_coverage": K_DC},
+             "kid_subsets": {"subsets": 100, "subset_size": kid_subset_size(len(reference), n), "std_ddof": 1},
              "memorization": "nn_ratio = median distance of samples to their nearest training item / the same "
                              "for test items (1 healthy, 0 copying); copy_share = share of samples at most as "
                              "far from the training set as the closest test item; pixels: Euclidean in [0, 1] "
@@ -97,7 +103,10 @@ def sample_report(model: GenerativeModel, data: Dataset, reference: torch.Tensor
                              "training and test images drawn in their palette"}
     if picture is not None and images:
         about["nearest_picture"] = str(picture)
-    return {"features": space.name, "sample_setup": about, **{k: summary(v) for k, v in values.items()}}
+    conventions = (f"precision/recall k={K_PR} (inside: <= radius), density/coverage k={K_DC} (inside: < radius); "
+                   f"KID over 100 subsets of {about['kid_subsets']['subset_size']}")
+    return {"features": space.name, **weights_note(space), "metric_settings": conventions, "sample_setup": about,
+            **{k: summary(v) for k, v in values.items()}}
 
 
 def evaluate(model: GenerativeModel, data: Dataset, test: torch.Tensor, n: int, seeds: list[int],

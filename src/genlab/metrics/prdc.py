@@ -13,16 +13,25 @@ when samples crowd dense regions). Coverage = (1/N) Σ_i 1[∃ j: Y_j ∈ B(X_i,
 real items whose ball holds at least one sample.
 
 Distances are Euclidean, computed with torch.cdist in row chunks, so memory stays at
-`chunk × N` floats whatever the set sizes (see `distances` for their precision). A point at
-exactly the radius counts as inside (as in Kynkäänniemi et al.'s code; Naeem et al.'s code uses <,
-which differs only on exact ties). All four figures depend on the set sizes: compare them at equal
-numbers of samples and reference items.
+`chunk × N` floats whatever the set sizes (see `distances` for their precision). Each figure
+follows its reference code at the ball's edge: precision and recall count a point at exactly the
+radius as inside (`<=`, Kynkäänniemi et al.'s code and torch-fidelity); density and coverage count
+it outside (`<`, Naeem et al.'s `prdc` package). A sample that copies a real item lies exactly on
+the balls whose radius that item sets; density/coverage decide such ties exactly: every
+cross distance near a radius is recomputed in float64 from exact differences, the same operations
+that give the radius (so with samples = the real set and no duplicates, density is exactly 1).
+All four figures depend on the set sizes: compare them at equal numbers of samples and reference
+items.
 """
 from __future__ import annotations
 
 import torch
 
 CHUNK = 1024
+# Bound on the error of a float32 squared distance from torch.cdist relative to ‖a‖² + ‖b‖² (the
+# matrix-product form loses about D·2^-24 of that; the centring, sqrt and squaring a few ulps more):
+# pairs nearer than SLACK_PER_DIM·(D + 8)·(‖a‖² + ‖b‖²) to a radius are recomputed exactly.
+SLACK_PER_DIM = 2.0 ** -21
 EXACT_DIMS = 32  # up to this many dimensions: exact differences, not ‖a‖² + ‖b‖² − 2aᵀb
 
 
@@ -61,25 +70,60 @@ def knn_radii(items: torch.Tensor, k: int) -> torch.Tensor:
     return nearest(items, items, k, exclude_self=True)[0][:, -1]
 
 
+def squared_pair_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """‖a_p − b_p‖² of paired rows (P, D) -> (P,), float64 from exact differences: the one way
+    density/coverage compute a distance they compare with a radius, so equal pairs give equal values."""
+    return (a - b).pow(2).sum(1)
+
+
+def kth_squared_radii(real: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Squared distance from each real item (N, D) to its k-th nearest other, (N,), from the k
+    candidates index (N, k), with `squared_pair_distances`."""
+    r2 = torch.stack([squared_pair_distances(real, real[column]) for column in index.T], 1)  # (N, k)
+    return r2.max(1).values  # (N,)
+
+
+def strictly_inside(d: torch.Tensor, fake: torch.Tensor, real: torch.Tensor, r2: torch.Tensor,
+                    real_norms: torch.Tensor) -> torch.Tensor:
+    """Naeem et al.'s ball test Y_j ∈ B(X_i, NND_k(X_i)) ⇔ ‖Y_j − X_i‖ < NND_k(X_i), decided exactly:
+    d (M, N) float32 cdist distances screen the pairs; those within its error bound of a radius are
+    recomputed from fake (M, D) and real (N, D) (float64, centred alike) with
+    `squared_pair_distances`, as the squared radii r2 (N,) were. -> bool (M, N)."""
+    d2 = d.double().pow(2)
+    slack = SLACK_PER_DIM * (real.shape[1] + 8) * (fake.pow(2).sum(1)[:, None] + real_norms[None])
+    inside = d2 < r2[None] - slack
+    rows, cols = torch.nonzero((d2 - r2[None]).abs() <= slack, as_tuple=True)
+    batch = 64 * CHUNK
+    for s in range(0, len(rows), batch):  # near ties: recompute exactly, a batch of pairs at a time
+        i, j = rows[s:s + batch], cols[s:s + batch]
+        inside[i, j] = squared_pair_distances(fake[i], real[j]) < r2[j]
+    return inside
+
+
 def prdc(real: torch.Tensor, fake: torch.Tensor, k_pr: int = 3, k_dc: int = 5,
          chunk: int = CHUNK) -> dict[str, float]:
-    """precision, recall (k = k_pr) and density, coverage (k = k_dc) of fake (M, D) against real (N, D)."""
-    centre = real.float().mean(0)
-    real, fake = real.float() - centre, fake.float() - centre
+    """precision, recall (k = k_pr, `<=` radius) and density, coverage (k = k_dc, `<` radius) of
+    fake (M, D) against real (N, D)."""
     if min(len(real), len(fake)) <= max(k_pr, k_dc):
         raise ValueError(f"precision/recall/density/coverage need more than {max(k_pr, k_dc)} items per set")
-    real_dists = nearest(real, real, max(k_pr, k_dc), exclude_self=True)[0]  # (N, k)
-    r_pr, r_dc = real_dists[:, k_pr - 1], real_dists[:, k_dc - 1]
+    centre = real.double().mean(0)
+    real64, fake64 = real.double() - centre, fake.double() - centre
+    real, fake = real64.float(), fake64.float()
+    real_dists, real_index = nearest(real, real, max(k_pr, k_dc), exclude_self=True)  # (N, k) each
+    r_pr, r2_dc = real_dists[:, k_pr - 1], kth_squared_radii(real64, real_index[:, :k_dc])
     f_pr = knn_radii(fake, k_pr)
+    real_norms = real64.pow(2).sum(1)
     precise = torch.zeros(len(fake), dtype=torch.bool)
-    dense = torch.zeros(len(fake))
     recalled = torch.zeros(len(real), dtype=torch.bool)
-    closest = torch.full((len(real),), float("inf"))  # each real item's nearest sample
+    dense = torch.zeros(len(fake), dtype=torch.long)
+    covered = torch.zeros(len(real), dtype=torch.bool)
     for start in range(0, len(fake), chunk):
-        d = distances(fake[start:start + chunk], real)  # (chunk, N)
-        precise[start:start + chunk] = (d <= r_pr[None]).any(1)
-        dense[start:start + chunk] = (d <= r_dc[None]).sum(1).float()
-        recalled |= (d <= f_pr[start:start + chunk, None]).any(0)
-        closest = torch.minimum(closest, d.min(0).values)
-    return {"precision": float(precise.float().mean()), "recall": float(recalled.float().mean()),
-            "density": float(dense.sum() / (k_dc * len(fake))), "coverage": float((closest <= r_dc).float().mean())}
+        rows = slice(start, start + chunk)
+        d = distances(fake[rows], real)  # (chunk, N)
+        precise[rows] = (d <= r_pr[None]).any(1)
+        recalled |= (d <= f_pr[rows, None]).any(0)
+        inside = strictly_inside(d, fake64[rows], real64, r2_dc, real_norms)  # (chunk, N)
+        dense[rows] = inside.sum(1)
+        covered |= inside.any(0)
+    return {"precision": int(precise.sum()) / len(fake), "recall": int(recalled.sum()) / len(real),
+            "density": int(dense.sum()) / (k_dc * len(fake)), "coverage": int(covered.sum()) / len(real)}

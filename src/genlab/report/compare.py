@@ -20,7 +20,7 @@ from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
 from genlab.data import Dataset, load_dataset
 from genlab.metrics.evaluate import draw, evaluate, item_kind
-from genlab.metrics.features import feature_space
+from genlab.metrics.spaces import named_space
 from genlab.models import REGISTRY
 from genlab.train import runs
 
@@ -94,7 +94,7 @@ def training_summary(run: runs.LoadedRun) -> dict:
 def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[str] | None = None,
             run_dirs: list[str] | None = None, minutes: float = 1.0, n: int = 1000, seeds: int = 1,
             iwae_k: int = 100, limit: int | None = None, seed: int = 0, device: str = "cpu", quiet: bool = False,
-            say: Callable[[str], None] = print) -> dict:
+            say: Callable[[str], None] = print, features: str = "domain", resize: str = "tf1") -> dict:
     """Train (or take) the runs, evaluate them and write the report; returns metrics.json's content."""
     from genlab.report.html import render_report
     from genlab.train.trainer import resolve_device
@@ -125,7 +125,8 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
         loaded = [runs.load(d, device=resolve_device(device)) for d in dirs]
     data = loaded[0].dataset()
     test = data.test[:limit] if limit else data.test
-    space = feature_space(data, quiet=quiet) if n > 0 and data.kind in ("image", "points") else None
+    space = (named_space(features, data, resolve_device(device), resize, quiet)
+             if n > 0 and data.kind in ("image", "points") else None)
     entries = []
     for run in loaded:
         label = _label(run, loaded)

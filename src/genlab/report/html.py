@@ -65,7 +65,8 @@ COLUMNS = [  # (metrics key, header, hover help); the likelihood column is chose
                      "alike"),
     ("precision", "precision ↑", "share of samples inside the test set's k-NN manifold (k=3): realism"),
     ("recall", "recall ↑", "share of test items inside the samples' k-NN manifold (k=3): variety"),
-    ("density", "density", "real k-NN balls (k=5) per sample / k: about 1 when samples look like the data"),
+    ("density", "density", "real k-NN balls (k=5, strictly inside) per sample / k: about 1 when samples look like "
+                         "the data"),
     ("coverage", "coverage ↑", "share of test items whose k-NN ball (k=5) holds a sample"),
     ("nn_ratio", "NN ratio", "median distance of samples to their nearest training image / the same for test "
                              "images: 1 healthy, near 0 copying"),
@@ -129,8 +130,10 @@ def render_report(metrics: dict, entries: list, words: list[str]) -> str:
              f'<p class="note">{esc(metrics["split"])}. {esc(budget)}. Created {esc(metrics["created"])}.</p>',
              "<h2>Figures</h2>",
              (f"<p>Sample figures compare {metrics['n']:,} samples per seed ({len(seeds)} seed(s); mean ± std over "
-              f"seeds) with the test split in the feature space <code>{esc(metrics['features'])}</code>, a network "
-              f"genlab trained on this data set: numbers are comparable only within one feature space. "
+              f"seeds) with the test split in the feature space <code>{esc(metrics['features'])}</code>, "
+              + ("the standard FID Inception's pool3" if metrics["features"].startswith("inception-")
+                 else "a network genlab trained on this data set")
+              + ": numbers are comparable only within one feature space. "
               if metrics["features"] else "<p>No sample figures were computed. ")
              + "↑ higher is better, ↓ lower is better; hover over a heading for its definition.</p>",
              table(HEADER, [_row(label, models[label]) for label in models], TITLES),
