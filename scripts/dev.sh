@@ -27,8 +27,15 @@ browser_for_tests() {  # Debian's chromium: the compare report (tests/test_compa
       || echo "genlab: chromium could not be installed; the browser tests will be skipped" >&2
   fi
 }
+speech_for_tests() {  # Debian's flite: the built-in speech set (tests/test_speech.py)
+  if ! command -v flite >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "genlab: installing Debian's flite for the speech tests" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq flite >/dev/null; } \
+      || echo "genlab: flite could not be installed; the speech tests will be skipped" >&2
+  fi
+}
 case "${1:-}" in
-  test) shift; browser_for_tests; exec "$venv/bin/python" -m pytest "$@" ;;
+  test) shift; browser_for_tests; speech_for_tests; exec "$venv/bin/python" -m pytest "$@" ;;
   readme) shift; exec "$venv/bin/python" scripts/readme_demo.py "$@" ;;
   setup) echo "genlab is installed in $venv; run $venv/bin/genlab --help" ;;
   "") exec "$venv/bin/genlab" --help ;;

@@ -217,6 +217,8 @@ def save_audio(clips: torch.Tensor, out: Path, sample_rate: int | None = None) -
 
 def save_audio_plot(clips: torch.Tensor, path: str | Path, sample_rate: int) -> None:
     """The first few sounds, one row each: waveform (left) and spectrogram (right)."""
+    from genlab.data.spectrogram import DB_FLOOR, power_spectrogram
+
     plt = _pyplot()
     rows = min(len(clips), AUDIO_PLOT_ROWS)
     fig, axes = plt.subplots(rows, 2, figsize=(11, 1.7 * rows), dpi=90, squeeze=False,
@@ -229,7 +231,9 @@ def save_audio_plot(clips: torch.Tensor, path: str | Path, sample_rate: int) -> 
         axes[i, 0].set_ylim(-1, 1)
         axes[i, 0].set_ylabel(f"#{i}")
         if len(x) > nfft:
-            axes[i, 1].specgram(x, NFFT=nfft, Fs=sample_rate, noverlap=nfft // 2, cmap="magma")
+            db = 10 * np.log10(power_spectrogram(clips[i:i + 1], nfft, nfft // 2)[0].T.numpy() + DB_FLOOR)  # (K, F)
+            axes[i, 1].imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 80, vmax=db.max(),
+                              extent=(0, len(x) / sample_rate, 0, sample_rate / 2))
         axes[i, 1].set_ylabel("Hz")
     axes[-1, 0].set_xlabel("seconds")
     axes[-1, 1].set_xlabel("seconds")

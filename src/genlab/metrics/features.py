@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import math
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from genlab.data import Dataset
+from genlab.data.cache import cache_dir
 from genlab.errors import GenlabError
 from genlab.fsutil import atomic_write_with
 
@@ -47,10 +47,6 @@ INCEPTION_REFUSAL = (
     "(pytorch-fid, torch-fidelity, clean-fid) need torchvision, which does not import beside this torch "
     "build, and they unpickle the weights file, which genlab never does; leave the flag out to use genlab's "
     "own feature network trained on the data set (named in the output)")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("GENLAB_CACHE") or Path.home() / ".cache" / "genlab")
 
 
 def work_size(h: int, w: int) -> tuple[int, int]:
