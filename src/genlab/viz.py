@@ -192,7 +192,8 @@ AUDIO_PLOT_ROWS = 8
 
 def save_audio(clips: torch.Tensor, out: Path, sample_rate: int | None = None) -> list[Path]:
     """float sounds (N, S) in [-1, 1]: .wav -> all of them one after another with short silences
-    between, .png -> waveforms and spectrograms, .npz -> the arrays, a folder -> one .wav each."""
+    between, .png -> waveforms and spectrograms, .npz -> the arrays, a folder -> one .wav each;
+    every .wav gets a .png of the same name beside it (waveforms and spectrograms of what it holds)."""
     from genlab.data.audio import DEFAULT_SAMPLE_RATE, write_wav
 
     rate = sample_rate or DEFAULT_SAMPLE_RATE
@@ -207,11 +208,13 @@ def save_audio(clips: torch.Tensor, out: Path, sample_rate: int | None = None) -
         gap = torch.zeros(len(clips), round(AUDIO_GAP_SECONDS * rate))
         joined = torch.cat([clips, gap], 1).flatten()[:-gap.shape[1] or None]  # (N, S + G) -> (N*(S+G) - G,)
         write_wav(out, joined, rate)
-        return [out]
+        save_audio_plot(clips, out.with_suffix(".png"), rate)
+        return [out, out.with_suffix(".png")]
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{i:04d}.wav" for i in range(len(clips))]
     for path, clip in zip(paths, clips):
         write_wav(path, clip, rate)
+        save_audio_plot(clip[None], path.with_suffix(".png"), rate)
     return paths
 
 
