@@ -43,8 +43,12 @@ def test_two_builds_are_byte_identical(tmp_path, monkeypatch):
     first_loud = (np.abs(clips) > 0.02 * np.abs(clips).max(1, keepdims=True)).argmax(1)
     assert (first_loud <= 0.03 * SYNTH_RATE + 1).all() and (clips[:, -SYNTH_RATE // 5:] == 0).all()
     assert len({c.tobytes() for c in clips}) == 48  # voices, rates and pitches all differ
-    # read again from the cache: the same clips
+    # read again from the cache: the same clips; a two-word spec is labelled in the order it names the words
     assert np.array_equal(cached_set(words=("zero", "one"))[1], clips)
+    two = load_dataset("speech:one,zero")
+    assert two.label_names == ["one", "zero"] and (len(two.train), len(two.test)) == (42, 6)
+    assert all(name.endswith(": " + two.label_names[y]) for name, y in zip(two.files, torch.cat([two.train_labels, two.test_labels]).tolist()))
+    assert torch.equal(two.train[two.train_labels == 1][0], torch.from_numpy(clips[0] / np.float32(32767)))
 
 
 @needs_flite
@@ -81,6 +85,7 @@ def test_without_flite_the_spec_says_how_to_install_it(tmp_path, monkeypatch, ca
     monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
     line = cli_error(capsys, ["data", "speech"])
     assert "flite" in line and "apt-get install flite" in line
+    assert "comma-separated" in cli_error(capsys, ["data", "speech:yes,maybe"])
 
 
 def test_spectrogram_maths():

@@ -63,7 +63,7 @@ def load_dataset(spec: str, image_size: int | None = None, channels: int | None 
     elif spec == "tones":
         from genlab.data.audio import load_tones
         return load_tones(sample_rate)
-    elif spec in ("speech", "speech:voice"):
+    elif spec == "speech" or spec.startswith("speech:"):
         from genlab.data.speech import load_speech
         return load_speech(spec, sample_rate)
     elif spec.startswith("patches:"):

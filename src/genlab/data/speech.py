@@ -9,8 +9,9 @@ is kept around the samples above 2% of its peak), scaled to a peak of 0.7, round
 placed at the start of a one-second clip (the rest is silence): the audio Dataset of
 genlab/data/audio.py, one clip per utterance.
 
-Labels: `speech` labels each clip by its word (WORDS), `speech:voice` by its voice (VOICES); the
-Dataset's `files` name every clip's word, voice, rate and pitch. Split, by utterance: of each word's
+Labels: `speech` labels each clip by its word (WORDS), `speech:voice` by its voice (VOICES);
+`speech:yes,no` (any words of WORDS, comma-separated) is the set of those words only, labelled
+0, 1, ... in the order given (built and cached on its own, in a few seconds). The Dataset's `files` name every clip's word, voice, rate and pitch. Split, by utterance: of each word's
 24 utterances, 3 drawn by a seed-0 numpy generator are the test split (36 test, 252 train; every
 word is in both splits, no utterance is).
 
@@ -173,15 +174,30 @@ def split_by_word(items: list[Utterance]) -> tuple[np.ndarray, np.ndarray, str]:
     return np.array(train), np.array(test), note
 
 
+def spec_words(spec: str) -> tuple[str, ...]:
+    """The words of `speech:WORD,WORD,...` (every word for `speech` and `speech:voice`)."""
+    if spec in LABELLINGS:
+        return WORDS
+    words = tuple(w.strip() for w in spec.split(":", 1)[1].split(","))
+    unknown = [w for w in words if w not in WORDS]
+    if unknown or len(set(words)) != len(words) or len(words) < 2:
+        raise GenlabError(f"{spec}: give `speech`, `speech:voice` or `speech:` with two or more different words "
+                          f"from {', '.join(WORDS)}, comma-separated (e.g. speech:yes,no)")
+    return words
+
+
 def load_speech(spec: str = "speech", sample_rate: int | None = None) -> Dataset:
-    """The `speech` / `speech:voice` spec: 288 one-second clips of spoken words, split by utterance."""
+    """The `speech`, `speech:voice` or `speech:WORD,WORD,...` spec: one-second clips of spoken
+    words, split by utterance."""
     rate = check_sample_rate(sample_rate)
-    _, clips, items = cached_set()
+    words = spec_words(spec)
+    _, clips, items = cached_set(tuple(w for w in WORDS if w in words))
     audio = clips.astype(np.float32) / 32767  # (N, SYNTH_RATE) in [-1, 1]
     if rate != SYNTH_RATE:
         audio = np.stack([resample(a, SYNTH_RATE, rate) for a in audio])[:, :rate]  # (N, rate)
-    names = list(WORDS) if LABELLINGS[spec] == "word" else list(VOICES)
-    labels = np.array([names.index(getattr(u, LABELLINGS[spec])) for u in items], np.int64)
+    labelling = LABELLINGS.get(spec, "word")
+    names = list(words) if labelling == "word" else list(VOICES)
+    labels = np.array([names.index(getattr(u, labelling)) for u in items], np.int64)
     train, test, note = split_by_word(items)
     files = [items[i].describe() for i in (*train, *test)]
     return audio_dataset(spec, audio[train], audio[test], note, labels[train], labels[test], names, files)
