@@ -17,7 +17,8 @@ Then the real-time factor of fast generation (seconds of audio made per second o
 real time) for the default model and for a one-stack model (dilations 1..512, receptive field
 1025 samples = 64 ms at 16 kHz), each for one sound at a time and for a batch of 8 sounds drawn
 together (audio seconds of all 8 counted), medians of `--rounds` interleaved rounds of
-`--rtf-seconds` of audio.
+`--rtf-seconds` of audio: by wall-clock time and by the process's CPU time (what the generation
+itself costs; on a machine shared with other jobs the wall clock also counts waiting for a core).
 
     .venv/bin/python bench/wavenet_speed.py [--rounds 3] [--naive-steps 200] [--full-naive] [--threads N]
                                             [--rtf-seconds 0.5] [--rtf-only]
@@ -73,21 +74,25 @@ RTF_MODELS = {"default (2 stacks)": {}, "one stack": {"stacks": 1}}
 RTF_BATCHES = (1, 8)
 
 
-def real_time_factors(rounds: int = 3, seconds: float = 0.5, say=lambda text: None) -> dict[tuple[str, int], float]:
-    """{(model, batch): seconds of audio per second of compute}, medians of interleaved rounds."""
+def real_time_factors(rounds: int = 3, seconds: float = 0.5,
+                      say=lambda text: None) -> dict[tuple[str, int], tuple[float, float]]:
+    """{(model, batch): seconds of audio per second of (wall-clock, CPU) time}, medians of interleaved rounds."""
     models = {}
     for name, cfg in RTF_MODELS.items():
         torch.manual_seed(0)
         models[name] = WaveNet(WaveNetConfig(**cfg), (RATE,)).eval()
     steps = round(seconds * RATE)
-    times: dict[tuple[str, int], list[float]] = {}
+    times: dict[tuple[str, int], list[tuple[float, float]]] = {}
     for r in range(rounds):
         for name, model in models.items():
             for batch in RTF_BATCHES:
+                cpu = time.process_time()
                 _, dt = timed(lambda: model.generate(steps, n=batch, generator=torch.Generator().manual_seed(r)))
-                times.setdefault((name, batch), []).append(dt)
-                say(f"round {r + 1}: {name}, batch {batch}: {dt:.2f} s for {seconds:g} s of audio each")
-    return {key: key[1] * seconds / statistics.median(ts) for key, ts in times.items()}  # key[1]: sounds at once
+                cpu = time.process_time() - cpu
+                times.setdefault((name, batch), []).append((dt, cpu))
+                say(f"round {r + 1}: {name}, batch {batch}: {dt:.2f} s wall, {cpu:.2f} s CPU for {seconds:g} s of audio each")
+    return {key: tuple(key[1] * seconds / statistics.median(t[i] for t in ts) for i in (0, 1))  # key[1]: sounds at once
+            for key, ts in times.items()}
 
 
 def main() -> None:
@@ -105,10 +110,11 @@ def main() -> None:
         compare_naive(args)
     print(f"real-time factor of fast generation (audio seconds per compute second; target >= 0.25x), "
           f"median of {args.rounds} rounds of {args.rtf_seconds:g} s, torch threads {torch.get_num_threads()}:")
-    for (name, batch), rtf in real_time_factors(args.rounds, args.rtf_seconds,
-                                                say=lambda text: print(text, flush=True)).items():
+    for (name, batch), (wall, cpu) in real_time_factors(args.rounds, args.rtf_seconds,
+                                                        say=lambda text: print(text, flush=True)).items():
         rf = WaveNet(WaveNetConfig(**RTF_MODELS[name]), (RATE,)).receptive_field
-        print(f"  {name:<18} (receptive field {rf}), {batch} sound(s) at once: {rtf:.3f}x real time")
+        print(f"  {name:<18} (receptive field {rf}), {batch} sound(s) at once: {wall:.3f}x real time by the "
+              f"wall clock, {cpu:.3f}x by CPU time")
 
 
 def compare_naive(args) -> None:
