@@ -14,6 +14,7 @@ from genlab.cli import main
 from genlab.data import load_dataset
 from genlab.data.speech import PEAK, SYNTH_RATE, TEST_PER_WORD, WORDS, cached_set, utterances
 from genlab.data.spectrogram import log_mel, mel_filterbank, power_spectrogram
+from genlab.errors import GenlabError
 from genlab.metrics.audio import classifier_for
 
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None,
@@ -49,6 +50,11 @@ def test_two_builds_are_byte_identical(tmp_path, monkeypatch):
     assert two.label_names == ["one", "zero"] and (len(two.train), len(two.test)) == (42, 6)
     assert all(name.endswith(": " + two.label_names[y]) for name, y in zip(two.files, torch.cat([two.train_labels, two.test_labels]).tolist()))
     assert torch.equal(two.train[two.train_labels == 1][0], torch.from_numpy(clips[0] / np.float32(32767)))
+    # without flite a cached set is still read, and only the set that was asked for
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert torch.equal(load_dataset("speech:zero,one").test, two.test)
+    with pytest.raises(GenlabError, match="apt-get install flite"):
+        load_dataset("speech:yes,no")
 
 
 @needs_flite

@@ -126,6 +126,10 @@ def build(binary: str, items: list[Utterance]) -> np.ndarray:
         return np.stack(list(clips))  # (N, SYNTH_RATE)
 
 
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def cached_set(words: tuple[str, ...] = WORDS) -> tuple[Path, np.ndarray, list[Utterance]]:
     """(cache file, int16 clips (N, SYNTH_RATE), their utterances): read from genlab's cache, or built
     with flite and cached first."""
@@ -136,17 +140,15 @@ def cached_set(words: tuple[str, ...] = WORDS) -> tuple[Path, np.ndarray, list[U
     binary = flite()
     recipe = {"version": VERSION, "rate": SYNTH_RATE, "items": [u.flite_args() for u in items],
               "trim": [MARGIN_SECONDS, QUIET_SHARE, PEAK]}
-    if binary is not None:
-        recipe["flite"] = flite_version(binary)
-    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+    name = f"speech-{len(items)}-{_digest(recipe)}"  # the set; then the flite that made it
     folder = cache_dir() / "speech"
     if binary is None:  # a set cached by an earlier flite can still be used
-        found = sorted(folder.glob(f"speech-{len(items)}-*.safetensors"))
+        found = sorted(folder.glob(f"{name}-*.safetensors"))
         if not found:
             raise GenlabError(INSTALL)
         path = found[-1]
     else:
-        path = folder / f"speech-{len(items)}-{key}.safetensors"
+        path = folder / f"{name}-{_digest(flite_version(binary))}.safetensors"
     try:
         clips = load_file(path)["audio"]
         if clips.shape == (len(items), SYNTH_RATE):
