@@ -1,7 +1,6 @@
 """Class-conditional WaveNet (`--conditional`, global conditioning inside every gated unit): the
 label never breaks causality, p(x | y) is a distribution for every class and the mixture is exact,
 fast generation equals the naive loop with labels, and the command line draws and keeps labels."""
-import itertools
 import json
 
 import numpy as np

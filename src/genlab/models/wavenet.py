@@ -181,7 +181,8 @@ class WaveNet(GenerativeModel):
 
     def loss(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Exact NLL (cross-entropy of the 256-way softmax) in nats per sample, windows (B, W)
-        (given their labels (B,), for a conditional model; without them, of the mixture)."""
+        (given their labels (B,), for a conditional model; without them, of the mixture, as a
+        figure only: `log_prob` keeps no gradient)."""
         if self.label_count and labels is None:
             return self._figures(-self.log_prob(batch).mean() / batch.shape[1])
         return self._figures(F.cross_entropy(self.logits(batch, labels=labels), batch))
