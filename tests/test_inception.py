@@ -13,7 +13,7 @@ import torch
 from archives import build_tree, write_archive
 from genlab.core.errors import GenlabError
 from genlab.metrics import inception_weights as iw
-from genlab.data.download import cache_dir
+from genlab.data.cache import cache_dir
 from genlab.metrics.inception import FIDInception, preprocess, tf1_resize_bilinear
 from loopback import serve
 

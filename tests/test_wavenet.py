@@ -140,7 +140,7 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert b["audio"].shape == (2, 300) and int(b["sample_rate"]) == RATE
     assert np.allclose(b["audio"][0], a[:300], atol=1 / 32767)
     assert main(["sample", str(run), "--n", "3", "--seconds", "0.2", "--out", str(tmp_path / "dir")]) == 0
-    assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == ["0000.wav", "0001.wav", "0002.wav"]
+    assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == [f"000{i}.{x}" for i in range(3) for x in ("png", "wav")]
     assert main(["sample", str(run), "--seconds", "0.25", "--out", str(tmp_path / "one.wav")]) == 0
     assert len(_read_wav(tmp_path / "one.wav")[1]) == 250  # without --n, one sound of the asked length
     # complete: the kept part comes back (μ-law quantized), then n different continuations

@@ -192,7 +192,8 @@ AUDIO_PLOT_ROWS = 8
 
 def save_audio(clips: torch.Tensor, out: Path, sample_rate: int | None = None) -> list[Path]:
     """float sounds (N, S) in [-1, 1]: .wav -> all of them one after another with short silences
-    between, .png -> waveforms and spectrograms, .npz -> the arrays, a folder -> one .wav each."""
+    between, .png -> waveforms and spectrograms, .npz -> the arrays, a folder -> one .wav each;
+    every .wav gets a .png of the same name beside it (waveforms and spectrograms of what it holds)."""
     from genlab.data.audio import DEFAULT_SAMPLE_RATE, write_wav
 
     rate = sample_rate or DEFAULT_SAMPLE_RATE
@@ -207,16 +208,20 @@ def save_audio(clips: torch.Tensor, out: Path, sample_rate: int | None = None) -
         gap = torch.zeros(len(clips), round(AUDIO_GAP_SECONDS * rate))
         joined = torch.cat([clips, gap], 1).flatten()[:-gap.shape[1] or None]  # (N, S + G) -> (N*(S+G) - G,)
         write_wav(out, joined, rate)
-        return [out]
+        save_audio_plot(clips, out.with_suffix(".png"), rate)
+        return [out, out.with_suffix(".png")]
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{i:04d}.wav" for i in range(len(clips))]
     for path, clip in zip(paths, clips):
         write_wav(path, clip, rate)
+        save_audio_plot(clip[None], path.with_suffix(".png"), rate)
     return paths
 
 
 def save_audio_plot(clips: torch.Tensor, path: str | Path, sample_rate: int) -> None:
     """The first few sounds, one row each: waveform (left) and spectrogram (right)."""
+    from genlab.data.spectrogram import DB_FLOOR, power_spectrogram
+
     plt = _pyplot()
     rows = min(len(clips), AUDIO_PLOT_ROWS)
     fig, axes = plt.subplots(rows, 2, figsize=(11, 1.7 * rows), dpi=90, squeeze=False,
@@ -229,7 +234,9 @@ def save_audio_plot(clips: torch.Tensor, path: str | Path, sample_rate: int) -> 
         axes[i, 0].set_ylim(-1, 1)
         axes[i, 0].set_ylabel(f"#{i}")
         if len(x) > nfft:
-            axes[i, 1].specgram(x, NFFT=nfft, Fs=sample_rate, noverlap=nfft // 2, cmap="magma")
+            db = 10 * np.log10(power_spectrogram(clips[i:i + 1], nfft, nfft // 2)[0].T.numpy() + DB_FLOOR)  # (K, F)
+            axes[i, 1].imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 80, vmax=db.max(),
+                              extent=(0, len(x) / sample_rate, 0, sample_rate / 2))
         axes[i, 1].set_ylabel("Hz")
     axes[-1, 0].set_xlabel("seconds")
     axes[-1, 1].set_xlabel("seconds")

@@ -53,7 +53,7 @@ def class_label(run: runs.LoadedRun, label: int) -> int:
     """`--label K`, checked against the run: it must be class-conditional and know class K."""
     classes = getattr(run.model, "label_count", 0)
     if not classes:
-        raise GenlabError(f"--label needs a class-conditional run (train pixelrnn with --conditional); "
+        raise GenlabError(f"--label needs a class-conditional run (train pixelrnn or wavenet with --conditional); "
                           f"{run.path} is not one")
     if not 0 <= label < classes:
         raise GenlabError(f"--label {label}: {run.path} knows classes 0 to {classes - 1}")

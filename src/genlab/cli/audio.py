@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 
 from genlab import viz
+from genlab.cli.args import class_label
 from genlab.core.errors import GenlabError
-from genlab.data.audio import load_wav
+from genlab.data.audio_ref import load_audio_ref
 from genlab.train.runs import LoadedRun
 
 DEFAULT_SECONDS = 1.0  # generated after the kept part when --seconds is not given
@@ -22,9 +23,9 @@ def complete_audio(run: LoadedRun, ns: argparse.Namespace) -> None:
     model = run.model
     rate = model.sample_rate
     path = Path(ns.input)
-    if not path.is_file():
-        raise GenlabError(f"--input {ns.input}: give a .wav file for a {run.config['model']} run to continue")
-    audio = load_wav(path, rate)  # mono at the run's rate; a bad file is a GenlabError naming it
+    audio, label = load_audio_ref(ns.input, rate, run.config["data"])  # mono at the run's rate; a bad file is a GenlabError naming it
+    label = class_label(run, ns.label) if ns.label is not None else label  # --label wins over the clip's own
+    labels = {"labels": label} if model.label_count else {}
     keep = len(audio)
     if ns.keep_seconds is not None:
         if not ns.keep_seconds > 0:
@@ -36,7 +37,7 @@ def complete_audio(run: LoadedRun, ns: argparse.Namespace) -> None:
     seconds = DEFAULT_SECONDS if ns.seconds is None else ns.seconds
     g = torch.Generator(device=model.device).manual_seed(ns.seed)
     sounds = model.complete(torch.from_numpy(audio[:keep]), seconds, n=ns.n, generator=g,
-                            temperature=ns.temperature)  # (n, keep + new)
+                            temperature=ns.temperature, **labels)  # (n, keep + new); a conditional model keeps the clip's label
     paths = viz.save_output(sounds, out, sample_rate=rate)
     print(f"kept {keep / rate:.3f} s of {path.name} and continued it by {seconds:g} s in {ns.n} way(s): "
           f"{paths[0] if len(paths) == 1 else out}", flush=True)

@@ -83,21 +83,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed-pixels", type=int, default=argparse.SUPPRESS,
                    help="PixelRNN: start from N random pixels, as the notes suggest")
     s.add_argument("--seconds", type=float, default=argparse.SUPPRESS, help="WaveNet: length of each sound")
-    s.add_argument("--label", type=int, default=None, help="class-conditional PixelRNN (--conditional): draw this "
+    s.add_argument("--label", type=int, default=None, help="class-conditional PixelRNN or WaveNet (--conditional): draw this "
                                                           "class (default: image i gets class i mod classes)")
     s.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder (one PNG each)")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
 
     c = sub.add_parser("complete", help="fill in the hidden part of an image (or continue a sound)")
     c.add_argument("run")
-    c.add_argument("--input", required=True, help="an image file or SPEC:SPLIT:INDEX (e.g. mnist5k:test:3); a .wav")
+    c.add_argument("--input", required=True, help="an image file or SPEC:SPLIT:INDEX (e.g. mnist5k:test:3); "
+                                                       "a .wav or SPEC:SPLIT:INDEX (e.g. speech:test:3)")
     c.add_argument("--mask", default="bottom", help="images: bottom | right | box:x0,y0,x1,y1 | MASK.png "
                                                      "(white = hidden); default bottom")
     c.add_argument("--n", type=int, default=8, help="how many different completions (default 8)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--temperature", type=float, default=1.0)
-    c.add_argument("--label", type=int, default=None, help="class-conditional PixelRNN: the image's class (default: "
-                                                          "the item's own label for SPEC:SPLIT:INDEX, else random)")
+    c.add_argument("--label", type=int, default=None, help="class-conditional PixelRNN or WaveNet: the item's class "
+                                                          "(default: its own label for SPEC:SPLIT:INDEX, else random)")
     c.add_argument("--keep-seconds", type=float, default=None, help="audio: seconds of --input to keep")
     c.add_argument("--seconds", type=float, default=None, help="audio: seconds to generate after them")
     c.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder")

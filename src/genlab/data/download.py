@@ -19,7 +19,6 @@ from pathlib import Path
 from genlab.core.errors import GenlabError
 
 MIRROR_ENV = "GENLAB_MIRROR"
-CACHE_ENV = "GENLAB_CACHE"
 BLOCK = 1 << 20
 TIMEOUT_S = 60
 
@@ -32,11 +31,6 @@ class Pinned:
     size: int | None
     sha256: str
     url: str = ""
-
-
-def cache_dir() -> Path:
-    """genlab's cache: $GENLAB_CACHE, default ~/.cache/genlab (feature nets, weights, data sets)."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "genlab")
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from genlab.data.dataset import Dataset, image_dataset
-from genlab.data.download import Pinned, cache_dir, download
+from genlab.data.cache import cache_dir
+from genlab.data.download import Pinned, download
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
 

@@ -8,7 +8,7 @@ from genlab.core.errors import GenlabError
 from genlab.data.dataset import Dataset, check_options, finish_images
 
 BUILTIN_SPECS = ("digits", "mnist5k", "toy:rings", "toy:gmm8", "toy:grid25", "toy:spiral",
-                 "toy:swissroll", "patches:china", "patches:flower", "tones")
+                 "toy:swissroll", "patches:china", "patches:flower", "tones", "speech", "speech:voice")
 FETCHED_SPECS = ("mnist", "fashion-mnist", "binarized-mnist", "cifar10")  # after `genlab fetch NAME`
 ACCEPTED_PATHS = ("a folder of .png/.jpg/.jpeg/.bmp/.gif/.webp images, a .npz or .npy file, "
                   "MNIST IDX files (-idx3-ubyte, .gz or not), a CIFAR-10/100 folder, or .wav sound (a file or a folder)")
@@ -68,6 +68,9 @@ def load_dataset(spec: str, image_size: int | None = None, channels: int | None 
     elif spec == "tones":
         from genlab.data.audio import load_tones
         return load_tones(sample_rate)
+    elif spec == "speech" or spec.startswith("speech:"):
+        from genlab.data.speech import load_speech
+        return load_speech(spec, sample_rate)
     elif spec.startswith("patches:"):
         from genlab.data.builtin import load_patches_spec
         ds = load_patches_spec(spec[len("patches:"):], image_size)

@@ -121,6 +121,11 @@ def evaluate(model: GenerativeModel, data: Dataset, test: torch.Tensor, n: int, 
     report.update(model.extra_figures(data, seed=seed))
     if why_not is None:
         report.update(sample_report(model, data, test, n, seeds, space=space, picture=picture, quiet=quiet))
+    elif item_kind(model) == "audio" and n > 0:  # sound: spectral figures, and word recognition when conditional
+        from genlab.metrics.audio import audio_report
+
+        report["nll_bits_per_sample"] = report.get("nll_bits_per_dim")
+        report.update(audio_report(model, data, test, n, seed=seeds[0]))
     else:
         report["sample_figures"] = f"not computed: {why_not}"
     return report

@@ -31,7 +31,7 @@ from torch import nn
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_with
 from genlab.data import Dataset
-from genlab.data.download import cache_dir
+from genlab.data.cache import cache_dir
 
 VERSION = 2  # bump when the network or its training changes: old cache entries are then ignored
 WIDTH = 128  # feature dimension

@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from genlab.data.download import Pinned, cache_dir, check_pinned, download
+from genlab.data.cache import cache_dir
+from genlab.data.download import Pinned, check_pinned, download
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_with
 from genlab.metrics.inception import FIDInception

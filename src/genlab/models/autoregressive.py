@@ -133,19 +133,6 @@ class AutoregressiveImageModel(GenerativeModel):
             return x.to(dtype) / 127.5 - 1.0
         return F.one_hot(x[:, 0], self.classes).permute(0, 3, 1, 2).to(dtype)  # (B, H, W, K) -> (B, K, H, W)
 
-    # --- class labels (conditional models) ------------------------------------------------------
-    def check_labels(self, labels: torch.Tensor | int | None, n: int) -> torch.Tensor | None:
-        """labels as (n,) int64 on the model's device, validated; None for an unconditional model."""
-        if not self.label_count:
-            if labels is not None:
-                raise GenlabError("this model is not class-conditional; train with --conditional to use labels")
-            return None
-        if labels is not None:
-            labels = torch.as_tensor(labels, device=self.device).long().reshape(-1).expand(n)
-        if labels is None or not bool(((labels >= 0) & (labels < self.label_count)).all()):
-            raise GenlabError(f"this model is class-conditional: give each image a label from 0 to {self.label_count - 1}")
-        return labels
-
     # --- likelihood -----------------------------------------------------------------------------
     def logits(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Prepared data (B, P, H, W) -> logits (B, P, K, H, W)."""
@@ -157,9 +144,7 @@ class AutoregressiveImageModel(GenerativeModel):
         """Exact log p(x) per image in nats, (B,). A conditional model gives log p(x | label), or,
         without labels, log p(x) = log Σ_y p(y) p(x | y) with the classes equally likely."""
         if self.label_count and labels is None:
-            per_class = torch.stack([self.log_prob(x, torch.full((len(x),), y, device=x.device))
-                                     for y in range(self.label_count)])  # (classes, B)
-            return per_class.logsumexp(0) - math.log(self.label_count)
+            return self.mixture_log_prob(self.log_prob, x)
         logits = self.logits(x, labels).transpose(1, 2)  # (B, K, P, H, W)
         return -F.cross_entropy(logits, x, reduction="none").flatten(1).sum(1)  # (B, P, H, W) -> (B,)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Protocol
 
@@ -94,6 +95,31 @@ class GenerativeModel(nn.Module):
         """Turn stored data (uint8 images or float points) into the tensor `loss` consumes:
         palette indices (N, 1, H, W) for palette models, the data itself otherwise."""
         return self.palette.encode(data) if self.uses_palette else data
+
+    def prepare_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """The class labels (N,) of stored data -> one per item of `prepare(data)` (WaveNet cuts
+        every clip into several windows, each keeping its clip's label)."""
+        return labels
+
+    # --- class labels (conditional models) ------------------------------------------------------
+    def check_labels(self, labels: torch.Tensor | int | None, n: int) -> torch.Tensor | None:
+        """labels as (n,) int64 on the model's device, validated; None for an unconditional model."""
+        if not self.label_count:
+            if labels is not None:
+                raise GenlabError("this model is not class-conditional; train with --conditional to use labels")
+            return None
+        if labels is not None:
+            labels = torch.as_tensor(labels, device=self.device).long().reshape(-1).expand(n)
+        if labels is None or not bool(((labels >= 0) & (labels < self.label_count)).all()):
+            raise GenlabError(f"this model is class-conditional: give each item a label from 0 to {self.label_count - 1}")
+        return labels
+
+    def mixture_log_prob(self, log_prob, x: torch.Tensor) -> torch.Tensor:
+        """log p(x) = log Σ_y p(y) p(x | y) with the classes equally likely, from `log_prob(x, labels)`
+        (nats, (B,)): the exact likelihood of a conditional model asked without labels."""
+        per_class = torch.stack([log_prob(x, torch.full((len(x),), y, device=x.device))
+                                 for y in range(self.label_count)])  # (classes, B)
+        return per_class.logsumexp(0) - math.log(self.label_count)
 
     # --- training ---------------------------------------------------------------------------
     def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:

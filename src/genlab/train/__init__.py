@@ -63,8 +63,8 @@ def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run:
     prepared_test = model.prepare(data.test.to(device))
     labels = {}
     if model.label_count:
-        labels = {"train_labels": data.train_labels.to(device),
-                  "test_labels": None if data.test_labels is None else data.test_labels.to(device)}
+        labels = {"train_labels": model.prepare_labels(data.train_labels.to(device)),
+                  "test_labels": None if data.test_labels is None else model.prepare_labels(data.test_labels.to(device))}
     return Trainer(model, prepared_train, prepared_test, train_cfg, run, quiet=quiet, group=group, data_spec=data.spec,
                    **labels)
 

@@ -16,7 +16,12 @@ figures and `genlab evaluate` see. A window's likelihood is that of a sound that
 network's left padding is zeros, the same state fast generation starts from, so `log_prob` is the
 exact log-probability of the window's 8-bit μ-law samples (bits/dim = bits per sample).
 
-Deviations from the paper: no global or local conditioning (speaker, text); the input is the
+Global conditioning (`--conditional`, where the data has labels: the word of the `speech` set):
+as in the paper, a learned vector per class, V_f·y and V_g·y, is added inside every gated unit,
+tanh(W_f * x + V_f·y) · σ(W_g * x + V_g·y). Without a label the likelihood is the exact mixture
+(1/K) Σ_y p(x | y) over the K classes, as for the conditional PixelRNN.
+
+Deviations from the paper: no local conditioning (text, linguistic features); the input is the
 one-hot previous samples through a causal convolution of the same kernel size (the paper's first
 "causal conv"); defaults are small enough to train on a laptop CPU (2 stacks of dilations
 1..512, 32 residual / 32 gate / 64 skip channels, 2000-sample windows, where the paper used more);
@@ -36,6 +41,7 @@ from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
 from genlab.models.base import GenerativeModel, register
+from genlab.models.nn import label_bias, with_label
 
 MU = 255
 CLASSES = MU + 1
@@ -66,20 +72,25 @@ class WaveNetConfig:
     gate_channels: int = opt(32, "channels of each gated tanh·sigmoid unit")
     skip_channels: int = opt(64, "channels of the skip connections summed into the output head")
     window: int = opt(2000, "samples per training item: each one-second clip is cut into windows this long")
+    conditional: bool = opt(False, "condition on the data's class labels (the word of `speech`): `genlab sample "
+                                   "--label K` says class K, and likelihoods are exact mixtures over the classes")
+    label_count: int = opt(0, "classes of a conditional model (set from the data)", flag=False)
 
     def validate(self) -> None:
-        small = {k: v for k, v in vars(self).items() if v < 1}
-        if small or self.kernel_size < 2:
+        sizes = ("layers", "stacks", "kernel_size", "residual_channels", "gate_channels", "skip_channels", "window")
+        if any(getattr(self, k) < 1 for k in sizes) or self.kernel_size < 2:
             raise GenlabError("every wavenet size must be at least 1 and --kernel-size at least 2")
 
 
 class _GatedLayer(nn.Module):
-    """Dilated causal conv -> tanh · sigmoid -> 1x1 conv split into residual and skip parts."""
+    """Dilated causal conv (+ the class vector) -> tanh · sigmoid -> 1x1 conv split into residual
+    and skip parts."""
 
-    def __init__(self, res: int, gate: int, skip: int, kernel: int, dilation: int):
+    def __init__(self, res: int, gate: int, skip: int, kernel: int, dilation: int, labels: int = 0):
         super().__init__()
         self.res, self.gate, self.kernel, self.dilation = res, gate, kernel, dilation
         self.conv = nn.Conv1d(res, 2 * gate, kernel, dilation=dilation)
+        self.label = label_bias(labels, 2 * gate)  # V_f·y and V_g·y of the paper, one vector per class
         self.out = nn.Conv1d(gate, res + skip, 1)
 
     @property
@@ -87,8 +98,8 @@ class _GatedLayer(nn.Module):
         """How many past inputs the layer looks back over."""
         return (self.kernel - 1) * self.dilation
 
-    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.conv(F.pad(h, (self.history, 0)))  # (B, 2G, T): left zeros keep it causal
+    def forward(self, h: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        z = with_label(self.conv(F.pad(h, (self.history, 0))), self.label, labels)  # (B, 2G, T): left zeros keep it causal
         g = torch.tanh(z[:, :self.gate]) * torch.sigmoid(z[:, self.gate:])  # (B, G, T)
         res, skip = self.out(g).split([self.res, self.out.out_channels - self.res], 1)
         return h + res, skip
@@ -107,9 +118,12 @@ class WaveNet(GenerativeModel):
         super().__init__(config, item_shape, palette)
         (self.sample_rate,) = self.item_shape  # one-second clips
         c, k = config, config.kernel_size
+        if c.conditional and c.label_count < 2:
+            raise GenlabError("a conditional model needs label_count >= 2 classes (training sets it from the data)")
+        self.label_count = c.label_count if c.conditional else 0
         self.input = nn.Conv1d(CLASSES, c.residual_channels, k)
         self.layers = nn.ModuleList(
-            _GatedLayer(c.residual_channels, c.gate_channels, c.skip_channels, k, 2**i)
+            _GatedLayer(c.residual_channels, c.gate_channels, c.skip_channels, k, 2**i, self.label_count)
             for _ in range(c.stacks) for i in range(c.layers))
         self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(c.skip_channels, c.skip_channels, 1), nn.ReLU(),
                                   nn.Conv1d(c.skip_channels, CLASSES, 1))
@@ -124,7 +138,7 @@ class WaveNet(GenerativeModel):
         params = sum(p.numel() for p in self.parameters())
         return (f"wavenet: receptive field {rf} samples ({1000 * rf / self.sample_rate:.1f} ms at "
                 f"{self.sample_rate} Hz); {c.stacks} stack(s) of {c.layers} layers, dilations 1..{2 ** (c.layers - 1)}; "
-                f"{params:,} parameters")
+                f"{params:,} parameters" + (f"; conditioned on {self.label_count} classes" if self.label_count else ""))
 
     # --- the network ----------------------------------------------------------------------------
     def prepare(self, data: torch.Tensor) -> torch.Tensor:
@@ -135,39 +149,56 @@ class WaveNet(GenerativeModel):
         codes = mu_law_encode(data[:, :r // w * w])  # (N, R // W * W)
         return codes.reshape(n * (r // w), w)  # (N, R//W * W) -> (N * R//W, W)
 
-    def logits_from_onehot(self, onehot: torch.Tensor, keep: list | None = None) -> torch.Tensor:
-        """One-hot samples (B, 256, T) -> logits (B, 256, T) whose position t sees only samples < t.
-        `keep`, when a list, receives every layer's input (B, R, T)."""
+    def prepare_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """A clip's label for each of its windows: (N,) -> (N * R // W,), in `prepare`'s order."""
+        r = self.sample_rate
+        return labels.repeat_interleave(r // min(self.config.window, r))
+
+    def logits_from_onehot(self, onehot: torch.Tensor, keep: list | None = None,
+                           labels: torch.Tensor | None = None) -> torch.Tensor:
+        """One-hot samples (B, 256, T) -> logits (B, 256, T) whose position t sees only samples < t
+        (and the class labels (B,) of a conditional model). `keep`, when a list, receives every
+        layer's input (B, R, T)."""
+        labels = self.check_labels(labels, len(onehot))
         k = self.config.kernel_size
         h = self.input(F.pad(onehot, (k, 0))[:, :, :-1])  # (B, R, T): shifted by one, then causal
         skips = 0
         for layer in self.layers:
             if keep is not None:
                 keep.append(h)
-            h, skip = layer(h)
+            h, skip = layer(h, labels)
             skips = skips + skip
         return self.head(skips)
 
-    def logits(self, codes: torch.Tensor, keep: list | None = None) -> torch.Tensor:
-        """int64 codes (B, T) -> logits (B, 256, T) for p(x_t | x_<t)."""
+    def logits(self, codes: torch.Tensor, keep: list | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """int64 codes (B, T) -> logits (B, 256, T) for p(x_t | x_<t) (and y, the labels (B,))."""
         onehot = F.one_hot(codes, CLASSES).to(self.input.weight.dtype).transpose(1, 2)  # (B, T, 256) -> (B, 256, T)
-        return self.logits_from_onehot(onehot, keep)
+        return self.logits_from_onehot(onehot, keep, labels)
 
     # --- objective ------------------------------------------------------------------------------
     def _figures(self, nats_per_sample: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"loss": nats_per_sample, "bits_per_sample": nats_per_sample / math.log(2)}
 
-    def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Exact NLL (cross-entropy of the 256-way softmax) in nats per sample, windows (B, W)."""
-        return self._figures(F.cross_entropy(self.logits(batch), batch))
+    def loss(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Exact NLL (cross-entropy of the 256-way softmax) in nats per sample, windows (B, W)
+        (given their labels (B,), for a conditional model; without them, of the mixture, as a
+        figure only: `log_prob` keeps no gradient)."""
+        if self.label_count and labels is None:
+            return self._figures(-self.log_prob(batch).mean() / batch.shape[1])
+        return self._figures(F.cross_entropy(self.logits(batch, labels=labels), batch))
 
     @torch.no_grad()
-    def log_prob(self, codes: torch.Tensor) -> torch.Tensor:
-        """log p(x) = Σ_t log p(x_t | x_<t) in nats per sound (B,), for codes (B, T)."""
+    def log_prob(self, codes: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x) = Σ_t log p(x_t | x_<t) in nats per sound (B,), for codes (B, T); a conditional
+        model gives log p(x | y) for labels (B,), or, without them, the exact mixture over the classes."""
+        if self.label_count and labels is None:
+            return self.mixture_log_prob(self.log_prob, codes)
+        labels = self.check_labels(labels, len(codes))
         chunk = max(1, LOG_PROB_SAMPLES // codes.shape[1])
         out = []
-        for part in codes.split(chunk):
-            nll = F.cross_entropy(self.logits(part), part, reduction="none")  # (b, T)
+        for i, part in enumerate(codes.split(chunk)):
+            part_labels = None if labels is None else labels[i * chunk:(i + 1) * chunk]
+            nll = F.cross_entropy(self.logits(part, labels=part_labels), part, reduction="none")  # (b, T)
             out.append(-nll.sum(1))
         return torch.cat(out)
 
@@ -183,26 +214,30 @@ class WaveNet(GenerativeModel):
     @torch.no_grad()
     def generate(self, n_new: int, prefix: torch.Tensor | None = None, n: int = 1,
                  generator: torch.Generator | None = None, temperature: float = 1.0,
-                 naive: bool = False) -> torch.Tensor:
+                 naive: bool = False, labels: torch.Tensor | int | None = None) -> torch.Tensor:
         """Continue `prefix` codes (B, P) (or start n sounds from silence) by n_new samples drawn
         one at a time: codes (B, P + n_new). Each step draws one uniform number per sound from
-        `generator`, so fast and naive generation draw the same sound for the same seed."""
+        `generator`, so fast and naive generation draw the same sound for the same seed. A
+        conditional model takes each sound's class `labels` (one int or (B,))."""
         if not temperature > 0:
             raise GenlabError(f"--temperature must be above 0, not {temperature}")
         if prefix is None:
             prefix = torch.zeros(n, 0, dtype=torch.long, device=self.device)
         prefix = prefix.to(self.device)
-        step = self._naive_steps(prefix) if naive else self._fast_steps(prefix)
-        codes = [prefix]
-        code = None
-        for _ in range(n_new):
-            logits = step(code)  # (B, 256) for the next position
-            u = torch.rand(len(prefix), generator=generator, device=self.device, dtype=torch.float64)
-            code = self._draw(logits, u, temperature)
-            codes.append(code[:, None])
-        return torch.cat(codes, 1)
+        labels = self.check_labels(labels, len(prefix))
+        with torch.inference_mode():  # less overhead per tensor operation than no_grad
+            step = self._naive_steps(prefix, labels) if naive else self._fast_steps(prefix, labels)
+            codes = [prefix]
+            code = None
+            for _ in range(n_new):
+                logits = step(code)  # (B, 256) for the next position
+                u = torch.rand(len(prefix), generator=generator, device=self.device, dtype=torch.float64)
+                code = self._draw(logits, u, temperature)
+                codes.append(code[:, None])
+            codes = torch.cat(codes, 1)
+        return codes.clone()  # cloned outside inference mode: a normal tensor again
 
-    def _naive_steps(self, prefix: torch.Tensor):
+    def _naive_steps(self, prefix: torch.Tensor, labels: torch.Tensor | None = None):
         """Reference: every step runs the network over the last receptive field of samples."""
         seq = prefix
         slot = prefix.new_zeros(len(prefix), 1)  # a stand-in for x_t, which position t never sees
@@ -211,33 +246,39 @@ class WaveNet(GenerativeModel):
             nonlocal seq
             if code is not None:
                 seq = torch.cat([seq, code[:, None]], 1)
-            return self.logits(torch.cat([seq[:, -self.receptive_field:], slot], 1))[:, :, -1]
+            return self.logits(torch.cat([seq[:, -self.receptive_field:], slot], 1), labels=labels)[:, :, -1]
 
         return step
 
-    def _fast_steps(self, prefix: torch.Tensor):
-        """Fast generation: per layer a ring buffer of its last (k-1)·d inputs, filled from one
-        parallel pass over the prefix's last receptive field (exactly what the next samples depend
-        on); then each sample costs one step per layer."""
+    def _fast_steps(self, prefix: torch.Tensor, labels: torch.Tensor | None = None):
+        """Fast generation: per layer a ring of its last (k-1)·d inputs (a Python list of (B, R)
+        tensors: reading and writing a slot costs no tensor operation), filled from one parallel pass
+        over the prefix's last receptive field (exactly what the next samples depend on); then each
+        sample costs one step per layer: a matrix product for the dilated conv, the gate, one for
+        the residual and one, accumulated in place, for the skip connections."""
         k, b, p = self.config.kernel_size, len(prefix), prefix.shape[1]
+        dtype = self.input.weight.dtype
         keep: list[torch.Tensor] = []
         context = prefix[:, -self.receptive_field:]  # all that the next samples depend on
         skipped = p - context.shape[1]  # absolute position of context[:, 0]
         if p:
-            self.logits(context, keep)  # every layer's inputs over the context, (B, R, C) each
-        plan = []  # per layer: ring, its size, dilation, and the weights as matrices
+            self.logits(context, keep, labels)  # every layer's inputs over the context, (B, R, C) each
+        plan = []  # per layer: ring, its size, dilation, gate width and the weights as matrices
+        skip_bias = 0
         for i, layer in enumerate(self.layers):
             size = layer.history
-            ring = torch.zeros(b, size, layer.res, device=self.device, dtype=self.input.weight.dtype)
-            pos = torch.arange(p - size, p, device=self.device)  # the positions the ring must hold
-            have = pos >= 0
-            if p and bool(have.any()):
-                ring[:, pos[have] % size] = keep[i][:, :, pos[have] - skipped].transpose(1, 2)  # (B, R, n) -> (B, n, R)
+            zero = torch.zeros(b, layer.res, device=self.device, dtype=dtype)
+            ring = [zero] * size  # slot t % size holds the layer's input at position t
+            for pos in range(max(0, p - size), p):
+                ring[pos % size] = keep[i][:, :, pos - skipped]  # (B, R)
             # tap-major rows: [h_{t-(k-1)d}, ..., h_{t-d}, h_t] @ conv matrix is the dilated conv at t
             conv = layer.conv.weight.permute(2, 1, 0).reshape(-1, layer.conv.out_channels)  # (k*R, 2G)
-            out = layer.out.weight[:, :, 0].T  # (G, R + S)
-            parts = (layer.res, layer.out.out_channels - layer.res)  # residual, skip
-            plan.append((ring, size, layer.dilation, layer.gate, parts, conv, layer.conv.bias, out, layer.out.bias))
+            res_w, skip_w = layer.out.weight[:, :, 0].T.split([layer.res, layer.out.out_channels - layer.res], 1)  # (G, R), (G, S)
+            res_b, skip_b = layer.out.bias.split([layer.res, layer.out.out_channels - layer.res])
+            skip_bias = skip_bias + skip_b  # every layer's skip bias, added once per step
+            conv_b = layer.conv.bias if layer.label is None else layer.conv.bias + layer.label.table(labels)  # (B, 2G)
+            plan.append((ring, size, layer.dilation, layer.gate, conv, conv_b, res_w, res_b, skip_w))
+        skip_start = skip_bias.expand(b, -1)  # (B, S)
         # the input conv as k lookup tables (one per tap) with an all-zero row 256 for "before the start"
         w = self.input.weight  # (R, 256, k)
         tables = torch.cat([w.permute(2, 1, 0), w.new_zeros(k, 1, w.shape[0])], 1)  # (k, 257, R)
@@ -257,16 +298,14 @@ class WaveNet(GenerativeModel):
             h = self.input.bias + tables[0][last[:, 0]]  # (B, R)
             for j in range(1, k):
                 h = h + tables[j][last[:, j]]
-            skips = None
-            for ring, size, d, gate, parts, conv, conv_b, out, out_b in plan:
-                taps = [ring.select(1, (t - (k - 1 - j) * d) % size) for j in range(k - 1)]  # oldest first
+            skips = skip_start.clone()
+            for ring, size, d, gate, conv, conv_b, res_w, res_b, skip_w in plan:
+                taps = [ring[(t - (k - 1 - j) * d) % size] for j in range(k - 1)]  # oldest first
                 z = torch.addmm(conv_b, torch.cat((*taps, h), 1), conv)  # (B, 2G)
-                ring.select(1, t % size).copy_(h)  # after reading: the oldest tap's slot is reused
+                ring[t % size] = h  # after reading: the oldest tap's slot is reused
                 g = torch.tanh(z.narrow(1, 0, gate)).mul_(torch.sigmoid(z.narrow(1, gate, gate)))  # (B, G)
-                o = torch.addmm(out_b, g, out)  # (B, R + S)
-                h = h + o.narrow(1, 0, parts[0])
-                sk = o.narrow(1, parts[0], parts[1])
-                skips = sk if skips is None else skips + sk
+                skips.addmm_(g, skip_w)
+                h = torch.addmm(h, g, res_w).add_(res_b)  # a new tensor: the ring keeps the old one
             x = torch.addmm(head1.bias, torch.relu(skips), head1_w).relu_()
             return torch.addmm(head2.bias, x, head2_w)  # (B, 256)
 
@@ -275,18 +314,26 @@ class WaveNet(GenerativeModel):
     # --- using the model ------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, seconds: float | None = None,
-               temperature: float = 1.0) -> torch.Tensor:
-        """n new sounds of `seconds` (default 0.25) started from silence: float32 (n, S) in [-1, 1]."""
+               temperature: float = 1.0, labels: torch.Tensor | int | None = None) -> torch.Tensor:
+        """n new sounds of `seconds` (default 0.25) started from silence: float32 (n, S) in [-1, 1].
+        A conditional model draws class `labels` (one int or (n,)); by default sound i gets class
+        i mod classes."""
+        if self.label_count and labels is None:
+            labels = torch.arange(n) % self.label_count
         length = self.samples_for(SAMPLE_SECONDS if seconds is None else seconds)
-        return mu_law_decode(self.generate(length, n=n, generator=generator, temperature=temperature))
+        return mu_law_decode(self.generate(length, n=n, generator=generator, temperature=temperature, labels=labels))
 
     @torch.no_grad()
     def complete(self, audio: torch.Tensor, seconds: float, n: int = 1, generator: torch.Generator | None = None,
-                 temperature: float = 1.0) -> torch.Tensor:
-        """Continue a float sound (T,) by `seconds` in n different ways: float32 (n, T + S)."""
+                 temperature: float = 1.0, labels: torch.Tensor | int | None = None) -> torch.Tensor:
+        """Continue a float sound (T,) by `seconds` in n different ways: float32 (n, T + S). A
+        conditional model keeps the sound's class `labels` (one int); without it each continuation
+        draws a class uniformly at random."""
+        if self.label_count and labels is None:
+            labels = torch.randint(self.label_count, (n,), generator=generator, device=self.device)
         prefix = mu_law_encode(audio.to(self.device))[None].expand(n, -1)  # (T,) -> (n, T)
         codes = self.generate(self.samples_for(seconds), prefix, generator=generator,
-                              temperature=temperature)
+                              temperature=temperature, labels=labels)
         return mu_law_decode(codes)
 
     def samples_for(self, seconds: float) -> int:

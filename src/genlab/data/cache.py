@@ -1,0 +1,13 @@
+"""Where genlab keeps what it builds or trains once and reuses: `$GENLAB_CACHE`, by default
+`~/.cache/genlab` (feature networks, Inception weights, fetched data sets, the built-in speech set)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+CACHE_ENV = "GENLAB_CACHE"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "genlab")
