@@ -10,3 +10,10 @@ def cli_error(capsys, argv) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("genlab: error: "), err
     return lines[0]
+
+
+def train_conditional_tones(run, sample_rate: int) -> None:
+    """A tiny class-conditional WaveNet on the built-in tones (three classes), one epoch."""
+    assert main(["train", "wavenet", "--data", "tones", "--sample-rate", str(sample_rate), "--conditional",
+                 "--layers", "3", "--stacks", "1", "--residual-channels", "6", "--gate-channels", "6",
+                 "--skip-channels", "8", "--window", "500", "--epochs", "1", "--out", str(run), "--quiet"]) == 0

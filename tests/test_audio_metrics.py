@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from clihelp import train_conditional_tones
 from genlab.cli import main
 from genlab.metrics.audio import log_mel_distance, spectral_flatness
 from threads import one_thread  # noqa: F401  (autouse fixture)
@@ -50,9 +51,7 @@ def test_log_mel_distance():
 def conditional_tones(tmp_path_factory):
     root = tmp_path_factory.mktemp("wne")
     run = root / "run"
-    assert main(["train", "wavenet", "--data", "tones", "--sample-rate", "2000", "--conditional", "--layers", "3",
-                 "--stacks", "1", "--residual-channels", "6", "--gate-channels", "6", "--skip-channels", "8",
-                 "--window", "500", "--epochs", "1", "--out", str(run), "--quiet"]) == 0
+    train_conditional_tones(run, 2000)
     return root, run
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from clihelp import cli_error
+from clihelp import cli_error, train_conditional_tones
 from genlab import load
 from genlab.cli import main
 from genlab.data.audio import write_wav
@@ -110,9 +110,7 @@ def test_labels_are_checked():
 def tones_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("wnc")
     run = root / "run"
-    assert main(["train", "wavenet", "--data", "tones", "--sample-rate", "1000", "--conditional", "--layers", "3",
-                 "--stacks", "1", "--residual-channels", "6", "--gate-channels", "6", "--skip-channels", "8",
-                 "--window", "500", "--epochs", "1", "--out", str(run), "--quiet"]) == 0
+    train_conditional_tones(run, 1000)
     return root, run
 
 
