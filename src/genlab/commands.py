@@ -218,6 +218,9 @@ def cmd_data(ns: argparse.Namespace) -> None:
                         sample_rate=getattr(ns, "sample_rate", None))
     palette = Palette.fit(data.train, ns.colors) if ns.colors and data.kind == "image" else None
     _say(describe_dataset(data, palette))
+    if ns.pack:
+        from genlab.data.pack import write_pack
+        _say(f"packed into {write_pack(data, ns.pack, {2, ns.colors or 2})}; train with --data {ns.pack}")
     if ns.out:
         shown = data.train[:64]
         if palette is not None:

@@ -19,9 +19,11 @@ def _unknown(spec: str, why: str) -> GenlabError:
 
 def _load_path(path: Path, spec: str, image_size: int | None, channels: int | None,
                sample_rate: int | None = None) -> Dataset:
-    from genlab.data import arrays, audio, cifar, folder, idx
+    from genlab.data import arrays, audio, cifar, folder, idx, pack
 
     if path.is_dir():
+        if pack.is_pack(path):
+            return pack.load_pack(path, spec)
         if cifar.is_cifar_folder(path):
             return cifar.load_cifar_folder(path, spec)
         if idx.standard_idx_files(path):

@@ -11,10 +11,10 @@ import torch
 
 from genlab import runs
 from genlab.config import DataConfig, TrainConfig, to_dict
-from genlab.data import Dataset, Palette, load_dataset
+from genlab.data import Dataset, Palette, load_dataset, pack
 from genlab.errors import GenlabError
 from genlab.models import GenerativeModel, model_class
-from genlab.train import distributed
+from genlab.train import distributed, streaming
 from genlab.train.trainer import Trainer, resolve_device, tensorboard_writer
 
 __all__ = ["start", "resume", "Trainer"]
@@ -22,13 +22,18 @@ __all__ = ["start", "resume", "Trainer"]
 
 def fingerprint(data: Dataset) -> str:
     """A short hash of the training split, so a resume notices when the data changed."""
+    if isinstance(data, pack.PackedDataset):
+        return data.fingerprint()
     h = hashlib.sha256(data.train.contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
 
 def _load_data(cls: type[GenerativeModel], data_cfg: DataConfig) -> Dataset:
-    data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels,
-                        sample_rate=data_cfg.sample_rate)
+    if pack.is_pack(data_cfg.data):  # streamed from disk, not loaded
+        data = streaming.open_for_training(data_cfg)
+    else:
+        data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels,
+                            sample_rate=data_cfg.sample_rate)
     kinds = cls.data_kinds or (cls.data_kind,)
     if data.kind not in kinds:
         raise GenlabError(f"{cls.name} trains on {' or '.join(kinds)} data but {data_cfg.data} holds {data.kind} "
@@ -41,7 +46,11 @@ def _load_data(cls: type[GenerativeModel], data_cfg: DataConfig) -> Dataset:
 def _new_model(cls: type[GenerativeModel], model_cfg: Any, data: Dataset, seed: int) -> GenerativeModel:
     """Fresh weights from the seed; palette models fit their palette on the training pixels."""
     torch.manual_seed(seed)
-    palette = Palette.fit(data.train, model_cfg.colors, seed=seed) if cls.uses_palette else None
+    palette = None
+    if cls.uses_palette and isinstance(data, pack.PackedDataset):
+        palette = data.palette(model_cfg.colors, seed)  # fitted when the data was packed
+    elif cls.uses_palette:
+        palette = Palette.fit(data.train, model_cfg.colors, seed=seed)
     if getattr(model_cfg, "conditional", False):
         labels = data.train_labels
         if labels is None or len(torch.unique(labels)) < 2:
@@ -60,8 +69,11 @@ def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run:
     model.to(device)
     if device.type == "cuda":  # cuDNN's fastest convolutions take NHWC; only 4-D weights change
         model.to(memory_format=torch.channels_last)
-    prepared_train = model.prepare(data.train.to(device))
-    prepared_test = model.prepare(data.test.to(device))
+    if isinstance(data, pack.PackedDataset):
+        prepared_train, prepared_test = streaming.streamed_splits(model, data, device)
+    else:
+        prepared_train = model.prepare(data.train.to(device))
+        prepared_test = model.prepare(data.test.to(device))
     labels = {}
     if model.label_count:
         labels = {"train_labels": data.train_labels.to(device),

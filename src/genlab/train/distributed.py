@@ -126,11 +126,13 @@ class Group:
                               f"--batch-size whose batches, the last of an epoch of {n} items included, hold at "
                               f"least {self.world}")
 
+    def part(self, idx: torch.Tensor) -> torch.Tensor:
+        """This rank's contiguous part of a global batch's indices."""
+        return idx if self.world == 1 else torch.tensor_split(idx, self.world)[self.rank]
+
     def shard(self, idx: torch.Tensor) -> torch.Tensor:
-        """This rank's contiguous part of a global batch's indices; sets `share` for the comm hook."""
-        if self.world == 1:
-            return idx
-        mine = torch.tensor_split(idx, self.world)[self.rank]
+        """`part`, for the batch about to be trained on: sets `share` for the comm hook."""
+        mine = self.part(idx)
         self.share = len(mine) / len(idx)
         return mine
 

@@ -169,6 +169,8 @@ class Trainer:
         while not self._done():
             c = self.counters
             order = epoch_order(len(self.train_data), self.cfg.seed, c.epoch)
+            if hasattr(self.train_data, "plan"):  # data streamed from a pack: read the epoch's batches ahead
+                self.train_data.plan(order, c.step_in_epoch, self.batch_size, self.group)
             bar = tqdm(total=self.steps_per_epoch, initial=c.step_in_epoch, desc=f"epoch {c.epoch + 1}",
                        disable=self.quiet or not main, leave=False, dynamic_ncols=True)
             sums: dict[str, torch.Tensor] = {}

@@ -1,0 +1,332 @@
+"""Packs: an image data spec converted once into memory-mapped uint8 NumPy shards, for data larger
+than memory (`genlab data SPEC --pack DIR`; training on DIR streams it, see train/streaming.py).
+
+A pack folder holds
+  pack.json              the manifest: format and version, the source spec, item shape, split note,
+                         label names; per split its item count and shards (file, rows, bytes,
+                         SHA-256), per palette its colours, fitting seed and index shards
+  train-00000.npy ...    uint8 (rows, C, H, W) images; every shard holds `rows_per_shard` rows but
+                         the last of its split
+  train-00000-k2.npy ... uint8 (rows, 1, H, W) palette indices for --colors 2 (precomputed, since
+                         nearest-colour matching of RGB pixels costs more than reading them)
+  train-labels.npy       int64 (N,) class labels, when the spec has them
+and the same for `test`. Shards are plain `.npy` files, read with `np.load(mmap_mode="r",
+allow_pickle=False)`: nothing in a pack is ever unpickled. A pack is written into a temporary
+folder beside DIR and renamed into place at the end, so an interrupted pack leaves no DIR.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from genlab.data.dataset import Dataset, image_dataset
+from genlab.data.palette import Palette
+from genlab.errors import GenlabError
+from genlab.fsutil import atomic_write_text
+
+MANIFEST = "pack.json"
+FORMAT, VERSION = "genlab-pack", 1
+SHARD_BYTES = 256 * 2**20  # images per shard: as many as fit in this many bytes
+SPLITS = ("train", "test")
+
+
+def is_pack(spec: str | os.PathLike) -> bool:
+    """True when the spec is a folder holding a pack manifest."""
+    return (Path(spec).expanduser() / MANIFEST).is_file()
+
+
+def _seed_free(k: int, channels: int) -> bool:
+    """Palettes that Palette.fit makes without k-means, the same for every seed."""
+    return k == 2 or (k == 256 and channels == 1)
+
+
+# --- writing --------------------------------------------------------------------------------------
+class _HashingFile:
+    """A write-only file that hashes what goes through it (np.lib.format writes the .npy into it)."""
+
+    def __init__(self, fh):
+        self.fh, self.sha, self.size = fh, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        self.sha.update(data)
+        self.size += len(memoryview(data).cast("B"))
+        return self.fh.write(data)
+
+
+def _save(folder: Path, name: str, arr: np.ndarray) -> dict:
+    """Write arr to folder/name as .npy, fsynced; its manifest entry."""
+    with open(folder / name, "wb") as fh:
+        out = _HashingFile(fh)
+        np.lib.format.write_array(out, np.ascontiguousarray(arr), allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return {"file": name, "rows": len(arr), "bytes": out.size, "sha256": out.sha.hexdigest()}
+
+
+class PackWriter:
+    """Writes a pack chunk by chunk, so the source never has to be in memory at once.
+
+    `add(split, images, labels)` takes uint8 (n, C, H, W) chunks in order; `close()` writes the
+    last shards and the manifest and moves the folder into place. Use it as a context manager: an
+    exception removes the temporary folder."""
+
+    def __init__(self, folder: str | os.PathLike, spec: str, item_shape: tuple[int, ...], split_note: str,
+                 label_names: list[str] | None, palettes: dict[int, Palette], palette_seed: int = 0,
+                 shard_bytes: int = SHARD_BYTES):
+        self.folder = Path(folder).expanduser()
+        if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
+            raise GenlabError(f"{self.folder} already exists and is not an empty folder; pack into a new folder")
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.folder.parent / f".{self.folder.name}.{os.getpid()}.tmp"  # mkdir: the umask's permissions
+        shutil.rmtree(self.tmp, ignore_errors=True)  # left by a killed pack of the same process id
+        self.tmp.mkdir()
+        self.item_shape, self.palettes = tuple(item_shape), palettes
+        self.rows = max(1, shard_bytes // int(np.prod(self.item_shape)))
+        self.manifest = {"format": FORMAT, "version": VERSION, "spec": spec, "kind": "image",
+                         "item_shape": list(self.item_shape), "split_note": split_note, "label_names": label_names,
+                         "rows_per_shard": self.rows,
+                         "palettes": {str(k): {"colors": p.colors.tolist(), "seed": palette_seed}
+                                      for k, p in palettes.items()},
+                         "splits": {s: {"n": 0, "images": [], "indices": {str(k): [] for k in palettes}, "labels": None}
+                                    for s in SPLITS}}
+        self.pending: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+        self.labels: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+
+    def __enter__(self) -> "PackWriter":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if exc is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def add(self, split: str, images: np.ndarray, labels: np.ndarray | None = None) -> None:
+        if images.dtype != np.uint8 or tuple(images.shape[1:]) != self.item_shape:
+            raise GenlabError(f"a pack of {self.item_shape} uint8 images got {images.dtype} {tuple(images.shape[1:])}")
+        self.pending[split].append(images)
+        if labels is not None:
+            self.labels[split].append(np.asarray(labels, np.int64))
+        while sum(len(x) for x in self.pending[split]) >= self.rows:
+            self._flush(split)
+
+    def _flush(self, split: str) -> None:
+        whole = np.concatenate(self.pending[split])  # (n, C, H, W), at most one shard and a chunk
+        shard, rest = whole[:self.rows], whole[self.rows:]
+        self.pending[split] = [rest] if len(rest) else []
+        entry = self.manifest["splits"][split]
+        name = f"{split}-{len(entry['images']):05d}"
+        entry["images"].append(_save(self.tmp, f"{name}.npy", shard))
+        for k, palette in self.palettes.items():
+            indices = palette.encode(torch.from_numpy(shard)).to(torch.uint8).numpy()  # (rows, 1, H, W), K <= 256
+            entry["indices"][str(k)].append(_save(self.tmp, f"{name}-k{k}.npy", indices))
+        entry["n"] += len(shard)
+
+    def close(self) -> Path:
+        for split in SPLITS:
+            if self.pending[split]:
+                self._flush(split)
+            entry = self.manifest["splits"][split]
+            if self.labels[split]:
+                labels = np.concatenate(self.labels[split])
+                if len(labels) != entry["n"]:
+                    raise GenlabError(f"the {split} split has {entry['n']} images but {len(labels)} labels")
+                entry["labels"] = _save(self.tmp, f"{split}-labels.npy", labels)
+        if not self.manifest["splits"]["train"]["n"]:
+            raise GenlabError(f"nothing to pack into {self.folder}: the training split is empty")
+        atomic_write_text(self.tmp / MANIFEST, json.dumps(self.manifest, indent=1))
+        if self.folder.exists():
+            self.folder.rmdir()  # empty (checked at the start)
+        os.replace(self.tmp, self.folder)
+        return self.folder
+
+
+def write_pack(data: Dataset, folder: str | os.PathLike, colors: Iterable[int] = (2,), seed: int = 0,
+               shard_bytes: int = SHARD_BYTES) -> Path:
+    """Pack an in-memory image Dataset, with palette indices for each K in `colors` (fitted on the
+    training images with `seed`, as `genlab train` fits them)."""
+    if data.kind != "image":
+        raise GenlabError(f"{data.spec} holds {data.kind} data; only images can be packed")
+    palettes = {k: Palette.fit(data.train, k, seed=seed) for k in sorted(set(colors))}
+    with PackWriter(folder, data.spec, data.item_shape, data.split_note, data.label_names, palettes, seed,
+                    shard_bytes) as writer:
+        for split, images, labels in (("train", data.train, data.train_labels), ("test", data.test, data.test_labels)):
+            for start in range(0, len(images), writer.rows):
+                rows = slice(start, start + writer.rows)
+                writer.add(split, images[rows].numpy(), None if labels is None else labels[rows].numpy())
+        return writer.close()
+
+
+# --- reading ---------------------------------------------------------------------------------------
+class PackedSplit:
+    """One split's images (or palette indices) across its shards, read through memory maps.
+
+    `read(rows)` returns those rows, in that order, as a fresh array. The maps are opened on first
+    use in each process (a DataLoader worker opens its own; pickling carries only the paths)."""
+
+    def __init__(self, folder: Path, shards: list[dict], rows_per_shard: int, item_shape: tuple[int, ...]):
+        self.folder, self.shards, self.rows, self.item_shape = folder, shards, rows_per_shard, item_shape
+        self.n = sum(s["rows"] for s in shards)
+        self._maps: list[np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.n, *self.item_shape)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_maps": None}
+
+    def _open(self) -> list[np.ndarray]:
+        if self._maps is None:
+            maps = []
+            for s in self.shards:
+                path = self.folder / s["file"]
+                arr = np.load(path, mmap_mode="r", allow_pickle=False)
+                if arr.dtype != np.uint8 or arr.shape != (s["rows"], *self.item_shape):
+                    raise GenlabError(f"{path} holds {arr.dtype} {arr.shape}, not the uint8 "
+                                      f"{(s['rows'], *self.item_shape)} its manifest says; pack the data again")
+                maps.append(arr)
+            self._maps = maps
+        return self._maps
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """uint8 (len(rows), *item_shape): the rows asked for, read shard by shard in ascending order."""
+        rows = np.asarray(rows, np.int64)
+        maps, out = self._open(), np.empty((len(rows), *self.item_shape), np.uint8)
+        shard, local = np.divmod(rows, self.rows)
+        for s in np.unique(shard):
+            where = np.flatnonzero(shard == s)
+            where = where[np.argsort(local[where], kind="stable")]  # ascending offsets: sequential reads
+            out[where] = maps[s][local[where]]
+        return out
+
+
+@dataclass
+class PackedDataset:
+    """A pack opened for streaming: what `Dataset` says about the data, without loading the images."""
+
+    spec: str
+    folder: Path
+    manifest: dict
+    train: PackedSplit
+    test: PackedSplit
+    train_labels: torch.Tensor | None
+    test_labels: torch.Tensor | None
+    kind: str = "image"
+
+    @property
+    def item_shape(self) -> tuple[int, ...]:
+        return self.train.item_shape
+
+    def split(self, name: str, k: int | None = None) -> PackedSplit:
+        """A split's images, or (k) its indices for the k-colour palette."""
+        return _split(self.folder, self.manifest, name, k)
+
+    def palette_sizes(self) -> list[int]:
+        return sorted(int(k) for k in self.manifest["palettes"])
+
+    def palette(self, k: int, seed: int) -> Palette:
+        """The k-colour palette packed with the data, as `Palette.fit(train, k, seed)` would make it."""
+        entry = self.manifest["palettes"].get(str(k))
+        if entry is None:
+            raise GenlabError(f"{self.spec} has palette indices for --colors {', '.join(map(str, self.palette_sizes()))} "
+                              f"only; pack the data again with `genlab data SOURCE --pack DIR --colors {k}`")
+        if entry["seed"] != seed and not _seed_free(k, self.item_shape[0]):
+            raise GenlabError(f"{self.spec}'s {k}-colour palette was fitted with seed {entry['seed']}, not {seed}; "
+                              f"train with --seed {entry['seed']} or pack again with --seed {seed}")
+        return Palette(torch.tensor(entry["colors"], dtype=torch.uint8))
+
+    def fingerprint(self) -> str:
+        """A short hash of the training images (from their shards' SHA-256s; nothing is read)."""
+        h = hashlib.sha256(json.dumps([self.manifest["item_shape"], self.manifest["splits"]["train"]["images"]]).encode())
+        return h.hexdigest()[:16]
+
+
+def _read_manifest(folder: Path) -> dict:
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise GenlabError(f"{path} is not a readable pack manifest ({exc}); pack the data again") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+        raise GenlabError(f"{path} is not a {FORMAT} version {VERSION} manifest; pack the data again with this genlab")
+    return manifest
+
+
+def _check_files(folder: Path, manifest: dict) -> None:
+    """Every file the manifest names exists with its recorded size (hashes: `verify`)."""
+    for entry in _entries(manifest):
+        path = folder / entry["file"]
+        if Path(entry["file"]).name != entry["file"] or not path.is_file() or path.stat().st_size != entry["bytes"]:
+            raise GenlabError(f"{path} is missing or not the {entry['bytes']} bytes the manifest says; "
+                              f"pack the data again")
+
+
+def _entries(manifest: dict) -> list[dict]:
+    out = []
+    for entry in manifest["splits"].values():
+        out += entry["images"] + [s for shards in entry["indices"].values() for s in shards]
+        out += [entry["labels"]] if entry["labels"] else []
+    return out
+
+
+def verify(folder: str | os.PathLike) -> None:
+    """Check every file of a pack against its SHA-256 in the manifest (reads the whole pack)."""
+    folder = Path(folder).expanduser()
+    manifest = _read_manifest(folder)
+    _check_files(folder, manifest)
+    for entry in _entries(manifest):
+        sha = hashlib.sha256()
+        with open(folder / entry["file"], "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                sha.update(block)
+        if sha.hexdigest() != entry["sha256"]:
+            raise GenlabError(f"{folder / entry['file']} does not match its SHA-256 in the manifest; "
+                              f"the pack is damaged: pack the data again")
+
+
+def _split(folder: Path, manifest: dict, name: str, k: int | None = None) -> PackedSplit:
+    entry = manifest["splits"][name]
+    shards = entry["images"] if k is None else entry["indices"][str(k)]
+    c, h, w = manifest["item_shape"]
+    return PackedSplit(folder, shards, manifest["rows_per_shard"], (c, h, w) if k is None else (1, h, w))
+
+
+def _labels(folder: Path, entry: dict | None, n: int) -> torch.Tensor | None:
+    if entry is None:
+        return None
+    labels = np.load(folder / entry["file"], allow_pickle=False)
+    if labels.dtype != np.int64 or labels.shape != (n,):
+        raise GenlabError(f"{folder / entry['file']} holds {labels.dtype} {labels.shape}, not int64 ({n},)")
+    return torch.from_numpy(labels)
+
+
+def open_pack(spec: str | os.PathLike) -> PackedDataset:
+    """Open a pack for streaming: the manifest and file sizes are checked, the images stay on disk."""
+    folder = Path(spec).expanduser()
+    manifest = _read_manifest(folder)
+    _check_files(folder, manifest)
+    splits = manifest["splits"]
+    return PackedDataset(os.fspath(spec), folder, manifest, _split(folder, manifest, "train"),
+                         _split(folder, manifest, "test"),
+                         _labels(folder, splits["train"]["labels"], splits["train"]["n"]),
+                         _labels(folder, splits["test"]["labels"], splits["test"]["n"]))
+
+
+def load_pack(folder: Path, spec: str) -> Dataset:
+    """A pack read whole into memory (every file verified first), for commands that take any spec."""
+    verify(folder)
+    ds = open_pack(folder)
+    images = [split.read(np.arange(len(split))) for split in (ds.train, ds.test)]
+    m = ds.manifest
+    return image_dataset(spec, *images, *(None if x is None else x.numpy() for x in (ds.train_labels, ds.test_labels)),
+                         m["label_names"], f"{m['split_note']} (packed from {m['spec']})")
