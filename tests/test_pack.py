@@ -65,12 +65,13 @@ def _weights(run):
     return load_file(str(run / "model.safetensors"))
 
 
-@pytest.mark.parametrize("model, values", [("pixelrnn", {**PCNN, "colors": 4}),
-                                           ("gan", {"conv_channels": 4, "latent": 8})])
-def test_a_packed_run_takes_the_steps_of_the_in_memory_run(tmp_path, digits_pack, model, values):
-    """PixelRNN gets the packed palette indices, the GAN the images prepared per batch; both
-    equal the in-memory run bit for bit, and every training batch came through the DataLoader."""
-    cfg = _cfg(epochs=2, batch_size=100)
+@pytest.mark.parametrize("model, values, workers", [("pixelrnn", {**PCNN, "colors": 4}, 2),
+                                                    ("gan", {"conv_channels": 4, "latent": 8}, 0)])
+def test_a_packed_run_takes_the_steps_of_the_in_memory_run(tmp_path, digits_pack, model, values, workers):
+    """PixelRNN gets the packed palette indices, the GAN the images prepared per batch (and its noise
+    from the same RNG stream: the loader draws no seeds from it); both equal the in-memory run bit
+    for bit, and every training batch came through the DataLoader (with workers, or without)."""
+    cfg = _cfg(epochs=2, batch_size=100, workers=workers)
     memory = train.start(model, values, DIGITS, cfg, tmp_path / "memory", quiet=True)
     packed = train.start(model, values, DataConfig(data=str(digits_pack)), cfg, tmp_path / "packed", quiet=True)
     assert packed.train_data.read_ahead == packed.counters.step == 30

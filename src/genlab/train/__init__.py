@@ -70,7 +70,7 @@ def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run:
     if device.type == "cuda":  # cuDNN's fastest convolutions take NHWC; only 4-D weights change
         model.to(memory_format=torch.channels_last)
     if isinstance(data, pack.PackedDataset):
-        prepared_train, prepared_test = streaming.streamed_splits(model, data, device)
+        prepared_train, prepared_test = streaming.streamed_splits(model, data, device, train_cfg.workers)
     else:
         prepared_train = model.prepare(data.train.to(device))
         prepared_test = model.prepare(data.test.to(device))
@@ -93,8 +93,8 @@ def _check_sharing(model: GenerativeModel, n: int, train_cfg: TrainConfig) -> No
 
 def _check_execution(train_cfg: TrainConfig) -> None:
     """Refuse device, process, compiler and logging settings that cannot work, before any file is written."""
-    if train_cfg.nproc < 1:
-        raise GenlabError("--nproc must be at least 1")
+    if train_cfg.nproc < 1 or train_cfg.workers < 0:
+        raise GenlabError("--nproc must be at least 1 and --workers at least 0")
     device = resolve_device(train_cfg.device)
     if train_cfg.compile:
         distributed.check_compiler(device)
@@ -142,7 +142,7 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
 
 
 RESUME_OVERRIDES = ("epochs", "minutes", "device", "save_every", "log_every", "tensorboard", "nproc", "precision",
-                    "compile")
+                    "compile", "workers")
 
 
 def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool = False,
