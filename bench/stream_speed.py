@@ -9,7 +9,7 @@
     float32 copy (4x) of them; streamed, its anonymous memory must stay flat as the items read pile up.
     The pack is deleted afterwards.
 
-    .venv/bin/python bench/stream_speed.py [--rounds 3] [--gb 2] [--minutes 1.5] [--parts ab]
+    .venv/bin/python bench/stream_speed.py [--rounds 3] [--workers 2] [--gb 2] [--minutes 1.5] [--parts ab]
 """
 from __future__ import annotations
 
@@ -41,14 +41,14 @@ def _rates(run: Path, batch: int, wall: float, n_items: int) -> tuple[float, flo
     return loop, n_items / wall
 
 
-def part_a(rounds: int, epochs: int, batch: int) -> None:
+def part_a(rounds: int, epochs: int, batch: int, workers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = load_dataset("mnist5k")
         t = time.perf_counter()
         pack = write_pack(data, tmp / "mnist5k")
         print(f"(a) packed mnist5k ({len(data.train)} train items) in {time.perf_counter() - t:.1f} s")
-        cfg = TrainConfig(epochs=epochs, batch_size=batch, device="cpu", log_every=5, save_every=1e9)
+        cfg = TrainConfig(epochs=epochs, batch_size=batch, device="cpu", log_every=5, save_every=1e9, workers=workers)
         count, whole = [0], {"memory": [], "stream": []}
 
         def run(spec: str, name: str):
@@ -140,11 +140,12 @@ def main() -> None:
     ap.add_argument("--gb", type=float, default=2.0, help="(b) size of the synthetic images in GiB")
     ap.add_argument("--minutes", type=float, default=1.5, help="(b) training budget")
     ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--workers", type=int, default=2, help="(a) DataLoader workers of the streamed run")
     args = ap.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores; torch threads "
           f"{__import__('torch').get_num_threads()}")
     if "a" in args.parts:
-        part_a(args.rounds, args.epochs, args.batch_size)
+        part_a(args.rounds, args.epochs, args.batch_size, args.workers)
     if "b" in args.parts:
         part_b(args.gb, args.minutes, args.batch_size)
 
