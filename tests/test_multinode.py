@@ -8,9 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
-from test_distributed import DIGITS, PCNN, _cfg, _free_port, _start
+from test_distributed import DIGITS, PCNN, _cfg, _free_port, _in_processes, _start
+
+from genlab.config import DataConfig
+from genlab.data import load_dataset
+from genlab.data.pack import write_pack
 
 WORKER = Path(__file__).with_name("node_worker.py")
 BATCH = 1497  # every training digit in one step: ranks 0 and 1 take 749 and 748
@@ -81,3 +86,21 @@ def test_two_nodes_over_loopback_equal_one_process_and_only_rank_0_writes(tmp_pa
                                                  "metrics.csv"}
     assert torch.equal(load_file(str(run / "model.safetensors"))["net.first.weight"], r0["net.first.weight"])
     assert list((tmp_path / "node1").iterdir()) == []  # global rank 1 wrote nothing
+
+
+def _other_data_on_rank_1(rank, packs, run):
+    from genlab.errors import GenlabError
+
+    with pytest.raises(GenlabError, match=r"process\(es\) 1 read other training data"):
+        _start(rank, "vae", {}, DataConfig(data=str(packs[rank])), _cfg(batch_size=100), run)
+
+
+def test_a_node_with_other_data_is_refused_before_the_run_folder_is_made(tmp_path):
+    """Each node loads the data itself; a node whose copy differs would train on other items (or,
+    with another item count, wait forever in a collective), so all refuse before anything is written."""
+    digits = load_dataset("digits")
+    same = write_pack(digits, tmp_path / "node0")
+    digits.train[0, 0, 0, 0] ^= 1  # node 1's copy: one pixel of one training digit differs
+    other = write_pack(digits, tmp_path / "node1")
+    _in_processes(2, _other_data_on_rank_1, (same, other), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -135,6 +135,8 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
               "train": to_dict(train_cfg), "item_shape": list(data.item_shape),
               "data_fingerprint": fingerprint(data), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     _check_sharing(model, len(data.train), train_cfg)
+    group = distributed.Group.from_env(resolve_device(train_cfg.device))  # joins the other processes, if any
+    group.check_same_data(config["data_fingerprint"], data_cfg.data)
     if main:
         runs.prepare_new_run(out)
         runs.write_config(out, config)

@@ -118,6 +118,19 @@ class Group:
         return out
 
     # --- the data ------------------------------------------------------------------------------
+    def check_same_data(self, fingerprint: str, spec: str) -> None:
+        """Refuse, on every rank, training data that differs from rank 0's (the fingerprint is a hex
+        hash): a node whose copy of the data differs would train on other items, or hang."""
+        if self.world == 1:
+            return
+        mine = torch.tensor(list(bytes.fromhex(fingerprint)), dtype=torch.uint8, device=self.device)
+        everyone = [torch.empty_like(mine) for _ in range(self.world)]
+        dist.all_gather(everyone, mine)
+        differ = [r for r, theirs in enumerate(everyone) if not torch.equal(theirs, everyone[0])]
+        if differ:
+            raise GenlabError(f"process(es) {', '.join(map(str, differ))} read other training data at {spec} than "
+                              f"process 0; give every node the same data (a shared folder or identical copies)")
+
     def check_batches(self, n: int, batch: int) -> None:
         """Refuse a split whose batches (the last one of an epoch included) leave a process empty."""
         smallest = min(batch, n - (math.ceil(n / batch) - 1) * batch)
