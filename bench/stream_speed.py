@@ -95,7 +95,7 @@ def part_b(gb: float, minutes: float, batch: int) -> None:
         t = time.perf_counter()
         rng = np.random.default_rng(0)
         with PackWriter(tmp / "big", "synthetic", (3, 64, 64), f"{n - n_test} train / {n_test} test (random)",
-                        None, palettes={}) as writer:
+                        None) as writer:
             for split, count in (("train", n - n_test), ("test", n_test)):
                 for start in range(0, count, 8192):
                     writer.add(split, rng.integers(0, 256, (min(8192, count - start), 3, 64, 64), dtype=np.uint8))

@@ -214,13 +214,17 @@ def cmd_data(ns: argparse.Namespace) -> None:
 
     if ns.out:
         viz.check_output_path(ns.out)
+    from genlab.data.pack import describe_pack, is_pack, pack_spec
+
+    if ns.pack:  # an image folder is read a chunk at a time
+        ns.spec = str(pack_spec(ns.spec, ns.pack, {2, ns.colors or 2}, getattr(ns, "image_size", None),
+                                getattr(ns, "channels", None)))
+    if is_pack(ns.spec) and not ns.out:
+        return _say(describe_pack(ns.spec))  # from its manifest: a pack may not fit in memory
     data = load_dataset(ns.spec, image_size=getattr(ns, "image_size", None), channels=getattr(ns, "channels", None),
                         sample_rate=getattr(ns, "sample_rate", None))
     palette = Palette.fit(data.train, ns.colors) if ns.colors and data.kind == "image" else None
     _say(describe_dataset(data, palette))
-    if ns.pack:
-        from genlab.data.pack import write_pack
-        _say(f"packed into {write_pack(data, ns.pack, {2, ns.colors or 2})}; train with --data {ns.pack}")
     if ns.out:
         shown = data.train[:64]
         if palette is not None:

@@ -61,7 +61,11 @@ def _distinct_colors(pixels: np.ndarray, k: int, seed: int) -> tuple[np.ndarray,
 
 def _fit_colors(pixels: np.ndarray, k: int, seed: int) -> np.ndarray:
     """uint8 (P, C) -> at most k uint8 colours (at least 2), sorted by luma."""
-    colors, counts = _distinct_colors(pixels, k, seed)
+    return fit_distinct(*_distinct_colors(pixels, k, seed), k, seed)
+
+
+def fit_distinct(colors: np.ndarray, counts: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Distinct uint8 (D, C) colours and their counts (what `_distinct_colors` picks) -> the palette."""
     if len(colors) > k:
         from sklearn.cluster import KMeans
 

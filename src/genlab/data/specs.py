@@ -43,6 +43,14 @@ def _load_path(path: Path, spec: str, image_size: int | None, channels: int | No
     raise _unknown(str(path), "is not a file type genlab reads")
 
 
+def is_image_folder(path: Path) -> bool:
+    """True for a folder `_load_path` reads as a folder of image files (not CIFAR, IDX, sound or a pack)."""
+    from genlab.data import audio, cifar, idx, pack
+
+    return (path.is_dir() and not pack.is_pack(path) and not cifar.is_cifar_folder(path)
+            and not idx.standard_idx_files(path) and not audio.is_audio_folder(path))
+
+
 def load_dataset(spec: str, image_size: int | None = None, channels: int | None = None,
                  sample_rate: int | None = None) -> Dataset:
     """Load a data spec (see docs/data.md) with its fixed train/test split.
