@@ -15,7 +15,7 @@ from test_distributed import DIGITS, PCNN, _cfg, _free_port, _in_processes, _sta
 
 from genlab.config import DataConfig
 from genlab.data import load_dataset
-from genlab.data.pack import write_pack
+from genlab.data.pack_writer import write_pack
 
 WORKER = Path(__file__).with_name("node_worker.py")
 BATCH = 1497  # every training digit in one step: ranks 0 and 1 take 749 and 748

@@ -20,7 +20,8 @@ from test_distributed import DIGITS, PCNN, _cfg, _in_processes, _start
 from genlab import runs, train
 from genlab.config import DataConfig
 from genlab.data import Palette, load_dataset
-from genlab.data.pack import MANIFEST, verify, write_pack
+from genlab.data.pack import MANIFEST, verify
+from genlab.data.pack_writer import write_pack
 from genlab.errors import GenlabError
 
 ROW_BYTES = 64  # one 8x8 grey digit: shards of 100 rows (15 train shards) cross many batches
@@ -72,7 +73,7 @@ def test_a_packed_run_takes_the_steps_of_the_in_memory_run(tmp_path, digits_pack
     from the same RNG stream: the loader draws no seeds from it); both equal the in-memory run bit
     for bit, and every training batch came through the DataLoader (with workers, or without)."""
     cfg = _cfg(epochs=2, batch_size=100, workers=workers)
-    memory = train.start(model, values, DIGITS, cfg, tmp_path / "memory", quiet=True)
+    train.start(model, values, DIGITS, cfg, tmp_path / "memory", quiet=True)
     packed = train.start(model, values, DataConfig(data=str(digits_pack)), cfg, tmp_path / "packed", quiet=True)
     assert packed.train_data.read_ahead == packed.counters.step == 30
     if model == "pixelrnn":
@@ -159,7 +160,7 @@ def test_a_folder_packed_a_chunk_at_a_time_equals_the_folder_packed_whole(tmp_pa
     """Seven files at a time, shards of 10 images; RGB k-means sees a seeded sample of 500 pixels
     (lowered from 100,000 so the sample is drawn across the chunks): the same bytes as the folder
     loaded whole and packed."""
-    from genlab.data import pack as pack_module
+    from genlab.data import pack_writer as pack_module
     from genlab.data import palette as palette_module
 
     monkeypatch.setattr(palette_module, "MAX_FIT_PIXELS", 500)

@@ -214,7 +214,8 @@ def cmd_data(ns: argparse.Namespace) -> None:
 
     if ns.out:
         viz.check_output_path(ns.out)
-    from genlab.data.pack import describe_pack, is_pack, pack_spec
+    from genlab.data.pack import describe_pack, is_pack
+    from genlab.data.pack_writer import pack_spec
 
     if ns.pack:  # an image folder is read a chunk at a time
         ns.spec = str(pack_spec(ns.spec, ns.pack, {2, ns.colors or 2}, getattr(ns, "image_size", None),

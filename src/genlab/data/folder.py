@@ -129,7 +129,7 @@ def check_sizes(folder: Path, files: list[Path], sizes: list[tuple[int, int]]) -
                               "the images")
 
 
-def _stack(folder: Path, files: list[Path], size: int | None, channels: int | None) -> np.ndarray:
+def stack_images(folder: Path, files: list[Path], size: int | None, channels: int | None) -> np.ndarray:
     """Read every file -> uint8 (N, C, H, W); without `size` all images must share one size."""
     arrays, greys = [], []
     for f in files:
@@ -145,7 +145,7 @@ def _stack(folder: Path, files: list[Path], size: int | None, channels: int | No
 
 def load_image_folder(folder: Path, spec: str, size: int | None, channels: int | None) -> Dataset:
     files, train_idx, test_idx, note, labels, names = folder_plan(folder)
-    images = _stack(folder, files, size, channels)
+    images = stack_images(folder, files, size, channels)
     order = np.concatenate([train_idx, test_idx])
     return image_dataset(spec, images[train_idx], images[test_idx],
                          None if labels is None else labels[train_idx],
