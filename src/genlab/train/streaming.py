@@ -70,7 +70,10 @@ class StreamedSplit:
 
     def __init__(self, split: PackedSplit, prepare: Callable[[torch.Tensor], torch.Tensor], device: torch.device,
                  workers: int = LOADER_WORKERS):
-        self.split, self.prepare, self.device = split, prepare, device
+        self.split, self.prepare, self.target = split, prepare, device
+        # where callers put the indices they pass (the trainer moves them to `.device`): the CPU, so
+        # that reading them back costs no device synchronisation per step on CUDA
+        self.device = torch.device("cpu")
         self._plan = _Plan()
         self.loader = DataLoader(_Rows(split), batch_size=None, sampler=self._plan, num_workers=workers,
                                  pin_memory=device.type == "cuda", prefetch_factor=PREFETCH if workers else None,
@@ -110,7 +113,7 @@ class StreamedSplit:
             self._expected.clear()
             self._ahead = None
             batch = torch.from_numpy(self.split.read(rows))
-        return self.prepare(batch.to(self.device, non_blocking=True))
+        return self.prepare(batch.to(self.target, non_blocking=True))
 
 
 def _as_long(batch: torch.Tensor) -> torch.Tensor:
