@@ -67,6 +67,7 @@ def _weights(run):
 
 
 @pytest.mark.parametrize("model, values, workers", [("pixelrnn", {**PCNN, "colors": 4}, 2),
+                                                    ("pixelrnn", {**PCNN, "conditional": True}, 2),  # + labels
                                                     ("gan", {"conv_channels": 4, "latent": 8}, 0)])
 def test_a_packed_run_takes_the_steps_of_the_in_memory_run(tmp_path, digits_pack, model, values, workers):
     """PixelRNN gets the packed palette indices, the GAN the images prepared per batch (and its noise
@@ -76,8 +77,9 @@ def test_a_packed_run_takes_the_steps_of_the_in_memory_run(tmp_path, digits_pack
     train.start(model, values, DIGITS, cfg, tmp_path / "memory", quiet=True)
     packed = train.start(model, values, DataConfig(data=str(digits_pack)), cfg, tmp_path / "packed", quiet=True)
     assert packed.train_data.read_ahead == packed.counters.step == 30
-    if model == "pixelrnn":
-        assert packed.train_data.split.item_shape == (1, 8, 8) and "k4" in packed.train_data.split.shards[0]["file"]
+    if model == "pixelrnn":  # the packed palette indices
+        k = values.get("colors", 2)
+        assert packed.train_data.split.item_shape == (1, 8, 8) and f"k{k}" in packed.train_data.split.shards[0]["file"]
     a, b = _weights(tmp_path / "memory"), _weights(tmp_path / "packed")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     rows = [(r["step"], r["loss"]) for r in _metrics(tmp_path / "memory")]
