@@ -16,6 +16,7 @@ from typing import Iterable
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from genlab.data.dataset import Dataset, check_options
 from genlab.data.folder import check_sizes, folder_plan, image_header, stack_images
@@ -196,7 +197,8 @@ def pack_image_folder(folder: Path, out: str | os.PathLike, spec: str, size: int
     for k in ks:
         check_k(k)
     stats = _PixelStats(len(train_idx) * h * w, c, seed) if any(not seed_free(k, c) for k in ks) else None
-    with PackWriter(out, spec, (c, h, w), note, names, shard_bytes) as writer:
+    bar = tqdm(total=len(files), desc=f"packing {folder}", unit="img", disable=None, leave=False)  # on a terminal
+    with bar, PackWriter(out, spec, (c, h, w), note, names, shard_bytes) as writer:
         for split, idx in (("train", train_idx), ("test", test_idx)):
             for start in range(0, len(idx), chunk):
                 part = idx[start:start + chunk]
@@ -204,6 +206,7 @@ def pack_image_folder(folder: Path, out: str | os.PathLike, spec: str, size: int
                 writer.add(split, images, None if labels is None else labels[part])
                 if split == "train" and stats is not None:
                     stats.add(images)
+                bar.update(len(part))
         blank = torch.zeros((1, c, 1, 1), dtype=torch.uint8)  # seed-free palettes look at no pixel
         palettes = {k: Palette.fit(blank, k) if seed_free(k, c) else stats.palette(k, seed) for k in ks}
         return writer.close(palettes, seed)
