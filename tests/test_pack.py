@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 from test_distributed import DIGITS, PCNN, _cfg, _in_processes, _start
 
 from genlab import runs, train
+from genlab.cli import main
 from genlab.config import DataConfig
 from genlab.data import Palette, load_dataset
 from genlab.data.pack import MANIFEST, verify
@@ -137,6 +138,16 @@ def test_pack_and_packed_training_errors(tmp_path, capsys, digits_pack):
     assert "pack the source again with --image-size" in cli_error(
         capsys, [*common, digits_pack, "--image-size", "4", "--out", tmp_path / "b"])
 
+    kmeans = tmp_path / "kmeans"  # a 3-colour palette fitted with seed 0: a run with seed 1 would fit another
+    assert main(["data", "digits", "--pack", str(kmeans), "--colors", "3", "--seed", "0"]) == 0
+    assert "fitted with seed 0, not 1" in cli_error(capsys, [*common, kmeans, "--colors", "3", "--seed", "1",
+                                                              "--out", tmp_path / "d"])
+    manifest = json.loads((kmeans / MANIFEST).read_text())
+    manifest["rows_per_shard"] = 1000  # the 1497 rows would no longer sit where reading looks for them
+    (kmeans / MANIFEST).write_text(json.dumps(manifest))
+    assert "is not a valid pack manifest (ValueError: the train shards hold [1497] rows" in cli_error(
+        capsys, [*common, kmeans, "--out", tmp_path / "e"])
+
     broken = tmp_path / "broken"
     write_pack(load_dataset("digits"), broken, shard_bytes=100 * ROW_BYTES)
     shard = broken / "train-00003.npy"
@@ -177,7 +188,5 @@ def test_a_folder_packed_a_chunk_at_a_time_equals_the_folder_packed_whole(tmp_pa
     assert len(a["splits"]["train"]["images"]) == 4 and a["label_names"] == ["class0", "class1"]
     assert len(a["palettes"][str(colors[1])]["colors"]) == colors[1]
     if rgb:  # the command line packs a folder this way too
-        from genlab.cli import main
-
         assert main(["data", str(folder), "--pack", str(tmp_path / "cli"), "--colors", "5"]) == 0
         assert torch.equal(load_dataset(str(tmp_path / "cli")).train, load_dataset(str(folder)).train)

@@ -219,12 +219,12 @@ def cmd_data(ns: argparse.Namespace) -> None:
 
     if ns.pack:  # an image folder is read a chunk at a time
         ns.spec = str(pack_spec(ns.spec, ns.pack, {2, ns.colors or 2}, getattr(ns, "image_size", None),
-                                getattr(ns, "channels", None)))
+                                getattr(ns, "channels", None), ns.seed))
     if is_pack(ns.spec) and not ns.out:
         return _say(describe_pack(ns.spec))  # from its manifest: a pack may not fit in memory
     data = load_dataset(ns.spec, image_size=getattr(ns, "image_size", None), channels=getattr(ns, "channels", None),
                         sample_rate=getattr(ns, "sample_rate", None))
-    palette = Palette.fit(data.train, ns.colors) if ns.colors and data.kind == "image" else None
+    palette = Palette.fit(data.train, ns.colors, seed=ns.seed) if ns.colors and data.kind == "image" else None
     _say(describe_dataset(data, palette))
     if ns.out:
         shown = data.train[:64]

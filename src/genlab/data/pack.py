@@ -118,11 +118,12 @@ class PackedDataset:
         """The k-colour palette packed with the data, as `Palette.fit(train, k, seed)` would make it."""
         entry = self.manifest["palettes"].get(str(k))
         if entry is None:
-            raise GenlabError(f"{self.spec} has palette indices for --colors {', '.join(map(str, self.palette_sizes()))} "
-                              f"only; pack the data again with `genlab data SOURCE --pack DIR --colors {k}`")
+            has = ", ".join(map(str, self.palette_sizes())) or "none"
+            raise GenlabError(f"{self.spec} has no palette indices for --colors {k} (it has: {has}); pack the data "
+                              f"again with `genlab data SOURCE --pack DIR --colors {k}`")
         if entry["seed"] != seed and not seed_free(k, self.item_shape[0]):
             raise GenlabError(f"{self.spec}'s {k}-colour palette was fitted with seed {entry['seed']}, not {seed}; "
-                              f"train with --seed {entry['seed']} or pack again with --seed {seed}")
+                              f"train with --seed {entry['seed']} or pack again with `--colors {k} --seed {seed}`")
         return Palette(torch.tensor(entry["colors"], dtype=torch.uint8))
 
     def fingerprint(self) -> str:
@@ -139,7 +140,36 @@ def _read_manifest(folder: Path) -> dict:
         raise GenlabError(f"{path} is not a readable pack manifest ({exc}); pack the data again") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise GenlabError(f"{path} is not a {FORMAT} version {VERSION} manifest; pack the data again with this genlab")
+    try:
+        _check_layout(manifest)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a hand-edited or damaged manifest
+        raise GenlabError(f"{path} is not a valid pack manifest ({type(exc).__name__}: {exc}); "
+                          f"pack the data again") from None
     return manifest
+
+
+def _check_layout(m: dict) -> None:
+    """The manifest's structure, which reading relies on: shapes, shard sizes (every shard of a split
+    but the last holds rows_per_shard rows, so row r sits in shard r // rows_per_shard), palettes."""
+    c, h, w = (int(x) for x in m["item_shape"])
+    rows = int(m["rows_per_shard"])
+    if c not in (1, 3) or min(h, w, rows) < 1:
+        raise ValueError(f"item_shape {m['item_shape']}, rows_per_shard {rows}")
+    for k, palette in m["palettes"].items():
+        if not 2 <= int(k) <= 256 or not isinstance(palette["seed"], int):
+            raise ValueError(f"palette {k}")
+    for name in SPLITS:
+        split = m["splits"][name]
+        for shards in [split["images"], *(split["indices"][k] for k in m["palettes"])]:
+            sizes = [int(shard["rows"]) for shard in shards]
+            if sum(sizes) != int(split["n"]) or any(r != rows for r in sizes[:-1]) or (sizes and not 0 < sizes[-1] <= rows):
+                raise ValueError(f"the {name} shards hold {sizes} rows, not {split['n']} in shards of {rows}")
+            for shard in shards:
+                if not all(isinstance(shard[key], t) for key, t in (("file", str), ("bytes", int), ("sha256", str))):
+                    raise ValueError(f"shard entry {shard}")
+    names = m["label_names"]
+    if names is not None and not all(isinstance(x, str) for x in names):
+        raise ValueError("label_names")
 
 
 def _check_files(folder: Path, manifest: dict) -> None:
