@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(d, DataConfig, "data")
     d.add_argument("--colors", type=int, help="also fit a palette of this many colours and show it")
     d.add_argument("--out", help="draw the first training items into this .png")
+    d.add_argument("--pack", metavar="DIR", help="convert the images once into memory-mapped shards in DIR, with "
+                                                 "palette indices for --colors 2 (and --colors K); train on DIR to "
+                                                 "stream it from disk (docs/data.md)")
+    d.add_argument("--seed", type=int, default=0, help="seed of the k-means palette of --colors K (train with the same)")
 
     cmp = sub.add_parser("compare", help="train families on the same data and budget (or take --runs), evaluate "
                                          "them and write one self-contained report.html")

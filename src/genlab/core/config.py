@@ -60,3 +60,5 @@ class TrainConfig:
     precision: str = opt("fp32", "bf16: autocast matrix products and convolutions to bfloat16 (for GPUs; "
                                  "on CPU it runs but is rarely faster)", ("fp32", "bf16"))
     compile: bool = opt(False, "torch.compile the networks (needs a C++ compiler on CPU, triton on CUDA)")
+    workers: int = opt(2, "data streamed from a pack (`genlab data SPEC --pack DIR`): DataLoader processes reading "
+                          "batches ahead; 0 reads them in the training process (in-memory data ignores it)")

@@ -62,9 +62,30 @@ def _is_grey(img) -> bool:
     return img.mode in GREY_MODES or img.mode.startswith("I;16")
 
 
+def _unreadable(path: Path, exc: BaseException) -> GenlabError:
+    from PIL import UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        why = "the file is empty" if path.stat().st_size == 0 else "not an image format Pillow reads"
+    else:
+        why = one_line(exc)
+    return GenlabError(f"{path} is not a readable image ({why}); remove it or fix it")
+
+
+def image_header(path: Path) -> tuple[bool, tuple[int, int]]:
+    """(True if its mode is grey, (width, height)) of one file, from its header (no pixels decoded)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return _is_grey(img), img.size
+    except (*_PIL_ERRORS, Image.DecompressionBombError) as exc:
+        raise _unreadable(path, exc) from exc
+
+
 def _read_image(path: Path, size: int | None):
     """One file -> (uint8 (H, W) grey or (H, W, 3) RGB array, True if its mode is grey)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as img:
@@ -77,11 +98,7 @@ def _read_image(path: Path, size: int | None):
                 img = img.resize((size, size), Image.Resampling.LANCZOS)
             return np.asarray(img), is_grey
     except (*_PIL_ERRORS, Image.DecompressionBombError) as exc:
-        if isinstance(exc, UnidentifiedImageError):
-            why = "the file is empty" if path.stat().st_size == 0 else "not an image format Pillow reads"
-        else:
-            why = one_line(exc)
-        raise GenlabError(f"{path} is not a readable image ({why}); remove it or fix it") from exc
+        raise _unreadable(path, exc) from exc
 
 
 def _labels(rel_paths: list[tuple[str, ...]]) -> tuple[np.ndarray | None, list[str] | None]:
@@ -100,18 +117,24 @@ def _has_split_dirs(folder: Path, files: list[Path]) -> bool:
             and {parts[0].lower() for parts in tops} == {"train", "test"})
 
 
-def _stack(folder: Path, files: list[Path], size: int | None, channels: int | None) -> np.ndarray:
-    """Read every file -> uint8 (N, C, H, W); without `size` all images must share one size."""
-    arrays, greys = [], []
-    for f in files:
-        arr, grey = _read_image(f, size)
-        (h, w), (h0, w0) = arr.shape[:2], (arrays[0] if arrays else arr).shape[:2]
+def check_sizes(folder: Path, files: list[Path], sizes: list[tuple[int, int]]) -> None:
+    """Without --image-size every image must have the first one's size, at most MAX_IMAGE_SIZE."""
+    (w0, h0) = sizes[0]
+    for f, (w, h) in zip(files, sizes):
         if (h, w) != (h0, w0):
             raise GenlabError(f"images in {folder} have different sizes: {files[0]} is {w0}x{h0} but {f} "
                               f"is {w}x{h}; pass --image-size S to resize them all to SxS")
         if max(h, w) > MAX_IMAGE_SIZE:
             raise GenlabError(f"{f} is {w}x{h}, larger than {MAX_IMAGE_SIZE}; pass --image-size S to shrink "
                               "the images")
+
+
+def stack_images(folder: Path, files: list[Path], size: int | None, channels: int | None) -> np.ndarray:
+    """Read every file -> uint8 (N, C, H, W); without `size` all images must share one size."""
+    arrays, greys = [], []
+    for f in files:
+        arr, grey = _read_image(f, size)
+        check_sizes(folder, [files[0], f], [arrays[0].shape[1::-1] if arrays else arr.shape[1::-1], arr.shape[1::-1]])
         arrays.append(arr)
         greys.append(grey)
     target = channels or (1 if all(greys) else 3)
@@ -121,11 +144,22 @@ def _stack(folder: Path, files: list[Path], size: int | None, channels: int | No
 
 
 def load_image_folder(folder: Path, spec: str, size: int | None, channels: int | None) -> Dataset:
+    files, train_idx, test_idx, note, labels, names = folder_plan(folder)
+    images = stack_images(folder, files, size, channels)
+    order = np.concatenate([train_idx, test_idx])
+    return image_dataset(spec, images[train_idx], images[test_idx],
+                         None if labels is None else labels[train_idx],
+                         None if labels is None else labels[test_idx], names, note,
+                         files=[str(files[i]) for i in order])
+
+
+def folder_plan(folder: Path) -> tuple[list[Path], np.ndarray, np.ndarray, str, np.ndarray | None, list[str] | None]:
+    """(files, train indices, test indices, split note, labels, label names) of an image folder,
+    without reading any image."""
     files = find_images(folder)
     if not files:
         raise GenlabError(f"{folder} holds no image files ({', '.join(IMAGE_EXTENSIONS)}, searched "
                           "recursively), nor MNIST IDX or CIFAR files; point --data at a folder of images")
-    images = _stack(folder, files, size, channels)
     if _has_split_dirs(folder, files):
         is_train = np.array([f.relative_to(folder).parts[0].lower() == "train" for f in files])
         train_idx, test_idx = np.flatnonzero(is_train), np.flatnonzero(~is_train)
@@ -135,8 +169,4 @@ def load_image_folder(folder: Path, spec: str, size: int | None, channels: int |
         train_idx, test_idx, note = tenth_split(len(files), "images (sorted by path)")
         rel = [f.relative_to(folder).parts for f in files]
     labels, names = _labels(rel)
-    order = np.concatenate([train_idx, test_idx])
-    return image_dataset(spec, images[train_idx], images[test_idx],
-                         None if labels is None else labels[train_idx],
-                         None if labels is None else labels[test_idx], names, note,
-                         files=[str(files[i]) for i in order])
+    return files, train_idx, test_idx, note, labels, names

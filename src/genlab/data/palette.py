@@ -16,7 +16,7 @@ LUT_MIN_PIXELS = 1 << 17  # RGB batches this large are matched by distinct colou
 KMEANS_INIT = 3
 
 
-def _check_k(k: int) -> None:
+def check_k(k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 256:
         raise GenlabError(f"--colors must be between 2 and 256 (got {k!r})")
 
@@ -61,7 +61,11 @@ def _distinct_colors(pixels: np.ndarray, k: int, seed: int) -> tuple[np.ndarray,
 
 def _fit_colors(pixels: np.ndarray, k: int, seed: int) -> np.ndarray:
     """uint8 (P, C) -> at most k uint8 colours (at least 2), sorted by luma."""
-    colors, counts = _distinct_colors(pixels, k, seed)
+    return fit_distinct(*_distinct_colors(pixels, k, seed), k, seed)
+
+
+def fit_distinct(colors: np.ndarray, counts: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Distinct uint8 (D, C) colours and their counts (what `_distinct_colors` picks) -> the palette."""
     if len(colors) > k:
         from sklearn.cluster import KMeans
 
@@ -95,7 +99,7 @@ class Palette:
     @classmethod
     def fit(cls, images: torch.Tensor, k: int, seed: int = 0) -> "Palette":
         """A palette of k colours for uint8 (N, C, H, W) training images (rules in the module doc)."""
-        _check_k(k)
+        check_k(k)
         _check_images(images)
         c = images.shape[1]
         if k == 2:

@@ -21,9 +21,11 @@ def _unknown(spec: str, why: str) -> GenlabError:
 
 def _load_path(path: Path, spec: str, image_size: int | None, channels: int | None,
                sample_rate: int | None = None) -> Dataset:
-    from genlab.data import arrays, audio, cifar, folder, idx
+    from genlab.data import arrays, audio, cifar, folder, idx, pack
 
     if path.is_dir():
+        if pack.is_pack(path):
+            return pack.load_pack(path, spec)
         if cifar.is_cifar_folder(path):
             return cifar.load_cifar_folder(path, spec)
         if idx.standard_idx_files(path):
@@ -41,6 +43,14 @@ def _load_path(path: Path, spec: str, image_size: int | None, channels: int | No
     if suffix.endswith(folder.IMAGE_EXTENSIONS):
         raise GenlabError(f"{path} is a single image; put your images in a folder and pass the folder")
     raise _unknown(str(path), "is not a file type genlab reads")
+
+
+def is_image_folder(path: Path) -> bool:
+    """True for a folder `_load_path` reads as a folder of image files (not CIFAR, IDX, sound or a pack)."""
+    from genlab.data import audio, cifar, idx, pack
+
+    return (path.is_dir() and not pack.is_pack(path) and not cifar.is_cifar_folder(path)
+            and not idx.standard_idx_files(path) and not audio.is_audio_folder(path))
 
 
 def load_dataset(spec: str, image_size: int | None = None, channels: int | None = None,

@@ -11,9 +11,9 @@ import torch
 
 from genlab.core.config import DataConfig, TrainConfig, to_dict
 from genlab.core.errors import GenlabError
-from genlab.data import Dataset, Palette, load_dataset
+from genlab.data import Dataset, Palette, load_dataset, pack
 from genlab.models import GenerativeModel, model_class
-from genlab.train import distributed, runs
+from genlab.train import distributed, runs, streaming
 from genlab.train.trainer import Trainer, resolve_device, tensorboard_writer
 
 __all__ = ["start", "resume", "Trainer"]
@@ -21,13 +21,18 @@ __all__ = ["start", "resume", "Trainer"]
 
 def fingerprint(data: Dataset) -> str:
     """A short hash of the training split, so a resume notices when the data changed."""
+    if isinstance(data, pack.PackedDataset):
+        return data.fingerprint()
     h = hashlib.sha256(data.train.contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
 
 def _load_data(cls: type[GenerativeModel], data_cfg: DataConfig) -> Dataset:
-    data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels,
-                        sample_rate=data_cfg.sample_rate)
+    if pack.is_pack(data_cfg.data):  # streamed from disk, not loaded
+        data = streaming.open_for_training(data_cfg)
+    else:
+        data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels,
+                            sample_rate=data_cfg.sample_rate)
     kinds = cls.data_kinds or (cls.data_kind,)
     if data.kind not in kinds:
         raise GenlabError(f"{cls.name} trains on {' or '.join(kinds)} data but {data_cfg.data} holds {data.kind} "
@@ -40,7 +45,11 @@ def _load_data(cls: type[GenerativeModel], data_cfg: DataConfig) -> Dataset:
 def _new_model(cls: type[GenerativeModel], model_cfg: Any, data: Dataset, seed: int) -> GenerativeModel:
     """Fresh weights from the seed; palette models fit their palette on the training pixels."""
     torch.manual_seed(seed)
-    palette = Palette.fit(data.train, model_cfg.colors, seed=seed) if cls.uses_palette else None
+    palette = None
+    if cls.uses_palette and isinstance(data, pack.PackedDataset):
+        palette = data.palette(model_cfg.colors, seed)  # fitted when the data was packed
+    elif cls.uses_palette:
+        palette = Palette.fit(data.train, model_cfg.colors, seed=seed)
     if getattr(model_cfg, "conditional", False):
         labels = data.train_labels
         if labels is None or len(torch.unique(labels)) < 2:
@@ -59,8 +68,11 @@ def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run:
     model.to(device)
     if device.type == "cuda":  # cuDNN's fastest convolutions take NHWC; only 4-D weights change
         model.to(memory_format=torch.channels_last)
-    prepared_train = model.prepare(data.train.to(device))
-    prepared_test = model.prepare(data.test.to(device))
+    if isinstance(data, pack.PackedDataset):
+        prepared_train, prepared_test = streaming.streamed_splits(model, data, device, train_cfg.workers)
+    else:
+        prepared_train = model.prepare(data.train.to(device))
+        prepared_test = model.prepare(data.test.to(device))
     labels = {}
     if model.label_count:
         labels = {"train_labels": model.prepare_labels(data.train_labels.to(device)),
@@ -81,8 +93,8 @@ def _check_sharing(model: GenerativeModel, n: int, train_cfg: TrainConfig) -> No
 
 def _check_execution(train_cfg: TrainConfig) -> None:
     """Refuse device, process, compiler and logging settings that cannot work, before any file is written."""
-    if train_cfg.nproc < 1:
-        raise GenlabError("--nproc must be at least 1")
+    if train_cfg.nproc < 1 or train_cfg.workers < 0:
+        raise GenlabError("--nproc must be at least 1 and --workers at least 0")
     device = resolve_device(train_cfg.device)
     if train_cfg.compile:
         distributed.check_compiler(device)
@@ -126,6 +138,8 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
               "train": to_dict(train_cfg), "item_shape": list(data.item_shape),
               "data_fingerprint": fingerprint(data), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     _check_sharing(model, len(data.train), train_cfg)
+    group = distributed.Group.from_env(resolve_device(train_cfg.device))  # joins the other processes, if any
+    group.check_same_data(config["data_fingerprint"], data_cfg.data)
     if main:
         runs.prepare_new_run(out)
         runs.write_config(out, config)
@@ -134,7 +148,7 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
 
 BUDGETS = ("epochs", "minutes", "steps")
 RESUME_OVERRIDES = ("epochs", "minutes", "steps", "device", "save_every", "log_every", "tensorboard", "nproc", "precision",
-                    "compile")
+                    "compile", "workers")
 
 
 def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool = False,

@@ -131,6 +131,19 @@ class Group:
         return out
 
     # --- the data ------------------------------------------------------------------------------
+    def check_same_data(self, fingerprint: str, spec: str) -> None:
+        """Refuse, on every rank, training data that differs from rank 0's (the fingerprint is a hex
+        hash): a node whose copy of the data differs would train on other items, or hang."""
+        if self.world == 1:
+            return
+        mine = torch.tensor(list(bytes.fromhex(fingerprint)), dtype=torch.uint8, device=self.device)
+        everyone = [torch.empty_like(mine) for _ in range(self.world)]
+        dist.all_gather(everyone, mine)
+        differ = [r for r, theirs in enumerate(everyone) if not torch.equal(theirs, everyone[0])]
+        if differ:
+            raise GenlabError(f"process(es) {', '.join(map(str, differ))} read other training data at {spec} than "
+                              f"process 0; give every node the same data (a shared folder or identical copies)")
+
     def check_batches(self, n: int, batch: int) -> None:
         """Refuse a split whose batches (the last one of an epoch included) leave a process empty."""
         smallest = min(batch, n - (math.ceil(n / batch) - 1) * batch)
@@ -139,11 +152,13 @@ class Group:
                               f"--batch-size whose batches, the last of an epoch of {n} items included, hold at "
                               f"least {self.world}")
 
+    def part(self, idx: torch.Tensor) -> torch.Tensor:
+        """This rank's contiguous part of a global batch's indices."""
+        return idx if self.world == 1 else torch.tensor_split(idx, self.world)[self.rank]
+
     def shard(self, idx: torch.Tensor) -> torch.Tensor:
-        """This rank's contiguous part of a global batch's indices; sets `share` for the comm hook."""
-        if self.world == 1:
-            return idx
-        mine = torch.tensor_split(idx, self.world)[self.rank]
+        """`part`, for the batch about to be trained on: sets `share` for the comm hook."""
+        mine = self.part(idx)
         self.share = len(mine) / len(idx)
         return mine
 

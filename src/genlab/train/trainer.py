@@ -1,5 +1,6 @@
-"""The generic training loop: any model with `train_step`/`loss`, in-memory batches, progress,
-metrics, per-epoch sample grids, atomic checkpoints and exact resume.
+"""The generic training loop: any model with `train_step`/`loss`, in-memory batches (or a pack's,
+streamed: train/streaming.py), progress, metrics, per-epoch sample grids, atomic checkpoints and
+exact resume.
 
 Batch order is a pure function of (seed, epoch): a resumed run re-derives the epoch's permutation
 and skips the batches already done, and the global RNG (noise inside the model) is restored from
@@ -211,6 +212,8 @@ class Trainer:
         while not self._done():
             c = self.counters
             order = epoch_order(len(self.train_data), self.cfg.seed, c.epoch)
+            if hasattr(self.train_data, "plan"):  # data streamed from a pack: read the epoch's batches ahead
+                self.train_data.plan(order, c.step_in_epoch, self.batch_size, self.group)
             bar = progress.bar(total=self.steps_per_epoch, initial=c.step_in_epoch, desc=f"epoch {c.epoch + 1}",
                                quiet=self.quiet or not main, leave=False, dynamic_ncols=True)
             sums: dict[str, torch.Tensor] = {}
