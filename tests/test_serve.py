@@ -2,6 +2,7 @@
 refuses to serve, its caps on games and jobs, and how an abandoned game is stopped and freed."""
 import asyncio
 import base64
+import contextlib
 import gc
 import http.client
 import io
@@ -125,7 +126,9 @@ def png_bytes(size=(20, 12), colour=200) -> bytes:
 def test_uploads_are_checked_and_resized_to_the_run(client):
     got = client.post("/api/runs/upload", params={"run": "pcnn"}, files={"file": ("a.png", png_bytes(), "image/png")})
     assert got.status_code == 200
-    assert got.json()["pixels"] == [200] * 64 and pixels_of(got.json()["png"]).shape == (8, 8)
+    colours = genlab.load(client.app.state.catalog.folder("pcnn")).model.palette.colors[:, 0].tolist()
+    nearest = min(colours, key=lambda c: abs(c - 200))  # uploads come in the run's own colours
+    assert got.json()["pixels"] == [nearest] * 64 and pixels_of(got.json()["png"]).shape == (8, 8)
     assert client.post("/api/runs/upload", params={"run": "pcnn"},
                        files={"file": ("a.png", b"not an image at all", "image/png")}).status_code == 415
     big = client.post("/api/runs/upload", params={"run": "pcnn"},
@@ -195,17 +198,18 @@ def test_gan_game_steps_move_only_their_network_and_frames_show_the_game(client)
     model = client.app.state.sessions.get(key).game.model
     d0 = [p.clone() for p in model.discriminator.parameters()]
     g0 = [p.clone() for p in model.generator.parameters()]
-    assert client.post(f"/api/gan/{key}/control", json={"action": "step_d"}).json()["iteration"] == 1
+    assert client.post(f"/api/gan/{key}/control", json={"action": "step_d"}).json()["iteration"] == 0  # half a move
     assert all(torch.equal(a, b) for a, b in zip(g0, model.generator.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(d0, model.discriminator.parameters()))
     d1 = [p.clone() for p in model.discriminator.parameters()]
-    client.post(f"/api/gan/{key}/control", json={"action": "step_g"})
+    assert client.post(f"/api/gan/{key}/control", json={"action": "step_g"}).json()["iteration"] == 1  # G answered
     assert all(torch.equal(a, b) for a, b in zip(d1, model.discriminator.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(g0, model.generator.parameters()))
     client.post(f"/api/gan/{key}/control", json={"action": "play"})
     shown = frames(client, key, 3)
-    assert [f["iteration"] for f in shown] == [5, 8, 11]  # 3 iterations per frame after the 2 steps
-    assert sum(len(f["losses"]) for f in shown) == 11 - 0 and shown[0]["losses"][0][0] == 1
+    assert [f["iteration"] for f in shown] == [4, 7, 10]  # 3 iterations per frame after the one D-and-G move
+    assert sum(len(f["losses"]) for f in shown) == 11 and shown[0]["losses"][0][0] == 0
+    assert [f["d_updates"] for f in shown][-1] == 10 and shown[-1]["g_updates"] == 10
     last = shown[-1]
     heat = np.array(last["heat"])
     assert heat.shape == (32 * 32,) and heat.min() >= 0 and heat.max() <= 1
@@ -339,5 +343,163 @@ def test_a_diverged_game_pauses_and_still_sends_valid_frames(client):
             p.fill_(float("nan"))
     client.post(f"/api/gan/{key}/control", json={"action": "play"})
     frame = frames(client, key, 1)[0]  # strict JSON: no NaN in the stream
-    assert not frame["playing"] and frame["iteration"] == 1 and frame["losses"] == [[1, None, None]]
+    assert not frame["playing"] and frame["iteration"] == 1 and frame["losses"] == [[1, None, None, None]]
     client.delete(f"/api/gan/{key}")
+
+
+# --- issue 19: the page as a student meets it ---------------------------------------------------------
+def png_of(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array.astype(np.uint8), "L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def upload(client, data: bytes, name="a.png"):
+    return client.post("/api/runs/upload", params={"run": "pcnn"}, files={"file": (name, data, "image/png")})
+
+
+def test_inputs_come_in_the_run_colours_and_an_inverted_upload_is_named(client, runs_dir):
+    run = genlab.load(runs_dir / "pcnn")
+    colours = set(run.model.palette.colors[:, 0].tolist())
+    assert len(colours) == 4
+    ramp = np.tile(np.arange(0, 256, 4), (64, 1))  # 64 grey levels
+    answer = upload(client, png_of(ramp)).json()
+    assert set(answer["pixels"]) <= colours and len(set(answer["pixels"])) > 1  # no grey the model cannot draw
+    assert set(np.unique(pixels_of(answer["png"])).tolist()) <= colours
+    examples = client.get("/api/runs/examples", params={"run": "pcnn", "count": 3}).json()["examples"]
+    test = run.dataset().test[:3]
+    expected = run.model.palette.decode(run.model.palette.encode(test))
+    assert [e["pixels"] for e in examples] == [im.flatten().tolist() for im in expected]
+    assert not torch.equal(expected, test)  # the digits' 17 grey levels really were mapped
+    # a digit as dark ink on white paper, against training digits that are light on black
+    digit = test[0, 0].numpy().astype(np.int64) * 255 // 16
+    assert upload(client, png_of(digit)).json()["inverted"] is None
+    flipped = upload(client, png_of(255 - digit)).json()
+    assert flipped["inverted"] is not None
+    back = np.array(flipped["inverted"]["pixels"])
+    assert set(back.tolist()) <= colours and np.abs(back - np.array(upload(client, png_of(digit)).json()["pixels"])).max() <= 85
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height pixels (the CRC fixed so readers accept it)."""
+    import struct
+    import zlib
+
+    data = bytearray(png_bytes((1, 1)))
+    ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
+    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
+    data[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[12:ihdr + 13])))
+    return bytes(data)
+
+
+def test_upload_refusals_are_plain_words_with_one_limit(runs_dir, client):
+    huge = upload(client, png_bytes() + b"\0" * int(6.7 * 1024 * 1024))  # over the request limit too
+    middling = upload(client, png_bytes() + b"\0" * int(5.5 * 1024 * 1024))  # over the upload limit only
+    for got in (huge, middling):
+        assert got.status_code == 413 and "5 MB" in got.json()["error"] and "bytes" not in got.json()["error"]
+    for side, words in ((30_000, "over 179 megapixels"), (12_000, "144.0 megapixels")):  # PIL refuses the first
+        bomb = upload(client, bomb_png(side, side), "bomb.png").json()["error"]
+        assert words in bomb and "up to 50 megapixels" in bomb and "Error" not in bomb, bomb
+    with TestClient(create_app(runs_dir, Limits(max_upload_pixels=100))) as small:
+        refused = small.post("/api/runs/upload", params={"run": "pcnn"},
+                             files={"file": ("a.png", png_bytes((20, 12)), "image/png")})
+        assert refused.status_code == 400 and "20x12" in refused.json()["error"]
+    junk = upload(client, b"GIF89a but not really", "x.gif")
+    assert junk.status_code == 415 and "Error" not in junk.json()["error"]
+
+
+def test_only_full_iterations_are_counted_and_g_gradient_is_logged(client):
+    key = client.post("/api/gan", json={"width": 8, "batch": 32, "loss": "minimax"}).json()["id"]
+    game = client.app.state.sessions.get(key).game
+    client.post(f"/api/gan/{key}/control", json={"action": "step_d"})
+    client.post(f"/api/gan/{key}/control", json={"action": "step_g"})
+    expected = torch.cat([p.grad.flatten() for p in game.model.generator.parameters()]).norm().item()
+    frame = frames(client, key, 1)[0]
+    assert (frame["iteration"], frame["d_updates"], frame["g_updates"]) == (1, 1, 1)
+    (i0, _, _, after_d), (i1, _, _, after_g) = frame["losses"]
+    assert (i0, i1) == (0, 1) and after_d is None  # no G step, no G gradient
+    assert after_g == pytest.approx(expected, rel=1e-6) and after_g > 0
+    client.delete(f"/api/gan/{key}")
+
+
+def test_heavy_settings_are_capped_by_time_and_points_off_the_plane_are_counted(runs_dir):
+    with TestClient(create_app(runs_dir, Limits(frame_work_s=0.0))) as c:
+        key = c.post("/api/gan", json={"width": 8, "batch": 32, "speed": 50}).json()["id"]
+        c.post(f"/api/gan/{key}/control", json={"action": "play"})
+        shown = frames(c, key, 2)
+        assert [f["iteration"] for f in shown] == [1, 2] and shown[-1]["work"] == [50, 1]  # one iteration fits
+        assert shown[-1]["outside"] == 0
+        game = c.app.state.sessions.get(key).game
+        with torch.no_grad():
+            last = [m for m in game.model.generator.modules() if isinstance(m, torch.nn.Linear)][-1]
+            last.bias.copy_(torch.tensor([40.0, -150.0]))  # as minimax at lr 0.1 left them
+        c.post(f"/api/gan/{key}/control", json={"action": "pause"})
+        assert frames(c, key, 1)[0]["outside"] == 400
+
+
+def test_two_pages_on_one_game_see_it_advance_at_one_pace(runs_dir):
+    with live_server(runs_dir) as (base, app):
+        with httpx.Client(base_url=base, timeout=20) as http:
+            key = http.post("/api/gan", json={"width": 4, "batch": 8, "speed": 2}).json()["id"]
+            http.post(f"/api/gan/{key}/control", json={"action": "play"})
+            seen = {}
+
+            def watch(name):
+                with httpx.stream("GET", f"{base}/api/gan/{key}/stream", params={"frames": 8}, timeout=20) as s:
+                    seen[name] = [json.loads(line[6:]) for line in s.iter_lines() if line.startswith("data: ")]
+
+            import threading
+
+            pages = [threading.Thread(target=watch, args=(n,)) for n in ("a", "b")]
+            for page in pages:
+                page.start()
+            for page in pages:
+                page.join(30)
+            assert len(seen["a"]) == len(seen["b"]) == 8
+            top = max(f["iteration"] for f in seen["a"] + seen["b"])
+            assert top <= 2 * 9  # one page's pace (2 per frame, one frame of slack), not two pages' (32)
+            for frames_seen in seen.values():  # each page gets every loss entry once, in order
+                logged = [entry[0] for f in frames_seen for entry in f["losses"]]
+                assert logged == list(range(1, len(logged) + 1))
+
+
+def test_loopback_host_check_reads_ipv6(runs_dir):
+    app = create_app(runs_dir, allowed_hosts=["127.0.0.1", "localhost", "[::1]", "::1"])
+    with TestClient(app) as c:
+        for host in ("[::1]", "[::1]:8000", "::1", "127.0.0.1:9", "LOCALHOST"):
+            assert c.get("/api/health", headers={"host": host}).status_code == 200, host
+        for host in ("evil.example", "[::2]:8000", "::2", "127.0.0.1.evil.example", ""):
+            got = c.get("/api/health", headers={"host": host})
+            assert got.status_code == 400 and "loopback" in got.json()["error"], host
+
+
+def test_ctrl_c_with_a_page_open_stops_quietly_and_at_once(runs_dir):
+    import signal
+    import threading
+
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "serve", "--runs", str(runs_dir), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = proc.stdout.readline().split()[2].rstrip("/")
+        key = httpx.post(base + "/api/gan", json={"width": 4, "batch": 8}).json()["id"]
+        got = []
+
+        def listen():
+            with contextlib.suppress(httpx.HTTPError):
+                with httpx.stream("GET", f"{base}/api/gan/{key}/stream", timeout=20) as s:
+                    got.extend(line for line in s.iter_lines() if line.startswith("data: "))
+
+        threading.Thread(target=listen, daemon=True).start()
+        deadline = time.monotonic() + 20
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+        took = time.monotonic() - started
+    finally:
+        proc.kill()
+    err = proc.stderr.read()
+    assert got and err == "" and proc.returncode == 0, err[-2000:]
+    assert took < 1.9  # the grace period was 2 s, spent waiting on the open stream
+    assert proc.stdout.read().strip().endswith("genlab serve: stopped")

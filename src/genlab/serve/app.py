@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
 import time
 from pathlib import Path
@@ -22,19 +21,19 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from genlab.completion import occlude
 from genlab.errors import GenlabError
-from genlab.inputs import read_image
 from genlab.models.latent import lerp_codes
-from genlab.serve.bodylimit import BodyLimit
+from genlab.serve.bodylimit import BodyLimit, upload_too_large
 from genlab.serve.catalog import PICTURE_TYPES, RunCatalog, UnknownRun
 from genlab.serve.gan_game import ACTIONS, GameSettings
+from genlab.serve.hosts import LoopbackOnly, host_name
 from genlab.serve.jobs import JobSlots
 from genlab.serve.limits import Limits
 from genlab.serve.pictures import png_url, png_urls
 from genlab.serve.sessions import Busy, Sessions, UnknownSession
+from genlab.serve.uploads import NotAnImage, in_run_colours, looks_inverted, read_upload
 
 STATIC = Path(__file__).parent / "static"
 LATENT_EXTENT = 3.0  # the 2-D latent map covers [-3, 3]²
@@ -134,12 +133,13 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
 
     app = FastAPI(title="genlab", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.sessions, app.state.jobs, app.state.catalog, app.state.limits = sessions, jobs, catalog, limits
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body)
+    app.state.closing = asyncio.Event()  # set when the server stops: open streams end at once
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body, uploads=("/api/runs/upload",), upload_bytes=limits.max_upload)
     if allowed_hosts is not None:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+        app.add_middleware(LoopbackOnly, names=tuple(host_name(h) for h in allowed_hosts))
 
     # --- errors ---------------------------------------------------------------------------------
-    for cls, status in ((UnknownRun, 404), (UnknownSession, 404), (Busy, 429), (GenlabError, 400)):
+    for cls, status in ((UnknownRun, 404), (UnknownSession, 404), (Busy, 429), (NotAnImage, 415), (GenlabError, 400)):
         app.add_exception_handler(cls, lambda _r, exc, status=status: _error(status, str(exc)))
     app.add_exception_handler(HTTPException, lambda _r, exc: _error(exc.status_code, str(exc.detail)))
 
@@ -192,7 +192,7 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         _run_of(run, "complete", "latent")
 
         def work():
-            test = catalog.test_items(run)[:count]
+            test = in_run_colours(catalog.load(run).model, catalog.test_items(run)[:count])
             return {"examples": [{"index": i, "png": png_url(im), "pixels": im.flatten().tolist()}
                                  for i, im in enumerate(test)]}
         return await jobs.run(work)
@@ -202,17 +202,23 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         info = _run_of(run, "complete", "latent")
         data = await file.read(limits.max_upload + 1)
         if len(data) > limits.max_upload:
-            return _error(413, f"the upload is over {limits.max_upload // (1024 * 1024)} MB; give a smaller image")
-        try:
-            image = read_image(io.BytesIO(data), tuple(info["item_shape"]), file.filename or "the upload")
-        except GenlabError as exc:
-            return _error(415, str(exc))
-        return {"png": png_url(image[0]), "pixels": image.flatten().tolist()}
+            return _error(413, upload_too_large(limits.max_upload))
+
+        def work():
+            image = read_upload(data, file.filename or "the upload", tuple(info["item_shape"]), limits.max_upload_pixels)
+            model = catalog.load(run).model
+            answer = {"png": png_url(in_run_colours(model, image)[0]),
+                      "pixels": in_run_colours(model, image).flatten().tolist(), "inverted": None}
+            if looks_inverted(image, catalog.test_items(run)[:EXAMPLES * 10]):  # say so, and offer the flip
+                flipped = in_run_colours(model, 255 - image)
+                answer["inverted"] = {"png": png_url(flipped[0]), "pixels": flipped.flatten().tolist()}
+            return answer
+        return await jobs.run(work)
 
     # --- sampling, decoding, interpolation ---------------------------------------------------------
     @app.post("/api/sample")
     async def sample(body: SampleBody):
-        _run_of(body.run, "complete", "latent")
+        _run_of(body.run, "complete", "latent", "sample")
         _bounded("n", body.n, limits.max_samples)
 
         def work():
@@ -354,20 +360,26 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         session.listeners += 1
 
         async def events() -> AsyncIterator[str]:
-            sent, tick = 0, asyncio.get_running_loop().time()
+            sent, seen, tick, me = 0, 0, asyncio.get_running_loop().time(), object()
             try:
-                while frames is None or sent < frames:
+                while (frames is None or sent < frames) and not app.state.closing.is_set():
                     game = session.game
-                    if game.playing:
-                        await asyncio.to_thread(game.train, game.settings.speed)
-                    frame = await asyncio.to_thread(game.frame)
+                    if session.driver is None:
+                        session.driver = me  # one game, one pace, however many pages watch it
+                    if game.playing and session.driver is me:
+                        await asyncio.to_thread(game.train, game.settings.speed, limits.frame_work_s)
+                    frame = await asyncio.to_thread(game.frame, seen)
+                    seen = frame["logged"]
                     yield _sse(frame)
                     sent += 1
                     session.last_seen = time.monotonic()
                     tick += limits.frame_interval_s
-                    await asyncio.sleep(max(0.0, tick - asyncio.get_running_loop().time()))
+                    with contextlib.suppress(asyncio.TimeoutError):  # the next tick, or the server stopping
+                        await asyncio.wait_for(app.state.closing.wait(), max(0.0, tick - asyncio.get_running_loop().time()))
             finally:
                 session.listeners -= 1
+                if session.driver is me:
+                    session.driver = None
                 if frames is None:  # an open-ended stream ended: the page is gone
                     sessions.close(key)
 
@@ -376,4 +388,5 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
     return app
 
 
-_FAMILY_WORDS = {"complete": "pixelrnn run on images", "latent": "vae or gan run on images"}
+_FAMILY_WORDS = {"complete": "pixelrnn run on images", "latent": "vae or gan run on images",
+                 "sample": "gmm run on images"}
