@@ -52,7 +52,8 @@ def events(text: str) -> list[dict]:
 
 def test_runs_are_listed_with_their_figures_and_pictures(client, runs_dir):
     runs = {r["name"]: r for r in client.get("/api/runs").json()["runs"]}
-    assert {n: r["family"] for n, r in runs.items()} == {"gan": "latent", "pcnn": "complete", "vae": "latent"}
+    assert {n: r["family"] for n, r in runs.items()} == {"gan": "latent", "gmm": "sample", "pcnn": "complete",
+                                                         "vae": "latent"}
     info = client.get("/api/runs/info", params={"run": "vae"}).json()
     rows = [r for r in genlab.viz.read_metrics(runs_dir / "vae" / "metrics.csv") if r["split"] == "test"]
     assert info["last"]["nll_bound"] == pytest.approx(float(rows[-1]["nll_bound"]))
@@ -181,6 +182,10 @@ def test_decode_sample_and_interpolate_match_the_models(client, runs_dir):
     seeded = client.post("/api/interpolate", json={"run": "gan", "a": {"seed": 3}, "b": {"z": [0.0] * 4}, "steps": 3}).json()
     z3 = gan.prior(1, torch.Generator().manual_seed(3))
     assert np.array_equal(pixels_of(seeded["images"][0]), gan.decode(z3)[0, 0].numpy())
+    gmm = genlab.load(runs_dir / "gmm").model  # a mixture of images draws samples too
+    drawn = client.post("/api/sample", json={"run": "gmm", "n": 3, "seed": 5}).json()["images"]
+    assert np.array_equal(np.stack([pixels_of(u) for u in drawn]),
+                          gmm.sample(3, generator=torch.Generator().manual_seed(5))[:, 0].numpy())
     samples = client.post("/api/sample", json={"run": "pcnn", "n": 2, "seed": 4}).json()["images"]
     pcnn = genlab.load(runs_dir / "pcnn").model
     assert np.array_equal(np.stack([pixels_of(u) for u in samples]),
@@ -300,7 +305,7 @@ def test_cli_serve_refuses_bad_flags_and_warns_off_loopback(capsys, tmp_path, ru
     finally:
         proc.terminate()
         proc.wait(10)
-    assert warning.startswith("genlab: warning: serving on 0.0.0.0") and "3 run(s)" in banner
+    assert warning.startswith("genlab: warning: serving on 0.0.0.0") and "4 run(s)" in banner
 
 
 def test_loopback_server_refuses_other_host_names(runs_dir):
@@ -372,7 +377,7 @@ def test_inputs_come_in_the_run_colours_and_an_inverted_upload_is_named(client, 
     assert [e["pixels"] for e in examples] == [im.flatten().tolist() for im in expected]
     assert not torch.equal(expected, test)  # the digits' 17 grey levels really were mapped
     # a digit as dark ink on white paper, against training digits that are light on black
-    digit = test[0, 0].numpy().astype(np.int64) * 255 // 16
+    digit = test[0, 0].numpy().astype(np.int64)  # light ink on black
     assert upload(client, png_of(digit)).json()["inverted"] is None
     flipped = upload(client, png_of(255 - digit)).json()
     assert flipped["inverted"] is not None

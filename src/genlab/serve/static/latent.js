@@ -1,12 +1,12 @@
 // The Latent tab: click a 2-D latent map or move sliders to decode a code; interpolate between ends.
-import { api, fillRunSelect, image, say } from "./common.js";
+import { api, fillRunSelect, image, readNumber, say } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 const LABEL_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 let runs = [];
 let info = null; // /api/latent answer
 let z = [];
-let ends = []; // picked test-image indices for the interpolation
+let ends = []; // picked test-image indices for the interpolation: [start, end], never the same image twice
 let pending = null;
 
 function run() { return $("latent-run").value; }
@@ -80,6 +80,7 @@ async function loadRun() {
   // a VAE starts at the prior's centre; a GAN's z = 0 is often no picture at all, so it starts from a draw
   z = info.encoder ? new Array(info.latent).fill(0) : priorDraw();
   $("latent-map").hidden = info.latent !== 2;
+  showLegend();
   if (info.latent === 2) {
     info.mapImages = await Promise.all(info.map.map((src) => new Promise((ok) => { const img = new Image(); img.onload = () => ok(img); img.src = src; })));
   }
@@ -93,27 +94,54 @@ async function loadRun() {
     if (name !== run()) return;
     $("latent-examples").replaceChildren(...examples.map((ex) => {
       const img = image(ex.png, `test image ${ex.index}`);
-      img.addEventListener("click", () => {
-        ends = [...ends, ex.index].slice(-2);
-        document.querySelectorAll("#latent-examples img").forEach((el, i) => el.classList.toggle("end", ends.includes(i)));
-      });
+      img.dataset.index = ex.index;
+      img.addEventListener("click", () => pickEnd(ex.index));
       return img;
     }));
   }
   await decode();
 }
 
+// The first click picks the start, the second the end, a third starts over; clicking a picked
+// image again unpicks it.
+function pickEnd(index) {
+  if (ends.includes(index)) ends = ends.filter((i) => i !== index);
+  else ends = ends.length >= 2 ? [index] : [...ends, index];
+  document.querySelectorAll("#latent-examples img").forEach((el) => {
+    const i = Number(el.dataset.index);
+    el.classList.toggle("start", ends[0] === i);
+    el.classList.toggle("end", ends[1] === i);
+  });
+  say(ends.length === 2 ? "press Interpolate" : ends.length === 1 ? "now click the end image" : "");
+}
+
+// The map's dots are test images' codes, coloured by class; the legend names the colours.
+function showLegend() {
+  const labels = [...new Set((info.codes || []).map((c) => c[2]))].sort((a, b) => a - b);
+  $("latent-legend").replaceChildren(...(labels.length > 1 ? ["codes of test images, by class:"] : []),
+    ...(labels.length > 1 ? labels : []).map((label) => {
+      const span = Object.assign(document.createElement("span"), { className: "dot", title: `class ${label}` });
+      span.style.background = LABEL_COLORS[label % LABEL_COLORS.length];
+      const item = document.createElement("span");
+      item.append(span, String(label));
+      return item;
+    }));
+}
+
 async function interpolate() {
-  let a, b;
-  if (info.encoder) {
-    if (ends.length < 2) { say("click two test images: the start and the end", true); return; }
-    [a, b] = ends.map((index) => ({ index }));
-  } else {
-    [a, b] = ["latent-seed-a", "latent-seed-b"].map((id) => ({ seed: parseInt($(id).value, 10) }));
-  }
+  let a, b, steps;
   try {
-    const { images } = await api("/api/interpolate", { json: {
-      run: run(), a, b, steps: parseInt($("latent-steps").value, 10), path: $("latent-path").value } });
+    steps = readNumber($("latent-steps"), "steps", { min: 2, max: 16 });
+    if (info.encoder) {
+      if (ends.length < 2) throw new Error("click two different test images: the start and the end");
+      [a, b] = ends.map((index) => ({ index }));
+    } else {
+      [a, b] = [["latent-seed-a", "start seed"], ["latent-seed-b", "end seed"]].map(([id, name]) => ({ seed: readNumber($(id), name, { min: 0, max: 2147483647 }) }));
+    }
+  } catch (err) { say(err.message, true); return; }
+  say("");
+  try {
+    const { images } = await api("/api/interpolate", { json: { run: run(), a, b, steps, path: $("latent-path").value } });
     $("latent-walk").replaceChildren(...images.map((src, i) => image(src, `step ${i + 1}`)));
   } catch (err) { say(err.message, true); }
 }
