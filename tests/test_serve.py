@@ -508,3 +508,28 @@ def test_ctrl_c_with_a_page_open_stops_quietly_and_at_once(runs_dir):
     assert got and err == "" and proc.returncode == 0, err[-2000:]
     assert took < 1.9  # the grace period was 2 s, spent waiting on the open stream
     assert proc.stdout.read().strip().endswith("genlab serve: stopped")
+
+
+def test_slow_motion_reports_each_pixel_with_the_softmax_it_was_drawn_from(client, runs_dir):
+    run = genlab.load(runs_dir / "pcnn")
+    model, palette = run.model, run.model.palette
+    original = palette.decode(palette.encode(run.dataset().test[5:6]))  # (1, 1, 8, 8) in the run's colours
+    mask = [0] * 44 + [1] * 20  # the last 20 pixels hidden
+    for temperature in (1.0, 2.0):
+        body = {"run": "pcnn", "pixels": original.flatten().tolist(), "mask": mask, "seed": 11, "temperature": temperature}
+        got = events(client.post("/api/complete/steps", json=body).text)
+        start, steps, done = got[0], got[1:-1], got[-1]
+        assert start["hidden"] == 20 and [(s["i"], s["j"]) for s in steps] == [divmod(k, 8) for k in range(44, 64)]
+        hidden = torch.tensor(mask, dtype=torch.bool).view(8, 8)
+        expected = model.complete(original, hidden, n=1, generator=torch.Generator().manual_seed(11),
+                                  temperature=temperature)
+        final = torch.tensor(done["pixels"], dtype=torch.uint8).view(1, 1, 8, 8)
+        assert torch.equal(final, expected)  # the hook leaves sampling as it was: /api/complete's n=1 image
+        indices = palette.encode(final)[0, 0]
+        with torch.no_grad():
+            probs = torch.softmax(model.logits(indices[None, None]).double() / temperature, 2)[0, 0]  # (K, 8, 8)
+        for s in steps:
+            assert s["drawn"] == int(indices[s["i"], s["j"]])  # the pixel drawn is the one in the image
+            # the fast stepper vs the whole network: float32 rounding (~1e-6) plus the 4 decimals sent
+            assert np.allclose(s["probs"], probs[:, s["i"], s["j"]].numpy(), atol=2e-4)
+    assert client.post("/api/complete/steps", json={**body, "mask": [0] * 64}).status_code == 400

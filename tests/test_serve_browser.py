@@ -373,3 +373,26 @@ def test_runs_tab_shows_every_figure_captions_and_gmm_samples(page, server):
     assert "/api/runs/picture" in link.get_attribute("href") and link.get_attribute("target") == "_blank"
     page.click("#run-detail button:has-text('Draw 16 new samples')")
     wait_until(lambda: page.locator("#run-detail .gallery img").count() == 16)
+
+
+def test_slow_motion_shows_each_pixel_with_its_palette_bars(page, server, tmp_path):
+    page.goto(server + "/#complete")
+    page.wait_for_selector("#complete-examples img")
+    page.click("#complete-bottom")
+    page.click("#slow-go")
+    wait_until(lambda: page.get_attribute("#slow-bars", "data-step") == "0")
+    assert "pixel 1 of 32, row 4, column 0" in page.inner_text("#slow-caption")
+    before = np.asarray(Image.open(io.BytesIO(page.locator("#slow-image").screenshot())).convert("RGB")).astype(int)
+    page.click("#slow-step")
+    assert page.get_attribute("#slow-bars", "data-step") == "1"
+    assert "pixel 1 of 32, row 4, column 0" in page.inner_text("#slow-caption") and "drew colour" in page.inner_text("#slow-caption")
+    after = np.asarray(Image.open(io.BytesIO(page.locator("#slow-image").screenshot())).convert("RGB")).astype(int)
+    h, w = after.shape[:2]
+    changed = np.abs(after - before).sum(axis=2) > 30
+    assert changed[h // 2:h // 2 + h // 8, :w // 8].mean() > 0.5  # pixel (4, 0) is drawn now
+    assert changed[:h // 2].sum() == 0  # and the visible rows stay as they were
+    page.fill("#slow-speed", "60")
+    page.click("#slow-play")
+    wait_until(lambda: page.get_attribute("#slow-bars", "data-step") == "32")
+    page.screenshot(path=str(tmp_path / "slowmo.png"), full_page=True)
+    assert page.inner_text("#slow-play") == "Play"  # it stops at the last pixel

@@ -33,6 +33,7 @@ from genlab.serve.jobs import JobSlots
 from genlab.serve.limits import Limits
 from genlab.serve.pictures import png_url, png_urls
 from genlab.serve.sessions import Busy, Sessions, UnknownSession
+from genlab.serve.slowmo import complete_pixel_by_pixel
 from genlab.serve.uploads import NotAnImage, in_run_colours, looks_inverted, read_upload
 
 STATIC = Path(__file__).parent / "static"
@@ -294,8 +295,8 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         return await jobs.run(work)
 
     # --- completion ---------------------------------------------------------------------------------
-    @app.post("/api/complete")
-    async def complete(body: CompleteBody):
+    def _completion_input(body: CompleteBody) -> tuple[torch.Tensor, torch.Tensor]:
+        """The body's image (1, C, H, W) uint8 and mask (H, W) bool, checked against the run."""
         info = _run_of(body.run, "complete")
         c, h, w = info["item_shape"]
         _bounded("n", body.n, limits.max_completions)
@@ -309,6 +310,37 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         hidden = torch.tensor(body.mask, dtype=torch.bool).view(h, w)  # (H*W,) -> (H, W)
         if not hidden.any():
             raise GenlabError("the mask hides no pixel: brush over the part to complete")
+        return image, hidden
+
+    def _sse_job(work, first: dict) -> StreamingResponse:
+        """A job's reports (and its result) as server-sent events after `first`; the job stops if the page goes."""
+        async def events() -> AsyncIterator[str]:
+            yield _sse(first)
+            try:
+                async with contextlib.aclosing(jobs.stream_job(work)) as reports:
+                    async for kind, item in reports:
+                        if kind in ("report", "done"):
+                            yield _sse(item)
+            except GenlabError as exc:
+                yield _sse({"error": str(exc)})
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.post("/api/complete/steps")
+    async def complete_steps(body: CompleteBody):
+        """One completion pixel by pixel, each with the palette distribution it was drawn from."""
+        image, hidden = _completion_input(body)
+
+        def work(report):
+            model = catalog.load(body.run).model
+            return complete_pixel_by_pixel(model, image, hidden, body.seed, body.temperature, report)
+
+        return _sse_job(work, {"start": True, "hidden": int(hidden.sum())})
+
+    @app.post("/api/complete")
+    async def complete(body: CompleteBody):
+        image, hidden = _completion_input(body)
+        h, w = hidden.shape
         rows = torch.arange(h)[:, None].expand(h, w)  # (H, W) row index of each pixel
 
         def work(report):
@@ -321,17 +353,7 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
             out = model.complete(image, hidden, n=body.n, generator=g, temperature=body.temperature, on_row=on_row)
             return {"done": True, "images": png_urls(out), "pixels": [im.flatten().tolist() for im in out.cpu()]}
 
-        async def events() -> AsyncIterator[str]:
-            yield _sse({"start": True, "occluded": png_url(occlude(image, hidden)[0]), "n": body.n})
-            try:
-                async with contextlib.aclosing(jobs.stream_job(work)) as reports:  # closed (job stopped) if the page goes
-                    async for kind, item in reports:
-                        if kind in ("report", "done"):
-                            yield _sse(item)
-            except GenlabError as exc:
-                yield _sse({"error": str(exc)})
-
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return _sse_job(work, {"start": True, "occluded": png_url(occlude(image, hidden)[0]), "n": body.n})
 
     # --- the GAN game ---------------------------------------------------------------------------------
     @app.post("/api/gan")

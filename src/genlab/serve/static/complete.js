@@ -1,5 +1,6 @@
 // The Complete tab: pick or upload an image, brush a mask, stream completions row by row.
 import { api, brush, fillRunSelect, image, postEvents, readNumber, say } from "./common.js";
+import { setupSlowMotion } from "./slowmo.js";
 
 const $ = (id) => document.getElementById(id);
 let runs = [];
@@ -142,5 +143,6 @@ export async function setupComplete() {
     say("inverted: light and dark swapped, as in the training images");
   });
   brush($("complete-canvas"), paint);
+  setupSlowMotion(() => (pixels ? { run: currentRun().name, pixels, mask, shape } : null));
   if (runs.length) await loadRun();
 }
