@@ -533,3 +533,22 @@ def test_slow_motion_reports_each_pixel_with_the_softmax_it_was_drawn_from(clien
             # the fast stepper vs the whole network: float32 rounding (~1e-6) plus the 4 decimals sent
             assert np.allclose(s["probs"], probs[:, s["i"], s["j"]].numpy(), atol=2e-4)
     assert client.post("/api/complete/steps", json={**body, "mask": [0] * 64}).status_code == 400
+
+
+def test_encoder_view_gives_q_of_z_given_x_and_interpolation_codes(client, runs_dir):
+    run = genlab.load(runs_dir / "vae")
+    vae, test = run.model, run.dataset().test
+    got = client.get("/api/latent/posterior", params={"run": "vae", "index": 4, "seed": 3}).json()
+    with torch.no_grad():
+        m, logvar = vae.encode(vae.prepare(test[4:5]))
+    assert np.allclose(got["m"], m[0].numpy(), atol=1e-6) and np.allclose(got["logvar"], logvar[0].numpy(), atol=1e-6)
+    assert np.allclose(got["std"], np.exp(logvar[0].numpy() / 2), rtol=1e-6)  # σ is the log-variance
+    assert np.array_equal(pixels_of(got["reconstruction"]), vae.decode(m)[0, 0].numpy())
+    e = torch.randn(8, 2, generator=torch.Generator().manual_seed(3))
+    codes = m + logvar.div(2).exp() * e  # c = exp(σ/2)·e + m
+    assert np.allclose(got["codes"], codes.numpy(), atol=1e-6)
+    assert np.array_equal(np.stack([pixels_of(u) for u in got["draws"]]), vae.decode(codes)[:, 0].numpy())
+    walk = client.post("/api/interpolate", json={"run": "vae", "a": {"index": 4}, "b": {"z": [1.0, -1.0]}, "steps": 3}).json()
+    assert np.allclose(walk["codes"], [m[0].tolist(), ((m[0] + torch.tensor([1.0, -1.0])) / 2).tolist(), [1.0, -1.0]], atol=1e-6)
+    assert client.get("/api/latent/posterior", params={"run": "gan", "index": 0}).status_code == 400
+    assert client.get("/api/latent/posterior", params={"run": "vae", "index": 99999}).status_code == 400

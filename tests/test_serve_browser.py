@@ -396,3 +396,32 @@ def test_slow_motion_shows_each_pixel_with_its_palette_bars(page, server, tmp_pa
     wait_until(lambda: page.get_attribute("#slow-bars", "data-step") == "32")
     page.screenshot(path=str(tmp_path / "slowmo.png"), full_page=True)
     assert page.inner_text("#slow-play") == "Play"  # it stops at the last pixel
+
+
+def test_clicking_a_test_image_shows_its_code_spread_reconstruction_and_draws(page, server, runs_dir, tmp_path):
+    page.goto(server + "/#latent")
+    page.wait_for_selector("#latent-run option[value=vae]", state="attached")
+    page.select_option("#latent-run", "vae")
+    page.wait_for_selector("#latent-map:not([hidden])")
+    page.wait_for_selector("#latent-examples img")
+    red = lambda: (np.abs(np.asarray(Image.open(io.BytesIO(page.locator("#latent-map").screenshot())).convert("RGB"))
+                          .astype(int) - [255, 20, 147]).sum(axis=2) < 30)
+    before = red()  # a few class dots may share the colour; the ellipses are what appears
+    page.locator("#latent-examples img").nth(2).click()
+    wait_until(lambda: page.locator("#latent-posterior img").count() == 9)
+    vae = genlab.load(runs_dir / "vae").model
+    with torch.no_grad():
+        m = vae.encode_images(genlab.load(runs_dir / "vae").dataset().test[2:3])[0]
+    assert np.array_equal(pixels_of(page.locator("#latent-posterior img.recon").get_attribute("src")),
+                          vae.decode(m[None])[0, 0].numpy())
+    marks = red() & ~before
+    h, w = marks.shape
+    ys, xs = np.nonzero(marks)
+    centre = np.array([(xs.min() + xs.max()) / 2 / w * 6 - 3, 3 - (ys.min() + ys.max()) / 2 / h * 6])
+    assert marks.sum() > 50 and np.abs(centre - m.numpy()).max() < 0.6  # the ellipses sit around m
+    page.locator("#latent-examples img").nth(5).click()
+    page.click("#latent-go")
+    wait_until(lambda: page.locator("#latent-walk img").count() == 8)
+    page.screenshot(path=str(tmp_path / "posterior.png"), full_page=True)
+    shot = np.asarray(Image.open(io.BytesIO(page.locator("#latent-map").screenshot())).convert("RGB")).astype(int)
+    assert (np.abs(shot - [17, 17, 17]).sum(axis=2) < 20).sum() > 30  # the interpolation's path is drawn

@@ -32,6 +32,7 @@ from genlab.serve.hosts import LoopbackOnly, host_name
 from genlab.serve.jobs import JobSlots
 from genlab.serve.limits import Limits
 from genlab.serve.pictures import png_url, png_urls
+from genlab.serve.posterior import posterior
 from genlab.serve.sessions import Busy, Sessions, UnknownSession
 from genlab.serve.slowmo import complete_pixel_by_pixel
 from genlab.serve.uploads import NotAnImage, in_run_colours, looks_inverted, read_upload
@@ -268,7 +269,24 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         def work():
             model = catalog.load(body.run).model
             ends = [_code(model, info, e) for e in (body.a, body.b)]
-            return {"images": png_urls(model.decode(lerp_codes(*ends, body.steps, body.path)))}
+            codes = lerp_codes(*ends, body.steps, body.path)
+            return {"images": png_urls(model.decode(codes)), "codes": codes.cpu().tolist()}
+        return await jobs.run(work)
+
+    @app.get("/api/latent/posterior")
+    async def encoder_view(run: Annotated[str, Query(max_length=500)], index: Annotated[int, Query(ge=0)],
+                           seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0):
+        """q(z|x) of one test image: its mean and spread, reconstruction and decoded draws."""
+        info = _run_of(run, "latent")
+
+        def work():
+            model = catalog.load(run).model
+            if not hasattr(model, "encode_images"):
+                raise GenlabError(f"a {info['model']} has no encoder: only a VAE maps an image to a code")
+            test = catalog.test_items(run)
+            if index >= len(test):
+                raise GenlabError(f"index {index} is outside the test split (0..{len(test) - 1})")
+            return posterior(model, test[index:index + 1], seed)
         return await jobs.run(work)
 
     @app.get("/api/latent")

@@ -8,6 +8,8 @@ let info = null; // /api/latent answer
 let z = [];
 let ends = []; // picked test-image indices for the interpolation: [start, end], never the same image twice
 let pending = null;
+let post = null; // q(z|x) of the last test image clicked: {m, std, codes, ...}
+let path = null; // the codes of the last interpolation
 
 function run() { return $("latent-run").value; }
 
@@ -38,6 +40,28 @@ function drawMap() {
     const [x, y] = at([a, b]);
     ctx.fillStyle = LABEL_COLORS[label % LABEL_COLORS.length];
     ctx.fillRect(x - 2, y - 2, 4, 4);
+  }
+  const scale = canvas.width / (2 * e);
+  if (post) { // the encoder's m and spread: ellipses at 1 and 2 standard deviations, and the draws
+    const [mx, my] = at(post.m);
+    ctx.strokeStyle = "#ff1493";
+    ctx.lineWidth = 2;
+    for (const k of [1, 2]) {
+      ctx.beginPath();
+      ctx.ellipse(mx, my, Math.max(1, k * post.std[0] * scale), Math.max(1, k * post.std[1] * scale), 0, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
+    ctx.fillStyle = "#ff1493";
+    for (const c of post.codes) { const [cx, cy] = at(c); ctx.fillRect(cx - 3, cy - 3, 6, 6); }
+  }
+  if (path) { // the interpolation's walk through the code space
+    ctx.strokeStyle = "#111";
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    path.forEach((c, i) => { const [px, py] = at(c); if (i) ctx.lineTo(px, py); else ctx.moveTo(px, py); });
+    ctx.stroke();
+    ctx.fillStyle = "#111";
+    for (const c of path) { const [px, py] = at(c); ctx.fillRect(px - 2.5, py - 2.5, 5, 5); }
   }
   const [x, y] = at(z);
   ctx.strokeStyle = "#e6550d";
@@ -86,6 +110,9 @@ async function loadRun() {
   }
   buildSliders();
   ends = [];
+  post = null;
+  path = null;
+  $("latent-posterior").replaceChildren();
   $("latent-ends-images").hidden = !info.encoder;
   $("latent-ends-seeds").hidden = info.encoder;
   $("latent-walk").replaceChildren();
@@ -95,7 +122,7 @@ async function loadRun() {
     $("latent-examples").replaceChildren(...examples.map((ex) => {
       const img = image(ex.png, `test image ${ex.index}`);
       img.dataset.index = ex.index;
-      img.addEventListener("click", () => pickEnd(ex.index));
+      img.addEventListener("click", () => { pickEnd(ex.index); showPosterior(ex.index); });
       return img;
     }));
   }
@@ -113,6 +140,25 @@ function pickEnd(index) {
     el.classList.toggle("end", ends[1] === i);
   });
   say(ends.length === 2 ? "press Interpolate" : ends.length === 1 ? "now click the end image" : "");
+}
+
+// q(z|x) of a test image: its reconstruction beside decodes of codes drawn from it (and, on a 2-D
+// map, its mean and spread as ellipses).
+async function showPosterior(index) {
+  const name = run();
+  try {
+    const answer = await api(`/api/latent/posterior?run=${encodeURIComponent(name)}&index=${index}&seed=${index}`);
+    if (name !== run()) return;
+    post = answer;
+    const caption = Object.assign(document.createElement("p"), { className: "hint",
+      textContent: `test image ${index}: m = (${post.m.slice(0, 4).map((v) => v.toFixed(2)).join(", ")}${post.m.length > 4 ? ", …" : ""}), `
+        + `spread exp(σ/2) = (${post.std.slice(0, 4).map((v) => v.toFixed(2)).join(", ")}${post.std.length > 4 ? ", …" : ""}); `
+        + "its reconstruction (decoded from m), then decodes of codes drawn from N(m, exp(σ)):" });
+    const recon = image(post.reconstruction, "reconstruction from m");
+    recon.className = "recon";
+    $("latent-posterior").replaceChildren(caption, recon, ...post.draws.map((src, i) => image(src, `draw ${i + 1}`)));
+    if (info.latent === 2) drawMap();
+  } catch (err) { say(err.message, true); }
 }
 
 // The map's dots are test images' codes, coloured by class; the legend names the colours.
@@ -141,8 +187,10 @@ async function interpolate() {
   } catch (err) { say(err.message, true); return; }
   say("");
   try {
-    const { images } = await api("/api/interpolate", { json: { run: run(), a, b, steps, path: $("latent-path").value } });
+    const { images, codes } = await api("/api/interpolate", { json: { run: run(), a, b, steps, path: $("latent-path").value } });
     $("latent-walk").replaceChildren(...images.map((src, i) => image(src, `step ${i + 1}`)));
+    path = codes;
+    if (info.latent === 2) drawMap();
   } catch (err) { say(err.message, true); }
 }
 
