@@ -425,3 +425,6 @@ def test_clicking_a_test_image_shows_its_code_spread_reconstruction_and_draws(pa
     page.screenshot(path=str(tmp_path / "posterior.png"), full_page=True)
     shot = np.asarray(Image.open(io.BytesIO(page.locator("#latent-map").screenshot())).convert("RGB")).astype(int)
     assert (np.abs(shot - [17, 17, 17]).sum(axis=2) < 20).sum() > 30  # the interpolation's path is drawn
+    page.select_option("#latent-run", "gan")  # a 4-D code: no map, and the page says how to get one
+    page.wait_for_selector("#latent-no-map:not([hidden])")
+    assert page.locator("#latent-map").is_hidden() and "--latent 2" in page.inner_text("#latent-no-map")

@@ -104,6 +104,10 @@ async function loadRun() {
   // a VAE starts at the prior's centre; a GAN's z = 0 is often no picture at all, so it starts from a draw
   z = info.encoder ? new Array(info.latent).fill(0) : priorDraw();
   $("latent-map").hidden = info.latent !== 2;
+  $("latent-no-map").hidden = info.latent === 2;
+  $("latent-no-map").textContent = `This run's code has ${info.latent} numbers: the map (and the encoder's ellipses on it) `
+    + "needs a 2-D code. Train a small one in about a minute, e.g. `genlab train vae --data mnist5k --latent 2 "
+    + "--minutes 1 --out RUNS/vae2d`, and reload.";
   showLegend();
   if (info.latent === 2) {
     info.mapImages = await Promise.all(info.map.map((src) => new Promise((ok) => { const img = new Image(); img.onload = () => ok(img); img.src = src; })));
