@@ -552,3 +552,20 @@ def test_encoder_view_gives_q_of_z_given_x_and_interpolation_codes(client, runs_
     assert np.allclose(walk["codes"], [m[0].tolist(), ((m[0] + torch.tensor([1.0, -1.0])) / 2).tolist(), [1.0, -1.0]], atol=1e-6)
     assert client.get("/api/latent/posterior", params={"run": "gan", "index": 0}).status_code == 400
     assert client.get("/api/latent/posterior", params={"run": "vae", "index": 99999}).status_code == 400
+
+
+def test_a_page_that_comes_back_finds_its_game_until_it_idles_out(runs_dir):
+    with live_server(runs_dir, Limits(session_idle_s=1.0)) as (base, app):
+        with httpx.Client(base_url=base, timeout=10) as http:
+            made = http.post("/api/gan", json={"width": 4, "batch": 8, "loss": "hinge", "dataset": "rings"}).json()
+            key = made["id"]
+            with http.stream("GET", f"/api/gan/{key}/stream") as stream:  # an open-ended stream, then the page goes
+                for line in stream.iter_lines():
+                    if line.startswith("data: "):
+                        break
+            back = http.get(f"/api/gan/{key}").json()  # a reload or Back within the idle time
+            assert back == made
+            deadline = time.monotonic() + 5
+            while http.get("/api/health").json()["games"] and time.monotonic() < deadline:  # (asking for the
+                time.sleep(0.1)  # game itself would count as coming back)
+            assert http.get(f"/api/gan/{key}").status_code == 404  # nobody came back: dropped

@@ -428,3 +428,23 @@ def test_clicking_a_test_image_shows_its_code_spread_reconstruction_and_draws(pa
     page.select_option("#latent-run", "gan")  # a 4-D code: no map, and the page says how to get one
     page.wait_for_selector("#latent-no-map:not([hidden])")
     assert page.locator("#latent-map").is_hidden() and "--latent 2" in page.inner_text("#latent-no-map")
+
+
+def test_back_and_forward_come_back_to_the_running_game(page, server):
+    href = lambda: page.evaluate("location.href")  # page.url misses history.replaceState
+    page.goto(server)
+    page.fill("#gan-form input[name=width]", "8")
+    page.select_option("#gan-form select[name=loss]", "least-squares")
+    page.click("#gan-start")
+    wait_until(lambda: "/#gan/" in href())
+    game_url = href()
+    page.click("#gan-play")
+    wait_until(lambda: int(page.inner_text("#gan-iteration")) >= 10)
+    page.click("nav button[data-tab=runs]")
+    page.go_back()
+    assert href() == game_url and page.locator("#tab-gan").is_visible()
+    page.goto("about:blank")  # off to another page, then Back: the app loads anew
+    page.go_back()
+    wait_until(lambda: page.inner_text("#gan-iteration") not in ("–", "") and int(page.inner_text("#gan-iteration")) > 10)
+    assert href() == game_url and not page.is_disabled("#gan-play")
+    assert page.input_value("#gan-form select[name=loss]") == "least-squares" and "back to your game" in status(page)[0]

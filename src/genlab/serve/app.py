@@ -380,6 +380,11 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         key, game = await asyncio.to_thread(sessions.create, settings)
         return {"id": key, **game.intro()}
 
+    @app.get("/api/gan/{key}")
+    async def game_info(key: str):
+        """A running game's plane and settings, for a page that comes back to it (reload, Back)."""
+        return {"id": key, **sessions.get(key).game.intro()}
+
     @app.post("/api/gan/{key}/control")
     async def control(key: str, body: ControlBody):
         session = sessions.get(key)
@@ -394,8 +399,9 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
 
     @app.get("/api/gan/{key}/stream")
     async def stream(key: str, frames: Annotated[int | None, Query(ge=1, le=100_000)] = None):
-        """Frames at a steady rate: each tick trains `speed` iterations (while playing) and draws a
-        frame. The game ends when the page stops listening."""
+        """Frames at a steady rate: each tick trains `speed` iterations (while playing, at most
+        `frame_work_s` of work) and draws a frame. A game nobody listens to is dropped after
+        `session_idle_s` (a page that reloads or comes Back within that time finds it again)."""
         session = sessions.get(key)
         session.listeners += 1
 
@@ -418,10 +424,9 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
                         await asyncio.wait_for(app.state.closing.wait(), max(0.0, tick - asyncio.get_running_loop().time()))
             finally:
                 session.listeners -= 1
+                session.last_seen = time.monotonic()  # the sweep drops it once nobody came back
                 if session.driver is me:
                     session.driver = None
-                if frames is None:  # an open-ended stream ended: the page is gone
-                    sessions.close(key)
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 

@@ -20,6 +20,10 @@ let drawn = []; // centres clicked for "draw points"
 let wantPlaying = false; // what the user last asked for (Play/Pause decide from this, not from a frame)
 let controls = Promise.resolve(); // control requests, sent one after another in click order
 let inFlight = 0;
+let leaving = false; // set when the page is unloaded (Back, reload): the game is kept for a return
+window.addEventListener("beforeunload", () => { leaving = true; });
+window.addEventListener("pagehide", () => { leaving = true; });
+window.addEventListener("pageshow", () => { leaving = false; });
 const curves = { d: [], g: [], grad: [] };
 
 const $ = (id) => document.getElementById(id);
@@ -167,11 +171,46 @@ function clearCurves() {
   $("gan-frames").textContent = "0";
 }
 
+// The URL names the game (#gan/ID), so Back, Forward or a reload come back to it.
+export function ganHash() { return game ? `gan/${game.id}` : "gan"; }
+
+function nameInUrl() {
+  if (location.hash.startsWith("#gan")) history.replaceState(null, "", `#${ganHash()}`);
+}
+
+function listen() {
+  stream = new EventSource(`/api/gan/${game.id}/stream`);
+  stream.onmessage = (e) => onFrame(JSON.parse(e.data));
+  const mine = stream;
+  // An error while the page unloads, or one the browser retries, is no end of the game (the server
+  // keeps it for a return); only a stream the browser gave up on is.
+  mine.onerror = () => {
+    if (leaving || mine !== stream || mine.readyState !== EventSource.CLOSED) return;
+    say("the game's stream closed (the game ended or the server stopped); press Start for a new game", true);
+    stop();
+  };
+  setButtons(true);
+  nameInUrl();
+}
+
+// A game named in the URL that is still on the server: show its settings and watch it again.
+async function rejoin(id) {
+  try {
+    game = await api(`/api/gan/${encodeURIComponent(id)}`);
+  } catch (err) { game = null; nameInUrl(); say(`${err.message}`, true); return; }
+  const form = $("gan-form").elements;
+  for (const [key, value] of Object.entries(game.settings)) if (form[key]) form[key].value = value;
+  clearCurves();
+  listen();
+  say(`back to your game on ${game.settings.dataset}`);
+}
+
 function stop() {
   if (stream) stream.close();
   if (game) api(`/api/gan/${game.id}`, { method: "DELETE" }).catch(() => {});
   stream = null;
   game = null;
+  nameInUrl();
   wantPlaying = false;
   $("gan-play").textContent = "Play";
   setButtons(false);
@@ -197,10 +236,7 @@ async function start(event) {
     game = await api("/api/gan", { json: body });
   } catch (err) { say(err.message, true); return; }
   clearCurves();
-  setButtons(true);
-  stream = new EventSource(`/api/gan/${game.id}/stream`);
-  stream.onmessage = (e) => onFrame(JSON.parse(e.data));
-  stream.onerror = () => { if (stream) { say("the game's stream closed; press Start for a new game", true); stop(); } };
+  listen();
   say(`game on ${body.dataset}: press Play, or step D and G`);
   drawPlane();
 }
@@ -248,4 +284,6 @@ export async function setupGan() {
   drawColorBar("");
   drawPlane();
   drawLosses();
+  const named = location.hash.match(/^#gan\/([\w-]+)$/);
+  if (named) await rejoin(named[1]);
 }

@@ -2,7 +2,7 @@
 // a history entry, so the browser's Back goes to the previous tab (the page, and a running game,
 // stay) instead of leaving the app.
 import { say } from "./common.js";
-import { setupGan } from "./gan.js";
+import { ganHash, setupGan } from "./gan.js";
 import { setupComplete } from "./complete.js";
 import { setupLatent } from "./latent.js";
 import { setupRuns } from "./runs.js";
@@ -20,12 +20,14 @@ async function show(name) {
   }
 }
 
-const fromHash = () => { const name = location.hash.slice(1); return setups[name] ? name : "gan"; };
+// "#complete", or "#gan/GAME" while a game runs
+const fromHash = () => { const name = location.hash.slice(1).split("/")[0]; return setups[name] ? name : "gan"; };
+const hashOf = (name) => (name === "gan" && started.has("gan") ? ganHash() : name);
 
 document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => {
-  if (b.dataset.tab !== fromHash()) history.pushState(null, "", `#${b.dataset.tab}`);
+  if (b.dataset.tab !== fromHash()) history.pushState(null, "", `#${hashOf(b.dataset.tab)}`);
   show(b.dataset.tab);
 }));
 window.addEventListener("popstate", () => show(fromHash()));
-history.replaceState(null, "", `#${fromHash()}`);
+if (!location.hash.startsWith("#gan/")) history.replaceState(null, "", `#${fromHash()}`);
 show(fromHash());
