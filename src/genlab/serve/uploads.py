@@ -25,9 +25,10 @@ def read_upload(data: bytes, name: str, item_shape: tuple[int, int, int], max_pi
     shrink = (f"the page takes images up to {max_pixels / 1e6:g} megapixels and shrinks them to the run's size "
               f"anyway: shrink it first")
     try:
-        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as im:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
-            width, height = im.size
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
     except Image.DecompressionBombError:  # PIL refuses to even open it
         raise GenlabError(f"{name} is over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels; {shrink}") from None
     except (UnidentifiedImageError, OSError, ValueError):
