@@ -250,7 +250,7 @@ function act(action) {
   const id = game.id;
   inFlight += 1;
   controls = controls.then(() => api(`/api/gan/${id}/control`, { json: { action } }))
-    .then(() => { if (action !== "play" && action !== "pause") say(""); })
+    .then(() => say(""))
     .catch((err) => say(err.message, true))
     .finally(() => { inFlight -= 1; });
 }
