@@ -569,3 +569,11 @@ def test_a_page_that_comes_back_finds_its_game_until_it_idles_out(runs_dir):
             while http.get("/api/health").json()["games"] and time.monotonic() < deadline:  # (asking for the
                 time.sleep(0.1)  # game itself would count as coming back)
             assert http.get(f"/api/gan/{key}").status_code == 404  # nobody came back: dropped
+
+
+def test_one_app_serves_frames_in_two_runs_of_its_server(runs_dir):
+    app = create_app(runs_dir)
+    for _ in range(2):  # each run has its own event loop; the shutdown signal must follow it
+        with TestClient(app) as c:
+            key = c.post("/api/gan", json={"width": 4, "batch": 8}).json()["id"]
+            assert [f["iteration"] for f in frames(c, key, 2)] == [0, 0]

@@ -130,6 +130,7 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
                 sessions.sweep()
 
         task = asyncio.create_task(janitor())
+        app.state.closing = asyncio.Event()  # bound to this run's event loop (a second run gets its own)
         yield
         task.cancel()
 
