@@ -210,8 +210,8 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         def work():
             image = read_upload(data, file.filename or "the upload", tuple(info["item_shape"]), limits.max_upload_pixels)
             model = catalog.load(run).model
-            answer = {"png": png_url(in_run_colours(model, image)[0]),
-                      "pixels": in_run_colours(model, image).flatten().tolist(), "inverted": None}
+            shown = in_run_colours(model, image)
+            answer = {"png": png_url(shown[0]), "pixels": shown.flatten().tolist(), "inverted": None}
             if looks_inverted(image, catalog.test_items(run)[:EXAMPLES * 10]):  # say so, and offer the flip
                 flipped = in_run_colours(model, 255 - image)
                 answer["inverted"] = {"png": png_url(flipped[0]), "pixels": flipped.flatten().tolist()}
