@@ -487,26 +487,32 @@ def test_ctrl_c_with_a_page_open_stops_quietly_and_at_once(runs_dir):
     try:
         base = proc.stdout.readline().split()[2].rstrip("/")
         key = httpx.post(base + "/api/gan", json={"width": 4, "batch": 8}).json()["id"]
-        got = []
+        got, ended = [], []
 
         def listen():
             with contextlib.suppress(httpx.HTTPError):
                 with httpx.stream("GET", f"{base}/api/gan/{key}/stream", timeout=20) as s:
-                    got.extend(line for line in s.iter_lines() if line.startswith("data: "))
+                    for line in s.iter_lines():
+                        if line.startswith("data: "):
+                            got.append(line)
+            ended.append(time.monotonic())
 
-        threading.Thread(target=listen, daemon=True).start()
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
         deadline = time.monotonic() + 20
         while len(got) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
         proc.wait(20)
-        took = time.monotonic() - started
+        listener.join(5)
     finally:
         proc.kill()
     err = proc.stderr.read()
     assert got and err == "" and proc.returncode == 0, err[-2000:]
-    assert took < 1.9  # the grace period was 2 s, spent waiting on the open stream
+    # the stream is ended by the server at once, not after the 2 s grace period (the process itself
+    # then takes a while to unload torch, more so on a busy machine: that is not timed)
+    assert ended and ended[0] - started < 1.0
     assert proc.stdout.read().strip().endswith("genlab serve: stopped")
 
 
