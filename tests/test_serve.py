@@ -2,6 +2,7 @@
 refuses to serve, its caps on games and jobs, and how an abandoned game is stopped and freed."""
 import asyncio
 import base64
+import contextlib
 import gc
 import http.client
 import io
@@ -51,7 +52,8 @@ def events(text: str) -> list[dict]:
 
 def test_runs_are_listed_with_their_figures_and_pictures(client, runs_dir):
     runs = {r["name"]: r for r in client.get("/api/runs").json()["runs"]}
-    assert {n: r["family"] for n, r in runs.items()} == {"gan": "latent", "pcnn": "complete", "vae": "latent"}
+    assert {n: r["family"] for n, r in runs.items()} == {"gan": "latent", "gmm": "sample", "pcnn": "complete",
+                                                         "vae": "latent"}
     info = client.get("/api/runs/info", params={"run": "vae"}).json()
     rows = [r for r in genlab.viz.read_metrics(runs_dir / "vae" / "metrics.csv") if r["split"] == "test"]
     assert info["last"]["nll_bound"] == pytest.approx(float(rows[-1]["nll_bound"]))
@@ -125,7 +127,9 @@ def png_bytes(size=(20, 12), colour=200) -> bytes:
 def test_uploads_are_checked_and_resized_to_the_run(client):
     got = client.post("/api/runs/upload", params={"run": "pcnn"}, files={"file": ("a.png", png_bytes(), "image/png")})
     assert got.status_code == 200
-    assert got.json()["pixels"] == [200] * 64 and pixels_of(got.json()["png"]).shape == (8, 8)
+    colours = genlab.load(client.app.state.catalog.folder("pcnn")).model.palette.colors[:, 0].tolist()
+    nearest = min(colours, key=lambda c: abs(c - 200))  # uploads come in the run's own colours
+    assert got.json()["pixels"] == [nearest] * 64 and pixels_of(got.json()["png"]).shape == (8, 8)
     assert client.post("/api/runs/upload", params={"run": "pcnn"},
                        files={"file": ("a.png", b"not an image at all", "image/png")}).status_code == 415
     big = client.post("/api/runs/upload", params={"run": "pcnn"},
@@ -178,6 +182,10 @@ def test_decode_sample_and_interpolate_match_the_models(client, runs_dir):
     seeded = client.post("/api/interpolate", json={"run": "gan", "a": {"seed": 3}, "b": {"z": [0.0] * 4}, "steps": 3}).json()
     z3 = gan.prior(1, torch.Generator().manual_seed(3))
     assert np.array_equal(pixels_of(seeded["images"][0]), gan.decode(z3)[0, 0].numpy())
+    gmm = genlab.load(runs_dir / "gmm").model  # a mixture of images draws samples too
+    drawn = client.post("/api/sample", json={"run": "gmm", "n": 3, "seed": 5}).json()["images"]
+    assert np.array_equal(np.stack([pixels_of(u) for u in drawn]),
+                          gmm.sample(3, generator=torch.Generator().manual_seed(5))[:, 0].numpy())
     samples = client.post("/api/sample", json={"run": "pcnn", "n": 2, "seed": 4}).json()["images"]
     pcnn = genlab.load(runs_dir / "pcnn").model
     assert np.array_equal(np.stack([pixels_of(u) for u in samples]),
@@ -195,17 +203,18 @@ def test_gan_game_steps_move_only_their_network_and_frames_show_the_game(client)
     model = client.app.state.sessions.get(key).game.model
     d0 = [p.clone() for p in model.discriminator.parameters()]
     g0 = [p.clone() for p in model.generator.parameters()]
-    assert client.post(f"/api/gan/{key}/control", json={"action": "step_d"}).json()["iteration"] == 1
+    assert client.post(f"/api/gan/{key}/control", json={"action": "step_d"}).json()["iteration"] == 0  # half a move
     assert all(torch.equal(a, b) for a, b in zip(g0, model.generator.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(d0, model.discriminator.parameters()))
     d1 = [p.clone() for p in model.discriminator.parameters()]
-    client.post(f"/api/gan/{key}/control", json={"action": "step_g"})
+    assert client.post(f"/api/gan/{key}/control", json={"action": "step_g"}).json()["iteration"] == 1  # G answered
     assert all(torch.equal(a, b) for a, b in zip(d1, model.discriminator.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(g0, model.generator.parameters()))
     client.post(f"/api/gan/{key}/control", json={"action": "play"})
     shown = frames(client, key, 3)
-    assert [f["iteration"] for f in shown] == [5, 8, 11]  # 3 iterations per frame after the 2 steps
-    assert sum(len(f["losses"]) for f in shown) == 11 - 0 and shown[0]["losses"][0][0] == 1
+    assert [f["iteration"] for f in shown] == [4, 7, 10]  # 3 iterations per frame after the one D-and-G move
+    assert sum(len(f["losses"]) for f in shown) == 11 and shown[0]["losses"][0][0] == 0
+    assert [f["d_updates"] for f in shown][-1] == 10 and shown[-1]["g_updates"] == 10
     last = shown[-1]
     heat = np.array(last["heat"])
     assert heat.shape == (32 * 32,) and heat.min() >= 0 and heat.max() <= 1
@@ -296,7 +305,7 @@ def test_cli_serve_refuses_bad_flags_and_warns_off_loopback(capsys, tmp_path, ru
     finally:
         proc.terminate()
         proc.wait(10)
-    assert warning.startswith("genlab: warning: serving on 0.0.0.0") and "3 run(s)" in banner
+    assert warning.startswith("genlab: warning: serving on 0.0.0.0") and "4 run(s)" in banner
 
 
 def test_loopback_server_refuses_other_host_names(runs_dir):
@@ -339,5 +348,240 @@ def test_a_diverged_game_pauses_and_still_sends_valid_frames(client):
             p.fill_(float("nan"))
     client.post(f"/api/gan/{key}/control", json={"action": "play"})
     frame = frames(client, key, 1)[0]  # strict JSON: no NaN in the stream
-    assert not frame["playing"] and frame["iteration"] == 1 and frame["losses"] == [[1, None, None]]
+    assert not frame["playing"] and frame["iteration"] == 1 and frame["losses"] == [[1, None, None, None]]
     client.delete(f"/api/gan/{key}")
+
+
+# --- issue 19: the page as a student meets it ---------------------------------------------------------
+def png_of(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array.astype(np.uint8), "L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def upload(client, data: bytes, name="a.png"):
+    return client.post("/api/runs/upload", params={"run": "pcnn"}, files={"file": (name, data, "image/png")})
+
+
+def test_inputs_come_in_the_run_colours_and_an_inverted_upload_is_named(client, runs_dir):
+    run = genlab.load(runs_dir / "pcnn")
+    colours = set(run.model.palette.colors[:, 0].tolist())
+    assert len(colours) == 4
+    ramp = np.tile(np.arange(0, 256, 4), (64, 1))  # 64 grey levels
+    answer = upload(client, png_of(ramp)).json()
+    assert set(answer["pixels"]) <= colours and len(set(answer["pixels"])) > 1  # no grey the model cannot draw
+    assert set(np.unique(pixels_of(answer["png"])).tolist()) <= colours
+    examples = client.get("/api/runs/examples", params={"run": "pcnn", "count": 3}).json()["examples"]
+    test = run.dataset().test[:3]
+    expected = run.model.palette.decode(run.model.palette.encode(test))
+    assert [e["pixels"] for e in examples] == [im.flatten().tolist() for im in expected]
+    assert not torch.equal(expected, test)  # the digits' 17 grey levels really were mapped
+    # a digit as dark ink on white paper, against training digits that are light on black
+    digit = test[0, 0].numpy().astype(np.int64)  # light ink on black
+    assert upload(client, png_of(digit)).json()["inverted"] is None
+    flipped = upload(client, png_of(255 - digit)).json()
+    assert flipped["inverted"] is not None
+    back = np.array(flipped["inverted"]["pixels"])
+    assert set(back.tolist()) <= colours and np.abs(back - np.array(upload(client, png_of(digit)).json()["pixels"])).max() <= 85
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height pixels (the CRC fixed so readers accept it)."""
+    import struct
+    import zlib
+
+    data = bytearray(png_bytes((1, 1)))
+    ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
+    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
+    data[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[12:ihdr + 13])))
+    return bytes(data)
+
+
+def test_upload_refusals_are_plain_words_with_one_limit(runs_dir, client):
+    huge = upload(client, png_bytes() + b"\0" * int(6.7 * 1024 * 1024))  # over the request limit too
+    middling = upload(client, png_bytes() + b"\0" * int(5.5 * 1024 * 1024))  # over the upload limit only
+    for got in (huge, middling):
+        assert got.status_code == 413 and "5 MB" in got.json()["error"] and "bytes" not in got.json()["error"]
+    for side, words in ((30_000, "over 179 megapixels"), (12_000, "144.0 megapixels")):  # PIL refuses the first
+        bomb = upload(client, bomb_png(side, side), "bomb.png").json()["error"]
+        assert words in bomb and "up to 50 megapixels" in bomb and "Error" not in bomb, bomb
+    with TestClient(create_app(runs_dir, Limits(max_upload_pixels=100))) as small:
+        refused = small.post("/api/runs/upload", params={"run": "pcnn"},
+                             files={"file": ("a.png", png_bytes((20, 12)), "image/png")})
+        assert refused.status_code == 400 and "20x12" in refused.json()["error"]
+    junk = upload(client, b"GIF89a but not really", "x.gif")
+    assert junk.status_code == 415 and "Error" not in junk.json()["error"]
+
+
+def test_only_full_iterations_are_counted_and_g_gradient_is_logged(client):
+    key = client.post("/api/gan", json={"width": 8, "batch": 32, "loss": "minimax"}).json()["id"]
+    game = client.app.state.sessions.get(key).game
+    client.post(f"/api/gan/{key}/control", json={"action": "step_d"})
+    client.post(f"/api/gan/{key}/control", json={"action": "step_g"})
+    expected = torch.cat([p.grad.flatten() for p in game.model.generator.parameters()]).norm().item()
+    frame = frames(client, key, 1)[0]
+    assert (frame["iteration"], frame["d_updates"], frame["g_updates"]) == (1, 1, 1)
+    (i0, _, _, after_d), (i1, _, _, after_g) = frame["losses"]
+    assert (i0, i1) == (0, 1) and after_d is None  # no G step, no G gradient
+    assert after_g == pytest.approx(expected, rel=1e-6) and after_g > 0
+    client.delete(f"/api/gan/{key}")
+
+
+def test_heavy_settings_are_capped_by_time_and_points_off_the_plane_are_counted(runs_dir):
+    with TestClient(create_app(runs_dir, Limits(frame_work_s=0.0))) as c:
+        key = c.post("/api/gan", json={"width": 8, "batch": 32, "speed": 50}).json()["id"]
+        c.post(f"/api/gan/{key}/control", json={"action": "play"})
+        shown = frames(c, key, 2)
+        assert [f["iteration"] for f in shown] == [1, 2] and shown[-1]["work"] == [50, 1]  # one iteration fits
+        assert shown[-1]["outside"] == 0
+        game = c.app.state.sessions.get(key).game
+        with torch.no_grad():
+            last = [m for m in game.model.generator.modules() if isinstance(m, torch.nn.Linear)][-1]
+            last.bias.copy_(torch.tensor([40.0, -150.0]))  # as minimax at lr 0.1 left them
+        c.post(f"/api/gan/{key}/control", json={"action": "pause"})
+        assert frames(c, key, 1)[0]["outside"] == 400
+
+
+def test_two_pages_on_one_game_see_it_advance_at_one_pace(runs_dir):
+    with live_server(runs_dir) as (base, app):
+        with httpx.Client(base_url=base, timeout=20) as http:
+            key = http.post("/api/gan", json={"width": 4, "batch": 8, "speed": 2}).json()["id"]
+            http.post(f"/api/gan/{key}/control", json={"action": "play"})
+            seen = {}
+
+            def watch(name):
+                with httpx.stream("GET", f"{base}/api/gan/{key}/stream", params={"frames": 8}, timeout=20) as s:
+                    seen[name] = [json.loads(line[6:]) for line in s.iter_lines() if line.startswith("data: ")]
+
+            import threading
+
+            pages = [threading.Thread(target=watch, args=(n,)) for n in ("a", "b")]
+            for page in pages:
+                page.start()
+            for page in pages:
+                page.join(30)
+            assert len(seen["a"]) == len(seen["b"]) == 8
+            top = max(f["iteration"] for f in seen["a"] + seen["b"])
+            # one page's pace: 2 per frame while both watch (16), plus the frames a lagging page draws
+            # alone after the other left (a busy machine: a few); two pages' pace would be 32
+            assert top <= 24
+            for frames_seen in seen.values():  # each page gets every loss entry once, in order
+                logged = [entry[0] for f in frames_seen for entry in f["losses"]]
+                assert logged == list(range(1, len(logged) + 1))
+
+
+def test_loopback_host_check_reads_ipv6(runs_dir):
+    app = create_app(runs_dir, allowed_hosts=["127.0.0.1", "localhost", "[::1]", "::1"])
+    with TestClient(app) as c:
+        for host in ("[::1]", "[::1]:8000", "::1", "127.0.0.1:9", "LOCALHOST"):
+            assert c.get("/api/health", headers={"host": host}).status_code == 200, host
+        for host in ("evil.example", "[::2]:8000", "::2", "127.0.0.1.evil.example", ""):
+            got = c.get("/api/health", headers={"host": host})
+            assert got.status_code == 400 and "loopback" in got.json()["error"], host
+
+
+def test_ctrl_c_with_a_page_open_stops_quietly_and_at_once(runs_dir):
+    import signal
+    import threading
+
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "serve", "--runs", str(runs_dir), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = proc.stdout.readline().split()[2].rstrip("/")
+        key = httpx.post(base + "/api/gan", json={"width": 4, "batch": 8}).json()["id"]
+        got, ended = [], []
+
+        def listen():
+            with contextlib.suppress(httpx.HTTPError):
+                with httpx.stream("GET", f"{base}/api/gan/{key}/stream", timeout=20) as s:
+                    for line in s.iter_lines():
+                        if line.startswith("data: "):
+                            got.append(line)
+            ended.append(time.monotonic())
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        deadline = time.monotonic() + 20
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+        listener.join(5)
+    finally:
+        proc.kill()
+    err = proc.stderr.read()
+    assert got and err == "" and proc.returncode == 0, err[-2000:]
+    # the stream is ended by the server at once, not after the 2 s grace period (the process itself
+    # then takes a while to unload torch, more so on a busy machine: that is not timed)
+    assert ended and ended[0] - started < 1.0
+    assert proc.stdout.read().strip().endswith("genlab serve: stopped")
+
+
+def test_slow_motion_reports_each_pixel_with_the_softmax_it_was_drawn_from(client, runs_dir):
+    run = genlab.load(runs_dir / "pcnn")
+    model, palette = run.model, run.model.palette
+    original = palette.decode(palette.encode(run.dataset().test[5:6]))  # (1, 1, 8, 8) in the run's colours
+    mask = [0] * 44 + [1] * 20  # the last 20 pixels hidden
+    for temperature in (1.0, 2.0):
+        body = {"run": "pcnn", "pixels": original.flatten().tolist(), "mask": mask, "seed": 11, "temperature": temperature}
+        got = events(client.post("/api/complete/steps", json=body).text)
+        start, steps, done = got[0], got[1:-1], got[-1]
+        assert start["hidden"] == 20 and [(s["i"], s["j"]) for s in steps] == [divmod(k, 8) for k in range(44, 64)]
+        hidden = torch.tensor(mask, dtype=torch.bool).view(8, 8)
+        expected = model.complete(original, hidden, n=1, generator=torch.Generator().manual_seed(11),
+                                  temperature=temperature)
+        final = torch.tensor(done["pixels"], dtype=torch.uint8).view(1, 1, 8, 8)
+        assert torch.equal(final, expected)  # the hook leaves sampling as it was: /api/complete's n=1 image
+        indices = palette.encode(final)[0, 0]
+        with torch.no_grad():
+            probs = torch.softmax(model.logits(indices[None, None]).double() / temperature, 2)[0, 0]  # (K, 8, 8)
+        for s in steps:
+            assert s["drawn"] == int(indices[s["i"], s["j"]])  # the pixel drawn is the one in the image
+            # the fast stepper vs the whole network: float32 rounding (~1e-6) plus the 4 decimals sent
+            assert np.allclose(s["probs"], probs[:, s["i"], s["j"]].numpy(), atol=2e-4)
+    assert client.post("/api/complete/steps", json={**body, "mask": [0] * 64}).status_code == 400
+
+
+def test_encoder_view_gives_q_of_z_given_x_and_interpolation_codes(client, runs_dir):
+    run = genlab.load(runs_dir / "vae")
+    vae, test = run.model, run.dataset().test
+    got = client.get("/api/latent/posterior", params={"run": "vae", "index": 4, "seed": 3}).json()
+    with torch.no_grad():
+        m, logvar = vae.encode(vae.prepare(test[4:5]))
+    assert np.allclose(got["m"], m[0].numpy(), atol=1e-6) and np.allclose(got["logvar"], logvar[0].numpy(), atol=1e-6)
+    assert np.allclose(got["std"], np.exp(logvar[0].numpy() / 2), rtol=1e-6)  # σ is the log-variance
+    assert np.array_equal(pixels_of(got["reconstruction"]), vae.decode(m)[0, 0].numpy())
+    e = torch.randn(8, 2, generator=torch.Generator().manual_seed(3))
+    codes = m + logvar.div(2).exp() * e  # c = exp(σ/2)·e + m
+    assert np.allclose(got["codes"], codes.numpy(), atol=1e-6)
+    assert np.array_equal(np.stack([pixels_of(u) for u in got["draws"]]), vae.decode(codes)[:, 0].numpy())
+    walk = client.post("/api/interpolate", json={"run": "vae", "a": {"index": 4}, "b": {"z": [1.0, -1.0]}, "steps": 3}).json()
+    assert np.allclose(walk["codes"], [m[0].tolist(), ((m[0] + torch.tensor([1.0, -1.0])) / 2).tolist(), [1.0, -1.0]], atol=1e-6)
+    assert client.get("/api/latent/posterior", params={"run": "gan", "index": 0}).status_code == 400
+    assert client.get("/api/latent/posterior", params={"run": "vae", "index": 99999}).status_code == 400
+
+
+def test_a_page_that_comes_back_finds_its_game_until_it_idles_out(runs_dir):
+    with live_server(runs_dir, Limits(session_idle_s=1.0)) as (base, app):
+        with httpx.Client(base_url=base, timeout=10) as http:
+            made = http.post("/api/gan", json={"width": 4, "batch": 8, "loss": "hinge", "dataset": "rings"}).json()
+            key = made["id"]
+            with http.stream("GET", f"/api/gan/{key}/stream") as stream:  # an open-ended stream, then the page goes
+                for line in stream.iter_lines():
+                    if line.startswith("data: "):
+                        break
+            back = http.get(f"/api/gan/{key}").json()  # a reload or Back within the idle time
+            assert back == made
+            deadline = time.monotonic() + 5
+            while http.get("/api/health").json()["games"] and time.monotonic() < deadline:  # (asking for the
+                time.sleep(0.1)  # game itself would count as coming back)
+            assert http.get(f"/api/gan/{key}").status_code == 404  # nobody came back: dropped
+
+
+def test_one_app_serves_frames_in_two_runs_of_its_server(runs_dir):
+    app = create_app(runs_dir)
+    for _ in range(2):  # each run has its own event loop; the shutdown signal must follow it
+        with TestClient(app) as c:
+            key = c.post("/api/gan", json={"width": 4, "batch": 8}).json()["id"]
+            assert [f["iteration"] for f in frames(c, key, 2)] == [0, 0]

@@ -34,6 +34,7 @@ from genlab.models.base import GenerativeModel
 from genlab.models.nn import channel_groups
 
 RowHook = Callable[[int, torch.Tensor], None]  # (row just finished, the images so far)
+PixelHook = Callable[[int, int, int, torch.Tensor, torch.Tensor], None]  # (i, j, channel, probabilities (B, K), drawn (B,))
 
 
 @dataclass(frozen=True)
@@ -181,13 +182,14 @@ class AutoregressiveImageModel(GenerativeModel):
     @torch.no_grad()
     def complete(self, images: torch.Tensor, mask: torch.Tensor, n: int = 1, generator: torch.Generator | None = None,
                  temperature: float = 1.0, fast: bool = True, on_row: RowHook | None = None,
-                 labels: torch.Tensor | int | None = None) -> torch.Tensor:
+                 labels: torch.Tensor | int | None = None, on_pixel: PixelHook | None = None) -> torch.Tensor:
         """Fill the hidden pixels of uint8 images (B, C, H, W): mask is bool (H, W) or (B, 1, H, W),
         True where hidden. Returns (B*n, C, H, W), the n completions of each image in turn; every
         pixel the mask leaves visible is the input's own value, exactly. `on_row(i, images)` is
         called after row i is drawn with the uint8 images so far (rows > i not yet drawn). A
         conditional model takes each image's class (`labels`, one int or (B,)); without them each
-        completion draws a class uniformly at random."""
+        completion draws a class uniformly at random. `on_pixel(i, j, c, probs, drawn)` is called
+        for every position drawn, with the distribution it was drawn from (the web page's slow motion)."""
         images = images.to(self.device)
         b, _, h, w = images.shape
         if self.label_count:
@@ -199,12 +201,13 @@ class AutoregressiveImageModel(GenerativeModel):
         known = ~hidden.expand(-1, self.positions, -1, -1)  # (B*n, P, H, W)
         x = torch.where(known, self.prepare(images), 0)
         row_hook = None if on_row is None else lambda i, drawn: on_row(i, torch.where(hidden, self.decode(drawn), images))
-        out = self.decode(self._generate(x, known, generator, temperature, fast, row_hook, labels)).clone()
+        out = self.decode(self._generate(x, known, generator, temperature, fast, row_hook, labels, on_pixel)).clone()
         return torch.where(hidden, out, images)
 
     @torch.inference_mode()
     def _generate(self, x: torch.Tensor, known: torch.Tensor, generator, temperature: float, fast: bool,
-                  on_row: RowHook | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
+                  on_row: RowHook | None = None, labels: torch.Tensor | None = None,
+                  on_pixel: PixelHook | None = None) -> torch.Tensor:
         """The shared loop: fill every position of x (B, P, H, W) that `known` leaves open, in order;
         `on_row(i, x)` after each row i (the web page streams completions with it)."""
         if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
@@ -229,6 +232,8 @@ class AutoregressiveImageModel(GenerativeModel):
                         value = draw(logits, uniforms[(c * h + i) * w + j], temperature)
                         if any_known[c][i][j]:
                             value = torch.where(known[:, c, i, j], x[:, c, i, j], value)
+                        if on_pixel is not None:  # the softmax `draw` sampled from, for a page to show
+                            on_pixel(i, j, c, torch.softmax(logits.double() / temperature, -1), value)
                         x[:, c, i, j] = value
                         if self.raw:
                             feats[:, c, i, j] = value.to(feats.dtype) / 127.5 - 1.0

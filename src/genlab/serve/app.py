@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
 import time
 from pathlib import Path
@@ -22,19 +21,21 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from genlab.core.errors import GenlabError
-from genlab.data.inputs import read_image
 from genlab.data.masks import occlude
 from genlab.models.latent import lerp_codes
-from genlab.serve.bodylimit import BodyLimit
+from genlab.serve.bodylimit import BodyLimit, upload_too_large
 from genlab.serve.catalog import PICTURE_TYPES, RunCatalog, UnknownRun
 from genlab.serve.gan_game import ACTIONS, GameSettings
+from genlab.serve.hosts import LoopbackOnly, host_name
 from genlab.serve.jobs import JobSlots
 from genlab.serve.limits import Limits
 from genlab.serve.pictures import png_url, png_urls
+from genlab.serve.posterior import posterior
 from genlab.serve.sessions import Busy, Sessions, UnknownSession
+from genlab.serve.slowmo import complete_pixel_by_pixel
+from genlab.serve.uploads import NotAnImage, in_run_colours, looks_inverted, read_upload
 
 STATIC = Path(__file__).parent / "static"
 LATENT_EXTENT = 3.0  # the 2-D latent map covers [-3, 3]²
@@ -129,17 +130,19 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
                 sessions.sweep()
 
         task = asyncio.create_task(janitor())
+        app.state.closing = asyncio.Event()  # bound to this run's event loop (a second run gets its own)
         yield
         task.cancel()
 
     app = FastAPI(title="genlab", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.sessions, app.state.jobs, app.state.catalog, app.state.limits = sessions, jobs, catalog, limits
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body)
+    app.state.closing = asyncio.Event()  # set when the server stops: open streams end at once
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body, uploads=("/api/runs/upload",), upload_bytes=limits.max_upload)
     if allowed_hosts is not None:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+        app.add_middleware(LoopbackOnly, names=tuple(host_name(h) for h in allowed_hosts))
 
     # --- errors ---------------------------------------------------------------------------------
-    for cls, status in ((UnknownRun, 404), (UnknownSession, 404), (Busy, 429), (GenlabError, 400)):
+    for cls, status in ((UnknownRun, 404), (UnknownSession, 404), (Busy, 429), (NotAnImage, 415), (GenlabError, 400)):
         app.add_exception_handler(cls, lambda _r, exc, status=status: _error(status, str(exc)))
     app.add_exception_handler(HTTPException, lambda _r, exc: _error(exc.status_code, str(exc.detail)))
 
@@ -192,7 +195,7 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         _run_of(run, "complete", "latent")
 
         def work():
-            test = catalog.test_items(run)[:count]
+            test = in_run_colours(catalog.load(run).model, catalog.test_items(run)[:count])
             return {"examples": [{"index": i, "png": png_url(im), "pixels": im.flatten().tolist()}
                                  for i, im in enumerate(test)]}
         return await jobs.run(work)
@@ -202,17 +205,23 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         info = _run_of(run, "complete", "latent")
         data = await file.read(limits.max_upload + 1)
         if len(data) > limits.max_upload:
-            return _error(413, f"the upload is over {limits.max_upload // (1024 * 1024)} MB; give a smaller image")
-        try:
-            image = read_image(io.BytesIO(data), tuple(info["item_shape"]), file.filename or "the upload")
-        except GenlabError as exc:
-            return _error(415, str(exc))
-        return {"png": png_url(image[0]), "pixels": image.flatten().tolist()}
+            return _error(413, upload_too_large(limits.max_upload))
+
+        def work():
+            image = read_upload(data, file.filename or "the upload", tuple(info["item_shape"]), limits.max_upload_pixels)
+            model = catalog.load(run).model
+            shown = in_run_colours(model, image)
+            answer = {"png": png_url(shown[0]), "pixels": shown.flatten().tolist(), "inverted": None}
+            if looks_inverted(image, catalog.test_items(run)[:EXAMPLES * 10]):  # say so, and offer the flip
+                flipped = in_run_colours(model, 255 - image)
+                answer["inverted"] = {"png": png_url(flipped[0]), "pixels": flipped.flatten().tolist()}
+            return answer
+        return await jobs.run(work)
 
     # --- sampling, decoding, interpolation ---------------------------------------------------------
     @app.post("/api/sample")
     async def sample(body: SampleBody):
-        _run_of(body.run, "complete", "latent")
+        _run_of(body.run, "complete", "latent", "sample")
         _bounded("n", body.n, limits.max_samples)
 
         def work():
@@ -261,7 +270,24 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         def work():
             model = catalog.load(body.run).model
             ends = [_code(model, info, e) for e in (body.a, body.b)]
-            return {"images": png_urls(model.decode(lerp_codes(*ends, body.steps, body.path)))}
+            codes = lerp_codes(*ends, body.steps, body.path)
+            return {"images": png_urls(model.decode(codes)), "codes": codes.cpu().tolist()}
+        return await jobs.run(work)
+
+    @app.get("/api/latent/posterior")
+    async def encoder_view(run: Annotated[str, Query(max_length=500)], index: Annotated[int, Query(ge=0)],
+                           seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0):
+        """q(z|x) of one test image: its mean and spread, reconstruction and decoded draws."""
+        info = _run_of(run, "latent")
+
+        def work():
+            model = catalog.load(run).model
+            if not hasattr(model, "encode_images"):
+                raise GenlabError(f"a {info['model']} has no encoder: only a VAE maps an image to a code")
+            test = catalog.test_items(run)
+            if index >= len(test):
+                raise GenlabError(f"index {index} is outside the test split (0..{len(test) - 1})")
+            return posterior(model, test[index:index + 1], seed)
         return await jobs.run(work)
 
     @app.get("/api/latent")
@@ -288,8 +314,8 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         return await jobs.run(work)
 
     # --- completion ---------------------------------------------------------------------------------
-    @app.post("/api/complete")
-    async def complete(body: CompleteBody):
+    def _completion_input(body: CompleteBody) -> tuple[torch.Tensor, torch.Tensor]:
+        """The body's image (1, C, H, W) uint8 and mask (H, W) bool, checked against the run."""
         info = _run_of(body.run, "complete")
         c, h, w = info["item_shape"]
         _bounded("n", body.n, limits.max_completions)
@@ -303,6 +329,37 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         hidden = torch.tensor(body.mask, dtype=torch.bool).view(h, w)  # (H*W,) -> (H, W)
         if not hidden.any():
             raise GenlabError("the mask hides no pixel: brush over the part to complete")
+        return image, hidden
+
+    def _sse_job(work, first: dict) -> StreamingResponse:
+        """A job's reports (and its result) as server-sent events after `first`; the job stops if the page goes."""
+        async def events() -> AsyncIterator[str]:
+            yield _sse(first)
+            try:
+                async with contextlib.aclosing(jobs.stream_job(work)) as reports:
+                    async for kind, item in reports:
+                        if kind in ("report", "done"):
+                            yield _sse(item)
+            except GenlabError as exc:
+                yield _sse({"error": str(exc)})
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.post("/api/complete/steps")
+    async def complete_steps(body: CompleteBody):
+        """One completion pixel by pixel, each with the palette distribution it was drawn from."""
+        image, hidden = _completion_input(body)
+
+        def work(report):
+            model = catalog.load(body.run).model
+            return complete_pixel_by_pixel(model, image, hidden, body.seed, body.temperature, report)
+
+        return _sse_job(work, {"start": True, "hidden": int(hidden.sum())})
+
+    @app.post("/api/complete")
+    async def complete(body: CompleteBody):
+        image, hidden = _completion_input(body)
+        h, w = hidden.shape
         rows = torch.arange(h)[:, None].expand(h, w)  # (H, W) row index of each pixel
 
         def work(report):
@@ -315,17 +372,7 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
             out = model.complete(image, hidden, n=body.n, generator=g, temperature=body.temperature, on_row=on_row)
             return {"done": True, "images": png_urls(out), "pixels": [im.flatten().tolist() for im in out.cpu()]}
 
-        async def events() -> AsyncIterator[str]:
-            yield _sse({"start": True, "occluded": png_url(occlude(image, hidden)[0]), "n": body.n})
-            try:
-                async with contextlib.aclosing(jobs.stream_job(work)) as reports:  # closed (job stopped) if the page goes
-                    async for kind, item in reports:
-                        if kind in ("report", "done"):
-                            yield _sse(item)
-            except GenlabError as exc:
-                yield _sse({"error": str(exc)})
-
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return _sse_job(work, {"start": True, "occluded": png_url(occlude(image, hidden)[0]), "n": body.n})
 
     # --- the GAN game ---------------------------------------------------------------------------------
     @app.post("/api/gan")
@@ -333,6 +380,11 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         settings = GameSettings(**{**body.model_dump(), "points": tuple(map(tuple, body.points))})
         key, game = await asyncio.to_thread(sessions.create, settings)
         return {"id": key, **game.intro()}
+
+    @app.get("/api/gan/{key}")
+    async def game_info(key: str):
+        """A running game's plane and settings, for a page that comes back to it (reload, Back)."""
+        return {"id": key, **sessions.get(key).game.intro()}
 
     @app.post("/api/gan/{key}/control")
     async def control(key: str, body: ControlBody):
@@ -348,32 +400,39 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
 
     @app.get("/api/gan/{key}/stream")
     async def stream(key: str, frames: Annotated[int | None, Query(ge=1, le=100_000)] = None):
-        """Frames at a steady rate: each tick trains `speed` iterations (while playing) and draws a
-        frame. The game ends when the page stops listening."""
+        """Frames at a steady rate: each tick trains `speed` iterations (while playing, at most
+        `frame_work_s` of work) and draws a frame. A game nobody listens to is dropped after
+        `session_idle_s` (a page that reloads or comes Back within that time finds it again)."""
         session = sessions.get(key)
         session.listeners += 1
 
         async def events() -> AsyncIterator[str]:
-            sent, tick = 0, asyncio.get_running_loop().time()
+            sent, seen, tick, me = 0, 0, asyncio.get_running_loop().time(), object()
             try:
-                while frames is None or sent < frames:
+                while (frames is None or sent < frames) and not app.state.closing.is_set():
                     game = session.game
-                    if game.playing:
-                        await asyncio.to_thread(game.train, game.settings.speed)
-                    frame = await asyncio.to_thread(game.frame)
+                    if session.driver is None:
+                        session.driver = me  # one game, one pace, however many pages watch it
+                    if game.playing and session.driver is me:
+                        await asyncio.to_thread(game.train, game.settings.speed, limits.frame_work_s)
+                    frame = await asyncio.to_thread(game.frame, seen)
+                    seen = frame["logged"]
                     yield _sse(frame)
                     sent += 1
                     session.last_seen = time.monotonic()
                     tick += limits.frame_interval_s
-                    await asyncio.sleep(max(0.0, tick - asyncio.get_running_loop().time()))
+                    with contextlib.suppress(asyncio.TimeoutError):  # the next tick, or the server stopping
+                        await asyncio.wait_for(app.state.closing.wait(), max(0.0, tick - asyncio.get_running_loop().time()))
             finally:
                 session.listeners -= 1
-                if frames is None:  # an open-ended stream ended: the page is gone
-                    sessions.close(key)
+                session.last_seen = time.monotonic()  # the sweep drops it once nobody came back
+                if session.driver is me:
+                    session.driver = None
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     return app
 
 
-_FAMILY_WORDS = {"complete": "pixelrnn run on images", "latent": "vae or gan run on images"}
+_FAMILY_WORDS = {"complete": "pixelrnn run on images", "latent": "vae or gan run on images",
+                 "sample": "gmm run on images"}

@@ -10,16 +10,28 @@ from starlette.exceptions import HTTPException
 class BodyTooLarge(HTTPException):
     """Raised while a streamed body is read: an HTTPException, so FastAPI's body parsing passes it on."""
 
-    def __init__(self, max_bytes: int):
-        super().__init__(413, f"the request body is over the limit of {max_bytes} bytes")
+    def __init__(self, message: str):
+        super().__init__(413, message)
+
+
+def _in_mb(n: int) -> str:
+    return f"{n / 2**20:g} MB"
 
 
 class BodyLimit:
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    """`uploads` names the paths whose bodies are files: their refusal names the upload limit the
+    handler enforces (`upload_bytes`), so a user meets one limit, in MB, whichever check fires."""
 
-    async def _refuse(self, send) -> None:
-        body = json.dumps({"error": f"the request body is over the limit of {self.max_bytes} bytes"}).encode()
+    def __init__(self, app, max_bytes: int, uploads: tuple[str, ...] = (), upload_bytes: int = 0):
+        self.app, self.max_bytes, self.uploads, self.upload_bytes = app, max_bytes, uploads, upload_bytes
+
+    def message(self, path: str) -> str:
+        if path in self.uploads:
+            return upload_too_large(self.upload_bytes)
+        return f"the request body is over the limit of {_in_mb(self.max_bytes)}"
+
+    async def _refuse(self, send, path: str) -> None:
+        body = json.dumps({"error": self.message(path)}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
@@ -33,7 +45,7 @@ class BodyLimit:
         except ValueError:
             too_big = True
         if too_big:
-            return await self._refuse(send)
+            return await self._refuse(send, scope.get("path", ""))
         seen, started = 0, False
 
         async def counting_receive():
@@ -42,7 +54,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                    raise BodyTooLarge(self.message(scope.get("path", "")))
             return message
 
         async def tracking_send(message):
@@ -54,4 +66,8 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, scope.get("path", ""))
+
+
+def upload_too_large(limit: int) -> str:
+    return f"the image file is over the limit of {_in_mb(limit)}; give a smaller one"

@@ -30,12 +30,15 @@ class UnknownRun(GenlabError):
 
 
 def family(config: dict) -> str:
-    """What a page can do with a run: "complete", "latent", "points" (2-D GAN/GMM) or "browse"."""
+    """What a page can do with a run: "complete", "latent", "points" (2-D GAN/GMM), "sample"
+    (a GMM of images) or "browse"."""
     if len(config["item_shape"]) != 3:  # 2-D points or sound
         return "points" if config["model"] in POINT_FAMILIES and len(config["item_shape"]) == 1 else "browse"
     if config["model"] == "pixelrnn":
         return "complete"
-    return "latent" if config["model"] in LATENT_FAMILIES else "browse"
+    if config["model"] in LATENT_FAMILIES:
+        return "latent"
+    return "sample" if config["model"] == "gmm" else "browse"  # a mixture of images draws samples
 
 
 def _thin(points: list, most: int = CURVE_POINTS) -> list:

@@ -15,6 +15,7 @@ against), and the learning rates and batch come from the page.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ ARROWS = 48  # generated points that carry a gradient arrow
 DRAWN_EXTENT = 3.0  # drawn points live in [-3, 3]²
 DRAWN_STD = 0.06
 DRAWN_ITEMS = 4000
-PENDING_LOSSES = 5000  # loss entries kept for the next frame (older ones are dropped)
+PENDING_LOSSES = 5000  # loss entries kept for the pages' next frames (older ones are dropped)
 ACTIONS = ("play", "pause", "step_d", "step_g", "reset")
 
 
@@ -89,6 +90,7 @@ class GanGame:
             self.bounds = plane_bounds(self.data)
         self.real_shown = self.data[torch.randperm(len(self.data), generator=g)[:SHOWN]]
         self.pending: deque[list[float]] = deque(maxlen=PENDING_LOSSES)
+        self.logged = 0  # loss entries ever logged: each page's stream keeps its own place in them
         self.playing = False
         self._build()
 
@@ -103,28 +105,46 @@ class GanGame:
         self.z_shown = self.model.prior(SHOWN, torch.Generator().manual_seed(s.seed + 2))
         self.iteration = self.d_updates = self.g_updates = 0
         self.last = {"d_loss": float("nan"), "g_loss": float("nan")}
+        self.work = (0, 0)  # (iterations asked, iterations done) by the latest train() call
 
     # --- moves --------------------------------------------------------------------------------------
     def _batch(self) -> torch.Tensor:
         return self.data[torch.randint(len(self.data), (self.settings.batch,), generator=self.batches)]
 
-    def _log(self, figures: dict) -> None:
-        self.last.update({k: float(figures[k]) for k in ("d_loss", "g_loss") if k in figures})
-        self.pending.append([self.iteration, self.last["d_loss"], self.last["g_loss"]])
+    def _g_gradient(self) -> float:
+        """The size (L2 norm over all of G's parameters) of the gradient of G's last step: under the
+        minimax loss it vanishes while D wins, under the non-saturating loss it does not."""
+        grads = [p.grad.pow(2).sum() for p in self.model.generator.parameters() if p.grad is not None]
+        return float(torch.stack(grads).sum().sqrt()) if grads else float("nan")
 
-    def train(self, iterations: int) -> None:
-        """Full iterations of the game: d_steps D steps, then one G step."""
+    def _log(self, figures: dict, g_gradient: float = float("nan")) -> None:
+        """One loss entry [iteration, D loss, G loss, |grad G|] (the last known loss of a network
+        that did not move; no gradient size after a D step)."""
+        self.last.update({k: float(figures[k]) for k in ("d_loss", "g_loss") if k in figures})
+        self.pending.append([self.iteration, self.last["d_loss"], self.last["g_loss"], g_gradient])
+        self.logged += 1
+
+    def train(self, iterations: int, seconds: float | None = None) -> int:
+        """Full iterations of the game (d_steps D steps, then one G step), stopping early once
+        `seconds` have passed (at least one iteration runs); returns how many ran."""
+        started = time.perf_counter()
         with self.lock:
             self.model.train()
-            for _ in range(iterations):
+            done = 0
+            while done < iterations:
                 figures = self.model.train_step(self._batch(), self.optimizers)
                 self.iteration += 1
                 self.d_updates += self.model.d_steps
                 self.g_updates += 1
-                self._log(figures)
+                done += 1
+                self._log(figures, self._g_gradient())
                 if _finite(self.last["d_loss"]) is None or _finite(self.last["g_loss"]) is None:
                     self.playing = False  # diverged: the page shows the last frame and a Reset brings it back
-                    return
+                    break
+                if seconds is not None and time.perf_counter() - started > seconds:
+                    break
+            self.work = (iterations, done)
+            return done
 
     def act(self, action: str) -> None:
         if action not in ACTIONS:
@@ -139,15 +159,16 @@ class GanGame:
                 self.pending.clear()
                 return
             self.model.train()
-            if action == "step_d":
+            if action == "step_d":  # half a move: the iteration is counted when G answers
                 figures, _ = self.model.d_step(self._batch(), self.optimizers["discriminator"])
                 self.d_updates += 1
+                self._log(figures)
             else:
                 fake = self.model.generator(self.model.prior(self.settings.batch))
                 figures = self.model.g_step(fake, self.optimizers["generator"])
                 self.g_updates += 1
-            self.iteration += 1
-            self._log(figures)
+                self.iteration += 1
+                self._log(figures, self._g_gradient())
 
     # --- pictures -----------------------------------------------------------------------------------
     def _arrows(self, fake: torch.Tensor) -> torch.Tensor:
@@ -158,8 +179,9 @@ class GanGame:
             (grad,) = torch.autograd.grad(loss, x)
         return torch.cat([x.detach(), -grad * len(x)], 1)  # per-point gradient (the loss is a batch mean)
 
-    def frame(self) -> dict:
-        """What the page draws now; takes the loss entries logged since the previous frame."""
+    def frame(self, since: int = 0) -> dict:
+        """What the page draws now, with the loss entries logged after the first `since` (the
+        frame's "logged" is where that page's next frame starts)."""
         with self.lock:
             model = self.model
             fake = model.generate(self.z_shown, net=model.generator)  # (SHOWN, 2)
@@ -170,12 +192,15 @@ class GanGame:
                 g = torch.Generator().manual_seed(self.settings.seed + 3)
                 samples = model.generate(model.prior(MODE_SAMPLES, g), net=model.generator)
                 coverage = mode_coverage(samples, *self.modes)
-            losses = list(self.pending)
-            self.pending.clear()
+            fresh = min(len(self.pending), max(0, self.logged - since))
+            losses = list(self.pending)[len(self.pending) - fresh:]
+            x0, x1, y0, y1 = self.bounds
+            outside = int(((fake[:, 0] < x0) | (fake[:, 0] > x1) | (fake[:, 1] < y0) | (fake[:, 1] > y1)).sum())
             return {"iteration": self.iteration, "d_updates": self.d_updates, "g_updates": self.g_updates,
                     "playing": self.playing, "fake": _rounded(fake), "arrows": _rounded(arrows),
                     "heat": _rounded(torch.from_numpy(heat).view(1, -1))[0], "heat_n": HEAT_N, "heat_label": label,
-                    "losses": [[i, _finite(d), _finite(g)] for i, d, g in losses], "coverage": coverage}
+                    "losses": [[i, *map(_finite, rest)] for i, *rest in losses], "coverage": coverage,
+                    "outside": outside, "work": list(self.work), "logged": self.logged}
 
     def intro(self) -> dict:
         """What the page needs once: the plane, the real points and the modes (if known)."""

@@ -2,6 +2,7 @@
 warn when the page is exposed beyond this machine, and hand the socket to uvicorn."""
 from __future__ import annotations
 
+import asyncio
 import socket
 import sys
 from pathlib import Path
@@ -36,6 +37,8 @@ def serve(runs_dir: str | None, host: str, port: int, allow_remote: bool, say=pr
 
     from genlab.serve.app import create_app
 
+    QuietServer = _quiet_server_class()
+
     if runs_dir is not None and not Path(runs_dir).is_dir():
         raise GenlabError(f"--runs {runs_dir} is not a folder; give the folder your runs are in (e.g. runs/)")
     if host not in LOOPBACK and not allow_remote:
@@ -50,5 +53,28 @@ def serve(runs_dir: str | None, host: str, port: int, allow_remote: bool, say=pr
     shown = f"[{host}]" if ":" in host else host
     say(f"genlab serve: http://{shown}:{sock.getsockname()[1]}/  ({found} run(s) under {runs_dir or '(no --runs)'}); "
         f"Ctrl-C stops it", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
-    server.run(sockets=[sock])
+    server = QuietServer(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn hands Ctrl-C on once it has shut down
+        pass
+    say("genlab serve: stopped", flush=True)
+
+
+def _quiet_server_class():
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        """Ctrl-C ends the page's open streams at once (they watch `app.state.closing`), so the
+        server stops without waiting out the grace period and cancelling them mid-frame."""
+
+        def handle_exit(self, sig, frame) -> None:
+            closing = getattr(getattr(self.config.app, "state", None), "closing", None)
+            if closing is not None:
+                try:
+                    asyncio.get_running_loop().call_soon_threadsafe(closing.set)  # wakes the loop from a signal
+                except RuntimeError:  # no loop running here
+                    closing.set()
+            super().handle_exit(sig, frame)
+
+    return QuietServer

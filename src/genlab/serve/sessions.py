@@ -24,6 +24,7 @@ class UnknownSession(GenlabError):
 class Session:
     game: GanGame
     listeners: int = 0
+    driver: object | None = None  # the one stream that trains the game; the others only draw it
     last_seen: float = field(default_factory=time.monotonic)
 
 

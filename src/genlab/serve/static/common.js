@@ -1,10 +1,51 @@
 // Shared helpers: JSON calls that surface the server's {"error": ...}, a reader for server-sent
 // events over fetch (for POST streams), and a small line chart.
 
+// The status line speaks for the latest action only: every action starts by clearing it (or by
+// saying what it does), and switching tabs clears it too.
 export function say(text, isError = false) {
   const el = document.getElementById("status");
   el.textContent = text;
   el.style.color = isError ? "#ff8a80" : "#ffcc80";
+  el.dataset.kind = text ? (isError ? "error" : "info") : "";
+}
+
+// A number field read against the server's limits: a clear Error (for `say`) instead of parseInt's
+// silent "1e9" -> 1, "2.5" -> 2. The field is marked invalid until it is fixed.
+export function readNumber(input, name, { min, max, integer = true }) {
+  const text = input.value.trim();
+  const value = Number(text);
+  const ok = text !== "" && Number.isFinite(value) && (!integer || Number.isInteger(value)) && value >= min && value <= max;
+  input.setAttribute("aria-invalid", ok ? "false" : "true");
+  if (!ok) throw new Error(`${name} must be ${integer ? "a whole number" : "a number"} from ${min} to ${max} (got "${text}")`);
+  return value;
+}
+
+// Brush strokes by mouse, pen or finger (pointer events; the canvas has touch-action: none so a
+// finger paints instead of scrolling). onPoint(x, y) gets canvas-fraction coordinates in [0, 1]
+// for every pointer position and for points in between, `spacing` apart, so fast strokes leave no gaps.
+export function brush(canvas, onPoint, spacing = 0.02) {
+  let lastPoint = null;
+  const at = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [(e.clientX - r.left) / r.width, (e.clientY - r.top) / r.height];
+  };
+  canvas.addEventListener("pointerdown", (e) => {
+    canvas.setPointerCapture(e.pointerId);
+    lastPoint = at(e);
+    onPoint(...lastPoint);
+    e.preventDefault();
+  });
+  canvas.addEventListener("pointermove", (e) => {
+    if (!lastPoint) return;
+    const [x, y] = at(e);
+    const steps = Math.max(1, Math.ceil(Math.hypot(x - lastPoint[0], y - lastPoint[1]) / spacing));
+    for (let k = 1; k <= steps; k++) onPoint(lastPoint[0] + ((x - lastPoint[0]) * k) / steps, lastPoint[1] + ((y - lastPoint[1]) * k) / steps);
+    lastPoint = [x, y];
+  });
+  const end = () => { lastPoint = null; };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
 }
 
 export async function api(path, options = {}) {

@@ -1,12 +1,13 @@
 // The Complete tab: pick or upload an image, brush a mask, stream completions row by row.
-import { api, fillRunSelect, image, postEvents, say } from "./common.js";
+import { api, brush, fillRunSelect, image, postEvents, readNumber, say } from "./common.js";
+import { setupSlowMotion } from "./slowmo.js";
 
 const $ = (id) => document.getElementById(id);
 let runs = [];
 let shape = null; // [C, H, W]
 let pixels = null; // the chosen image, (C, H, W) flattened
 let mask = null; // (H, W) flattened, 1 = hidden
-let painting = false;
+let inverted = null; // the upload turned light-for-dark, offered when it looks inverted
 let running = null; // AbortController of the completion being streamed
 
 function currentRun() { return runs.find((r) => r.name === $("complete-run").value); }
@@ -29,13 +30,11 @@ function drawCanvas() {
   ctx.drawImage(layer, 0, 0, canvas.width, canvas.height);
 }
 
-function paint(e) {
+function paint(fx, fy) {
   if (!pixels) return;
-  const canvas = $("complete-canvas");
-  const r = canvas.getBoundingClientRect();
   const [, h, w] = shape;
-  const x = Math.floor(((e.clientX - r.left) / r.width) * w);
-  const y = Math.floor(((e.clientY - r.top) / r.height) * h);
+  const x = Math.floor(fx * w);
+  const y = Math.floor(fy * h);
   const reach = Math.max(0, Math.round(w / 24));
   for (let dy = -reach; dy <= reach; dy++) {
     for (let dx = -reach; dx <= reach; dx++) {
@@ -48,6 +47,7 @@ function paint(e) {
 
 function choose(values, picked) {
   pixels = values;
+  if (picked !== undefined) { inverted = null; $("complete-inverted").hidden = true; }
   const [, h, w] = shape;
   mask = new Array(h * w).fill(0);
   document.querySelectorAll("#complete-examples img").forEach((img) => img.classList.toggle("picked", img === picked));
@@ -77,18 +77,27 @@ async function upload() {
   const form = new FormData();
   form.append("file", file);
   try {
+    say(`uploading ${file.name}…`);
     const answer = await api(`/api/runs/upload?run=${encodeURIComponent(currentRun().name)}`, { method: "POST", body: form });
     choose(answer.pixels, null);
-    say(`uploaded ${file.name} (resized to the run's ${shape[2]}x${shape[1]})`);
+    inverted = answer.inverted;
+    $("complete-inverted").hidden = !inverted;
+    say(`uploaded ${file.name}: resized to the run's ${shape[2]}x${shape[1]} and shown in its colours`);
   } catch (err) { say(err.message, true); }
+  $("complete-upload").value = ""; // the same file can be picked again
 }
 
 async function complete() {
   if (!pixels) return;
   if (!mask.some((m) => m)) { say("brush over the part to hide first", true); return; }
+  let n, temperature;
+  try {
+    n = readNumber($("complete-n"), "completions", { min: 1, max: 8 });
+    temperature = readNumber($("complete-temperature"), "temperature", { min: 0.1, max: 10, integer: false });
+  } catch (err) { say(err.message, true); return; }
+  say("");
   if (running) running.abort();
   running = new AbortController();
-  const n = parseInt($("complete-n").value, 10);
   const results = $("complete-results");
   results.dataset.done = "";
   const slots = Array.from({ length: n }, (_, i) => image("", `completion ${i + 1}`));
@@ -97,7 +106,7 @@ async function complete() {
   try {
     await postEvents("/api/complete", {
       run: currentRun().name, pixels, mask, n, seed: Math.floor(Math.random() * 1e6),
-      temperature: parseFloat($("complete-temperature").value),
+      temperature,
     }, (ev) => {
       if (ev.error) throw new Error(ev.error);
       if (ev.start) slots.forEach((img) => { img.src = ev.occluded; });
@@ -126,9 +135,14 @@ export async function setupComplete() {
     mask = mask.map((_, i) => (Math.floor(i / w) >= Math.floor(h / 2) ? 1 : 0));
     drawCanvas();
   });
-  const canvas = $("complete-canvas");
-  canvas.addEventListener("mousedown", (e) => { painting = true; paint(e); });
-  canvas.addEventListener("mousemove", (e) => { if (painting) paint(e); });
-  window.addEventListener("mouseup", () => { painting = false; });
+  $("complete-invert").addEventListener("click", () => {
+    if (!inverted) return;
+    choose(inverted.pixels, null);
+    inverted = null;
+    $("complete-inverted").hidden = true;
+    say("inverted: light and dark swapped, as in the training images");
+  });
+  brush($("complete-canvas"), paint);
+  setupSlowMotion(() => (pixels ? { run: currentRun().name, pixels, mask, shape } : null));
   if (runs.length) await loadRun();
 }

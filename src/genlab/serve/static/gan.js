@@ -1,18 +1,33 @@
 // The GAN game tab: start a game on the server, steer it, and draw the frames it streams.
-import { api, lineChart, say } from "./common.js";
+import { api, lineChart, readNumber, say } from "./common.js";
 
 const RAMP = [[175, 141, 195], [247, 247, 247], [127, 191, 123]]; // purple (generated) .. white .. green (real)
 const DRAWN_BOUNDS = [-3, 3, -3, 3];
 const MAX_CURVE = 4000;
+// the server's limits on each field (app.GameBody)
+const FIELDS = {
+  layers: { min: 1, max: 4 }, width: { min: 4, max: 256 }, d_steps: { min: 1, max: 10 }, speed: { min: 1, max: 50 },
+  lr_d: { min: 0.00001, max: 0.1, integer: false }, lr_g: { min: 0.00001, max: 0.1, integer: false },
+};
+const FIELD_NAMES = { layers: "layers", width: "width", d_steps: "D steps per G step", speed: "iterations per frame",
+  lr_d: "learning rate D", lr_g: "learning rate G" };
 
-let game = null; // {id, bounds, real, modes}
+let game = null; // {id, bounds, real, modes, settings}
 let stream = null;
 let last = null; // the latest frame
 let frames = 0;
 let drawn = []; // centres clicked for "draw points"
-const curves = { d: [], g: [] };
+let wantPlaying = false; // what the user last asked for (Play/Pause decide from this, not from a frame)
+let controls = Promise.resolve(); // control requests, sent one after another in click order
+let inFlight = 0;
+let leaving = false; // set when the page is unloaded (Back, reload): the game is kept for a return
+window.addEventListener("beforeunload", () => { leaving = true; });
+window.addEventListener("pagehide", () => { leaving = true; });
+window.addEventListener("pageshow", () => { leaving = false; });
+const curves = { d: [], g: [], grad: [] };
 
 const $ = (id) => document.getElementById(id);
+const drawing = () => $("gan-form").elements.dataset.value === "drawn";
 
 function toCanvas(bounds, canvas, [x, y]) {
   const [x0, x1, y0, y1] = bounds;
@@ -23,6 +38,21 @@ function heatColor(v) {
   const t = Math.min(Math.max(v, 0), 1) * 2;
   const [a, b, s] = t <= 1 ? [RAMP[0], RAMP[1], t] : [RAMP[1], RAMP[2], t - 1];
   return a.map((c, i) => Math.round(c + (b[i] - c) * s));
+}
+
+// Points off the plane are drawn as triangles on its edge, pointing their way, and counted.
+function drawOutside(ctx, canvas, points) {
+  ctx.fillStyle = "#e6550d";
+  for (const [px, py] of points) {
+    const x = Math.min(Math.max(px, 5), canvas.width - 5);
+    const y = Math.min(Math.max(py, 5), canvas.height - 5);
+    const angle = Math.atan2(py - y, px - x);
+    ctx.beginPath();
+    ctx.moveTo(x + 5 * Math.cos(angle), y + 5 * Math.sin(angle));
+    ctx.lineTo(x + 5 * Math.cos(angle + 2.4), y + 5 * Math.sin(angle + 2.4));
+    ctx.lineTo(x + 5 * Math.cos(angle - 2.4), y + 5 * Math.sin(angle - 2.4));
+    ctx.fill();
+  }
 }
 
 function drawPlane() {
@@ -39,16 +69,20 @@ function drawPlane() {
     ctx.imageSmoothingEnabled = true;
     ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
   }
+  const inside = ([px, py]) => px >= 0 && px <= canvas.width && py >= 0 && py <= canvas.height;
   const dots = (points, color, size) => {
     ctx.fillStyle = color;
     for (const p of points) {
       const [px, py] = toCanvas(bounds, canvas, p);
-      ctx.fillRect(px - size / 2, py - size / 2, size, size);
+      if (inside([px, py])) ctx.fillRect(px - size / 2, py - size / 2, size, size);
     }
   };
   if (game) dots(game.real, "#1e1e1e", 3);
   if (last) {
     dots(last.fake, "#e6550d", 3);
+    const off = last.fake.map((p) => toCanvas(bounds, canvas, p)).filter((p) => !inside(p));
+    drawOutside(ctx, canvas, off);
+    $("gan-outside").textContent = off.length ? `${off.length} of ${last.fake.length} generated points are off the plane (▲ on its edge)` : "";
     const longest = Math.max(1e-9, ...last.arrows.map(([, , dx, dy]) => Math.hypot(dx, dy)));
     const scale = (0.08 * (bounds[1] - bounds[0])) / longest;
     ctx.strokeStyle = "#2166ac";
@@ -65,9 +99,12 @@ function drawPlane() {
       ctx.lineTo(bx - 5 * Math.cos(angle + 0.5), by - 5 * Math.sin(angle + 0.5));
       ctx.stroke();
     }
+  } else {
+    $("gan-outside").textContent = "";
   }
-  if (!game || game.settings.dataset === "drawn") {
+  if (game ? game.settings.dataset === "drawn" : drawing()) {
     ctx.strokeStyle = "#222";
+    ctx.lineWidth = 1.5;
     for (const p of drawn) {
       const [px, py] = toCanvas(DRAWN_BOUNDS, canvas, p);
       ctx.beginPath();
@@ -75,6 +112,17 @@ function drawPlane() {
       ctx.stroke();
     }
   }
+  $("gan-plane").dataset.drawn = String(drawn.length);
+}
+
+function drawColorBar(label) {
+  const canvas = $("gan-colorbar");
+  const ctx = canvas.getContext("2d");
+  for (let x = 0; x < canvas.width; x++) {
+    ctx.fillStyle = `rgb(${heatColor(x / (canvas.width - 1)).join(",")})`;
+    ctx.fillRect(x, 0, 1, canvas.height);
+  }
+  $("gan-heat-label").textContent = label || "";
 }
 
 function drawLosses() {
@@ -82,27 +130,79 @@ function drawLosses() {
     { label: "D loss", color: "#2166ac", points: curves.d },
     { label: "G loss", color: "#e6550d", points: curves.g },
   ], "losses per iteration");
+  lineChart($("gan-grad"), [{ label: "", color: "#7b3294", points: curves.grad }], "log10 size of G's gradient");
   $("gan-losses").dataset.points = String(curves.d.length);
+  $("gan-grad").dataset.points = String(curves.grad.length);
 }
 
 function onFrame(frame) {
   last = frame;
   frames += 1;
-  for (const [i, d, g] of frame.losses) {
+  for (const [i, d, g, grad] of frame.losses) {
     curves.d.push([i, d]);
     curves.g.push([i, g]);
+    if (grad !== null && grad > 0) curves.grad.push([i, Math.log10(grad)]);
     if (d === null || g === null) say("the game diverged (a loss is not a number): press Reset, or lower the learning rates", true);
   }
-  for (const key of ["d", "g"]) if (curves[key].length > MAX_CURVE) curves[key] = curves[key].filter((_, i) => i % 2 === 0);
+  for (const key of Object.keys(curves)) if (curves[key].length > MAX_CURVE) curves[key] = curves[key].filter((_, i) => i % 2 === 0);
   $("gan-iteration").textContent = frame.iteration;
   $("gan-updates").textContent = `${frame.d_updates} / ${frame.g_updates}`;
   $("gan-frames").textContent = frames;
-  $("gan-heat-label").textContent = `background: ${frame.heat_label}`;
+  drawColorBar(frame.heat_label);
   const c = frame.coverage;
   $("gan-coverage").textContent = c ? `${c.modes_covered} of ${c.modes_total} modes, ${(100 * c.high_quality).toFixed(0)} % high quality` : "– (no known modes)";
-  $("gan-play").textContent = frame.playing ? "Pause" : "Play";
+  const [asked, done] = frame.work;
+  $("gan-work").textContent = frame.playing && done < asked
+    ? `${done} of ${asked} iterations fit in a frame: the server caps each frame's training time, so heavy settings run slower` : "";
+  if (inFlight === 0) wantPlaying = frame.playing; // e.g. a diverged game paused itself
+  $("gan-play").textContent = wantPlaying ? "Pause" : "Play";
   drawPlane();
   drawLosses();
+}
+
+function setButtons(enabled) {
+  for (const id of ["gan-play", "gan-step-d", "gan-step-g", "gan-reset"]) $(id).disabled = !enabled;
+}
+
+function clearCurves() {
+  for (const key of Object.keys(curves)) curves[key] = [];
+  last = null;
+  frames = 0;
+  $("gan-frames").textContent = "0";
+}
+
+// The URL names the game (#gan/ID), so Back, Forward or a reload come back to it.
+export function ganHash() { return game ? `gan/${game.id}` : "gan"; }
+
+function nameInUrl() {
+  if (location.hash.startsWith("#gan")) history.replaceState(null, "", `#${ganHash()}`);
+}
+
+function listen() {
+  stream = new EventSource(`/api/gan/${game.id}/stream`);
+  stream.onmessage = (e) => onFrame(JSON.parse(e.data));
+  const mine = stream;
+  // An error while the page unloads, or one the browser retries, is no end of the game (the server
+  // keeps it for a return); only a stream the browser gave up on is.
+  mine.onerror = () => {
+    if (leaving || mine !== stream || mine.readyState !== EventSource.CLOSED) return;
+    say("the game's stream closed (the game ended or the server stopped); press Start for a new game", true);
+    stop();
+  };
+  setButtons(true);
+  nameInUrl();
+}
+
+// A game named in the URL that is still on the server: show its settings and watch it again.
+async function rejoin(id) {
+  try {
+    game = await api(`/api/gan/${encodeURIComponent(id)}`);
+  } catch (err) { game = null; nameInUrl(); say(`${err.message}`, true); return; }
+  const form = $("gan-form").elements;
+  for (const [key, value] of Object.entries(game.settings)) if (form[key]) form[key].value = value;
+  clearCurves();
+  listen();
+  say(`back to your game on ${game.settings.dataset}`);
 }
 
 function stop() {
@@ -110,41 +210,62 @@ function stop() {
   if (game) api(`/api/gan/${game.id}`, { method: "DELETE" }).catch(() => {});
   stream = null;
   game = null;
+  nameInUrl();
+  wantPlaying = false;
+  $("gan-play").textContent = "Play";
+  setButtons(false);
+}
+
+function readSettings() {
+  const body = { dataset: $("gan-form").elements.dataset.value, loss: $("gan-form").elements.loss.value };
+  for (const [key, limits] of Object.entries(FIELDS)) body[key] = readNumber($("gan-form").elements[key], FIELD_NAMES[key], limits);
+  return body;
 }
 
 async function start(event) {
   event.preventDefault();
-  const form = new FormData($("gan-form"));
-  const body = Object.fromEntries(form.entries());
-  for (const k of ["layers", "width", "d_steps", "speed"]) body[k] = parseInt(body[k], 10);
-  for (const k of ["lr_d", "lr_g"]) body[k] = parseFloat(body[k]);
+  let body;
+  try { body = readSettings(); } catch (err) { say(err.message, true); return; }
   if (body.dataset === "drawn") {
     if (drawn.length === 0) { say("click the plane to place some points first", true); return; }
     body.points = drawn;
   }
   stop();
+  say("starting a game…");
   try {
     game = await api("/api/gan", { json: body });
   } catch (err) { say(err.message, true); return; }
-  last = null;
-  frames = 0;
-  curves.d = [];
-  curves.g = [];
-  for (const id of ["gan-play", "gan-step-d", "gan-step-g", "gan-reset"]) $(id).disabled = false;
-  stream = new EventSource(`/api/gan/${game.id}/stream`);
-  stream.onmessage = (e) => onFrame(JSON.parse(e.data));
-  stream.onerror = () => { say("the game's stream closed; press Start for a new game", true); stream.close(); };
+  clearCurves();
+  listen();
   say(`game on ${body.dataset}: press Play, or step D and G`);
   drawPlane();
 }
 
-async function act(action) {
+function act(action) {
   if (!game) return;
-  try {
-    if (action === "play" && last && last.playing) action = "pause";
-    if (action === "reset") { curves.d = []; curves.g = []; }
-    await api(`/api/gan/${game.id}/control`, { json: { action } });
-  } catch (err) { say(err.message, true); }
+  if (action === "play") { wantPlaying = !wantPlaying; action = wantPlaying ? "play" : "pause"; }
+  else wantPlaying = false;
+  $("gan-play").textContent = wantPlaying ? "Pause" : "Play";
+  if (action === "reset") clearCurves();
+  const id = game.id;
+  inFlight += 1;
+  controls = controls.then(() => api(`/api/gan/${id}/control`, { json: { action } }))
+    .then(() => say(""))
+    .catch((err) => say(err.message, true))
+    .finally(() => { inFlight -= 1; });
+}
+
+function placePoint(e) {
+  if (!drawing()) { say("choose “draw points” to place your own data"); return; }
+  if (game) { stop(); last = null; } // a new drawing: the game on the old one ends
+  const canvas = $("gan-plane");
+  const r = canvas.getBoundingClientRect();
+  const [x0, x1, y0, y1] = DRAWN_BOUNDS;
+  const x = x0 + ((e.clientX - r.left) / r.width) * (x1 - x0);
+  const y = y1 - ((e.clientY - r.top) / r.height) * (y1 - y0);
+  drawn.push([Math.round(x * 1000) / 1000, Math.round(y * 1000) / 1000]);
+  drawPlane();
+  say(`${drawn.length} point(s) drawn; press Start to train on them`);
 }
 
 export async function setupGan() {
@@ -153,19 +274,16 @@ export async function setupGan() {
   $("gan-step-d").addEventListener("click", () => act("step_d"));
   $("gan-step-g").addEventListener("click", () => act("step_g"));
   $("gan-reset").addEventListener("click", () => act("reset"));
-  $("gan-clear").addEventListener("click", () => { drawn = []; drawPlane(); });
-  $("gan-plane").addEventListener("click", (e) => {
-    if ($("gan-form").elements.dataset.value !== "drawn") { say("choose “draw points” to place your own data"); return; }
-    const canvas = $("gan-plane");
-    const r = canvas.getBoundingClientRect();
-    const [x0, x1, y0, y1] = DRAWN_BOUNDS;
-    const x = x0 + ((e.clientX - r.left) / r.width) * (x1 - x0);
-    const y = y1 - ((e.clientY - r.top) / r.height) * (y1 - y0);
-    drawn.push([Math.round(x * 1000) / 1000, Math.round(y * 1000) / 1000]);
-    if (game && game.settings.dataset === "drawn") stop();
+  $("gan-clear").addEventListener("click", () => { drawn = []; drawPlane(); say(""); });
+  $("gan-form").elements.dataset.addEventListener("change", () => {
+    if (drawing() && game && game.settings.dataset !== "drawn") { stop(); last = null; }
+    say(drawing() ? "click the plane to place points, then press Start" : "");
     drawPlane();
-    say(`${drawn.length} point(s) drawn; press Start to train on them`);
   });
+  $("gan-plane").addEventListener("click", placePoint);
+  drawColorBar("");
   drawPlane();
   drawLosses();
+  const named = location.hash.match(/^#gan\/([\w-]+)$/);
+  if (named) await rejoin(named[1]);
 }

@@ -1,13 +1,15 @@
 // The Latent tab: click a 2-D latent map or move sliders to decode a code; interpolate between ends.
-import { api, fillRunSelect, image, say } from "./common.js";
+import { api, fillRunSelect, image, readNumber, say } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 const LABEL_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 let runs = [];
 let info = null; // /api/latent answer
 let z = [];
-let ends = []; // picked test-image indices for the interpolation
+let ends = []; // picked test-image indices for the interpolation: [start, end], never the same image twice
 let pending = null;
+let post = null; // q(z|x) of the last test image clicked: {m, std, codes, ...}
+let path = null; // the codes of the last interpolation
 
 function run() { return $("latent-run").value; }
 
@@ -38,6 +40,28 @@ function drawMap() {
     const [x, y] = at([a, b]);
     ctx.fillStyle = LABEL_COLORS[label % LABEL_COLORS.length];
     ctx.fillRect(x - 2, y - 2, 4, 4);
+  }
+  const scale = canvas.width / (2 * e);
+  if (post) { // the encoder's m and spread: ellipses at 1 and 2 standard deviations, and the draws
+    const [mx, my] = at(post.m);
+    ctx.strokeStyle = "#ff1493";
+    ctx.lineWidth = 2;
+    for (const k of [1, 2]) {
+      ctx.beginPath();
+      ctx.ellipse(mx, my, Math.max(1, k * post.std[0] * scale), Math.max(1, k * post.std[1] * scale), 0, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
+    ctx.fillStyle = "#ff1493";
+    for (const c of post.codes) { const [cx, cy] = at(c); ctx.fillRect(cx - 3, cy - 3, 6, 6); }
+  }
+  if (path) { // the interpolation's walk through the code space
+    ctx.strokeStyle = "#111";
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    path.forEach((c, i) => { const [px, py] = at(c); if (i) ctx.lineTo(px, py); else ctx.moveTo(px, py); });
+    ctx.stroke();
+    ctx.fillStyle = "#111";
+    for (const c of path) { const [px, py] = at(c); ctx.fillRect(px - 2.5, py - 2.5, 5, 5); }
   }
   const [x, y] = at(z);
   ctx.strokeStyle = "#e6550d";
@@ -80,11 +104,19 @@ async function loadRun() {
   // a VAE starts at the prior's centre; a GAN's z = 0 is often no picture at all, so it starts from a draw
   z = info.encoder ? new Array(info.latent).fill(0) : priorDraw();
   $("latent-map").hidden = info.latent !== 2;
+  $("latent-no-map").hidden = info.latent === 2;
+  $("latent-no-map").textContent = `This run's code has ${info.latent} numbers: the map (and the encoder's ellipses on it) `
+    + "needs a 2-D code. Train a small one in about a minute, e.g. `genlab train vae --data mnist5k --latent 2 "
+    + "--minutes 1 --out RUNS/vae2d`, and reload.";
+  showLegend();
   if (info.latent === 2) {
     info.mapImages = await Promise.all(info.map.map((src) => new Promise((ok) => { const img = new Image(); img.onload = () => ok(img); img.src = src; })));
   }
   buildSliders();
   ends = [];
+  post = null;
+  path = null;
+  $("latent-posterior").replaceChildren();
   $("latent-ends-images").hidden = !info.encoder;
   $("latent-ends-seeds").hidden = info.encoder;
   $("latent-walk").replaceChildren();
@@ -93,28 +125,76 @@ async function loadRun() {
     if (name !== run()) return;
     $("latent-examples").replaceChildren(...examples.map((ex) => {
       const img = image(ex.png, `test image ${ex.index}`);
-      img.addEventListener("click", () => {
-        ends = [...ends, ex.index].slice(-2);
-        document.querySelectorAll("#latent-examples img").forEach((el, i) => el.classList.toggle("end", ends.includes(i)));
-      });
+      img.dataset.index = ex.index;
+      img.addEventListener("click", () => { pickEnd(ex.index); showPosterior(ex.index); });
       return img;
     }));
   }
   await decode();
 }
 
-async function interpolate() {
-  let a, b;
-  if (info.encoder) {
-    if (ends.length < 2) { say("click two test images: the start and the end", true); return; }
-    [a, b] = ends.map((index) => ({ index }));
-  } else {
-    [a, b] = ["latent-seed-a", "latent-seed-b"].map((id) => ({ seed: parseInt($(id).value, 10) }));
-  }
+// The first click picks the start, the second the end, a third starts over; clicking a picked
+// image again unpicks it.
+function pickEnd(index) {
+  if (ends.includes(index)) ends = ends.filter((i) => i !== index);
+  else ends = ends.length >= 2 ? [index] : [...ends, index];
+  document.querySelectorAll("#latent-examples img").forEach((el) => {
+    const i = Number(el.dataset.index);
+    el.classList.toggle("start", ends[0] === i);
+    el.classList.toggle("end", ends[1] === i);
+  });
+  say(ends.length === 2 ? "press Interpolate" : ends.length === 1 ? "now click the end image" : "");
+}
+
+// q(z|x) of a test image: its reconstruction beside decodes of codes drawn from it (and, on a 2-D
+// map, its mean and spread as ellipses).
+async function showPosterior(index) {
+  const name = run();
   try {
-    const { images } = await api("/api/interpolate", { json: {
-      run: run(), a, b, steps: parseInt($("latent-steps").value, 10), path: $("latent-path").value } });
+    const answer = await api(`/api/latent/posterior?run=${encodeURIComponent(name)}&index=${index}&seed=${index}`);
+    if (name !== run()) return;
+    post = answer;
+    const caption = Object.assign(document.createElement("p"), { className: "hint",
+      textContent: `test image ${index}: m = (${post.m.slice(0, 4).map((v) => v.toFixed(2)).join(", ")}${post.m.length > 4 ? ", …" : ""}), `
+        + `spread exp(σ/2) = (${post.std.slice(0, 4).map((v) => v.toFixed(2)).join(", ")}${post.std.length > 4 ? ", …" : ""}); `
+        + "its reconstruction (decoded from m), then decodes of codes drawn from N(m, exp(σ)):" });
+    const recon = image(post.reconstruction, "reconstruction from m");
+    recon.className = "recon";
+    $("latent-posterior").replaceChildren(caption, recon, ...post.draws.map((src, i) => image(src, `draw ${i + 1}`)));
+    if (info.latent === 2) drawMap();
+  } catch (err) { say(err.message, true); }
+}
+
+// The map's dots are test images' codes, coloured by class; the legend names the colours.
+function showLegend() {
+  const labels = [...new Set((info.codes || []).map((c) => c[2]))].sort((a, b) => a - b);
+  $("latent-legend").replaceChildren(...(labels.length > 1 ? ["codes of test images, by class:"] : []),
+    ...(labels.length > 1 ? labels : []).map((label) => {
+      const span = Object.assign(document.createElement("span"), { className: "dot", title: `class ${label}` });
+      span.style.background = LABEL_COLORS[label % LABEL_COLORS.length];
+      const item = document.createElement("span");
+      item.append(span, String(label));
+      return item;
+    }));
+}
+
+async function interpolate() {
+  let a, b, steps;
+  try {
+    steps = readNumber($("latent-steps"), "steps", { min: 2, max: 16 });
+    if (info.encoder) {
+      if (ends.length < 2) throw new Error("click two different test images: the start and the end");
+      [a, b] = ends.map((index) => ({ index }));
+    } else {
+      [a, b] = [["latent-seed-a", "start seed"], ["latent-seed-b", "end seed"]].map(([id, name]) => ({ seed: readNumber($(id), name, { min: 0, max: 2147483647 }) }));
+    }
+  } catch (err) { say(err.message, true); return; }
+  say("");
+  try {
+    const { images, codes } = await api("/api/interpolate", { json: { run: run(), a, b, steps, path: $("latent-path").value } });
     $("latent-walk").replaceChildren(...images.map((src, i) => image(src, `step ${i + 1}`)));
+    path = codes;
+    if (info.latent === 2) drawMap();
   } catch (err) { say(err.message, true); }
 }
 

@@ -1,6 +1,8 @@
-// Tabs: each is set up the first time it is shown.
+// Tabs: each is set up the first time it is shown. The tab lives in the URL hash and every switch is
+// a history entry, so the browser's Back goes to the previous tab (the page, and a running game,
+// stay) instead of leaving the app.
 import { say } from "./common.js";
-import { setupGan } from "./gan.js";
+import { ganHash, setupGan } from "./gan.js";
 import { setupComplete } from "./complete.js";
 import { setupLatent } from "./latent.js";
 import { setupRuns } from "./runs.js";
@@ -9,15 +11,23 @@ const setups = { gan: setupGan, complete: setupComplete, latent: setupLatent, ru
 const started = new Set();
 
 async function show(name) {
+  say(""); // the status line belongs to the tab that made it
   document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
   document.querySelectorAll(".tab").forEach((t) => t.classList.toggle("active", t.id === `tab-${name}`));
   if (!started.has(name)) {
     started.add(name);
     try { await setups[name](); } catch (err) { say(err.message, true); }
   }
-  history.replaceState(null, "", `#${name}`);
 }
 
-document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
-const first = location.hash.slice(1);
-show(setups[first] ? first : "gan");
+// "#complete", or "#gan/GAME" while a game runs
+const fromHash = () => { const name = location.hash.slice(1).split("/")[0]; return setups[name] ? name : "gan"; };
+const hashOf = (name) => (name === "gan" && started.has("gan") ? ganHash() : name);
+
+document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => {
+  if (b.dataset.tab !== fromHash()) history.pushState(null, "", `#${hashOf(b.dataset.tab)}`);
+  show(b.dataset.tab);
+}));
+window.addEventListener("popstate", () => show(fromHash()));
+if (!location.hash.startsWith("#gan/")) history.replaceState(null, "", `#${fromHash()}`);
+show(fromHash());

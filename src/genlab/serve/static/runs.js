@@ -3,10 +3,24 @@ import { api, image, lineChart, say } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 const SKIP = new Set(["epoch", "step", "seconds"]);
+const FIRST = "bits_per_dim"; // the one figure every likelihood family reports on the same footing
+const SAMPLES = { complete: true, latent: true, sample: true }; // families /api/sample draws from
 
+// Every last test figure, bits/dim first.
 function figures(last) {
-  return Object.entries(last || {}).filter(([k]) => !SKIP.has(k)).slice(0, 4)
+  return Object.entries(last || {}).filter(([k]) => !SKIP.has(k))
+    .sort(([a], [b]) => (b === FIRST) - (a === FIRST))
     .map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`).join(", ");
+}
+
+// A picture with its file name as caption; a click opens it full size.
+function picture(name, path) {
+  const url = `/api/runs/picture?run=${encodeURIComponent(name)}&path=${encodeURIComponent(path)}`;
+  const link = Object.assign(document.createElement("a"), { href: url, target: "_blank", title: `${path} (full size)` });
+  link.append(image(url, path));
+  const figure = document.createElement("figure");
+  figure.append(link, Object.assign(document.createElement("figcaption"), { textContent: path }));
+  return figure;
 }
 
 async function showRun(name) {
@@ -15,7 +29,7 @@ async function showRun(name) {
   try {
     const run = await api(`/api/runs/info?run=${encodeURIComponent(name)}`);
     const parts = [Object.assign(document.createElement("h2"), { textContent: `${run.name}: ${run.model} on ${run.data}` })];
-    for (const [key, splits] of Object.entries(run.curves).slice(0, 6)) {
+    for (const [key, splits] of Object.entries(run.curves).sort(([a], [b]) => (b === FIRST) - (a === FIRST)).slice(0, 6)) {
       const canvas = Object.assign(document.createElement("canvas"), { width: 320, height: 180 });
       lineChart(canvas, [{ label: "train", color: "#2166ac", points: splits.train },
         { label: "test", color: "#e6550d", points: splits.test }], key);
@@ -24,15 +38,14 @@ async function showRun(name) {
     const shown = run.pictures.filter((p) => !p.startsWith("samples/") && !p.startsWith("frames/") && !p.startsWith("mixture/"));
     const latest = (prefix) => run.pictures.filter((p) => p.startsWith(prefix)).slice(-1);
     for (const path of [...shown, ...latest("samples/"), ...latest("frames/"), ...latest("mixture/")]) {
-      const img = image(`/api/runs/picture?run=${encodeURIComponent(name)}&path=${encodeURIComponent(path)}`, path);
-      img.className = "picture";
-      parts.push(img);
+      parts.push(picture(name, path));
     }
-    if (["complete", "latent"].includes(run.family)) {
+    if (SAMPLES[run.family]) {
       const button = Object.assign(document.createElement("button"), { textContent: "Draw 16 new samples" });
       const box = Object.assign(document.createElement("div"), { className: "gallery" });
       button.addEventListener("click", async () => {
         box.replaceChildren("sampling…");
+        say("");
         try {
           const { images } = await api("/api/sample", { json: { run: name, n: 16, seed: Math.floor(Math.random() * 1e6) } });
           box.replaceChildren(...images.map((src) => image(src)));
