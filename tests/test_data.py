@@ -6,7 +6,6 @@ import os
 import pickle
 import shlex
 import struct
-import time
 from pathlib import Path
 
 import numpy as np
