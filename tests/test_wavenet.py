@@ -130,6 +130,16 @@ def test_cli_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "receptive field 9 samples (9.0 ms at 1000 Hz)" in out  # printed when training starts
     assert (run / "samples" / "epoch_0001.png").is_file()
+    rate, epoch_sounds = _read_wav(run / "samples" / "epoch_0001.wav")  # each epoch's samples, to listen to
+    assert rate == RATE and len(epoch_sounds) > RATE // 4
+    from fastapi.testclient import TestClient
+
+    from genlab.serve.app import create_app
+
+    with TestClient(create_app(tmp_path)) as page:  # the Runs tab lists the sound and serves it as audio
+        assert "samples/epoch_0001.wav" in page.get("/api/runs/info", params={"run": "wn"}).json()["pictures"]
+        got = page.get("/api/runs/picture", params={"run": "wn", "path": "samples/epoch_0001.wav"})
+        assert got.headers["content-type"] == "audio/wav" and got.content == (run / "samples" / "epoch_0001.wav").read_bytes()
     # sample: a .wav of n sounds with short silences between, the same for the same seed
     assert main(["sample", str(run), "--n", "2", "--seconds", "0.3", "--seed", "1", "--out", str(tmp_path / "a.wav")]) == 0
     rate, a = _read_wav(tmp_path / "a.wav")

@@ -18,7 +18,8 @@ from genlab.train import runs
 
 SCAN_DEPTH = 3  # DIR/a/b/c/config.json is found (a compare report's runs/ sit two levels down)
 PICTURE_FOLDERS = ("", "samples", "frames", "mixture")  # where a run keeps its pictures
-PICTURE_TYPES = {".png": "image/png", ".gif": "image/gif"}  # training.gif of a 2-D GAN run
+PICTURE_TYPES = {".png": "image/png", ".gif": "image/gif",  # training.gif of a 2-D GAN run
+                 ".wav": "audio/wav"}  # a WaveNet run's samples/epoch_NNNN.wav, played in the page
 CACHED_RUNS = 4
 CURVE_POINTS = 300  # each metric curve is thinned to at most this many points for the page
 LATENT_FAMILIES = ("vae", "gan")
@@ -118,7 +119,8 @@ class RunCatalog:
         return run
 
     def pictures(self, name: str) -> list[str]:
-        """Paths (relative, posix) of the run's pictures (PNG, GIF): top level, samples/, frames/, mixture/."""
+        """Paths (relative, posix) of the run's pictures (PNG, GIF) and sounds (WAV): top level, samples/,
+        frames/, mixture/."""
         folder = self.folder(name)
         found = []
         for sub in PICTURE_FOLDERS:

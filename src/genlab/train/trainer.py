@@ -330,8 +330,11 @@ class Trainer:
             self.last_plot = time.monotonic()
 
     def save_samples(self, path: Path) -> None:
+        """The epoch's sample grid; for sound a .wav to listen to, with its spectrograms in the .png."""
         self.model.eval()
         g = torch.Generator(device=self.model.device).manual_seed(SAMPLE_SEED)
+        if self.model.data_kind == "audio":
+            path = path.with_suffix(".wav")
         viz.save_output(self.model.sample(self.model.epoch_samples, generator=g), path,
                         nrow=self.model.label_count or None,  # a conditional model: one column per class
                         sample_rate=getattr(self.model, "sample_rate", None))

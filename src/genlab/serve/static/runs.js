@@ -13,13 +13,18 @@ function figures(last) {
     .map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`).join(", ");
 }
 
-// A picture with its file name as caption; a click opens it full size.
+// A picture with its file name as caption (a click opens it full size), or a sound to play.
 function picture(name, path) {
   const url = `/api/runs/picture?run=${encodeURIComponent(name)}&path=${encodeURIComponent(path)}`;
-  const link = Object.assign(document.createElement("a"), { href: url, target: "_blank", title: `${path} (full size)` });
-  link.append(image(url, path));
   const figure = document.createElement("figure");
-  figure.append(link, Object.assign(document.createElement("figcaption"), { textContent: path }));
+  if (path.endsWith(".wav")) {
+    figure.append(Object.assign(document.createElement("audio"), { src: url, controls: true, preload: "none" }));
+  } else {
+    const link = Object.assign(document.createElement("a"), { href: url, target: "_blank", title: `${path} (full size)` });
+    link.append(image(url, path));
+    figure.append(link);
+  }
+  figure.append(Object.assign(document.createElement("figcaption"), { textContent: path }));
   return figure;
 }
 
@@ -36,7 +41,7 @@ async function showRun(name) {
       parts.push(canvas);
     }
     const shown = run.pictures.filter((p) => !p.startsWith("samples/") && !p.startsWith("frames/") && !p.startsWith("mixture/"));
-    const latest = (prefix) => run.pictures.filter((p) => p.startsWith(prefix)).slice(-1);
+    const latest = (prefix) => [".png", ".gif", ".wav"].flatMap((type) => run.pictures.filter((p) => p.startsWith(prefix) && p.endsWith(type)).slice(-1));
     for (const path of [...shown, ...latest("samples/"), ...latest("frames/"), ...latest("mixture/")]) {
       parts.push(picture(name, path));
     }
