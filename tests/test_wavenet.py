@@ -139,7 +139,13 @@ def test_cli_end_to_end(tmp_path, capsys):
     with TestClient(create_app(tmp_path)) as page:  # the Runs tab lists the sound and serves it as audio
         assert "samples/epoch_0001.wav" in page.get("/api/runs/info", params={"run": "wn"}).json()["pictures"]
         got = page.get("/api/runs/picture", params={"run": "wn", "path": "samples/epoch_0001.wav"})
-        assert got.headers["content-type"] == "audio/wav" and got.content == (run / "samples" / "epoch_0001.wav").read_bytes()
+        served = tmp_path / "served.wav"
+        served.write_bytes(got.content)
+        served_rate, played = _read_wav(served)  # a browser refuses 1 kHz: served at 8 kHz, the same sound
+        assert got.headers["content-type"] == "audio/wav" and served_rate == 8000 and len(played) == 8 * len(epoch_sounds)
+        bins = len(epoch_sounds) // 2  # the same Hz below the original Nyquist, at 8x the samples: the same spectrum
+        spectra = [np.abs(np.fft.rfft(x))[1:bins] for x in (played, epoch_sounds)]
+        assert np.corrcoef(*spectra)[0, 1] > 0.95
     # sample: a .wav of n sounds with short silences between, the same for the same seed
     assert main(["sample", str(run), "--n", "2", "--seconds", "0.3", "--seed", "1", "--out", str(tmp_path / "a.wav")]) == 0
     rate, a = _read_wav(tmp_path / "a.wav")

@@ -17,7 +17,7 @@ from typing import Annotated, AsyncIterator, Literal
 import torch
 from fastapi import FastAPI, File, Query, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
@@ -31,7 +31,7 @@ from genlab.serve.gan_game import ACTIONS, GameSettings
 from genlab.serve.hosts import LoopbackOnly, host_name
 from genlab.serve.jobs import JobSlots
 from genlab.serve.limits import Limits
-from genlab.serve.pictures import png_url, png_urls
+from genlab.serve.pictures import playable_wav, png_url, png_urls
 from genlab.serve.posterior import posterior
 from genlab.serve.sessions import Busy, Sessions, UnknownSession
 from genlab.serve.slowmo import complete_pixel_by_pixel
@@ -188,6 +188,8 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
     @app.get("/api/runs/picture")
     async def run_picture(run: Annotated[str, Query(max_length=500)], path: Annotated[str, Query(max_length=500)]):
         found = await asyncio.to_thread(catalog.picture, run, path)
+        if found.suffix == ".wav" and (sound := await asyncio.to_thread(playable_wav, found)) is not None:
+            return Response(sound, media_type="audio/wav")
         return FileResponse(found, media_type=PICTURE_TYPES[found.suffix])
 
     @app.get("/api/runs/examples")
