@@ -1,0 +1,90 @@
+"""`genlab lecture`: a section run alone writes its figures and pictures into lecture.json and one
+self-contained lecture.html; the page renders in headless chromium with every picture loaded."""
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from genlab.cli import main
+from genlab.report import lecture as lecture_pkg
+from clihelp import cli_error
+from threads import one_thread  # noqa: F401  (autouse fixture)
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def lecture_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lecture") / "lec"
+    for key in ("vae-noise",):
+        assert main(["lecture", "--out", str(out), "--quick", "--only", key, "--quiet", "--device", "cpu"]) == 0
+    return out
+
+
+def test_vae_noise_section_measures_the_collapse_of_the_noise(lecture_dir):
+    data = json.loads((lecture_dir / "lecture.json").read_text())
+    section = data["sections"]["vae-noise"]
+    assert section["number"] == 4 and section["budget"] == "quick" and section["claim"].startswith("Without the term")
+    figures = section["figures"]
+    curves = figures["curves"]
+    assert curves["with-kl"]["step"][-1] == figures["steps"] == 300
+    # the finding quotes the figures it is built from, and the verdict follows from them
+    assert f"{figures['final_noise_var_with_kl']:.3g}" in section["finding"]
+    assert section["holds"] == (figures["final_noise_var_without_kl"] < 0.1 * figures["final_noise_var_with_kl"])
+    # at this budget the noise without KL falls by orders of magnitude (measured: ~1e-3 vs ~0.5)
+    assert figures["final_noise_var_without_kl"] < 0.01 < 0.1 < figures["final_noise_var_with_kl"]
+    for picture in section["pictures"]:
+        assert (lecture_dir / picture["file"]).is_file()
+    runs = lecture_dir / "runs" / "vae-noise"
+    assert json.loads((runs / "without-kl" / "config.json").read_text())["model_config"]["beta"] == 0.0
+
+
+def test_the_page_is_self_contained_and_in_the_notes_order(lecture_dir):
+    html = (lecture_dir / "lecture.html").read_text()
+    assert "<script" not in html and not re.search(r"(src|href)=\"(?!data:|#)", html)
+    images = re.findall(r'<img src="([^"]*)"', html)
+    assert images and all(uri.startswith("data:image/png;base64,") for uri in images)
+    for uri in images:
+        Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).verify()
+    numbers = [int(n) for n in re.findall(r'<h2 id="[^"]+">(\d+)\. ', html)]
+    assert numbers == sorted(numbers) and 4 in numbers
+    data = json.loads((lecture_dir / "lecture.json").read_text())
+    run_numbers = {s.number for s in lecture_pkg.SECTIONS}
+    assert {m["number"] for m in data["missing"]} == set(range(1, 9)) - run_numbers  # said, not hidden
+
+
+def test_unknown_section_and_file_as_out_are_one_line_errors(tmp_path, capsys):
+    line = cli_error(capsys, ["lecture", "--out", str(tmp_path / "x"), "--only", "nosuch"])
+    assert "nosuch" in line and "vae-noise" in line
+    (tmp_path / "file").write_text("keep")
+    line = cli_error(capsys, ["lecture", "--out", str(tmp_path / "file"), "--only", "vae-noise"])
+    assert "is a file" in line and (tmp_path / "file").read_text() == "keep"
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium; "
+                                                  "scripts/dev.sh test does it where apt-get is available)")
+def test_the_page_renders_in_chromium_with_every_picture_loaded(lecture_dir):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    problems = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            tab = browser.new_page()
+            tab.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+            tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            tab.on("request", lambda r: problems.append(f"fetched {r.url}") if not r.url.startswith(("data:", "file:")) else None)
+            tab.goto((lecture_dir / "lecture.html").as_uri(), wait_until="load")
+            loaded = tab.evaluate("[...document.images].map(i => i.complete && i.naturalWidth > 0)")
+            headings = tab.evaluate("[...document.querySelectorAll('h2')].map(h => h.textContent)")
+        finally:
+            browser.close()
+    assert problems == []
+    assert loaded and all(loaded)
+    assert len(loaded) == len(re.findall(r"<img ", (lecture_dir / "lecture.html").read_text()))
+    assert "4. Why the constraint" in headings
