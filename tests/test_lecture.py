@@ -11,6 +11,7 @@ from PIL import Image
 
 from genlab.cli import main
 from genlab.report import lecture as lecture_pkg
+from genlab.report.lecture import base
 from clihelp import cli_error
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
@@ -19,12 +20,25 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+SHRUNK = ("bound", "game")  # run at a quarter of the quick budget here; vae-noise at the real quick one
+
+
 @pytest.fixture(scope="module")
 def lecture_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("lecture") / "lec"
-    for key in ("vae-noise",):
-        assert main(["lecture", "--out", str(out), "--quick", "--only", key, "--quiet", "--device", "cpu"]) == 0
+    assert main(["lecture", "--out", str(out), "--quick", "--only", "vae-noise", "--quiet", "--device", "cpu"]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(base.Lab, "budget", lambda self, quick, full: quick // 4)
+        for key in SHRUNK:
+            assert main(["lecture", "--out", str(out), "--quick", "--only", key, "--quiet", "--device", "cpu"]) == 0
     return out
+
+
+def _section(lecture_dir, key):
+    section = json.loads((lecture_dir / "lecture.json").read_text())["sections"][key]
+    for picture in section["pictures"]:
+        assert (lecture_dir / picture["file"]).is_file()
+    return section
 
 
 def test_vae_noise_section_measures_the_collapse_of_the_noise(lecture_dir):
@@ -43,6 +57,33 @@ def test_vae_noise_section_measures_the_collapse_of_the_noise(lecture_dir):
         assert (lecture_dir / picture["file"]).is_file()
     runs = lecture_dir / "runs" / "vae-noise"
     assert json.loads((runs / "without-kl" / "config.json").read_text())["model_config"]["beta"] == 0.0
+
+
+def test_bound_section_measures_elbo_and_iwae_against_encoder_steps(lecture_dir):
+    section = _section(lecture_dir, "bound")
+    f = section["figures"]
+    curves = f["curves"]
+    assert f["encoder_steps"] == 75 and curves["step"][0] == 0 and curves["step"][-1] == 75
+    assert f["gap_start"] == curves["elbo"][0] - curves["iwae1000"][0]
+    assert f["gap_end"] == curves["elbo"][-1] - curves["iwae1000"][-1]
+    for elbo, tight in zip(curves["elbo"], curves["iwae1000"]):
+        # on 64 images the 1000-sample bound is tighter than the one-sample ELBO by nats, not by noise
+        assert tight < elbo
+    assert f"{curves['elbo'][0]:.1f}" in section["finding"]
+    assert section["holds"] == (f["gap_end"] < 0.5 * f["gap_start"] and curves["elbo"][-1] < curves["elbo"][0])
+
+
+def test_game_section_plays_with_d_fixed_and_not(lecture_dir):
+    section = _section(lecture_dir, "game")
+    f = section["figures"]
+    assert f["iterations"] == 300 and section["number"] == 8
+    for name in ("D fixed", "D not fixed"):
+        assert f[name]["coverage"]["modes_total"] == 8
+        assert f[name]["curves"]["step"] == list(range(0, 300, 10))
+        assert all(0 <= p <= 1 for p in f[name]["curves"]["d_fake"])
+    assert section["holds"] == (f["D fixed"]["coverage"]["modes_covered"] >= 6)
+    frames = Image.open(lecture_dir / "pictures" / "game" / "frames_fixed.png")
+    assert frames.width == 4 * frames.height * 384 // (384 + 44)  # four frames side by side
 
 
 def test_the_page_is_self_contained_and_in_the_notes_order(lecture_dir):
@@ -87,4 +128,4 @@ def test_the_page_renders_in_chromium_with_every_picture_loaded(lecture_dir):
     assert problems == []
     assert loaded and all(loaded)
     assert len(loaded) == len(re.findall(r"<img ", (lecture_dir / "lecture.html").read_text()))
-    assert "4. Why the constraint" in headings
+    assert headings == ["4. Why the constraint", "6. The lower bound", "8. The game"]
