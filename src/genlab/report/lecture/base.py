@@ -65,18 +65,22 @@ class Lab:
     def picture(self, name: str) -> Path:
         return self.pictures / name
 
-    def train(self, name: str, family: str, options: dict[str, Any], data: str, steps: int,
-              batch_size: int = 64, lr: float | None = None, log_every: int = 10) -> runs.LoadedRun:
-        """Train `family` on the built-in `data` for `steps` steps into runs/SECTION/NAME, quietly."""
+    def train(self, name: str, family: str, options: dict[str, Any], data: str, steps: int | None = None,
+              batch_size: int = 64, lr: float | None = None, log_every: int = 10,
+              minutes: float | None = None) -> runs.LoadedRun:
+        """Train `family` on the built-in `data` for `steps` steps (or `minutes`) into runs/SECTION/NAME,
+        quietly."""
         from genlab import train
 
-        typed = {"steps", "batch_size", "seed", "device", "log_every", "save_every"} | ({"lr"} if lr else set())
-        cfg = TrainConfig(steps=steps, batch_size=batch_size, seed=self.seed, device=self.device, log_every=log_every,
-                          save_every=1e9, **({"lr": lr} if lr else {}))
+        budget = {"steps": steps} if minutes is None else {"minutes": minutes}
+        typed = {*budget, "batch_size", "seed", "device", "log_every", "save_every"} | ({"lr"} if lr else set())
+        cfg = TrainConfig(batch_size=batch_size, seed=self.seed, device=self.device, log_every=log_every,
+                          save_every=1e9, **budget, **({"lr": lr} if lr else {}))
         run = self.runs / name
-        self.say(f"  training {family} {name} on {data}: {steps} steps")
+        said = f"{steps} steps" if minutes is None else f"up to {minutes * 60:.0f} s"
+        self.say(f"  training {family} {name} on {data}: {said}")
         train.start(family, options, DataConfig(data=data), cfg, run, quiet=True, typed=typed)
-        self.trained.append(f"{family} {name}: {steps} steps on {data}")
+        self.trained.append(f"{family} {name}: {said} on {data}")
         return runs.load(run, device=self.device_name())
 
     def device_name(self) -> str:
