@@ -67,7 +67,7 @@ class Lab:
 
     def train(self, name: str, family: str, options: dict[str, Any], data: str, steps: int | None = None,
               batch_size: int = 64, lr: float | None = None, log_every: int = 10,
-              minutes: float | None = None) -> runs.LoadedRun:
+              minutes: float | None = None, image_size: int | None = None) -> runs.LoadedRun:
         """Train `family` on the built-in `data` for `steps` steps (or `minutes`) into runs/SECTION/NAME,
         quietly."""
         from genlab import train
@@ -79,7 +79,7 @@ class Lab:
         run = self.runs / name
         said = f"{steps} steps" if minutes is None else f"up to {minutes * 60:.0f} s"
         self.say(f"  training {family} {name} on {data}: {said}")
-        train.start(family, options, DataConfig(data=data), cfg, run, quiet=True, typed=typed)
+        train.start(family, options, DataConfig(data=data, image_size=image_size), cfg, run, quiet=True, typed=typed)
         self.trained.append(f"{family} {name}: {said} on {data}")
         return runs.load(run, device=self.device_name())
 
