@@ -13,11 +13,11 @@ from typing import Callable
 
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
-from genlab.report.lecture import bound, code_space, colours, game, imitate, mixtures, vae_noise
+from genlab.report.lecture import bound, code_space, colours, game, imitate, mixtures, uses, vae_noise
 from genlab.report.lecture.base import QUICK, FULL, Lab, Section, verdict
 from genlab.report.lecture.page import render
 
-SECTIONS: list[Section] = sorted([colours.SECTION, code_space.SECTION, imitate.SECTION, vae_noise.SECTION, mixtures.SECTION, bound.SECTION, game.SECTION], key=lambda s: s.number)
+SECTIONS: list[Section] = sorted([colours.SECTION, uses.SECTION, code_space.SECTION, imitate.SECTION, vae_noise.SECTION, mixtures.SECTION, bound.SECTION, game.SECTION], key=lambda s: s.number)
 NOTES = {1: "PixelRNN colours", 2: "PixelRNN uses", 3: "Autoencoder vs VAE code space", 4: "Why the constraint",
          5: "Gaussian mixture and distributed representation", 6: "The lower bound", 7: "VAE imitates, GAN generates",
          8: "The game"}  # the notes' claims, in their order
