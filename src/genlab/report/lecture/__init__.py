@@ -45,6 +45,7 @@ def lecture(out: str | Path, quick: bool = False, only: str | None = None, devic
         lab = Lab.open(out, section.key, quick, device, say)
         started = time.monotonic()
         outcome = section.run(lab)
+        lab.finish()
         seconds = time.monotonic() - started
         lecture_json["sections"][section.key] = {
             "number": section.number, "key": section.key, "title": section.title, "claim": section.claim,

@@ -38,9 +38,14 @@ class Outcome:
     setup: str = ""  # what was trained, on what, for how long
 
 
+STAGING = ".new"  # a section works in KEY.new folders, moved over KEY only once it has finished
+
+
 @dataclass
 class Lab:
-    """Where a section works: `pictures` and `runs` are its own folders (emptied when it starts)."""
+    """Where a section works: `pictures` and `runs` are its own fresh folders (pictures/KEY.new,
+    runs/KEY.new); `finish()` puts them in place of the earlier run's, so a section that fails
+    leaves the earlier pictures and runs, which lecture.json names, as they were."""
 
     pictures: Path
     runs: Path
@@ -52,11 +57,17 @@ class Lab:
 
     @classmethod
     def open(cls, out: Path, key: str, quick: bool, device: str, say: Callable[[str], None]) -> "Lab":
-        pictures, run_dir = out / "pictures" / key, out / "runs" / key
+        pictures, run_dir = out / "pictures" / (key + STAGING), out / "runs" / (key + STAGING)
         for folder in (pictures, run_dir):
-            shutil.rmtree(folder, ignore_errors=True)  # the lecture's own output of an earlier run of this section
+            shutil.rmtree(folder, ignore_errors=True)  # left by a section that was stopped
             folder.mkdir(parents=True)
         return cls(pictures, run_dir, quick, device, say)
+
+    def finish(self) -> None:
+        for staged in (self.pictures, self.runs):
+            final = staged.with_name(staged.name[:-len(STAGING)])
+            shutil.rmtree(final, ignore_errors=True)  # the lecture's own output of an earlier run of this section
+            staged.rename(final)
 
     def budget(self, quick: int, full: int) -> int:
         """A number of steps (or items): the quick one with --quick."""
