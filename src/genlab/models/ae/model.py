@@ -52,7 +52,7 @@ class Autoencoder(CodingModel):
         codes = torch.cat([self.codes(self.observe(prepared[i:i + FIT_BATCH], dequantize=False))
                            for i in range(0, len(prepared), FIT_BATCH)]).to(torch.float64)  # (N, L)
         mean = codes.mean(0)
-        cov = torch.atleast_2d(torch.cov(codes.T, correction=0)) if len(codes) > 1 else torch.zeros(len(mean), len(mean))
+        cov = torch.atleast_2d(torch.cov(codes.T, correction=0)) if len(codes) > 1 else codes.new_zeros(len(mean), len(mean))
         cov = cov + 1e-6 * torch.eye(len(mean), dtype=cov.dtype, device=cov.device)  # a ridge keeps Σ positive
         self.code_mean.copy_(mean.to(self.code_mean.dtype))
         self.code_scale.copy_(torch.linalg.cholesky(cov).to(self.code_scale.dtype))
