@@ -189,3 +189,29 @@ def test_the_page_renders_in_chromium_with_every_picture_loaded(lecture_dir):
     assert loaded and all(loaded)
     assert len(loaded) == len(re.findall(r"<img ", (lecture_dir / "lecture.html").read_text()))
     assert headings == [f"{s.number}. {s.title}" for s in lecture_pkg.SECTIONS]  # all 8, in the notes' order
+
+
+def test_a_section_that_fails_leaves_the_earlier_run_of_it_in_place(tmp_path, monkeypatch):
+    from genlab import viz
+    from genlab.core.errors import GenlabError
+
+    def good(lab):
+        viz.save_grid(torch.zeros(2, 1, 4, 4, dtype=torch.uint8), lab.picture("p.png"))
+        return base.Outcome({"x": 1}, [("p.png", "a picture", False)], "found 1", True, "setup")
+
+    def bad(lab):
+        (lab.pictures / "half.png").write_bytes(b"not yet")
+        raise GenlabError("stopped half way")
+
+    monkeypatch.setattr(lecture_pkg, "SECTIONS", [base.Section(4, "fake", "Fake", "A claim.", good)])
+    lecture_pkg.lecture(tmp_path, only="fake", say=lambda _: None)
+    page_before = (tmp_path / "lecture.html").read_text()
+    monkeypatch.setattr(lecture_pkg, "SECTIONS", [base.Section(4, "fake", "Fake", "A claim.", bad)])
+    with pytest.raises(GenlabError):
+        lecture_pkg.lecture(tmp_path, only="fake", say=lambda _: None)
+    assert sorted(p.name for p in (tmp_path / "pictures" / "fake").iterdir()) == ["p.png"]
+    assert json.loads((tmp_path / "lecture.json").read_text())["sections"]["fake"]["figures"] == {"x": 1}
+    assert (tmp_path / "lecture.html").read_text() == page_before
+    monkeypatch.setattr(lecture_pkg, "SECTIONS", [base.Section(4, "fake", "Fake", "A claim.", good)])
+    lecture_pkg.lecture(tmp_path, only="fake", say=lambda _: None)  # a rerun clears what the failed one left
+    assert not (tmp_path / "pictures" / "fake.new").exists()
