@@ -8,7 +8,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 LAYERS = {"core": 0, "data": 1, "viz": 2, "models": 3, "train": 4, "metrics": 4, "report": 5, "serve": 5, "cli": 6}
-FAMILIES = ("gan", "gmm", "pixelrnn", "vae", "wavenet")
+FAMILIES = ("ae", "gan", "gmm", "pixelrnn", "vae", "wavenet")
 SHARED = "genlab"  # genlab/__init__.py (genlab.load) and __main__.py stand above every layer
 
 

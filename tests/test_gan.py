@@ -82,6 +82,24 @@ def test_d_step_fixes_g_and_g_step_fixes_d(shape, options):
     assert len(_changed(model.generator, g_before)) == len(g_before)
 
 
+def test_with_d_not_fixed_g_step_moves_d_toward_calling_fakes_real():
+    """The lecture's counter-example (`fix_d = False`): the same train_step, but G's loss also steps D."""
+    torch.manual_seed(0)
+    model = GAN(GANConfig(**TINY_PTS), (2,))
+    model.fix_d = False
+    opts = model.configure_optimizers(1e-2)
+    model.train()
+    real = _batch(model)
+    _, fake = model.d_step(real, opts["discriminator"], keep_graph=True)
+    d_after = _snapshot(model.discriminator)
+    with torch.no_grad():
+        before = generator_loss("non-saturating", model.discriminator(fake))
+    model.g_step(fake, opts["generator"], opts["discriminator"])
+    assert set(_changed(model.discriminator, d_after)) == set(d_after)  # every D parameter moved
+    with torch.no_grad():  # on the same points, D now calls them more "real": G's loss fell through D alone
+        assert generator_loss("non-saturating", model.discriminator(fake)) < before
+
+
 def test_train_step_returns_the_game_figures():
     torch.manual_seed(0)
     model = GAN(GANConfig(**TINY_PTS), (2,))

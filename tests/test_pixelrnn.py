@@ -11,7 +11,7 @@ from genlab.models.autoregressive import draw
 from genlab.models.pixelrnn import ARCHS, PixelRNN, PixelRNNConfig
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
-MODES = [("palette", 1), ("raw", 3)]  # (output, image channels)
+MODES = [("palette", 1), ("raw", 3), ("regression", 3)]  # (output, image channels)
 
 
 
@@ -125,7 +125,7 @@ def test_loss_figures_and_uniform_model():
 
 
 CASES = [(arch, output, channels, colors) for arch in ARCHS
-         for output, channels, colors in (("palette", 1, 2), ("palette", 3, 4), ("raw", 3, 2))]
+         for output, channels, colors in (("palette", 1, 2), ("palette", 3, 4), ("raw", 3, 2), ("regression", 3, 2))]
 
 
 @pytest.mark.parametrize("arch,output,channels,colors", CASES)

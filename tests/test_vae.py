@@ -162,3 +162,46 @@ def test_latent_grid_is_ordered_like_a_map():
     assert torch.all(z[:, 1:, 0] > z[:, :-1, 0])  # z1 grows to the right
     assert torch.all(z[1:, :, 1] < z[:-1, :, 1])  # z2 grows upwards
     assert z[2, 2].abs().max() < 1e-6  # the centre is the prior's mean
+
+
+def _fixed_gaussian_vae(mu: float, sigma: float, shape=(3, 4, 4)):
+    """A Gaussian-decoder VAE whose encoder says q(z|x) = N(0, I) and whose decoder is N(mu, sigma²)
+    for every value, whatever the code: its ELBO is log N(v/256; mu, sigma²) − D·log 256 exactly."""
+    c, h, w = shape
+    vae = VAE(VAEConfig(hidden=8, latent=3, decoder="gaussian"), shape, Palette(torch.tensor([[0] * c, [255] * c],
+                                                                                          dtype=torch.uint8)))
+    with torch.no_grad():
+        last_enc, last_dec = vae.encoder.net[2], vae.decoder[0].net[2]
+        last_enc.weight.zero_(), last_enc.bias.zero_()  # m = 0, log-variance = 0: KL = 0
+        last_dec.weight.zero_()
+        last_dec.bias.copy_(torch.cat([torch.full((c * h * w,), mu), torch.full((c * h * w,), 2 * math.log(sigma))]))
+    return vae
+
+
+def test_gaussian_decoder_bits_per_dim_on_dequantized_pixels_is_exact():
+    mu, sigma, shape = 0.4, 0.2, (3, 4, 4)
+    vae = _fixed_gaussian_vae(mu, sigma, shape)
+    x = torch.randint(0, 256, (2000, *shape), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    assert torch.equal(vae.prepare(x), x)  # raw pixels, no palette
+    # E_u[−log N((x+u)/256; mu, sigma²)] + log 256 per value, u ~ U[0, 1): the variance of u/256 is 1/(12·256²)
+    y = (x.double() + 0.5) / 256
+    per_value = 0.5 * math.log(2 * math.pi * sigma ** 2) + ((y - mu) ** 2 + 1 / (12 * 256 ** 2)) / (2 * sigma ** 2) \
+        + math.log(256)
+    expected = per_value.sum((1, 2, 3)).mean().item()
+    g = torch.Generator().manual_seed(1)
+    # the only randomness is u: per value at most |y − mu|/sigma² · std(u)/256 ≈ 0.02 nats, so over
+    # 48 values and 2000 images the mean's standard error is about 0.003 nats; 0.03 is ten of them
+    assert -vae.elbo(x, g).mean().item() == pytest.approx(expected, abs=0.03)
+    assert -vae.iwae(x, 10, g).mean().item() == pytest.approx(expected, abs=0.03)  # q = p(z): every weight is p(x)
+    out = vae.loss(x)
+    assert out["kl"].item() == 0.0
+    assert out["nll_bound"].item() == pytest.approx(expected, abs=0.03)
+    assert out["bits_per_dim"].item() == pytest.approx(expected / (48 * math.log(2)), abs=0.03 / (48 * math.log(2)))
+
+
+def test_gaussian_decoder_pictures_are_its_means_and_draws():
+    vae = _fixed_gaussian_vae(0.4, 0.2)
+    mean = vae.sample(3, torch.Generator().manual_seed(0))
+    assert (mean == math.floor(0.4 * 256)).all()
+    draws = vae.sample(500, torch.Generator().manual_seed(0), pixels="sample").double()
+    assert draws.mean().item() == pytest.approx(0.4 * 256, abs=1.0) and draws.std().item() == pytest.approx(0.2 * 256, rel=0.05)

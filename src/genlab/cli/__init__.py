@@ -2,7 +2,8 @@
 
 `parser.py` declares every verb; each group of verbs has its module, imported only when used:
 `train.py` (train, --resume), `use.py` (sample, complete, interpolate), `evaluate.py` (evaluate,
-compare, demo), `data.py`, `serve.py`, `fetch.py` (fetch, fid: the only verb that downloads); `args.py` holds what they share, `completion.py` and
+compare, demo), `data.py`, `serve.py`, `fetch.py` (fetch, fid: the only verb that downloads),
+`lecture.py`; `args.py` holds what they share, `completion.py` and
 `audio.py` what `complete` writes for images and for sound.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from genlab.core.errors import GenlabError
 
 VERBS = {"train": "train", "sample": "use", "complete": "use", "interpolate": "use", "evaluate": "evaluate",
          "compare": "evaluate", "demo": "evaluate", "data": "data", "serve": "serve", "fetch": "fetch",
-         "fid": "fetch"}  # verb -> its module
+         "fid": "fetch", "lecture": "lecture"}  # verb -> its module
 
 
 def main(argv: Sequence[str] | None = None) -> int:

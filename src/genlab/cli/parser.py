@@ -176,6 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
                                                                    f"and memorization (default {DEMO_SAMPLES})")
     demo.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     demo.add_argument("--quiet", action="store_true")
+
+    lec = sub.add_parser("lecture", help="the lecture notes' claims as experiments on built-in data, on one page "
+                                         "DIR/lecture.html (about 10 minutes; --quick about 2)")
+    lec.add_argument("--out", required=True, help="folder for lecture.html, lecture.json, pictures/ and runs/")
+    lec.add_argument("--quick", action="store_true", help="smaller budgets: about 2 minutes in all on 2 CPU cores")
+    lec.add_argument("--only", metavar="SECTION", help="run one section (its key, e.g. vae-noise) and keep the others "
+                                                       "already in DIR")
+    lec.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    lec.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_fetch_and_fid(sub)
     return p
 

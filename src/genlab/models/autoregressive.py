@@ -15,6 +15,13 @@ network for each position instead; both draw their random numbers in the same or
 per image per position, inverse-CDF), so a seed gives the same images either way, up to float
 rounding deciding a draw that falls within ~1e-7 of a class boundary.
 
+Regression output (`output == "regression"`): the notes' "3-number vector" colour, made a
+density: each channel value is Gaussian given everything before it (R -> G -> B as in raw mode),
+its mean and log-variance the two outputs of its group. It models dequantized values v = x + u,
+u ~ U[0, 1), on [0, 256) (Theis et al. 2016), so `log_prob` is an exact continuous log-density and,
+in expectation over u, a lower bound on the 8-bit pixels' log P(x): nats and bits per dimension on
+the same scale as raw mode. A drawn value is clipped to [0, 256) before the next position sees it.
+
 Deviations: the lecture notes start a picture from "a few random pixels"; `seed_pixels=N` draws the
 first N positions (raster order) uniformly from the colours instead of from the model.
 """
@@ -33,6 +40,8 @@ from genlab.data import Palette
 from genlab.models.base import GenerativeModel
 from genlab.models.nn import channel_groups
 
+LEVELS = 256  # 8-bit values; regression output models them dequantized on [0, 256)
+LOG_2PI = math.log(2 * math.pi)
 RowHook = Callable[[int, torch.Tensor], None]  # (row just finished, the images so far)
 PixelHook = Callable[[int, int, int, torch.Tensor, torch.Tensor], None]  # (i, j, channel, probabilities (B, K), drawn (B,))
 
@@ -93,6 +102,15 @@ def draw(logits: torch.Tensor, u: torch.Tensor, temperature: float = 1.0) -> tor
     return torch.searchsorted(cdf, u[:, None], right=True)[:, 0].clamp_max(logits.shape[-1] - 1)
 
 
+def draw_gaussian(outputs: torch.Tensor, u: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Inverse-CDF draw of a regression output: (mean, log-variance) (B, 2) in [0, 1] units, uniforms
+    u (B,) -> values (B,) on [0, 256), clipped there; `temperature` scales the standard deviation."""
+    outputs = outputs.double()
+    normal = torch.special.ndtri(u.clamp(1e-12, 1 - 1e-12))
+    y = outputs[:, 0] + temperature * (0.5 * outputs[:, 1]).exp() * normal
+    return (y * LEVELS).clamp(0, LEVELS - 1e-6)
+
+
 class AutoregressiveImageModel(GenerativeModel):
     """Base of the PixelRNN family. Subclasses set `self.net` (forward(feats) -> logits and
     stepper(feats) -> Stepper) after calling this constructor.
@@ -101,6 +119,7 @@ class AutoregressiveImageModel(GenerativeModel):
     their one-hot code, the output one softmax over the K colours per pixel. Raw mode: data is the
     uint8 values themselves (B, C, H, W), the input is each value scaled to [-1, 1], the output a
     256-way softmax per channel, channel c seeing channels < c of its own pixel (colour groups).
+    Regression mode: as raw, with a Gaussian (mean, log-variance) per channel instead of the softmax.
     """
 
     uses_palette = True
@@ -108,9 +127,11 @@ class AutoregressiveImageModel(GenerativeModel):
     def __init__(self, config, item_shape, palette: Palette | None = None):
         super().__init__(config, item_shape, palette)
         c, h, w = self.item_shape
-        self.raw = config.output == "raw"
+        self.regression = config.output == "regression"
+        self.raw = config.output in ("raw", "regression")  # a position per channel value, R -> G -> B
         self.positions = c if self.raw else 1  # channels of the prepared data
-        self.classes = 256 if self.raw else self.palette.k
+        # outputs per position: 256 logits, (mean, log-variance), or K palette logits
+        self.classes = 2 if self.regression else LEVELS if self.raw else self.palette.k
         self.groups = c if self.raw else 1  # colour groups of the channel masks
         self.in_features = c if self.raw else self.classes
         self.in_groups = channel_groups(self.in_features, self.groups)
@@ -124,7 +145,9 @@ class AutoregressiveImageModel(GenerativeModel):
         return data.long() if self.raw else self.palette.encode(data)
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:
-        """Prepared data -> uint8 images (N, C, H, W)."""
+        """Prepared data (or continuous values, regression mode) -> uint8 images (N, C, H, W)."""
+        if self.regression:
+            x = x.floor().clamp(0, LEVELS - 1)
         return x.to(torch.uint8) if self.raw else self.palette.decode(x)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -141,13 +164,30 @@ class AutoregressiveImageModel(GenerativeModel):
         out = self.net(self.features(x), self.check_labels(labels, b))  # (B, P*K, H, W)
         return out.view(b, p, self.classes, h, w)  # (B, P, K, H, W)
 
-    def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
         """Exact log p(x) per image in nats, (B,). A conditional model gives log p(x | label), or,
-        without labels, log p(x) = log Σ_y p(y) p(x | y) with the classes equally likely."""
+        without labels, log p(x) = log Σ_y p(y) p(x | y) with the classes equally likely.
+        Regression mode: the log-density of the dequantized values x + u, u ~ U[0, 1) (one draw)."""
+        if self.regression:
+            x = x + torch.rand(x.shape, device=x.device, generator=generator)
         if self.label_count and labels is None:
-            return self.mixture_log_prob(self.log_prob, x)
+            return self.mixture_log_prob(self._log_prob, x)
+        return self._log_prob(x, labels)
+
+    def _log_prob(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if self.regression:
+            return self.log_density(x, labels)
         logits = self.logits(x, labels).transpose(1, 2)  # (B, K, P, H, W)
         return -F.cross_entropy(logits, x, reduction="none").flatten(1).sum(1)  # (B, P, H, W) -> (B,)
+
+    def log_density(self, v: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Regression mode: the exact log-density of continuous values v (B, C, H, W) on [0, 256)
+        units, in nats, (B,): a Gaussian on y = v/256 per value, less log 256 per value."""
+        out = self.logits(v, labels)  # (B, C, 2, H, W)
+        mean, logvar = out[:, :, 0], out[:, :, 1]  # (B, C, H, W) each
+        log_p = -0.5 * (LOG_2PI + logvar + (v / LEVELS - mean).pow(2) / logvar.exp()) - math.log(LEVELS)
+        return log_p.flatten(1).sum(1)
 
     def loss(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         nll = -self.log_prob(batch, labels)  # (B,)
@@ -174,7 +214,8 @@ class AutoregressiveImageModel(GenerativeModel):
         if seed_pixels:
             u = torch.rand(n, self.positions, seed_pixels, generator=generator, device=self.device)
             # (n, P, H, W) seen as (n, P, H*W): the first positions in raster order
-            x.view(n, self.positions, h * w)[:, :, :seed_pixels] = (u * self.classes).long().clamp_max(self.classes - 1)
+            levels = LEVELS if self.raw else self.classes
+            x.view(n, self.positions, h * w)[:, :, :seed_pixels] = (u * levels).long().clamp_max(levels - 1)
             known.view(n, self.positions, h * w)[:, :, :seed_pixels] = True
         x = self._generate(x, known, generator, temperature, fast, labels=labels)
         return self.decode(x).clone()  # a normal tensor again
@@ -215,6 +256,8 @@ class AutoregressiveImageModel(GenerativeModel):
         was_training = self.training
         self.eval()  # the loop runs under inference_mode (less per-op overhead); callers clone what they return
         b, p, h, w = x.shape
+        if self.regression:  # continuous values: a known pixel sits at the centre of its level
+            x = x.to(torch.float64) + 0.5
         feats = self.features(x).contiguous(memory_format=torch.channels_last)  # a pixel's features are contiguous
         eye = torch.eye(self.classes, dtype=feats.dtype, device=x.device)  # palette index -> one-hot
         stepper = self.net.stepper(feats, labels) if fast else NaiveStepper(self.net, feats, labels)
@@ -229,7 +272,8 @@ class AutoregressiveImageModel(GenerativeModel):
                         if all_known[c][i][j]:
                             continue
                         logits = stepper.pixel(i, j).view(b, p, self.classes)[:, c]  # (B, P*K) -> (B, P, K) -> (B, K)
-                        value = draw(logits, uniforms[(c * h + i) * w + j], temperature)
+                        value = (draw_gaussian if self.regression else draw)(logits, uniforms[(c * h + i) * w + j],
+                                                                             temperature)
                         if any_known[c][i][j]:
                             value = torch.where(known[:, c, i, j], x[:, c, i, j], value)
                         if on_pixel is not None:  # the softmax `draw` sampled from, for a page to show

@@ -205,6 +205,7 @@ class GAN(GenerativeModel):
     train_defaults = {"lr": 2e-4, "batch_size": 64}
     # a distributed trainer wraps these in DDP: each takes its own steps, so each syncs its own gradient
     ddp_modules = ("generator", "discriminator")
+    fix_d = True  # False only for `genlab lecture`'s counter-example: G's step also moves D
 
     @classmethod
     def train_defaults_for(cls, data_kind: str) -> dict:
@@ -285,16 +286,23 @@ class GAN(GenerativeModel):
                        d_fake=self._shown(out_fake.detach()))
         return figures, fake
 
-    def g_step(self, fake: torch.Tensor, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    def g_step(self, fake: torch.Tensor, optimizer: torch.optim.Optimizer,
+               d_optimizer: torch.optim.Optimizer | None = None) -> dict[str, torch.Tensor]:
         """One G step with D fixed: D's parameters need no gradient, so none is computed for them.
         D runs as the bare network even when the trainer routes `discriminator` to a DDP wrapper:
-        a fixed network has no gradient to synchronise, and DDP would wait for one."""
-        D = self._modules["discriminator"].requires_grad_(False)
+        a fixed network has no gradient to synchronise, and DDP would wait for one.
+        `d_optimizer` (the lecture's counter-example only, `fix_d = False`): D is *not* fixed, and
+        G's loss moves D too, toward calling G's output real."""
+        D = self._modules["discriminator"].requires_grad_(d_optimizer is not None)
         try:
             g_loss = generator_loss(self.config.loss, D(fake))
             optimizer.zero_grad(set_to_none=True)
+            if d_optimizer is not None:
+                d_optimizer.zero_grad(set_to_none=True)
             g_loss.backward()
             optimizer.step()
+            if d_optimizer is not None:
+                d_optimizer.step()
         finally:
             D.requires_grad_(True)
         self._update_ema()
@@ -303,7 +311,8 @@ class GAN(GenerativeModel):
     def train_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
         for k in range(self.d_steps):
             figures, fake = self.d_step(batch, optimizers["discriminator"], keep_graph=k == self.d_steps - 1)
-        figures.update(self.g_step(fake, optimizers["generator"]))
+        free_d = {} if self.fix_d else {"d_optimizer": optimizers["discriminator"]}  # the lecture's counter-example
+        figures.update(self.g_step(fake, optimizers["generator"], **free_d))
         figures["loss"] = figures["d_loss"] + figures["g_loss"]
         return figures
 

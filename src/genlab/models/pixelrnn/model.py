@@ -12,7 +12,9 @@ the network; all share a 7x7 mask-A first layer, residual connections and a 1x1 
 - `pixelcnn`, `gated-pixelcnn`: see `genlab.models.pixelrnn.pixelcnn`.
 
 Output: a softmax over the palette (`--colors`), as the lecture notes ask, or (`--output raw`) the
-paper's three 256-way softmaxes per pixel ordered R -> G -> B with channel masks A/B. The fast
+paper's three 256-way softmaxes per pixel ordered R -> G -> B with channel masks A/B, or
+(`--output regression`) the notes' greyish alternative: a Gaussian per channel value in the same
+order, an exact continuous density on dequantized pixels (see genlab.models.autoregressive). The fast
 samplers carry each LSTM's state: a row (Row LSTM) or the right-to-left sweep of the row above
 (Diagonal BiLSTM) is computed once per row, then each pixel is one step of every layer.
 
@@ -251,7 +253,8 @@ class PixelRNNConfig:
     head: int = opt(64, "features of the hidden 1x1 layer of the output head")
     colors: int = opt(2, "palette size: 2 = binarized, K = k-means colours, 256 = every grey level (palette output)")
     output: str = opt("palette", "palette: one softmax over --colors per pixel; raw: a 256-way softmax per "
-                                 "channel, R -> G -> B (--colors is then unused)", ("palette", "raw"))
+                                 "channel, R -> G -> B; regression: a Gaussian per channel, R -> G -> B, on "
+                                 "dequantized pixels (--colors is then unused)", ("palette", "raw", "regression"))
     conditional: bool = opt(False, "condition on the data's class labels: `genlab sample --label K` draws "
                                    "class K, and likelihoods are exact mixtures over the classes")
     label_count: int = opt(0, "classes of a conditional model (set from the data)", flag=False)
@@ -266,9 +269,9 @@ class PixelRNN(AutoregressiveImageModel):
 
     def __init__(self, config: PixelRNNConfig, item_shape, palette: Palette | None = None):
         super().__init__(config, item_shape, palette)
-        if config.arch not in ARCHS or config.output not in ("palette", "raw"):
+        if config.arch not in ARCHS or config.output not in ("palette", "raw", "regression"):
             raise GenlabError(f"unknown --arch {config.arch!r} or --output {config.output!r}; choose --arch from "
-                              f"{', '.join(ARCHS)} and --output from palette, raw")
+                              f"{', '.join(ARCHS)} and --output from palette, raw, regression")
         layers, width = self.sizes(config)
         if layers < 0 or width < self.groups or config.head < 1:
             raise GenlabError(f"--layers must be at least 0, --width at least {self.groups} and --head at least 1 "
