@@ -60,3 +60,7 @@ class TrainConfig:
     precision: str = opt("fp32", "bf16: autocast matrix products and convolutions to bfloat16 (for GPUs; "
                                  "on CPU it runs but is rarely faster)", ("fp32", "bf16"))
     compile: bool = opt(False, "torch.compile the networks (needs a C++ compiler on CPU, triton on CUDA)")
+    quality_every: float | None = opt(None, "seconds of training between sample-quality rows in metrics.csv (FID of "
+                                            "a few hundred samples in the data's feature space; images and points)")
+    threads: int | None = opt(None, "torch threads per process (default: chosen from the cores this process may "
+                                    "use, the processes sharing them and the work of a step; see docs/threads.md)")

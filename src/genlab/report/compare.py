@@ -66,7 +66,7 @@ def default_families(data: Dataset) -> list[str]:
 
 
 def train_families(names: list[str], data_cfg: DataConfig, minutes: float, out: Path, device: str, seed: int,
-                   quiet: bool, say: Callable[[str], None]) -> list[Path]:
+                   quiet: bool, say: Callable[[str], None], threads: int | None = None) -> list[Path]:
     """Train each family with its default options for `minutes` of wall-clock time into out/runs/NAME."""
     from genlab import train
 
@@ -75,9 +75,9 @@ def train_families(names: list[str], data_cfg: DataConfig, minutes: float, out: 
         if d.exists() and any(d.iterdir()):
             raise GenlabError(f"{d} already holds files; choose a new --out, or compare existing runs with --runs")
     for name, d in zip(names, dirs):
-        cfg = TrainConfig(minutes=minutes, device=device, seed=seed)  # the rest: the family's defaults for the data
+        cfg = TrainConfig(minutes=minutes, device=device, seed=seed, threads=threads)  # the rest: the family's defaults
         say(f"training {name} on {data_cfg.data} for {minutes:g} minute(s) -> {d}")
-        train.start(name, {}, data_cfg, cfg, d, quiet=quiet, typed={"minutes", "device", "seed"})
+        train.start(name, {}, data_cfg, cfg, d, quiet=quiet, typed={"minutes", "device", "seed", "threads"})
     return dirs
 
 
@@ -94,7 +94,8 @@ def training_summary(run: runs.LoadedRun) -> dict:
 def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[str] | None = None,
             run_dirs: list[str] | None = None, minutes: float = 1.0, n: int = 1000, seeds: int = 1,
             iwae_k: int = 100, limit: int | None = None, seed: int = 0, device: str = "cpu", quiet: bool = False,
-            say: Callable[[str], None] = print, features: str = "domain", resize: str = "tf1") -> dict:
+            say: Callable[[str], None] = print, features: str = "domain", resize: str = "tf1",
+            threads: int | None = None) -> dict:
     """Train (or take) the runs, evaluate them and write the report; returns metrics.json's content."""
     from genlab.report.html import render_report
     from genlab.train.trainer import resolve_device
@@ -121,7 +122,7 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
         check_families(families, data)
         say(f"genlab compare: {len(families)} famil{'y' if len(families) == 1 else 'ies'} "
             f"({', '.join(families)}), {minutes:g} minute(s) each")
-        dirs = train_families(families, data_cfg, minutes, out, device, seed, quiet, say)
+        dirs = train_families(families, data_cfg, minutes, out, device, seed, quiet, say, threads)
         loaded = [runs.load(d, device=resolve_device(device)) for d in dirs]
     data = loaded[0].dataset()
     test = data.test[:limit] if limit else data.test
