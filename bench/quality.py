@@ -74,10 +74,11 @@ class Scorer:
         return self.images(draw(model, N, SAMPLE_SEED))
 
 
-def genlab_run(family: str, minutes: float, every: float, seed: int, scorer: Scorer, folder: Path) -> list[dict]:
-    cfg = TrainConfig(minutes=minutes, seed=seed, device="cpu", quality_every=every * 60, threads=1)
+def genlab_run(family: str, minutes: float, every: float, seed: int, scorer: Scorer, folder: Path,
+               lr_schedule: str = "constant") -> list[dict]:
+    cfg = TrainConfig(minutes=minutes, seed=seed, device="cpu", quality_every=every * 60, threads=1, lr_schedule=lr_schedule)
     train.start(family, {}, DataConfig(data="mnist5k"), cfg, folder / family, quiet=True,
-                typed={"minutes", "seed", "device", "quality_every", "threads"}, probe=lambda data: scorer)
+                typed={"minutes", "seed", "device", "quality_every", "threads", "lr_schedule"}, probe=lambda data: scorer)
     return [{"seconds": float(r["seconds"]), **{k: float(r[k]) for k in FIGURES}}
             for r in viz.read_metrics(folder / family / "metrics.csv") if r.get("fid")]
 
@@ -142,6 +143,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--families", default="pixelrnn,vae,gan,gmm")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--lr-schedule", default="constant", choices=("constant", "linear"),
+                   help="genlab's runs: linear decays to 0 at the budget's end (then only the last row is that budget's)")
+    p.add_argument("--no-plain", action="store_true", help="genlab's runs only (for sweeps)")
     p.add_argument("--out", default="bench/quality")
     args = p.parse_args()
     if args.quick:
@@ -158,13 +162,14 @@ def main() -> None:
     for seed in range(args.seeds):
         for family in args.families.split(","):
             with tempfile.TemporaryDirectory() as tmp:
-                runs.setdefault(f"genlab {family}", []).append(genlab_run(family, args.minutes, args.every, seed, scorer, Path(tmp)))
-            if family in PLAIN:
+                runs.setdefault(f"genlab {family}", []).append(
+                    genlab_run(family, args.minutes, args.every, seed, scorer, Path(tmp), args.lr_schedule))
+            if family in PLAIN and not args.no_plain:
                 runs.setdefault(PLAIN[family], []).append(plain_run(family, args.minutes, args.every, seed, scorer, palette))
             load.append(os.getloadavg()[0])
             print(f"seed {seed}: {family} done (load average {load[-1]:.2f})", file=sys.stderr, flush=True)
     budgets = [round(args.every * i, 6) for i in range(1, int(round(args.minutes / args.every)) + 1)]
-    print(f"torch {torch.__version__}, 1 thread; mnist5k, {N} samples vs {len(data.test)} test digits in "
+    print(f"torch {torch.__version__}, 1 thread; genlab --lr-schedule {args.lr_schedule}; mnist5k, {N} samples vs {len(data.test)} test digits in "
           f"{scorer.space.name}; {args.seeds} seed(s), medians; load average {min(load):.1f}-{max(load):.1f}")
     print(f"real floor ({N} training digits, not in the test split; their nn_ratio is 0 by construction): "
           + ", ".join(f"{k} {v:.3g}" for k, v in floor.items() if k != "nn_ratio"))
