@@ -70,6 +70,15 @@ def test_step_flops_counts_forward_and_backward_of_the_whole_batch_and_changes_n
     assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
 
 
+def test_step_flops_counts_through_a_gradient_penalty():
+    """WGAN-GP's evaluation calls autograd.grad, which torch's per-module FLOP attribution refuses."""
+    cls = model_class("gan")
+    torch.manual_seed(0)
+    model = cls(cls.make_config(loss="wgan-gp", width=16, layers=2, latent=4), (2,), None)
+    flops = step_flops(model, torch.randn(16, 2))
+    assert flops > 0 and flops == step_flops(model, torch.randn(8, 2)) * 2  # linear in the batch
+
+
 def test_training_applies_the_policy_and_threads_overrides_it(tmp_path, monkeypatch, restore_threads):
     monkeypatch.setattr(threads, "cores", lambda: 4)
     monkeypatch.setattr(threads, "FLOPS_PER_THREAD", 1.0)  # any work is enough for every core

@@ -10,6 +10,20 @@ PROBE_ITEMS = 8  # items the forward pass is counted on; FLOPs grow linearly wit
 BACKWARD_FACTOR = 3  # forward + backward: the backward pass costs about twice the forward
 
 
+class _TotalOnly:
+    """The module tracker FlopCounterMode attributes FLOPs with, reduced to the one total read here:
+    torch's tracker hooks every module's backward, which an autograd.grad inside the counted pass
+    (the WGAN-GP gradient penalty) refuses."""
+
+    parents = {"Global"}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
 def step_flops(model: GenerativeModel, batch: torch.Tensor, **labels: torch.Tensor) -> float:
     """FLOPs (a multiply-add is 2; matrix products and convolutions, as torch's counter counts) of
     one training step on `batch`, estimated from the forward figures on its first PROBE_ITEMS items.
@@ -19,6 +33,7 @@ def step_flops(model: GenerativeModel, batch: torch.Tensor, **labels: torch.Tens
         return 0.0
     was_training = model.training
     counter = FlopCounterMode(display=False)
+    counter.mod_tracker = _TotalOnly()
     devices = [model.device] if model.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.no_grad(), counter:
         model.eval()
