@@ -70,32 +70,43 @@ class PlainD(nn.Module):
         return self.d.head(self.d.convs(x).flatten(1)).squeeze(1)
 
 
+class ExampleLoop:
+    """PyTorch's DCGAN example, one step at a time: D's loss as two backward passes, the G step
+    through a D that still computes its weight gradients, plain Adam (betas 0.5, 0.999)."""
+
+    def __init__(self, gan: GAN):
+        self.gan, self.G, self.D = gan, PlainG(gan.generator), PlainD(gan.discriminator)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=LR, betas=(0.5, 0.999))
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=LR, betas=(0.5, 0.999))
+        self.criterion = nn.BCEWithLogitsLoss()
+
+    def step(self, real: torch.Tensor) -> None:
+        G, D, criterion = self.G, self.D, self.criterion
+        ones, zeros = torch.ones(len(real)), torch.zeros(len(real))
+        D.zero_grad()
+        err_real = criterion(D(real), ones)
+        err_real.backward()
+        fake = G(torch.randn(len(real), self.gan.latent))
+        err_fake = criterion(D(fake.detach()), zeros)
+        err_fake.backward()
+        self.opt_d.step()
+        G.zero_grad()
+        err_g = criterion(D(fake), ones)
+        err_g.backward()
+        self.opt_g.step()
+        _ = (err_real + err_fake).item(), err_g.item()  # the example logs these every step
+
+
 def plain_loop(images: torch.Tensor, epochs: int) -> float:
     """Generator steps per second of PyTorch's DCGAN-example loop over a DataLoader."""
     torch.manual_seed(0)
-    gan = GAN(GANConfig(), (1, 28, 28))
-    G, D = PlainG(gan.generator), PlainD(gan.discriminator)
-    opt_d = torch.optim.Adam(D.parameters(), lr=LR, betas=(0.5, 0.999))
-    opt_g = torch.optim.Adam(G.parameters(), lr=LR, betas=(0.5, 0.999))
-    criterion = nn.BCEWithLogitsLoss()
+    loop = ExampleLoop(GAN(GANConfig(), (1, 28, 28)))
     loader = DataLoader(TensorDataset(images), batch_size=BATCH, shuffle=True)
     steps, start = 0, time.perf_counter()
     for _ in range(epochs):
         for (real,) in loader:
-            ones, zeros = torch.ones(len(real)), torch.zeros(len(real))
-            D.zero_grad()
-            err_real = criterion(D(real), ones)
-            err_real.backward()
-            fake = G(torch.randn(len(real), gan.latent))
-            err_fake = criterion(D(fake.detach()), zeros)
-            err_fake.backward()
-            opt_d.step()
-            G.zero_grad()
-            err_g = criterion(D(fake), ones)
-            err_g.backward()
-            opt_g.step()
+            loop.step(real)
             steps += 1
-            _ = (err_real + err_fake).item(), err_g.item()  # the example logs these every step
     return steps / (time.perf_counter() - start)
 
 

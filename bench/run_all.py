@@ -36,6 +36,7 @@ import gan_speed  # noqa: E402
 import pixelrnn_speed  # noqa: E402
 import wavenet_speed  # noqa: E402
 from common import alternate, matmul_peak, median_ratio, peak_rss_mb, plain_loop, step_flops, trainer_speed  # noqa: E402
+from genlab.core import threads  # noqa: E402
 from genlab.data import Palette, load_dataset  # noqa: E402
 from genlab.models.gan import GAN, GANConfig  # noqa: E402
 from genlab.models.pixelrnn import ARCHS, PixelRNN, PixelRNNConfig  # noqa: E402
@@ -135,13 +136,13 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: genlab's thread policy, "
+                                                              "this process's share of the cores; see docs/threads.md)")
     args = p.parse_args()
     args.archs, args.memory, args.wavenet_steps = list(ARCHS), ["vae", "gan", "pixelrnn"], 200
     if args.quick:
         args.rounds, args.epochs, args.archs, args.memory, args.wavenet_steps = 2, 1, ["pixelcnn", "row-lstm"], ["vae"], 50
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    threads.apply(args.threads)
     device = torch.device(args.device)
     peak = matmul_peak(device)
     load = os.getloadavg()[0]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from genlab import viz
 from genlab.cli import main
 from genlab.metrics import features
 from genlab.models import REGISTRY
@@ -49,6 +50,18 @@ def test_metrics_json_holds_every_family_in_one_feature_space(report):
         picture = figures["sample_setup"].get("nearest_picture")  # every path relative to the report folder
         assert picture is None or (picture == f"pictures/{name}_nearest.png" and (report / picture).is_file())
     assert any("nearest_picture" in f["sample_setup"] for f in m["models"].values())
+
+
+def test_the_report_draws_time_to_quality_lines_from_metrics_csv(report):
+    m = json.loads((report / "metrics.json").read_text())
+    html = (report / "report.html").read_text()
+    section = html.split('<h2 id="time-to-quality">')[1].split("<h2")[0]
+    assert len(_images(section)) == 1 and (report / "pictures" / "time_to_quality.png").is_file()
+    for name, figures in m["models"].items():
+        quality = figures["training"]["quality"]  # [training seconds, FID] per sample-quality row
+        rows = [r for r in viz.read_metrics(report / "runs" / name / "metrics.csv") if r.get("fid")]
+        assert quality == [[float(r["seconds"]), float(r["fid"])] for r in rows] and len(quality) >= 2
+        assert all(a[0] < b[0] for a, b in zip(quality, quality[1:])) and all(f > 0 for _, f in quality)
 
 
 def test_report_is_one_self_contained_page(report):

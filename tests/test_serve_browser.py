@@ -83,7 +83,9 @@ def test_every_tab_loads_and_missing_families_are_named(page, server, runs_dir, 
         note.wait_for(state="visible")
         assert "No PixelRNN run" in note.inner_text()
         page.click("nav button[data-tab=latent]")
-        wait_until(lambda: "No VAE or GAN run" in page.locator("#tab-latent .missing").inner_text())  # filled in after the click
+        latent = page.locator("#tab-latent .missing", has_text="No VAE or GAN run")
+        latent.wait_for(state="visible", timeout=10_000)  # the tab fills its note after the click; reading at once raced it
+        assert "No VAE or GAN run" in latent.inner_text()
 
 
 def test_gan_game_streams_frames_and_the_loss_chart_grows(page, server, tmp_path):

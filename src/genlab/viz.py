@@ -130,6 +130,24 @@ def save_points_plot(points: torch.Tensor, path: str | Path, reference: torch.Te
     _save_figure(fig, path)
 
 
+def save_line_plot(lines: dict[str, list], path: str | Path, xlabel: str, ylabel: str, title: str | None = None,
+                   log_y: bool = False) -> None:
+    """One line (with dots) per name through its [x, y] points."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for name, points in lines.items():
+        ax.plot(*zip(*points), "o-", markersize=3, label=name)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    _save_figure(fig, path)
+
+
 def _save_figure(fig, path: str | Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")

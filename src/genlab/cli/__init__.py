@@ -14,11 +14,13 @@ import sys
 from typing import Sequence
 
 from genlab.cli.parser import build_parser
+from genlab.core import threads
 from genlab.core.errors import GenlabError
 
 VERBS = {"train": "train", "sample": "use", "complete": "use", "interpolate": "use", "evaluate": "evaluate",
          "compare": "evaluate", "demo": "evaluate", "data": "data", "serve": "serve", "fetch": "fetch",
          "fid": "fetch", "lecture": "lecture"}  # verb -> its module
+OWN_THREADS = ("train", "serve")  # verbs that choose their thread count from their own work (trainer, page jobs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,6 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         ns = build_parser().parse_args(argv)
         ns.argv = argv  # `train --nproc N` starts N copies of this very command
+        if ns.command not in OWN_THREADS:
+            threads.apply(getattr(ns, "threads", None))  # the policy: this process's share of the cores
         verb = importlib.import_module(f"genlab.cli.{VERBS[ns.command]}")  # only the verb's module is imported
         getattr(verb, f"cmd_{ns.command}")(ns)
         return 0

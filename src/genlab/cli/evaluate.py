@@ -61,7 +61,7 @@ def cmd_compare(ns: argparse.Namespace) -> None:
         raise GenlabError("--runs are evaluated on their own data; leave out the data flags")
     compare(ns.out, DataConfig(**data_args(ns)), names, run_dirs, minutes=ns.minutes, n=ns.n, seeds=ns.seeds,
             iwae_k=ns.iwae_k, limit=ns.limit, seed=ns.seed, device=ns.device, quiet=ns.quiet, say=say,
-            features=ns.features, resize=ns.resize)
+            features=ns.features, resize=ns.resize, threads=ns.threads)
 
 
 DEMO_FAMILIES = ["pixelrnn", "vae", "gan", "gmm"]
@@ -88,7 +88,7 @@ def cmd_demo(ns: argparse.Namespace) -> None:
          f"{ns.n} samples each for the figures")
     try:
         compare(staging, DataConfig(data="mnist5k"), DEMO_FAMILIES, minutes=ns.minutes, n=ns.n, device=ns.device,
-                quiet=ns.quiet, say=say)
+                quiet=ns.quiet, say=say, threads=ns.threads)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "class (default: image i gets class i mod classes)")
     s.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder (one PNG each)")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    add_threads_flag(s)
 
     c = sub.add_parser("complete", help="fill in the hidden part of an image (or continue a sound)")
     c.add_argument("run")
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seconds", type=float, default=None, help="audio: seconds to generate after them")
     c.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder")
     c.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    add_threads_flag(c)
 
     i = sub.add_parser("interpolate", help="walk a straight line in latent space (VAE)")
     i.add_argument("run")
@@ -115,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder")
     i.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    add_threads_flag(i)
 
     e = sub.add_parser("evaluate", help="likelihoods and sample quality (FID, KID, precision/recall, "
                                         "density/coverage, memorization) on the test split, written as JSON")
@@ -132,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="metrics .json file")
     e.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     e.add_argument("--quiet", action="store_true")
+    add_threads_flag(e)
 
     d = sub.add_parser("data", help="show what a data spec holds")
     d.add_argument("spec", help="digits, mnist5k, toy:NAME, patches:NAME, or a path")
@@ -159,12 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     cmp.add_argument("--quiet", action="store_true")
     _add_feature_flags(cmp)
+    add_threads_flag(cmp)
 
     web = sub.add_parser("serve", help="a local web page: the GAN game, completions, latent spaces, runs")
     web.add_argument("--runs", help="folder of runs to offer (searched three levels deep)")
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     web.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     web.add_argument("--allow-remote", action="store_true", help="allow a --host other machines can reach")
+    add_threads_flag(web)
 
     demo = sub.add_parser("demo", help="the main job on built-in data: PixelRNN, VAE, GAN and the Gaussian mixture "
                                        "trained on MNIST digits and compared in one report (about 5 minutes)")
@@ -176,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                    f"and memorization (default {DEMO_SAMPLES})")
     demo.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     demo.add_argument("--quiet", action="store_true")
+    add_threads_flag(demo)
 
     lec = sub.add_parser("lecture", help="the lecture notes' claims as experiments on built-in data, on one page "
                                          "DIR/lecture.html (about 10 minutes; --quick about 2)")
@@ -185,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "already in DIR")
     lec.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     lec.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_threads_flag(lec)
     _add_fetch_and_fid(sub)
     return p
 
@@ -211,6 +219,13 @@ def _add_fetch_and_fid(sub) -> None:
     d.add_argument("--image-size", type=int, default=None, help="resize folder images to this size first")
     d.add_argument("--out", help="also write the figures as JSON here")
     d.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    add_threads_flag(d)
+
+
+def add_threads_flag(parser: argparse.ArgumentParser) -> None:
+    """--threads, as `genlab train` has it (TrainConfig.threads)."""
+    help_text = next(f for f in dataclasses.fields(TrainConfig) if f.name == "threads").metadata["help"]
+    parser.add_argument("--threads", type=int, default=None, metavar="THREADS", help=help_text)
 
 
 def _add_feature_flags(parser: argparse.ArgumentParser) -> None:

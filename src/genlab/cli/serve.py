@@ -7,4 +7,4 @@ import argparse
 def cmd_serve(ns: argparse.Namespace) -> None:
     from genlab.serve.server import serve
 
-    serve(ns.runs, ns.host, ns.port, ns.allow_remote, say=print)
+    serve(ns.runs, ns.host, ns.port, ns.allow_remote, say=print, threads=ns.threads)

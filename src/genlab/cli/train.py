@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 from genlab import train
 from genlab.cli.args import say, train_args
 from genlab.core.config import DataConfig, TrainConfig
+from genlab.metrics.probe import quality_probe
 from genlab.train import distributed, runs
 
 
@@ -18,12 +20,13 @@ def cmd_train(ns: argparse.Namespace) -> None:
     if train_values.get("nproc", 1) > 1 and not distributed.launched():
         distributed.launch(ns.argv, train_values["nproc"])  # N copies of this command under torchrun
         return
+    probe = partial(quality_probe, quiet=ns.quiet)  # features on the CPU: samples come back there
     if ns.resume:
         trainer = train.resume(out, {**train_values, **data_values, **model_values}, quiet=ns.quiet,
-                               model_name=ns.model)
+                               model_name=ns.model, probe=probe)
     else:
         trainer = train.start(ns.model, model_values, DataConfig(**data_values), TrainConfig(**train_values),
-                              out, quiet=ns.quiet, typed=set(train_values))
+                              out, quiet=ns.quiet, typed=set(train_values), probe=probe)
     if not trainer.group.main:
         return
     c = trainer.counters

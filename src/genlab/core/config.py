@@ -62,3 +62,7 @@ class TrainConfig:
     compile: bool = opt(False, "torch.compile the networks (needs a C++ compiler on CPU, triton on CUDA)")
     workers: int = opt(2, "data streamed from a pack (`genlab data SPEC --pack DIR`): DataLoader processes reading "
                           "batches ahead; 0 reads them in the training process (in-memory data ignores it)")
+    quality_every: float | None = opt(None, "seconds of training between sample-quality rows in metrics.csv (FID of "
+                                            "a few hundred samples in the data's feature space; images and points)")
+    threads: int | None = opt(None, "torch threads per process (default: chosen from the cores this process may "
+                                    "use, the processes sharing them and the work of a step; see docs/threads.md)")

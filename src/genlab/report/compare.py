@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -25,6 +26,7 @@ from genlab.models import REGISTRY
 from genlab.train import runs
 
 PICTURE_SEED = 0
+QUALITY_POINTS = 10  # sample-quality rows per trained family (time-to-quality lines): one per tenth of the budget
 SHOWN = 8  # test images per row in reconstructions, interpolations and completions
 
 
@@ -66,35 +68,58 @@ def default_families(data: Dataset) -> list[str]:
 
 
 def train_families(names: list[str], data_cfg: DataConfig, minutes: float, out: Path, device: str, seed: int,
-                   quiet: bool, say: Callable[[str], None]) -> list[Path]:
-    """Train each family with its default options for `minutes` of wall-clock time into out/runs/NAME."""
+                   quiet: bool, say: Callable[[str], None], threads: int | None = None,
+                   quality: bool = False) -> list[Path]:
+    """Train each family with its default options for `minutes` of wall-clock time into out/runs/NAME;
+    `quality`: with sample-quality rows every tenth of the budget (the time-to-quality lines)."""
     from genlab import train
+    from genlab.metrics.probe import quality_probe
 
     dirs = [out / "runs" / name for name in names]
     for d in dirs:
         if d.exists() and any(d.iterdir()):
             raise GenlabError(f"{d} already holds files; choose a new --out, or compare existing runs with --runs")
     for name, d in zip(names, dirs):
-        cfg = TrainConfig(minutes=minutes, device=device, seed=seed)  # the rest: the family's defaults for the data
+        every = minutes * 60 / QUALITY_POINTS if quality else None
+        cfg = TrainConfig(minutes=minutes, device=device, seed=seed, threads=threads,  # the rest: the family's defaults
+                          quality_every=every)
         say(f"training {name} on {data_cfg.data} for {minutes:g} minute(s) -> {d}")
-        train.start(name, {}, data_cfg, cfg, d, quiet=quiet, typed={"minutes", "device", "seed"})
+        train.start(name, {}, data_cfg, cfg, d, quiet=quiet, typed={"minutes", "device", "seed", "threads", "quality_every"},
+                    probe=partial(quality_probe, quiet=quiet))
     return dirs
 
 
 def training_summary(run: runs.LoadedRun) -> dict:
-    """Epochs, steps and seconds from the run's metrics.csv (its last row)."""
+    """Epochs, steps and seconds from the run's metrics.csv (its last row), and its sample-quality
+    rows (--quality-every) as [training seconds, FID] pairs."""
     path = run.path / "metrics.csv"
     rows = viz.read_metrics(path) if path.is_file() else []
     if not rows:
         return {"steps": run.step}
     last = rows[-1]
-    return {"steps": int(last["step"]), "epochs": float(last["epoch"]), "seconds": float(last["seconds"])}
+    quality = [[float(r["seconds"]), float(r["fid"])] for r in rows if r["split"] == "test" and r.get("fid")]
+    return {"steps": int(last["step"]), "epochs": float(last["epoch"]), "seconds": float(last["seconds"]),
+            **({"quality": quality} if quality else {})}
+
+
+def quality_picture(entries: list[Entry], folder: Path) -> Picture | None:
+    """FID against training seconds, one line per run that logged sample-quality rows."""
+    lines = {e.label: e.training["quality"] for e in entries if e.training.get("quality")}
+    if not lines:
+        return None
+    path = folder / "time_to_quality.png"
+    viz.save_line_plot(lines, path, xlabel="training seconds", ylabel="FID (250 samples, domain features; log scale)",
+                       title="time to quality", log_y=True)
+    return Picture(path, "FID of 250 samples while training, against training seconds, one line per family "
+                         "(measured in the data's own feature space every tenth of the budget; biased upward by the "
+                         "few samples, so compare the lines, not these values with the table's)", plot=True)
 
 
 def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[str] | None = None,
             run_dirs: list[str] | None = None, minutes: float = 1.0, n: int = 1000, seeds: int = 1,
             iwae_k: int = 100, limit: int | None = None, seed: int = 0, device: str = "cpu", quiet: bool = False,
-            say: Callable[[str], None] = print, features: str = "domain", resize: str = "tf1") -> dict:
+            say: Callable[[str], None] = print, features: str = "domain", resize: str = "tf1",
+            threads: int | None = None) -> dict:
     """Train (or take) the runs, evaluate them and write the report; returns metrics.json's content."""
     from genlab.report.html import render_report
     from genlab.train.trainer import resolve_device
@@ -121,7 +146,8 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
         check_families(families, data)
         say(f"genlab compare: {len(families)} famil{'y' if len(families) == 1 else 'ies'} "
             f"({', '.join(families)}), {minutes:g} minute(s) each")
-        dirs = train_families(families, data_cfg, minutes, out, device, seed, quiet, say)
+        dirs = train_families(families, data_cfg, minutes, out, device, seed, quiet, say, threads,
+                              quality=data.kind in ("image", "points"))
         loaded = [runs.load(d, device=resolve_device(device)) for d in dirs]
     data = loaded[0].dataset()
     test = data.test[:limit] if limit else data.test
@@ -146,7 +172,9 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
                                     "model_config": e.run.config["model_config"], "training": e.training,
                                     **e.report} for e in entries}}
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    atomic_write_text(out / "report.html", render_report(metrics, entries, memorization_words(entries)))
+    quality = quality_picture(entries, out / "pictures")
+    atomic_write_text(out / "report.html", render_report(metrics, entries, memorization_words(entries),
+                                                          [quality] if quality else []))
     say(f"wrote {out / 'report.html'} (open it in a browser) and {out / 'metrics.json'}")
     return metrics
 

@@ -120,8 +120,9 @@ def markdown_table(metrics: dict) -> str:
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
 
 
-def render_report(metrics: dict, entries: list, words: list[str]) -> str:
-    """The page: setup, metrics table, memorization in words, then each model's pictures."""
+def render_report(metrics: dict, entries: list, words: list[str], shared: list | None = None) -> str:
+    """The page: setup, metrics table, memorization in words, the pictures of every run together
+    (`shared`: the time-to-quality lines), then each model's pictures."""
     models = metrics["models"]
     budget = (f"Each family trained for {metrics['budget_minutes']:g} minute(s) of wall-clock time"
               if metrics["budget_minutes"] else "Runs trained beforehand")
@@ -138,6 +139,9 @@ def render_report(metrics: dict, entries: list, words: list[str]) -> str:
              + "↑ higher is better, ↓ lower is better; hover over a heading for its definition.</p>",
              table(HEADER, [_row(label, models[label]) for label in models], TITLES),
              "<h2>Memorization, in plain words</h2>", "<ul>" + "".join(f"<li>{esc(w)}</li>" for w in words) + "</ul>"]
+    if shared:
+        parts.append('<h2 id="time-to-quality">Time to quality</h2>')
+        parts.extend(figure(p.path, p.caption, p.plot) for p in shared)
     for e in entries:
         parts.append(f'<h2 id="{esc(e.label)}">{esc(e.label)}</h2>')
         parts.append(f'<p class="note">run <code>{esc(models[e.label]["run"])}</code>; options '

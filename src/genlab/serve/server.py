@@ -7,7 +7,9 @@ import socket
 import sys
 from pathlib import Path
 
+from genlab.core import threads as thread_policy
 from genlab.core.errors import GenlabError
+from genlab.serve.limits import Limits
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -32,7 +34,8 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(runs_dir: str | None, host: str, port: int, allow_remote: bool, say=print) -> None:
+def serve(runs_dir: str | None, host: str, port: int, allow_remote: bool, say=print, threads: int | None = None) -> None:
+    import torch
     import uvicorn
 
     from genlab.serve.app import create_app
@@ -44,15 +47,18 @@ def serve(runs_dir: str | None, host: str, port: int, allow_remote: bool, say=pr
     if host not in LOOPBACK and not allow_remote:
         raise GenlabError(f"--host {host} would let other machines reach the page (it can train models and read "
                           f"the runs); add --allow-remote if that is what you want")
+    limits = Limits()
+    # the page runs up to `jobs` model jobs and `gan_sessions` games at once, each a small step at a time
+    thread_policy.apply(threads, processes=limits.jobs + limits.gan_sessions)
     sock = bind(host, port)
-    app = create_app(runs_dir, allowed_hosts=None if host not in LOOPBACK else ["127.0.0.1", "localhost", "[::1]", "::1"])
+    app = create_app(runs_dir, limits, allowed_hosts=None if host not in LOOPBACK else ["127.0.0.1", "localhost", "[::1]", "::1"])
     found = len(app.state.catalog.scan())
     if host not in LOOPBACK:
         print(f"genlab: warning: serving on {host}: anyone who can reach this machine on port "
               f"{sock.getsockname()[1]} can use the page and see the runs; there is no login", file=sys.stderr)
     shown = f"[{host}]" if ":" in host else host
     say(f"genlab serve: http://{shown}:{sock.getsockname()[1]}/  ({found} run(s) under {runs_dir or '(no --runs)'}); "
-        f"Ctrl-C stops it", flush=True)
+        f"torch threads {torch.get_num_threads()}; Ctrl-C stops it", flush=True)
     server = QuietServer(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
     try:
         server.run(sockets=[sock])

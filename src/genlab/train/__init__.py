@@ -2,21 +2,26 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
+from genlab.core import threads
 from genlab.core.config import DataConfig, TrainConfig, to_dict
 from genlab.core.errors import GenlabError
 from genlab.data import Dataset, Palette, load_dataset, pack
 from genlab.models import GenerativeModel, model_class
 from genlab.train import distributed, runs, streaming
+from genlab.train.work import step_flops
 from genlab.train.trainer import Trainer, resolve_device, tensorboard_writer
 
 __all__ = ["start", "resume", "Trainer"]
+
+Probe = Callable[[GenerativeModel], dict[str, float]]  # a model -> sample-quality figures (e.g. {"fid": ...})
 
 
 def fingerprint(data: Dataset) -> str:
@@ -59,7 +64,8 @@ def _new_model(cls: type[GenerativeModel], model_cfg: Any, data: Dataset, seed: 
     return cls(model_cfg, data.item_shape, palette)
 
 
-def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run: Path, quiet: bool) -> Trainer:
+def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run: Path, quiet: bool,
+             probe: Probe | None = None) -> Trainer:
     """Join the other training processes (if torchrun started several), move the model and the
     prepared data onto this process's device, and build the Trainer."""
     _check_sharing(model, len(data.train), train_cfg)
@@ -77,8 +83,11 @@ def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run:
     if model.label_count:
         labels = {"train_labels": model.prepare_labels(data.train_labels.to(device)),
                   "test_labels": None if data.test_labels is None else model.prepare_labels(data.test_labels.to(device))}
+    batch = prepared_train[:len(prepared_train) if model.full_batch else train_cfg.batch_size]
+    probe_labels = {"labels": labels["train_labels"][:len(batch)]} if labels else {}
+    threads.apply(train_cfg.threads, step_flops(model, batch, **probe_labels), processes=int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
     return Trainer(model, prepared_train, prepared_test, train_cfg, run, quiet=quiet, group=group, data_spec=data.spec,
-                   **labels)
+                   probe=probe, **labels)
 
 
 def _check_sharing(model: GenerativeModel, n: int, train_cfg: TrainConfig) -> None:
@@ -95,11 +104,24 @@ def _check_execution(train_cfg: TrainConfig) -> None:
     """Refuse device, process, compiler and logging settings that cannot work, before any file is written."""
     if train_cfg.nproc < 1 or train_cfg.workers < 0:
         raise GenlabError("--nproc must be at least 1 and --workers at least 0")
+    threads.requested(train_cfg.threads)  # a --threads below 1 is refused here
     device = resolve_device(train_cfg.device)
     if train_cfg.compile:
         distributed.check_compiler(device)
     if train_cfg.tensorboard:
         tensorboard_writer()
+    if train_cfg.quality_every is not None and train_cfg.quality_every <= 0:
+        raise GenlabError("--quality-every must be above 0 seconds")
+
+
+def _probe(train_cfg: TrainConfig, build: Callable[[Dataset], Probe] | None, data: Dataset) -> Probe | None:
+    """The sample-quality probe when --quality-every asks for one (rank 0 alone runs it)."""
+    if train_cfg.quality_every is None or distributed.rank() != 0:
+        return None
+    if build is None:
+        raise GenlabError("--quality-every needs a sample-quality probe; the command line builds one from "
+                          "genlab.metrics (pass probe= to train.start / train.resume)")
+    return build(data)
 
 
 def _fit(trainer: Trainer, resume: bool) -> Trainer:
@@ -111,8 +133,12 @@ def _fit(trainer: Trainer, resume: bool) -> Trainer:
 
 
 def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, train_cfg: TrainConfig,
-          out: str | Path, quiet: bool = False, typed: set[str] | None = None) -> Trainer:
+          out: str | Path, quiet: bool = False, typed: set[str] | None = None,
+          probe: Callable[[Dataset], Probe] | None = None) -> Trainer:
     """Train a new model into the run folder `out` (refused if it holds anything).
+
+    `probe`: with --quality-every, builds the sample-quality probe from the loaded data (the
+    caller's, from `genlab.metrics`: the trainer imports no metric).
 
     `typed`: the TrainConfig fields the user set (the CLI's flags); every other field takes the
     model's default for the data kind (`train_defaults_for`). None: `train_cfg` is used as given."""
@@ -133,6 +159,7 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
     data = _load_data(cls, data_cfg)
     if typed is not None:
         train_cfg = replace(train_cfg, **{k: v for k, v in cls.train_defaults_for(data.kind).items() if k not in typed})
+    quality = _probe(train_cfg, probe, data)  # before the run folder is made: it may refuse the data
     model = _new_model(cls, model_cfg, data, train_cfg.seed)
     config = {"model": model_name, "model_config": to_dict(model.config), "data": to_dict(data_cfg),
               "train": to_dict(train_cfg), "item_shape": list(data.item_shape),
@@ -143,16 +170,16 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
     if main:
         runs.prepare_new_run(out)
         runs.write_config(out, config)
-    return _fit(_trainer(model, data, train_cfg, out, quiet), resume=False)
+    return _fit(_trainer(model, data, train_cfg, out, quiet, quality), resume=False)
 
 
 BUDGETS = ("epochs", "minutes", "steps")
 RESUME_OVERRIDES = ("epochs", "minutes", "steps", "device", "save_every", "log_every", "tensorboard", "nproc", "precision",
-                    "compile", "workers")
+                    "compile", "workers", "threads", "quality_every")
 
 
 def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool = False,
-           model_name: str | None = None) -> Trainer:
+           model_name: str | None = None, probe: Callable[[Dataset], Probe] | None = None) -> Trainer:
     """Continue a stopped run from its last checkpoint; only the budget, device, logging and the
     execution settings (processes, precision, compilation) may change."""
     out = Path(out)
@@ -176,6 +203,7 @@ def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool
     if fingerprint(data) != config.get("data_fingerprint"):
         raise GenlabError(f"the data behind {config['data']['data']} changed since {out} started; "
                           f"resume with the same data or train a new run")
+    quality = _probe(train_cfg, probe, data)
     if (out / runs.CHECKPOINT).exists():
         state, *_ = runs.load_checkpoint(out)
         model = runs.model_from_state(config, state)
@@ -184,6 +212,6 @@ def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool
     config["train"] = to_dict(train_cfg)
     if distributed.rank() == 0:
         runs.write_config(out, config)
-    trainer = _trainer(model, data, train_cfg, out, quiet)
+    trainer = _trainer(model, data, train_cfg, out, quiet, quality)
     trainer.replan = bool(given)  # a new budget: the schedule decays over it from here on
     return _fit(trainer, resume=True)

@@ -14,7 +14,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from tqdm import tqdm
@@ -129,6 +129,7 @@ class Trainer:
     group: Group = field(default_factory=Group)  # the training processes (world 1: just this one)
     data_spec: str = ""  # the data spec trained on, for a family's pictures (the GAN's toy modes)
     replan: bool = False  # a resume with a new budget: measure or compute the step budget again
+    probe: Callable[[GenerativeModel], dict[str, float]] | None = None  # sample-quality figures, --quality-every
 
     def __post_init__(self) -> None:
         self.optimizers = self.model.configure_optimizers(self.cfg.lr)
@@ -209,6 +210,7 @@ class Trainer:
             tqdm.write(self.model.summary())
         self.last_save = self.last_plot = self._started = time.monotonic()
         self._seconds_at_start = self.counters.seconds  # wall-clock time of earlier sessions of this run
+        self._quality_at = self.counters.seconds  # training seconds of the last sample-quality row
         while not self._done():
             c = self.counters
             order = epoch_order(len(self.train_data), self.cfg.seed, c.epoch)
@@ -240,6 +242,7 @@ class Trainer:
                     self._log_train(sums, seen, images / (time.monotonic() - window_start), bar)
                     sums, seen, images, window_start = {}, 0, 0, time.monotonic()
                     self._save_if_due()
+                self._probe_if_due()
             bar.close()
             if seen:
                 self._log_train(sums, seen, 0.0, bar)
@@ -248,6 +251,7 @@ class Trainer:
                 c.step_in_epoch = 0
             self._end_of_epoch()
             c.seconds = self._seconds_at_start + time.monotonic() - self._started
+        self._probe_if_due(final=True)
         if main:
             viz.plot_metrics(self.run / "metrics.csv", self.run / "loss.png")
         self.save()
@@ -256,6 +260,27 @@ class Trainer:
         if self.tb is not None:
             self.tb.close()
         return self.counters
+
+    def _probe_if_due(self, final: bool = False) -> None:
+        """Every --quality-every seconds of training (and once at the end), the probe's sample-quality
+        figures as a test row. The probe draws from its own generator; the global generators are
+        restored after it, the model goes back to training mode and its time is left out of the
+        training seconds (and of a --minutes budget), so the run's weights are the same without it."""
+        c = self.counters
+        if self.probe is None or not self.cfg.quality_every or not self.group.main:
+            return
+        if c.seconds - self._quality_at < self.cfg.quality_every and not (final and c.seconds > self._quality_at):
+            return
+        begun = time.monotonic()
+        devices = [self.model.device] if self.model.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            self.model.eval()
+            figures = self.probe(self.model)
+            self.model.train()
+        self._started += time.monotonic() - begun  # the probe's time is not training time
+        self._quality_at = c.seconds
+        self.metrics.add({"step": c.step, "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
+                          "seconds": c.seconds, "split": "test", **figures})
 
     def _autocast(self):
         """bf16 autocast around a step with --precision bf16 (the weights and Adam's state stay fp32)."""

@@ -1,0 +1,195 @@
+"""Quality per CPU minute: each image family trained with genlab's defaults for a wall-clock budget
+on mnist5k, beside the plain PyTorch loop of the same classic network for the same budget (the
+784-400-20 VAE, the DCGAN of PyTorch's example, the PixelCNN: the loops the speed benchmarks time,
+with the tutorials' Adam settings), all scored the same way.
+
+Every `--every` minutes of training (and at the end) 1,000 samples from one fixed seed are scored
+against the 1,000 test digits in genlab's feature space for mnist5k (its digit classifier): FID,
+KID, precision/recall (k = 3), the classifier's mean top-class confidence, the classifier
+"inception score" exp E KL(p(y|x) || p(y)), and the nearest-neighbour ratio to the training set
+in the same features (1: new digits, 0: copies). genlab's runs get these through `--quality-every`
+(the trainer's probe), the plain loops through the same call at the same times; scoring time is
+left out of the training time. The real floor: 1,000 training digits scored the same way.
+
+    .venv/bin/python bench/quality.py [--minutes 4] [--every 1] [--seeds 1] [--families pixelrnn,vae,gan,gmm]
+                                      [--quick] [--out bench/quality]
+
+--quick: 1 minute, scored every half minute. Prints a table (median over seeds at each scored
+budget) and the time to FID <= 2x the real floor; writes OUT/time_to_quality.png and OUT/rows.json.
+Everything runs on one thread (genlab's policy for these networks on a shared 2-core machine).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gan_speed  # noqa: E402
+from genlab import train, viz  # noqa: E402
+from genlab.core import threads  # noqa: E402
+from genlab.core.config import DataConfig, TrainConfig  # noqa: E402
+from genlab.data import Palette, load_dataset  # noqa: E402
+from genlab.metrics.classifier import class_probabilities, classifier_scores  # noqa: E402
+from genlab.metrics.evaluate import draw  # noqa: E402
+from genlab.metrics.features import feature_space  # noqa: E402
+from genlab.metrics.fid import fid, kid  # noqa: E402
+from genlab.metrics.memorization import memorization  # noqa: E402
+from genlab.metrics.prdc import prdc  # noqa: E402
+from genlab.models.gan import GAN, GANConfig  # noqa: E402
+from genlab.models.pixelrnn import PixelRNN, PixelRNNConfig  # noqa: E402
+from genlab.models.vae import VAE, VAEConfig  # noqa: E402
+
+N, SAMPLE_SEED, SHAPE = 1000, 0, (1, 28, 28)
+FIGURES = ("fid", "kid", "precision", "recall", "confidence", "inception_score", "nn_ratio")
+PLAIN = {"pixelrnn": "plain PixelCNN", "vae": "plain VAE 784-400-20", "gan": "plain DCGAN"}
+
+
+class Scorer:
+    """model or images -> the figures above, against the test split; a Trainer probe as it stands."""
+
+    def __init__(self, data):
+        self.space = feature_space(data)
+        self.real = self.space.embed(data.test)
+        self.train_features = self.space.embed(data.train)
+
+    def images(self, samples: torch.Tensor) -> dict[str, float]:
+        fake = self.space.embed(samples)
+        pr = prdc(self.real, fake)
+        return {"fid": fid(self.real, fake), "kid": kid(self.real, fake, seed=0, warn=False).mean,
+                "precision": pr["precision"], "recall": pr["recall"],
+                **classifier_scores(class_probabilities(self.space, samples)),
+                "nn_ratio": memorization(fake, self.train_features, self.real)[0]["ratio"]}
+
+    def __call__(self, model) -> dict[str, float]:
+        return self.images(draw(model, N, SAMPLE_SEED))
+
+
+def genlab_run(family: str, minutes: float, every: float, seed: int, scorer: Scorer, folder: Path,
+               lr_schedule: str = "constant") -> list[dict]:
+    cfg = TrainConfig(minutes=minutes, seed=seed, device="cpu", quality_every=every * 60, threads=1, lr_schedule=lr_schedule)
+    train.start(family, {}, DataConfig(data="mnist5k"), cfg, folder / family, quiet=True,
+                typed={"minutes", "seed", "device", "quality_every", "threads", "lr_schedule"}, probe=lambda data: scorer)
+    return [{"seconds": float(r["seconds"]), **{k: float(r[k]) for k in FIGURES}}
+            for r in viz.read_metrics(folder / family / "metrics.csv") if r.get("fid")]
+
+
+def plain_model(family: str, palette: Palette):
+    """(model to sample from, its training data, one step of the plain loop on a batch)."""
+    data = load_dataset("mnist5k").train
+    if family == "gan":
+        loop = gan_speed.ExampleLoop(GAN(GANConfig(), SHAPE))
+        return loop.gan, data.float() / 127.5 - 1, loop.step  # (4000, 1, 28, 28) in [-1, 1]
+    model = (VAE(VAEConfig(colors=2), SHAPE, palette) if family == "vae"
+             else PixelRNN(PixelRNNConfig(arch="pixelcnn", colors=2), SHAPE, palette))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)  # the tutorials' setting
+
+    def step(x: torch.Tensor) -> None:
+        opt.zero_grad()
+        loss = model.loss(x)["loss"]
+        loss.backward()
+        opt.step()
+        loss.item()  # the tutorials log every step
+    return model, model.prepare(data), step
+
+
+def plain_run(family: str, minutes: float, every: float, seed: int, scorer: Scorer, palette: Palette) -> list[dict]:
+    """The tutorial loop (DataLoader, shuffle) for `minutes` of training, scored every `every` minutes."""
+    torch.manual_seed(seed)
+    model, data, step = plain_model(family, palette)
+    loader = DataLoader(TensorDataset(data), batch_size=gan_speed.BATCH if family == "gan" else 128, shuffle=True)
+    rows, trained, last = [], 0.0, 0.0
+
+    def score() -> None:
+        model.eval()
+        with torch.random.fork_rng(devices=[]):
+            rows.append({"seconds": trained, **scorer(model)})
+        model.train()
+    while trained < minutes * 60:
+        for (x,) in loader:
+            start = time.perf_counter()
+            model.train()
+            step(x)
+            trained += time.perf_counter() - start
+            if trained - last >= every * 60:
+                score()
+                last = trained
+            if trained >= minutes * 60:
+                break
+    if rows[-1]["seconds"] != trained:
+        score()
+    return rows
+
+
+def at(rows: list[dict], minutes: float) -> dict | None:
+    """The first row scored at or after `minutes` of training, else the last (a run that stopped early)."""
+    later = [r for r in rows if r["seconds"] >= minutes * 60 - 1e-9]
+    return later[0] if later else (rows[-1] if rows else None)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=4.0)
+    p.add_argument("--every", type=float, default=1.0, help="minutes between scorings")
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--families", default="pixelrnn,vae,gan,gmm")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--lr-schedule", default="constant", choices=("constant", "linear"),
+                   help="genlab's runs: linear decays to 0 at the budget's end (then only the last row is that budget's)")
+    p.add_argument("--no-plain", action="store_true", help="genlab's runs only (for sweeps)")
+    p.add_argument("--out", default="bench/quality")
+    args = p.parse_args()
+    if args.quick:
+        args.minutes, args.every = 1.0, 0.5
+    threads.apply(1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_dataset("mnist5k")
+    scorer = Scorer(data)
+    floor = scorer.images(data.train[:N])
+    palette = Palette.fit(data.train, 2, seed=0)
+    load = [os.getloadavg()[0]]
+    runs: dict[str, list[list[dict]]] = {}
+    for seed in range(args.seeds):
+        for family in args.families.split(","):
+            with tempfile.TemporaryDirectory() as tmp:
+                runs.setdefault(f"genlab {family}", []).append(
+                    genlab_run(family, args.minutes, args.every, seed, scorer, Path(tmp), args.lr_schedule))
+            if family in PLAIN and not args.no_plain:
+                runs.setdefault(PLAIN[family], []).append(plain_run(family, args.minutes, args.every, seed, scorer, palette))
+            load.append(os.getloadavg()[0])
+            print(f"seed {seed}: {family} done (load average {load[-1]:.2f})", file=sys.stderr, flush=True)
+    budgets = [round(args.every * i, 6) for i in range(1, int(round(args.minutes / args.every)) + 1)]
+    print(f"torch {torch.__version__}, 1 thread; genlab --lr-schedule {args.lr_schedule}; mnist5k, {N} samples vs {len(data.test)} test digits in "
+          f"{scorer.space.name}; {args.seeds} seed(s), medians; load average {min(load):.1f}-{max(load):.1f}")
+    print(f"real floor ({N} training digits, not in the test split; their nn_ratio is 0 by construction): "
+          + ", ".join(f"{k} {v:.3g}" for k, v in floor.items() if k != "nn_ratio"))
+    print("| run | minutes | " + " | ".join(FIGURES) + " |\n|---|---:|" + "---:|" * len(FIGURES))
+    lines = {}
+    for name, seeds in runs.items():
+        for b in budgets:
+            rows = [r for r in (at(s, b) for s in seeds) if r]
+            print(f"| {name} | {b:g} | " + " | ".join(f"{statistics.median(r[k] for r in rows):.3g}" for k in FIGURES) + " |")
+        reach = [next((r["seconds"] / 60 for r in s if r["fid"] <= 2 * floor["fid"]), None) for s in seeds]
+        reached = [m for m in reach if m is not None]
+        print(f"  {name}: FID <= 2x the real floor ({2 * floor['fid']:.3g}) after "
+              + (f"{statistics.median(reached):.2f} min" if len(reached) == len(reach) else
+                 f"more than {args.minutes:g} min (not reached in {len(reach) - len(reached)} of {len(reach)} seed(s))"))
+        lines[name] = [[r["seconds"] / 60, r["fid"]] for r in seeds[0]]
+    viz.save_line_plot(lines, out / "time_to_quality.png", xlabel="training minutes (scoring left out)",
+                       ylabel=f"FID, {N} samples, domain features (log)", title="mnist5k: time to quality", log_y=True)
+    (out / "rows.json").write_text(json.dumps({"floor": floor, "runs": runs}, indent=1))
+    print(f"wrote {out / 'time_to_quality.png'} and {out / 'rows.json'}")
+
+
+if __name__ == "__main__":
+    main()
