@@ -11,7 +11,7 @@ from PIL import Image
 
 from clihelp import train_conditional_tones
 from genlab.cli import main
-from genlab.metrics.audio import log_mel_distance, spectral_flatness
+from genlab.metrics.audio import log_mel_distance, loudness, spectral_flatness
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
 RATE = 16000
@@ -31,6 +31,8 @@ def test_spectral_flatness_of_noise_tones_and_silence():
     half = torch.cat([tone[:, :RATE // 2], torch.zeros(1, RATE // 2, dtype=torch.float64)], 1)
     assert spectral_flatness(half) == pytest.approx(spectral_flatness(tone), rel=0.5)
     assert spectral_flatness(torch.zeros(2, RATE)) is None
+    assert loudness(tone + 0.3) == pytest.approx(loudness(tone)) == pytest.approx(float(tone.std()), rel=1e-3)
+    assert loudness(2 * tone) == pytest.approx(2 * loudness(tone))
     # noise mixed into a tone raises its flatness in between
     assert 1e-4 < spectral_flatness(tone + 0.05 * noise[:1]) < 0.5
 
@@ -62,6 +64,7 @@ def test_evaluate_reports_sound_figures_and_word_recognition(conditional_tones, 
     assert report["sounds"] == 6 and 0 < report["nll_bits_per_sample"] <= 8.5
     assert report["nll_bits_per_sample"] == report["nll_bits_per_dim"]
     assert 0 <= report["spectral_flatness"] <= 1 and 0 <= report["spectral_flatness_test"] < 0.2  # tones are tonal
+    assert 0.15 < report["rms_test"] < 0.45 and report["rms"] >= 0  # the built-in tones' RMS is about 0.29
     assert report["log_mel_distance_db"] > 0
     assert report["classifier_test_accuracy"] >= 0.75  # notes / chords / chirps, chance 1/3
     assert report["recognised_as_asked"] in {k / 6 for k in range(7)} and report["recognised_chance"] == 1 / 3

@@ -47,6 +47,12 @@ def spectral_flatness(clips: torch.Tensor) -> float | None:
     return float(flatness.median())
 
 
+def loudness(clips: torch.Tensor) -> float:
+    """RMS of the sounds (N, S) in [-1, 1], mean removed per sound: how loud they are, whatever their offset."""
+    centred = clips.double() - clips.double().mean(-1, keepdim=True)
+    return float(centred.square().mean().sqrt())
+
+
 def mean_log_mel(clips: torch.Tensor, sample_rate: int) -> torch.Tensor | None:
     """The mean log-mel spectrum (40,) in dB over the non-silent frames of sounds (N, T)."""
     n_fft = 2 ** math.ceil(math.log2(0.032 * sample_rate))
@@ -111,7 +117,8 @@ def audio_report(model, data: Dataset, test: torch.Tensor, n: int, seed: int = 0
     samples = model.sample(count, generator=g, seconds=seconds, labels=labels).cpu()  # (count, S)
     report = {"sounds": count, "sound_seconds": seconds,
               "spectral_flatness": spectral_flatness(samples), "spectral_flatness_test": spectral_flatness(test),
-              "log_mel_distance_db": log_mel_distance(samples, test, rate)}
+              "log_mel_distance_db": log_mel_distance(samples, test, rate),
+              "rms": loudness(samples), "rms_test": loudness(test)}
     if labels is not None and data.train_labels is not None and data.test_labels is not None:
         classifier = classifier_for(data)
         report["classifier_test_accuracy"] = classifier.accuracy(data.test, data.test_labels)
