@@ -111,7 +111,7 @@ class WaveNet(GenerativeModel):
 
     Config = WaveNetConfig
     data_kind = "audio"
-    train_defaults = {"batch_size": 4, "lr": 3e-3}
+    train_defaults = {"batch_size": 4, "lr": 3e-3, "lr_schedule": "linear"}  # linear: bench/wavenet_quality.py
     epoch_samples = 8  # sounds drawn after every epoch for samples/epoch_NNNN.png (spectrograms)
 
     def __init__(self, config: WaveNetConfig, item_shape, palette: Palette | None = None):
