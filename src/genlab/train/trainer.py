@@ -221,8 +221,9 @@ class Trainer:
             sums: dict[str, torch.Tensor] = {}
             seen, images, window_start = 0, 0, time.monotonic()
             while c.step_in_epoch < self.steps_per_epoch and not self._done():
-                self._plan_budget()
-                self._lr = self._set_learning_rates()
+                if self.cfg.lr_schedule != "constant":  # a constant rate is left as the optimisers have it
+                    self._plan_budget()
+                    self._lr = self._set_learning_rates()
                 idx = order[c.step_in_epoch * self.batch_size:(c.step_in_epoch + 1) * self.batch_size]
                 images += len(idx)
                 idx = self.group.shard(idx.to(self.train_data.device))  # this process's share of the batch
