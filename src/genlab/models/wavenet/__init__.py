@@ -1,6 +1,7 @@
 """The WaveNet family (van den Oord et al. 2016): sound sample by sample, μ-law classes.
 
-- `model.py`: the dilated causal network, μ-law coding and the fast generation queues.
+- `model.py`: the dilated causal network, μ-law coding, sampling and completion;
+- `fast.py`: fast generation, one step per layer and sample from per-layer rings of past inputs.
 It shares the pixel-by-pixel loop with PixelRNN (`genlab.models.autoregressive`). Docs: docs/wavenet.md.
 """
 from genlab.models.wavenet.model import MU, WaveNet, WaveNetConfig, mu_law_decode, mu_law_encode

@@ -42,6 +42,7 @@ from genlab.core.errors import GenlabError
 from genlab.data import Palette
 from genlab.models.base import GenerativeModel, register
 from genlab.models.nn import label_bias, with_label
+from genlab.models.wavenet.fast import FastSteps
 
 MU = 255
 CLASSES = MU + 1
@@ -250,66 +251,11 @@ class WaveNet(GenerativeModel):
 
         return step
 
-    def _fast_steps(self, prefix: torch.Tensor, labels: torch.Tensor | None = None):
-        """Fast generation: per layer a ring of its last (k-1)·d inputs (a Python list of (B, R)
-        tensors: reading and writing a slot costs no tensor operation), filled from one parallel pass
-        over the prefix's last receptive field (exactly what the next samples depend on); then each
-        sample costs one step per layer: a matrix product for the dilated conv, the gate, one for
-        the residual and one, accumulated in place, for the skip connections."""
-        k, b, p = self.config.kernel_size, len(prefix), prefix.shape[1]
-        dtype = self.input.weight.dtype
-        keep: list[torch.Tensor] = []
-        context = prefix[:, -self.receptive_field:]  # all that the next samples depend on
-        skipped = p - context.shape[1]  # absolute position of context[:, 0]
-        if p:
-            self.logits(context, keep, labels)  # every layer's inputs over the context, (B, R, C) each
-        plan = []  # per layer: ring, its size, dilation, gate width and the weights as matrices
-        skip_bias = 0
-        for i, layer in enumerate(self.layers):
-            size = layer.history
-            zero = torch.zeros(b, layer.res, device=self.device, dtype=dtype)
-            ring = [zero] * size  # slot t % size holds the layer's input at position t
-            for pos in range(max(0, p - size), p):
-                ring[pos % size] = keep[i][:, :, pos - skipped]  # (B, R)
-            # tap-major rows: [h_{t-(k-1)d}, ..., h_{t-d}, h_t] @ conv matrix is the dilated conv at t
-            conv = layer.conv.weight.permute(2, 1, 0).reshape(-1, layer.conv.out_channels)  # (k*R, 2G)
-            res_w, skip_w = layer.out.weight[:, :, 0].T.split([layer.res, layer.out.out_channels - layer.res], 1)  # (G, R), (G, S)
-            res_b, skip_b = layer.out.bias.split([layer.res, layer.out.out_channels - layer.res])
-            skip_bias = skip_bias + skip_b  # every layer's skip bias, added once per step
-            conv_b = layer.conv.bias if layer.label is None else layer.conv.bias + layer.label.table(labels)  # (B, 2G)
-            plan.append((ring, size, layer.dilation, layer.gate, conv, conv_b, res_w, res_b, skip_w))
-        skip_start = skip_bias.expand(b, -1)  # (B, S)
-        # the input conv as k lookup tables (one per tap) with an all-zero row 256 for "before the start"
-        w = self.input.weight  # (R, 256, k)
-        tables = torch.cat([w.permute(2, 1, 0), w.new_zeros(k, 1, w.shape[0])], 1)  # (k, 257, R)
-        last = torch.full((b, k), CLASSES, dtype=torch.long, device=self.device)  # codes x_{t-k..t-1}
-        if p:
-            take = min(k, p)
-            last[:, k - take:] = prefix[:, p - take:]
-        head1, head2 = (m for m in self.head if isinstance(m, nn.Conv1d))
-        head1_w, head2_w = head1.weight[:, :, 0].T, head2.weight[:, :, 0].T  # (S, S), (S, 256)
-        t = p  # the position whose logits the next step returns
-
-        def step(code):
-            nonlocal t, last
-            if code is not None:
-                last = torch.cat([last[:, 1:], code[:, None]], 1)
-                t += 1
-            h = self.input.bias + tables[0][last[:, 0]]  # (B, R)
-            for j in range(1, k):
-                h = h + tables[j][last[:, j]]
-            skips = skip_start.clone()
-            for ring, size, d, gate, conv, conv_b, res_w, res_b, skip_w in plan:
-                taps = [ring[(t - (k - 1 - j) * d) % size] for j in range(k - 1)]  # oldest first
-                z = torch.addmm(conv_b, torch.cat((*taps, h), 1), conv)  # (B, 2G)
-                ring[t % size] = h  # after reading: the oldest tap's slot is reused
-                g = torch.tanh(z.narrow(1, 0, gate)).mul_(torch.sigmoid(z.narrow(1, gate, gate)))  # (B, G)
-                skips.addmm_(g, skip_w)
-                h = torch.addmm(h, g, res_w).add_(res_b)  # a new tensor: the ring keeps the old one
-            x = torch.addmm(head1.bias, torch.relu(skips), head1_w).relu_()
-            return torch.addmm(head2.bias, x, head2_w)  # (B, 256)
-
-        return step
+    def _fast_steps(self, prefix: torch.Tensor, labels: torch.Tensor | None = None) -> FastSteps:
+        """Fast generation (genlab/models/wavenet/fast.py): per layer a ring of its last (k-1)·d
+        inputs, filled from one parallel pass over the prefix's last receptive field (exactly what
+        the next samples depend on); then each sample costs one step per layer."""
+        return FastSteps(self, prefix, labels)
 
     # --- using the model ------------------------------------------------------------------------
     @torch.no_grad()
