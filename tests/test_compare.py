@@ -196,3 +196,24 @@ def test_the_readme_section_shows_the_reports_pictures_and_table(report, tmp_pat
     assert replace_section(once, section) == once
     with pytest.raises(GenlabError, match="marker|needs one"):
         replace_section("no markers here", section)
+
+
+def test_a_test_split_smaller_than_a_picture_row_shrinks_the_rows(tmp_path, monkeypatch, capsys):
+    """A folder of 60 PNGs leaves 6 test images: completions and reconstructions show rows of 6,
+    interpolations 3 lines (it crashed on rows of 8 before)."""
+    from sklearn.datasets import load_digits
+
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, x in enumerate(load_digits().images[:60]):
+        Image.fromarray((x * 16).clip(0, 255).astype("uint8")).save(folder / f"{i}.png")
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(features, "STEPS", 20)
+    out = tmp_path / "cmp"
+    assert main(["compare", "--data", str(folder), "--models", "pixelrnn,vae", "--minutes", "0.005", "--n", "30",
+                 "--iwae-k", "2", "--out", str(out), "--quiet"]) == 0
+    assert "against 6 test items" in capsys.readouterr().out
+    for name, (cols, rows) in {"pixelrnn_completions": (6, 4), "vae_reconstructions": (6, 2),
+                               "vae_interpolations": (10, 3)}.items():
+        w, h = Image.open(out / "pictures" / f"{name}.png").size  # cells of c pixels, padding c / 5
+        assert w / h == pytest.approx((cols + 0.2) / (rows + 0.2), rel=0.02), name

@@ -211,25 +211,27 @@ def _pictures(entry: Entry, data: Dataset, folder: Path, nearest: Path) -> list[
                                        f"pixel space (rows 2, 4)"))
     if data.kind != "image":
         return shown + _curves(entry)
-    test = data.test[:SHOWN].to(model.device)
+    test = data.test[:SHOWN].to(model.device)  # fewer where the test split is smaller
+    count = len(test)
     if hasattr(model, "complete"):
         from genlab.data.masks import occlude, parse_mask
 
         hidden = parse_mask("bottom", *data.item_shape[1:])
         done = model.complete(test, hidden, n=2, generator=g).cpu()  # (SHOWN*2, C, H, W), each image's two in turn
-        done = done.view(SHOWN, 2, *done.shape[1:]).transpose(0, 1).reshape(-1, *done.shape[1:])  # completion-major
+        done = done.view(count, 2, *done.shape[1:]).transpose(0, 1).reshape(-1, *done.shape[1:])  # completion-major
         path = folder / f"{label}_completions.png"
-        viz.save_grid(torch.cat([test.cpu(), occlude(test.cpu(), hidden), done]), path, nrow=SHOWN)
+        viz.save_grid(torch.cat([test.cpu(), occlude(test.cpu(), hidden), done]), path, nrow=count)
         shown.append(Picture(path, f"{label}: test images (row 1), their bottom half hidden (row 2), and two "
                             f"completions of each (rows 3-4)"))
     if hasattr(model, "reconstruct"):
         path = folder / f"{label}_reconstructions.png"
-        viz.save_grid(viz.interleave_rows(test.cpu(), model.reconstruct(test).cpu(), SHOWN), path, nrow=SHOWN)
+        viz.save_grid(viz.interleave_rows(test.cpu(), model.reconstruct(test).cpu(), count), path, nrow=count)
         shown.append(Picture(path, f"{label}: test images (row 1) and their reconstructions (row 2)"))
-    if hasattr(model, "encode_images") and hasattr(model, "decode"):
+    pairs = min(SHOWN // 2, count // 2)  # lines between test images 0..P-1 and P..2P-1
+    if hasattr(model, "encode_images") and hasattr(model, "decode") and pairs:
         from genlab.models.latent import lerp_codes
 
-        ends = model.encode_images(data.test[:4]), model.encode_images(data.test[4:8])
+        ends = model.encode_images(data.test[:pairs]), model.encode_images(data.test[pairs:2 * pairs])
         path = folder / f"{label}_interpolations.png"
         viz.save_grid(model.decode(lerp_codes(*ends, 10)).cpu(), path, nrow=10)
         shown.append(Picture(path, f"{label}: straight lines in latent space between the codes of two test images "
