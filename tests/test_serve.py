@@ -24,6 +24,7 @@ from genlab.models.gan import generator_loss
 from genlab.serve.app import create_app
 from genlab.serve.jobs import JobSlots
 from genlab.serve.limits import Limits
+from genlab.serve.server import GRACE_SECONDS
 from genlab.serve.sessions import Busy
 from clihelp import cli_error
 from servehelp import live_server, serve_runs  # noqa: F401  (session fixture)
@@ -488,7 +489,7 @@ def test_ctrl_c_with_a_page_open_stops_quietly_and_at_once(runs_dir):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         base = proc.stdout.readline().split()[2].rstrip("/")
-        key = httpx.post(base + "/api/gan", json={"width": 4, "batch": 8}).json()["id"]
+        key = httpx.post(base + "/api/gan", json={"width": 4, "batch": 8}, timeout=60).json()["id"]  # busy CI
         got, ended = [], []
 
         def listen():
@@ -512,9 +513,9 @@ def test_ctrl_c_with_a_page_open_stops_quietly_and_at_once(runs_dir):
         proc.kill()
     err = proc.stderr.read()
     assert got and err == "" and proc.returncode == 0, err[-2000:]
-    # the stream is ended by the server at once, not after the 2 s grace period (the process itself
-    # then takes a while to unload torch, more so on a busy machine: that is not timed)
-    assert ended and ended[0] - started < 1.0
+    # the stream is ended by the server at once, not after the grace period (the process itself then
+    # takes a while to unload torch, more so on a busy machine: that is not timed)
+    assert ended and ended[0] - started < GRACE_SECONDS
     assert proc.stdout.read().strip().endswith("genlab serve: stopped")
 
 

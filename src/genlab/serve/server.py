@@ -12,6 +12,7 @@ from genlab.core.errors import GenlabError
 from genlab.serve.limits import Limits
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+GRACE_SECONDS = 2  # how long Ctrl-C lets open requests finish before they are cancelled
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -59,7 +60,7 @@ def serve(runs_dir: str | None, host: str, port: int, allow_remote: bool, say=pr
     shown = f"[{host}]" if ":" in host else host
     say(f"genlab serve: http://{shown}:{sock.getsockname()[1]}/  ({found} run(s) under {runs_dir or '(no --runs)'}); "
         f"torch threads {torch.get_num_threads()}; Ctrl-C stops it", flush=True)
-    server = QuietServer(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
+    server = QuietServer(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn hands Ctrl-C on once it has shut down
