@@ -49,13 +49,14 @@ def figure(png: Path | bytes, caption: str, plot: bool = False, sound: Path | No
             f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
-def table(header: list[str], rows: list[list[tuple[str, dict[str, str]]]], titles: list[str] | None = None) -> str:
+def table(header: list[str], rows: list[list[tuple[str, dict[str, str]]]], titles: list[str] | None = None,
+          table_id: str = "metrics") -> str:
     """header cells, then rows of (text, attributes) cells; titles: hover help per column."""
     titles = titles or [""] * len(header)
     head = "".join(f'<th title="{esc(t)}">{esc(h)}</th>' for h, t in zip(header, titles))
     body = "".join("<tr>" + "".join(f"<td{_attributes(attrs)}>{esc(text)}</td>" for text, attrs in row) + "</tr>"
                    for row in rows)
-    return f'<table id="metrics"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<table id="{esc(table_id)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _attributes(attrs: dict[str, str]) -> str:
@@ -128,7 +129,8 @@ SOUND_COLUMNS = [  # (metrics key, header, hover help) of `evaluate` on sound (m
     ("nll_bits_per_sample", "NLL bits/sample ↓", "negative log-likelihood of the test clips in bits per sample "
                                                  "(256 mu-law levels: 8 bits is a uniform guess), exact"),
     ("spectral_flatness", "flatness", "median spectral flatness of the samples: white noise about 0.56, a pure "
-                                      "tone about 0, voiced speech a few hundredths; compare with the test clips'"),
+                                      "tone about 0, voiced speech a few hundredths; compare with the test clips' (— when "
+                                      "every 1024-sample frame is silent or the sounds are shorter)"),
     ("spectral_flatness_test", "flatness of test clips", "the same for the test clips"),
     ("log_mel_distance_db", "log-mel distance dB ↓", "RMS difference over 40 mel bands of the mean log-mel spectra "
                                                      "of samples and test clips: 0 when their average envelopes agree"),
@@ -147,6 +149,23 @@ def _sound_row(label: str, figures: dict) -> list[tuple[str, dict[str, str]]]:
         value = figures.get(key)
         cells.append((fmt(value), {"data-model": label, "data-key": key}) if value is not None else ("—", {}))
     return cells
+
+
+def recognition_table(models: dict) -> str:
+    """Class-conditional sound runs: the share of samples recognised as the class asked for, per class
+    (columns named as the data names its classes); "" when no run has such figures."""
+    by_model = {label: figures["recognised_by_class"] for label, figures in models.items()
+                if figures.get("recognised_by_class")}
+    if not by_model:
+        return ""
+    classes = list(dict.fromkeys(name for shares in by_model.values() for name in shares))  # first-seen order
+    rows = [[(label, {})] + [(fmt(shares[c]), {"data-model": label, "data-key": f"recognised_by_class/{c}"})
+                             if c in shares else ("—", {}) for c in classes] for label, shares in by_model.items()]
+    chance = ", ".join(f"{label} {fmt(models[label]['recognised_chance'])}" for label in by_model)
+    return ('<h3>Recognised as asked, per class</h3><p class="note">The share of each class’s samples that the word '
+            f"classifier assigns to that class (chance: {esc(chance)}; classifier accuracy on the test clips: "
+            + esc(", ".join(f"{label} {fmt(models[label]['classifier_test_accuracy'])}" for label in by_model))
+            + ").</p>" + table(["model"] + classes, rows, table_id="recognition"))
 
 
 def _figures_note(metrics: dict) -> str:
@@ -188,6 +207,8 @@ def render_report(metrics: dict, entries: list, words: list[str], shared: list |
              "<h2>Figures</h2>",
              _figures_note(metrics) + "↑ higher is better, ↓ lower is better; hover over a heading for its definition.</p>",
              table(header, [row(label, models[label]) for label in models], titles)]
+    if sound:
+        parts.append(recognition_table(models))
     if words:
         parts += ["<h2>Memorization, in plain words</h2>", "<ul>" + "".join(f"<li>{esc(w)}</li>" for w in words) + "</ul>"]
     if shared:
