@@ -68,6 +68,11 @@ def test_evaluate_reports_sound_figures_and_word_recognition(conditional_tones, 
     assert report["log_mel_distance_db"] > 0
     assert report["classifier_test_accuracy"] >= 0.75  # notes / chords / chirps, chance 1/3
     assert report["recognised_as_asked"] in {k / 6 for k in range(7)} and report["recognised_chance"] == 1 / 3
+    by_class = report["recognised_by_class"]  # six sounds, each class asked twice, named as the data names it
+    assert list(by_class) == ["note", "chord", "chirp"] and set(by_class.values()) <= {0, 0.5, 1}
+    assert sum(by_class.values()) / 3 == pytest.approx(report["recognised_as_asked"])
+    shown = ", ".join(f"{name} {share:.2f}" for name, share in by_class.items())
+    assert f"recognised_by_class: {shown}" in capsys.readouterr().out
 
 
 def test_sample_and_complete_write_a_spectrogram_beside_every_wav(conditional_tones, tmp_path):

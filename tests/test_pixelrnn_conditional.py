@@ -122,7 +122,14 @@ def test_a_conditional_run_draws_and_completes_the_class_it_is_given(two_classes
 
 def test_label_errors_from_the_command_line(two_classes, tmp_path, capsys):
     root, run = two_classes
-    assert "classes 0 to 1" in cli_error(capsys, ["sample", run, "--label", "2", "--out", tmp_path / "x.png"])
+    # labelled arrays name their classes by number: "1" is both the name and the number of class 1
+    assert json.loads((run / "config.json").read_text())["label_names"] == ["0", "1"]
+    for label in ("2", "one"):
+        line = cli_error(capsys, ["sample", run, "--label", label, "--out", tmp_path / "x.png"])
+        assert line == f"genlab: error: --label {label}: {run} knows classes 0 to 1 or their names 0, 1"
+    assert "knows classes 0 to 1" in cli_error(capsys, ["complete", run, "--input", f"{root / 'two.npz'}:test:1",
+                                                         "--label", "3", "--out", tmp_path / "y.png"])
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
     x = np.load(root / "two.npz")["x_train"]
     np.savez(tmp_path / "unlabelled.npz", x_train=x[:40], x_test=x[40:50])
     line = cli_error(capsys, ["train", "pixelrnn", "--data", tmp_path / "unlabelled.npz", "--conditional",

@@ -2,6 +2,7 @@
 label never breaks causality, p(x | y) is a distribution for every class and the mixture is exact,
 fast generation equals the naive loop with labels, and the command line draws and keeps labels."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -118,12 +119,21 @@ def test_the_command_line_draws_and_keeps_labels(tones_run, tmp_path, capsys):
     root, run = tones_run
     config = json.loads((run / "config.json").read_text())["model_config"]
     assert config["conditional"] and config["label_count"] == 3
+    assert json.loads((run / "config.json").read_text())["label_names"] == ["note", "chord", "chirp"]
     loaded = load(run).model
     capsys.readouterr()
-    assert main(["sample", str(run), "--n", "2", "--seconds", "0.05", "--label", "2", "--out", str(tmp_path / "s.npz")]) == 0
-    drawn = np.load(tmp_path / "s.npz")["audio"]
     want = loaded.sample(2, torch.Generator().manual_seed(0), seconds=0.05, labels=2)
-    np.testing.assert_array_equal(drawn, want.numpy())
+    for label in ("2", "chirp"):  # class 2 by number and by the name the data gives it
+        assert main(["sample", str(run), "--n", "2", "--seconds", "0.05", "--label", label,
+                     "--out", str(tmp_path / f"s{label}.npz")]) == 0
+        np.testing.assert_array_equal(np.load(tmp_path / f"s{label}.npz")["audio"], want.numpy())
+    other = loaded.sample(2, torch.Generator().manual_seed(0), seconds=0.05, labels=1)
+    assert main(["complete", str(run), "--input", "tones:test:0", "--keep-seconds", "0.1", "--seconds", "0.05",
+                 "--n", "2", "--label", "chord", "--out", str(tmp_path / "chord.npz")]) == 0
+    clip = load(run).dataset().test[0, :100]
+    chord = loaded.complete(clip, 0.05, n=2, generator=torch.Generator().manual_seed(0), labels=1).numpy()
+    np.testing.assert_array_equal(np.load(tmp_path / "chord.npz")["audio"], chord)
+    assert not np.array_equal(other.numpy(), want.numpy())
     # completing test clip 0 keeps its own class (tones: note / chord / chirp)
     data_label = int(load(run).dataset().test_labels[0])
     assert main(["complete", str(run), "--input", "tones:test:0", "--keep-seconds", "0.1", "--seconds", "0.05",
@@ -137,9 +147,19 @@ def test_the_command_line_draws_and_keeps_labels(tones_run, tmp_path, capsys):
 
 def test_label_errors_from_the_command_line(tones_run, tmp_path, capsys):
     _, run = tones_run
-    assert "classes 0 to 2" in cli_error(capsys, ["sample", run, "--label", "3", "--seconds", "0.05",
-                                                   "--out", tmp_path / "x.wav"])
+    for label in ("3", "-1", "flute", "Chirp"):  # out of range, unknown name (names are case-sensitive)
+        line = cli_error(capsys, ["sample", run, "--label", label, "--seconds", "0.05", "--out", tmp_path / "x.wav"])
+        assert line == (f"genlab: error: --label {label}: {run} knows classes 0 to 2 "
+                        f"or their names note, chord, chirp")
     assert not (tmp_path / "x.wav").exists()
+    old = tmp_path / "old"  # a run trained before class names were recorded takes numbers only
+    shutil.copytree(run, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["label_names"]
+    (old / "config.json").write_text(json.dumps(config))
+    line = cli_error(capsys, ["sample", old, "--label", "chirp", "--seconds", "0.05", "--out", tmp_path / "x.wav"])
+    assert line == f"genlab: error: --label chirp: {old} knows classes 0 to 2"
+    assert main(["sample", str(old), "--label", "2", "--seconds", "0.05", "--out", str(tmp_path / "x.wav")]) == 0
     write_wav(tmp_path / "in.wav", mu_law_decode(torch.randint(256, (300,))), 1000)
     assert "classes 0 to 2" in cli_error(capsys, ["complete", run, "--input", tmp_path / "in.wav", "--label", "7",
                                                    "--seconds", "0.05", "--out", tmp_path / "y.wav"])
@@ -150,3 +170,18 @@ def test_label_errors_from_the_command_line(tones_run, tmp_path, capsys):
     line = cli_error(capsys, ["train", "wavenet", "--data", tmp_path / "wavs", "--sample-rate", "1000",
                               "--conditional", "--out", tmp_path / "r", "--quiet"])
     assert "--conditional needs class labels" in line and not (tmp_path / "r").exists()
+
+
+@pytest.mark.skipif(shutil.which("flite") is None, reason="flite is not installed (it builds the speech set)")
+def test_a_word_is_asked_for_by_its_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "words"
+    assert main(["train", "wavenet", "--data", "speech:yes,no", "--sample-rate", "1000", "--conditional",
+                 "--layers", "2", "--stacks", "1", "--residual-channels", "4", "--gate-channels", "4",
+                 "--skip-channels", "4", "--window", "250", "--steps", "2", "--out", str(run), "--quiet"]) == 0
+    assert json.loads((run / "config.json").read_text())["label_names"] == ["yes", "no"]
+    assert main(["sample", str(run), "--label", "no", "--n", "2", "--seconds", "0.05", "--out", str(tmp_path / "no.npz")]) == 0
+    want = load(run).model.sample(2, torch.Generator().manual_seed(0), seconds=0.05, labels=1)
+    np.testing.assert_array_equal(np.load(tmp_path / "no.npz")["audio"], want.numpy())
+    line = cli_error(capsys, ["sample", run, "--label", "seven", "--seconds", "0.05", "--out", tmp_path / "x.wav"])
+    assert line == f"genlab: error: --label seven: {run} knows classes 0 to 1 or their names yes, no"

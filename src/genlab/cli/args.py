@@ -49,12 +49,17 @@ def write_json(path: str | Path, payload: dict) -> None:
     atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
-def class_label(run: runs.LoadedRun, label: int) -> int:
-    """`--label K`, checked against the run: it must be class-conditional and know class K."""
+def class_label(run: runs.LoadedRun, label: str) -> int:
+    """`--label NAME` or `--label K`, checked against the run: it must be class-conditional and know the
+    class. A class name (as the data names it, recorded at training time) wins over a number."""
     classes = getattr(run.model, "label_count", 0)
     if not classes:
         raise GenlabError(f"--label needs a class-conditional run (train pixelrnn or wavenet with --conditional); "
                           f"{run.path} is not one")
-    if not 0 <= label < classes:
-        raise GenlabError(f"--label {label}: {run.path} knows classes 0 to {classes - 1}")
-    return label
+    names = run.label_names or []
+    if label in names:
+        return names.index(label)
+    if label.strip().lstrip("-").isdigit() and 0 <= int(label) < classes:
+        return int(label)
+    known = f" or their names {', '.join(names)}" if names else ""
+    raise GenlabError(f"--label {label}: {run.path} knows classes 0 to {classes - 1}{known}")

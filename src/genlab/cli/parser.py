@@ -83,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed-pixels", type=int, default=argparse.SUPPRESS,
                    help="PixelRNN: start from N random pixels, as the notes suggest")
     s.add_argument("--seconds", type=float, default=argparse.SUPPRESS, help="WaveNet: length of each sound")
-    s.add_argument("--label", type=int, default=None, help="class-conditional PixelRNN or WaveNet (--conditional): draw this "
-                                                          "class (default: image i gets class i mod classes)")
+    s.add_argument("--label", default=None, help="class-conditional PixelRNN or WaveNet (--conditional): draw this "
+                                                "class, by number or by the data's name for it (e.g. 7 or seven "
+                                                "for speech; default: image i gets class i mod classes)")
     s.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder (one PNG each)")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     add_threads_flag(s)
@@ -98,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--n", type=int, default=8, help="how many different completions (default 8)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--temperature", type=float, default=1.0)
-    c.add_argument("--label", type=int, default=None, help="class-conditional PixelRNN or WaveNet: the item's class "
-                                                          "(default: its own label for SPEC:SPLIT:INDEX, else random)")
+    c.add_argument("--label", default=None, help="class-conditional PixelRNN or WaveNet: the item's class, by number "
+                                                "or name (default: its own label for SPEC:SPLIT:INDEX, else random)")
     c.add_argument("--keep-seconds", type=float, default=None, help="audio: seconds of --input to keep")
     c.add_argument("--seconds", type=float, default=None, help="audio: seconds to generate after them")
     c.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder")

@@ -106,6 +106,18 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
+PLAYABLE_RATE = 8000  # browsers play PCM .wav from about 3 kHz up; slower sounds are played at this rate
+
+
+def playable_wav(path: str | Path) -> bytes | None:
+    """A .wav below PLAYABLE_RATE resampled to it (Chromium refuses a 2 kHz file), as the web page
+    and the compare report play it; None when the file plays as it is."""
+    audio, rate = read_wav(path)
+    if rate >= PLAYABLE_RATE:
+        return None
+    return wav_bytes(resample(audio.mean(axis=1), rate, PLAYABLE_RATE), PLAYABLE_RATE)
+
+
 def write_wav(path: str | Path, audio: np.ndarray | torch.Tensor, sample_rate: int) -> None:
     """Write mono audio as 16-bit PCM, atomically."""
     if isinstance(audio, torch.Tensor):

@@ -11,7 +11,8 @@
 - Word recognition (class-conditional runs): a small word classifier (`SoundClassifier`: log-mel
   features pooled over time, scikit-learn's logistic regression) trained on the data's training
   split; its accuracy on the test split says how far it can be trusted, and the share of samples
-  drawn for class k that it assigns to class k says how well the model says the asked word.
+  drawn for class k that it assigns to class k says how well the model says the asked word (over
+  all samples, and per class under the data's name for it).
 """
 from __future__ import annotations
 
@@ -122,6 +123,11 @@ def audio_report(model, data: Dataset, test: torch.Tensor, n: int, seed: int = 0
     if labels is not None and data.train_labels is not None and data.test_labels is not None:
         classifier = classifier_for(data)
         report["classifier_test_accuracy"] = classifier.accuracy(data.test, data.test_labels)
-        report["recognised_as_asked"] = float((classifier.predict(samples) == labels.numpy()).mean())
+        asked = labels.numpy()
+        hits = classifier.predict(samples) == asked  # (count,) bool
+        report["recognised_as_asked"] = float(hits.mean())
         report["recognised_chance"] = 1 / model.label_count
+        names = data.label_names or []
+        report["recognised_by_class"] = {(names[k] if k < len(names) else str(k)): float(hits[asked == k].mean())
+                                         for k in range(model.label_count) if (asked == k).any()}
     return report

@@ -139,6 +139,8 @@ def format_report(report: dict) -> str:
             text = f"{v['mean']:.4g} ± {v['std']:.2g}" if len(v["values"]) > 1 else f"{v['mean']:.4g}"
         elif isinstance(v, float):
             text = f"{v:.4f}"
+        elif isinstance(v, dict) and v and all(isinstance(x, float) for x in v.values()):
+            text = ", ".join(f"{name} {x:.2f}" for name, x in v.items())  # e.g. the share recognised per class
         elif isinstance(v, dict):
             continue
         else:

@@ -1,8 +1,8 @@
 """`genlab compare`: train several families on the same data under the same wall-clock budget (or
 take given runs), evaluate them in one feature space, and write DIR/report.html + DIR/metrics.json.
 
-DIR/runs/NAME holds each trained run (usable with every other command); DIR/pictures/ the PNGs the
-page embeds. The page itself needs nothing beside it.
+DIR/runs/NAME holds each trained run (usable with every other command); DIR/pictures/ the PNGs (and,
+for sound, the WAVs) the page embeds. The page itself needs nothing beside it.
 """
 from __future__ import annotations
 
@@ -28,12 +28,14 @@ from genlab.train import runs
 PICTURE_SEED = 0
 QUALITY_POINTS = 10  # sample-quality rows per trained family (time-to-quality lines): one per tenth of the budget
 SHOWN = 8  # test images per row in reconstructions, interpolations and completions
+SOUNDS = 4  # sounds of each audio family, and test clips, played in the report
 
 
 class Picture(NamedTuple):
     path: Path
     caption: str
     plot: bool = False  # a matplotlib figure (shown wider, smoothly scaled) rather than a pixel grid
+    sound: Path | None = None  # a .wav the page plays above the picture (its spectrogram)
 
 
 @dataclass
@@ -141,7 +143,8 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
         data_cfg = data_cfg or DataConfig()
         if minutes is None or minutes <= 0:
             raise GenlabError("--minutes must be above 0")
-        data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels)
+        data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels,
+                            sample_rate=data_cfg.sample_rate)
         families = families or default_families(data)
         check_families(families, data)
         say(f"genlab compare: {len(families)} famil{'y' if len(families) == 1 else 'ies'} "
@@ -165,7 +168,7 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
         if "nearest_picture" in report.get("sample_setup", {}):  # named from the report folder, which may move
             report["sample_setup"]["nearest_picture"] = shown_path(nearest, out)
         entries.append(entry)
-    metrics = {"data": data.spec, "split": data.split_note, "budget_minutes": None if run_dirs else minutes,
+    metrics = {"data": data.spec, "kind": data.kind, "split": data.split_note, "budget_minutes": None if run_dirs else minutes,
                "features": space.name if space else None, "n": n, "seeds": [seed + i for i in range(seeds)],
                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                "models": {e.label: {"family": e.run.config["model"], "run": shown_path(e.run.path, out),
@@ -173,8 +176,11 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
                                     **e.report} for e in entries}}
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     quality = quality_picture(entries, out / "pictures")
-    atomic_write_text(out / "report.html", render_report(metrics, entries, memorization_words(entries),
-                                                          [quality] if quality else []))
+    sound = data.kind == "audio"  # no copying figures for sound; the test clips to listen to instead
+    words = [] if sound else memorization_words(entries)
+    reference = test_clips(data, out / "pictures") if sound else []
+    atomic_write_text(out / "report.html", render_report(metrics, entries, words, [quality] if quality else [],
+                                                          reference))
     say(f"wrote {out / 'report.html'} (open it in a browser) and {out / 'metrics.json'}")
     return metrics
 
@@ -206,6 +212,8 @@ def _pictures(entry: Entry, data: Dataset, folder: Path, nearest: Path) -> list[
     elif data.kind == "image":
         viz.save_grid(draw(model, 64, PICTURE_SEED), path, nrow=8)
         shown.append(Picture(path, f"{label}: 64 samples (seed {PICTURE_SEED})"))
+    elif data.kind == "audio":
+        shown += _sound_samples(entry, folder)
     if "nearest_picture" in entry.report.get("sample_setup", {}):
         shown.append(Picture(nearest, f"{label}: samples (rows 1, 3) above their nearest training images in "
                                        f"pixel space (rows 2, 4)"))
@@ -237,6 +245,37 @@ def _pictures(entry: Entry, data: Dataset, folder: Path, nearest: Path) -> list[
         shown.append(Picture(path, f"{label}: straight lines in latent space between the codes of two test images "
                             f"(one per row, ends included)"))
     return shown + _curves(entry)
+
+
+def _sound_samples(entry: Entry, folder: Path) -> list[Picture]:
+    """SOUNDS samples of the length `evaluate` judges, each a .wav with its spectrogram; a
+    class-conditional run's sound i asks for class i mod classes."""
+    from genlab.metrics.audio import EVAL_SECONDS
+
+    model = entry.run.model
+    g = torch.Generator(device=model.device).manual_seed(PICTURE_SEED)
+    sounds = model.sample(SOUNDS, generator=g, seconds=EVAL_SECONDS).cpu()  # (SOUNDS, S)
+    names = entry.run.label_names or []
+    asked = [f" asked for {_class_name(i % model.label_count, names)}" if model.label_count else ""
+             for i in range(SOUNDS)]
+    wavs = viz.save_audio(sounds, folder / f"{entry.label}_samples", model.sample_rate)  # one .wav + .png each
+    return [Picture(wav.with_suffix(".png"), f"{entry.label}: sample {i}{asked[i]} (seed {PICTURE_SEED}), "
+                                             f"its waveform and spectrogram", plot=True, sound=wav)
+            for i, wav in enumerate(wavs)]
+
+
+def _class_name(label: int, names: list[str]) -> str:
+    return f"“{names[label]}”" if label < len(names) else f"class {label}"
+
+
+def test_clips(data: Dataset, folder: Path) -> list[Picture]:
+    """The first SOUNDS test clips, to hear what the families were trained to say."""
+    (rate,) = data.item_shape  # one-second clips
+    wavs = viz.save_audio(data.test[:SOUNDS], folder / "test_clips", rate)
+    labels = data.test_labels.tolist() if data.test_labels is not None else []
+    return [Picture(wav.with_suffix(".png"), f"test clip {i}" + (f", {_class_name(labels[i], data.label_names or [])}"
+                                                                  if labels else ""), plot=True, sound=wav)
+            for i, wav in enumerate(wavs)]
 
 
 def _curves(entry: Entry) -> list[Picture]:

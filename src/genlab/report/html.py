@@ -1,6 +1,6 @@
-"""One self-contained HTML page: inline CSS, images as base64 PNG data URIs, no script, nothing
-fetched. A Content-Security-Policy in the page forbids every external resource, so a browser would
-report anything that slipped in."""
+"""One self-contained HTML page: inline CSS, images as base64 PNG data URIs, sounds as base64 WAV
+data URIs in audio elements, no script, nothing fetched. A Content-Security-Policy in the page
+forbids every external resource, so a browser would report anything that slipped in."""
 from __future__ import annotations
 
 import base64
@@ -8,7 +8,7 @@ import html
 import json
 from pathlib import Path
 
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+CSP = "default-src 'none'; img-src data:; media-src data:; style-src 'unsafe-inline'"
 
 STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; color: #222; max-width: 1100px; margin: 2em auto; padding: 0 1em; }
@@ -20,6 +20,7 @@ figure { display: inline-block; margin: 0.5em 1em 1em 0; vertical-align: top; }
 figure img { max-width: 520px; image-rendering: pixelated; border: 1px solid #ddd; }
 figcaption { font-size: 0.9em; color: #555; max-width: 520px; }
 figure.plot img { max-width: 100%; image-rendering: auto; } figure.plot { display: block; }
+figure audio { display: block; width: 100%; max-width: 520px; margin-bottom: 0.3em; }
 .note { color: #555; font-size: 0.9em; } code { background: #f3f3f3; padding: 0 0.2em; }
 """
 
@@ -33,18 +34,29 @@ def data_uri(png: Path | bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
 
 
-def figure(png: Path | bytes, caption: str, plot: bool = False) -> str:
-    return (f'<figure{" class=plot" if plot else ""}><img src="{data_uri(png)}" alt="{esc(caption)}">'
+def wav_uri(wav: Path) -> str:
+    """A .wav as a data URI a browser plays: below 8 kHz resampled, as the web page serves it."""
+    from genlab.data.audio import playable_wav
+
+    raw = playable_wav(wav) or Path(wav).read_bytes()
+    return "data:audio/wav;base64," + base64.b64encode(raw).decode("ascii")
+
+
+def figure(png: Path | bytes, caption: str, plot: bool = False, sound: Path | None = None) -> str:
+    """A picture with its caption; `sound`: a .wav played by an audio element above the picture."""
+    audio = f'<audio controls preload="auto" src="{wav_uri(sound)}"></audio>' if sound else ""
+    return (f'<figure{" class=plot" if plot else ""}>{audio}<img src="{data_uri(png)}" alt="{esc(caption)}">'
             f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
-def table(header: list[str], rows: list[list[tuple[str, dict[str, str]]]], titles: list[str] | None = None) -> str:
+def table(header: list[str], rows: list[list[tuple[str, dict[str, str]]]], titles: list[str] | None = None,
+          table_id: str = "metrics") -> str:
     """header cells, then rows of (text, attributes) cells; titles: hover help per column."""
     titles = titles or [""] * len(header)
     head = "".join(f'<th title="{esc(t)}">{esc(h)}</th>' for h, t in zip(header, titles))
     body = "".join("<tr>" + "".join(f"<td{_attributes(attrs)}>{esc(text)}</td>" for text, attrs in row) + "</tr>"
                    for row in rows)
-    return f'<table id="metrics"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<table id="{esc(table_id)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _attributes(attrs: dict[str, str]) -> str:
@@ -113,6 +125,66 @@ TITLES = ["", "epochs, optimisation steps and seconds of training",
           "palette size the likelihood is measured on (2 = binarized; raw = the pixel values)"] + [t for *_, t in COLUMNS]
 
 
+SOUND_COLUMNS = [  # (metrics key, header, hover help) of `evaluate` on sound (metrics/audio.py)
+    ("nll_bits_per_sample", "NLL bits/sample ↓", "negative log-likelihood of the test clips in bits per sample "
+                                                 "(256 mu-law levels: 8 bits is a uniform guess), exact"),
+    ("spectral_flatness", "flatness", "median spectral flatness of the samples: white noise about 0.56, a pure "
+                                      "tone about 0, voiced speech a few hundredths; compare with the test clips' (— when "
+                                      "every 1024-sample frame is silent or the sounds are shorter)"),
+    ("spectral_flatness_test", "flatness of test clips", "the same for the test clips"),
+    ("log_mel_distance_db", "log-mel distance dB ↓", "RMS difference over 40 mel bands of the mean log-mel spectra "
+                                                     "of samples and test clips: 0 when their average envelopes agree"),
+    ("rms", "RMS", "loudness of the samples (root mean square, mean removed per sound)"),
+    ("rms_test", "RMS of test clips", "the same for the test clips"),
+    ("recognised_as_asked", "recognised as asked ↑", "class-conditional runs: share of samples that a word classifier "
+                                                     "(trained on the training split) assigns to the class asked for"),
+]
+SOUND_HEADER = ["model", "trained"] + [h for _, h, _ in SOUND_COLUMNS]
+SOUND_TITLES = ["", TITLES[1]] + [t for *_, t in SOUND_COLUMNS]
+
+
+def _sound_row(label: str, figures: dict) -> list[tuple[str, dict[str, str]]]:
+    cells = _row(label, figures)[:2]  # the model and how long it trained
+    for key, _, _ in SOUND_COLUMNS:
+        value = figures.get(key)
+        cells.append((fmt(value), {"data-model": label, "data-key": key}) if value is not None else ("—", {}))
+    return cells
+
+
+def recognition_table(models: dict) -> str:
+    """Class-conditional sound runs: the share of samples recognised as the class asked for, per class
+    (columns named as the data names its classes); "" when no run has such figures."""
+    by_model = {label: figures["recognised_by_class"] for label, figures in models.items()
+                if figures.get("recognised_by_class")}
+    if not by_model:
+        return ""
+    classes = list(dict.fromkeys(name for shares in by_model.values() for name in shares))  # first-seen order
+    rows = [[(label, {})] + [(fmt(shares[c]), {"data-model": label, "data-key": f"recognised_by_class/{c}"})
+                             if c in shares else ("—", {}) for c in classes] for label, shares in by_model.items()]
+    chance = ", ".join(f"{label} {fmt(models[label]['recognised_chance'])}" for label in by_model)
+    return ('<h3>Recognised as asked, per class</h3><p class="note">The share of each class’s samples that the word '
+            f"classifier assigns to that class (chance: {esc(chance)}; classifier accuracy on the test clips: "
+            + esc(", ".join(f"{label} {fmt(models[label]['classifier_test_accuracy'])}" for label in by_model))
+            + ").</p>" + table(["model"] + classes, rows, table_id="recognition"))
+
+
+def _figures_note(metrics: dict) -> str:
+    """What the table's figures are, before the table."""
+    if metrics.get("kind") == "audio":
+        first = next(iter(metrics["models"].values()), {})
+        if "sounds" not in first:
+            return "<p>No sound figures were computed (--n 0). "
+        return (f"<p>Sound figures compare {first['sounds']} samples of {first['sound_seconds']:g} s per model "
+                f"(seed {metrics['seeds'][0]}) with the test clips. ")
+    if not metrics["features"]:
+        return "<p>No sample figures were computed. "
+    return (f"<p>Sample figures compare {metrics['n']:,} samples per seed ({len(metrics['seeds'])} seed(s); mean ± std "
+            f"over seeds) with the test split in the feature space <code>{esc(metrics['features'])}</code>, "
+            + ("the standard FID Inception's pool3" if metrics["features"].startswith("inception-")
+               else "a network genlab trained on this data set")
+            + ": numbers are comparable only within one feature space. ")
+
+
 def markdown_table(metrics: dict) -> str:
     """The report's metrics table as Markdown (the README shows the demo's)."""
     rows = [[text for text, _ in _row(label, figures)] for label, figures in metrics["models"].items()]
@@ -120,31 +192,34 @@ def markdown_table(metrics: dict) -> str:
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
 
 
-def render_report(metrics: dict, entries: list, words: list[str], shared: list | None = None) -> str:
-    """The page: setup, metrics table, memorization in words, the pictures of every run together
-    (`shared`: the time-to-quality lines), then each model's pictures."""
+def render_report(metrics: dict, entries: list, words: list[str], shared: list | None = None,
+                  reference: list | None = None) -> str:
+    """The page: setup, metrics table, memorization in words (when there are any), the pictures of
+    every run together (`shared`: the time-to-quality lines), the data's own sounds (`reference`:
+    test clips), then each model's pictures (sounds played above their spectrograms)."""
     models = metrics["models"]
     budget = (f"Each family trained for {metrics['budget_minutes']:g} minute(s) of wall-clock time"
               if metrics["budget_minutes"] else "Runs trained beforehand")
-    seeds = metrics["seeds"]
+    sound = metrics.get("kind") == "audio"
+    header, titles, row = (SOUND_HEADER, SOUND_TITLES, _sound_row) if sound else (HEADER, TITLES, _row)
     parts = [f"<h1>genlab compare: {esc(metrics['data'])}</h1>",
              f'<p class="note">{esc(metrics["split"])}. {esc(budget)}. Created {esc(metrics["created"])}.</p>',
              "<h2>Figures</h2>",
-             (f"<p>Sample figures compare {metrics['n']:,} samples per seed ({len(seeds)} seed(s); mean ± std over "
-              f"seeds) with the test split in the feature space <code>{esc(metrics['features'])}</code>, "
-              + ("the standard FID Inception's pool3" if metrics["features"].startswith("inception-")
-                 else "a network genlab trained on this data set")
-              + ": numbers are comparable only within one feature space. "
-              if metrics["features"] else "<p>No sample figures were computed. ")
-             + "↑ higher is better, ↓ lower is better; hover over a heading for its definition.</p>",
-             table(HEADER, [_row(label, models[label]) for label in models], TITLES),
-             "<h2>Memorization, in plain words</h2>", "<ul>" + "".join(f"<li>{esc(w)}</li>" for w in words) + "</ul>"]
+             _figures_note(metrics) + "↑ higher is better, ↓ lower is better; hover over a heading for its definition.</p>",
+             table(header, [row(label, models[label]) for label in models], titles)]
+    if sound:
+        parts.append(recognition_table(models))
+    if words:
+        parts += ["<h2>Memorization, in plain words</h2>", "<ul>" + "".join(f"<li>{esc(w)}</li>" for w in words) + "</ul>"]
     if shared:
         parts.append('<h2 id="time-to-quality">Time to quality</h2>')
         parts.extend(figure(p.path, p.caption, p.plot) for p in shared)
+    if reference:
+        parts.append('<h2 id="test-clips">Test clips</h2>')
+        parts.extend(figure(p.path, p.caption, p.plot, p.sound) for p in reference)
     for e in entries:
         parts.append(f'<h2 id="{esc(e.label)}">{esc(e.label)}</h2>')
         parts.append(f'<p class="note">run <code>{esc(models[e.label]["run"])}</code>; options '
                      f'<code>{esc(json.dumps(models[e.label]["model_config"]))}</code></p>')
-        parts.extend(figure(p.path, p.caption, p.plot) for p in e.pictures)
+        parts.extend(figure(p.path, p.caption, p.plot, p.sound) for p in e.pictures)
     return page(f"genlab compare: {metrics['data']}", "\n".join(parts))

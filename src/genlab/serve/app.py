@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from genlab.core.errors import GenlabError
+from genlab.data.audio import playable_wav
 from genlab.data.masks import occlude
 from genlab.models.latent import lerp_codes
 from genlab.serve.bodylimit import BodyLimit, upload_too_large
@@ -31,7 +32,7 @@ from genlab.serve.gan_game import ACTIONS, GameSettings
 from genlab.serve.hosts import LoopbackOnly, host_name
 from genlab.serve.jobs import JobSlots
 from genlab.serve.limits import Limits
-from genlab.serve.pictures import playable_wav, png_url, png_urls
+from genlab.serve.pictures import png_url, png_urls
 from genlab.serve.posterior import posterior
 from genlab.serve.sessions import Busy, Sessions, UnknownSession
 from genlab.serve.slowmo import complete_pixel_by_pixel

@@ -21,16 +21,3 @@ def png_url(image: torch.Tensor) -> str:
 def png_urls(images: torch.Tensor) -> list[str]:
     return [png_url(im) for im in images]
 
-
-PLAYABLE_RATE = 8000  # browsers play PCM .wav from about 3 kHz up; slower sounds are served at this rate
-
-
-def playable_wav(path) -> bytes | None:
-    """A .wav below PLAYABLE_RATE resampled to it (Chromium refuses a 2 kHz file); None when the
-    file plays as it is."""
-    from genlab.data.audio import read_wav, resample, wav_bytes
-
-    audio, rate = read_wav(path)
-    if rate >= PLAYABLE_RATE:
-        return None
-    return wav_bytes(resample(audio.mean(axis=1), rate, PLAYABLE_RATE), PLAYABLE_RATE)

@@ -64,6 +64,15 @@ def _new_model(cls: type[GenerativeModel], model_cfg: Any, data: Dataset, seed: 
     return cls(model_cfg, data.item_shape, palette)
 
 
+def _class_names(model: GenerativeModel, data: Dataset) -> dict[str, list[str]]:
+    """{"label_names": the data's name of each class} for a class-conditional model whose data names
+    them all, so `--label seven` can be resolved later without loading the data; else {}."""
+    names = data.label_names
+    if not model.label_count or not names or len(names) < model.label_count:
+        return {}
+    return {"label_names": [str(name) for name in names[:model.label_count]]}
+
+
 def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run: Path, quiet: bool,
              probe: Probe | None = None) -> Trainer:
     """Join the other training processes (if torchrun started several), move the model and the
@@ -164,6 +173,7 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
     config = {"model": model_name, "model_config": to_dict(model.config), "data": to_dict(data_cfg),
               "train": to_dict(train_cfg), "item_shape": list(data.item_shape),
               "data_fingerprint": fingerprint(data), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    config.update(_class_names(model, data))
     _check_sharing(model, len(data.train), train_cfg)
     group = distributed.Group.from_env(resolve_device(train_cfg.device))  # joins the other processes, if any
     group.check_same_data(config["data_fingerprint"], data_cfg.data)

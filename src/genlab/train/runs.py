@@ -1,7 +1,8 @@
 """Run directories: config.json, weights and the exact training state, all written atomically.
 
 A run dir holds
-  config.json               model name + model/data/train configs + item shape (written once)
+  config.json               model name + model/data/train configs + item shape (written once), and
+                            a class-conditional run's class names (label_names)
   model.safetensors         the model's weights (what `genlab.load` reads)
   checkpoint.safetensors    weights + optimisers + RNG states + counters: one file, so a process
                             killed at any moment leaves a consistent checkpoint to resume from
@@ -176,6 +177,11 @@ class LoadedRun:
     @property
     def palette(self) -> Palette | None:
         return self.model.palette if self.model.uses_palette else None
+
+    @property
+    def label_names(self) -> list[str] | None:
+        """The name of each class of a class-conditional run; None for runs trained before names were recorded."""
+        return self.config.get("label_names")
 
     def dataset(self):
         from genlab.data import load_dataset
