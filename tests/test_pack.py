@@ -88,6 +88,8 @@ def test_a_packed_run_takes_the_steps_of_the_in_memory_run(tmp_path, digits_pack
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     rows = [(r["step"], r["loss"]) for r in _metrics(tmp_path / "memory")]
     assert rows == [(r["step"], r["loss"]) for r in _metrics(tmp_path / "packed")] and len(rows) > 4
+    names = [json.loads((tmp_path / run / "config.json").read_text()).get("label_names") for run in ("memory", "packed")]
+    assert names[0] == names[1] == ([str(d) for d in range(10)] if values.get("conditional") else None)  # --label 7
 
 
 def _metrics(run):

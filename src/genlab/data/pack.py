@@ -107,6 +107,11 @@ class PackedDataset:
     def item_shape(self) -> tuple[int, ...]:
         return self.train.item_shape
 
+    @property
+    def label_names(self) -> list[str] | None:
+        """The name of each class, as the packed data named them (None where it did not)."""
+        return self.manifest.get("label_names")
+
     def split(self, name: str, k: int | None = None) -> PackedSplit:
         """A split's images, or (k) its indices for the k-colour palette."""
         return _split(self.folder, self.manifest, name, k)
