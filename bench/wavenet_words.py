@@ -3,9 +3,12 @@ two words of the `speech` set for a fixed number of steps (one thread, the train
 linear schedule, batches drawn at random), then draw N sounds of 0.75 s asking for the words in
 turn (as `genlab evaluate` does) and the same draws with the two labels swapped (the control:
 the same random numbers, only the label differs), and let the word classifier of
-genlab/metrics/audio.py judge them. Prints one JSON line: test NLL, seconds, recognised as asked
-(each half and both), how many sounds changed word with the label, a one-sided binomial p-value
-against chance (1/2) over both halves, and the spectral flatness and loudness of the samples.
+genlab/metrics/audio.py judge them. Prints one JSON line: test NLL, CPU seconds of training,
+recognised as asked (each half and both), a one-sided binomial p-value against chance (1/2) over
+both halves, how many sounds changed word with the label, the share of draws judged more like the asked word
+than the same draw asked for the other (and its sign-test p-value), the shift of the classifier's log-odds
+between the two labels' sounds (beside that between the test clips of the two words), and the
+spectral flatness and loudness of the samples.
 
     .venv/bin/python bench/wavenet_words.py --words six,no --steps 500 --seed 0
     .venv/bin/python bench/wavenet_words.py --words six,no --steps 500 --keep-silence --no-ramp   # the old training
@@ -28,6 +31,21 @@ from genlab.train import schedule
 def binomial_tail(hits: int, n: int) -> float:
     """P(X >= hits) for X ~ Binomial(n, 1/2): how often chance recognises that many."""
     return sum(math.comb(n, k) for k in range(hits, n + 1)) / 2 ** n
+
+
+def log_odds_shift(classifier, sounds: torch.Tensor, labels: torch.Tensor) -> float:
+    """Two words: the classifier's mean log-odds of word 1 over word 0 for sounds of word 1 minus
+    that for sounds of word 0 (0: the label does not move the judgement)."""
+    odds = torch.from_numpy(classifier.model.decision_function(classifier.features(sounds)))
+    return float(odds[labels == 1].mean() - odds[labels == 0].mean())
+
+
+def paired_rate(classifier, asked: torch.Tensor, swapped: torch.Tensor, labels: torch.Tensor) -> float:
+    """Two words: the share of draws whose sound asked for word y is judged more like word y (higher
+    log-odds towards it) than the same draw asked for the other word; 1/2 if the label does nothing."""
+    odds = [torch.from_numpy(classifier.model.decision_function(classifier.features(s))) for s in (asked, swapped)]
+    towards = (odds[0] - odds[1]) * (2 * labels - 1)  # > 0: asking for y moved the judgement towards y
+    return float((towards > 0).float().mean())
 
 
 def train(data, config: WaveNetConfig, steps: int, batch: int, lr: float, seed: int, ramp: bool) -> WaveNet:
@@ -84,11 +102,16 @@ def main() -> None:
         sounds[name] = model.sample(args.n, generator=g, seconds=EVAL_SECONDS, labels=labels)
         heard[name] = (torch.from_numpy(classifier.predict(sounds[name])), labels)
     hits = {k: int((p == y).sum()) for k, (p, y) in heard.items()}
+    paired = paired_rate(classifier, sounds["asked"], sounds["swapped"], asked)
+    shift = log_odds_shift(classifier, torch.cat(list(sounds.values())), torch.cat([y for _, y in heard.values()]))
     print(json.dumps({**vars(args), "train_cpu_seconds": round(train_seconds, 1), "test_nll_bits": round(nll, 3),
                       "classifier_test_accuracy": classifier.accuracy(data.test, data.test_labels),
                       "recognised_as_asked": hits["asked"] / args.n, "recognised_swapped": hits["swapped"] / args.n,
                       "recognised_both": (hits["asked"] + hits["swapped"]) / (2 * args.n),
                       "changed_with_label": float((heard["asked"][0] != heard["swapped"][0]).float().mean()),
+                      "paired": paired, "p_paired": binomial_tail(round(paired * args.n), args.n),
+                      "log_odds_shift": round(shift, 2),
+                      "log_odds_shift_test": round(log_odds_shift(classifier, data.test, data.test_labels), 2),
                       "p_chance": binomial_tail(hits["asked"] + hits["swapped"], 2 * args.n),
                       "spectral_flatness": spectral_flatness(sounds["asked"]), "rms": loudness(sounds["asked"]),
                       "rms_test": loudness(data.test)}))
