@@ -14,7 +14,9 @@ the item shape gives the sample rate. `prepare` μ-law encodes them and cuts eve
 windows of `--window` samples, int64 codes (N * R // W, W): the items training batches, test
 figures and `genlab evaluate` see. A window's likelihood is that of a sound that starts there: the
 network's left padding is zeros, the same state fast generation starts from, so `log_prob` is the
-exact log-probability of the window's 8-bit μ-law samples (bits/dim = bits per sample).
+exact log-probability of the window's 8-bit μ-law samples (bits/dim = bits per sample). Silent
+windows (below -60 dBFS, the rest of a clip after its spoken word) are left out of the training
+split unless --keep-silence (`training_mask`); test figures and likelihoods keep every window.
 
 Global conditioning (`--conditional`, where the data has labels: the word of the `speech` set):
 as in the paper, a learned vector per class, V_f·y and V_g·y, is added inside every gated unit,
