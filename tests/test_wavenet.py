@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from genlab.cli import main
 from genlab.data import load_dataset
 from genlab.data.audio import write_wav
+from genlab.viz import read_metrics
 from genlab.models.wavenet import MU, WaveNet, WaveNetConfig, mu_law_decode, mu_law_encode
 from clihelp import cli_error
 
@@ -184,3 +185,24 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert "notwav.wav" in cli_error(capsys, ["complete", str(run), "--input", str(tmp_path / "notwav.wav"),
                                            "--out", str(tmp_path / "x.wav")])
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_silent_windows_are_left_out_of_training_but_not_of_the_test_figures(tmp_path, capsys):
+    """Clips that sound in their first quarter only: an epoch steps over the loud training windows
+    (--keep-silence: over all of them), and `evaluate` still scores every test window."""
+    t = np.arange(RATE) / RATE
+    (tmp_path / "wavs").mkdir()
+    for i in range(20):
+        write_wav(tmp_path / "wavs" / f"{i:02d}.wav", np.where(t < 0.25, 0.5 * np.sin(2 * np.pi * (40 + 7 * i) * t), 0), RATE)
+    data = load_dataset(str(tmp_path / "wavs"), sample_rate=RATE)
+    flags = ["--data", str(tmp_path / "wavs"), "--sample-rate", str(RATE), "--layers", "2", "--stacks", "1",
+             "--residual-channels", "4", "--gate-channels", "4", "--skip-channels", "4", "--window", "250",
+             "--batch-size", "1", "--epochs", "1", "--device", "cpu", "--quiet"]
+    steps = {}
+    for extra in ([], ["--keep-silence"]):
+        run = tmp_path / f"run{len(extra)}"
+        assert main(["train", "wavenet", *flags, *extra, "--out", str(run)]) == 0
+        steps[bool(extra)] = max(int(r["step"]) for r in read_metrics(run / "metrics.csv"))
+    assert (steps[False], steps[True]) == (len(data.train), 4 * len(data.train))  # one loud window of four per clip
+    assert main(["evaluate", str(tmp_path / "run0"), "--n", "2", "--quiet", "--out", str(tmp_path / "m.json")]) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["images"] == 4 * len(data.test)  # every test window

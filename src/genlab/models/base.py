@@ -101,6 +101,11 @@ class GenerativeModel(nn.Module):
         every clip into several windows, each keeping its clip's label)."""
         return labels
 
+    def training_mask(self, prepared: torch.Tensor) -> torch.Tensor | None:
+        """Which items of the prepared training split (N, ...) to train on, bool (N,); None: all.
+        Only the training split is thinned: test figures and `log_prob` see every item."""
+        return None
+
     # --- class labels (conditional models) ------------------------------------------------------
     def check_labels(self, labels: torch.Tensor | int | None, n: int) -> torch.Tensor | None:
         """labels as (n,) int64 on the model's device, validated; None for an unconditional model."""

@@ -92,6 +92,11 @@ def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run:
     if model.label_count:
         labels = {"train_labels": model.prepare_labels(data.train_labels.to(device)),
                   "test_labels": None if data.test_labels is None else model.prepare_labels(data.test_labels.to(device))}
+    keep = None if isinstance(data, pack.PackedDataset) else model.training_mask(prepared_train)
+    if keep is not None:  # e.g. WaveNet's silent windows: the training split only
+        prepared_train = prepared_train[keep]
+        if labels:
+            labels["train_labels"] = labels["train_labels"][keep]
     batch = prepared_train[:len(prepared_train) if model.full_batch else train_cfg.batch_size]
     probe_labels = {"labels": labels["train_labels"][:len(batch)]} if labels else {}
     threads.apply(train_cfg.threads, step_flops(model, batch, **probe_labels), processes=int(os.environ.get("LOCAL_WORLD_SIZE", 1)))

@@ -14,7 +14,9 @@ the item shape gives the sample rate. `prepare` μ-law encodes them and cuts eve
 windows of `--window` samples, int64 codes (N * R // W, W): the items training batches, test
 figures and `genlab evaluate` see. A window's likelihood is that of a sound that starts there: the
 network's left padding is zeros, the same state fast generation starts from, so `log_prob` is the
-exact log-probability of the window's 8-bit μ-law samples (bits/dim = bits per sample).
+exact log-probability of the window's 8-bit μ-law samples (bits/dim = bits per sample). Silent
+windows (below -60 dBFS, the rest of a clip after its spoken word) are left out of the training
+split unless --keep-silence (`training_mask`); test figures and likelihoods keep every window.
 
 Global conditioning (`--conditional`, where the data has labels: the word of the `speech` set):
 as in the paper, a learned vector per class, V_f·y and V_g·y, is added inside every gated unit,
@@ -48,6 +50,7 @@ MU = 255
 CLASSES = MU + 1
 SAMPLE_SECONDS = 0.25  # default length of `sample` (the trainer draws some after every epoch)
 LOG_PROB_SAMPLES = 1 << 16  # samples per forward pass in log_prob (bounds the logits' memory)
+SILENCE_RMS = 1e-3  # -60 dBFS: a training window quieter than this is silence (left out unless --keep-silence)
 
 
 def mu_law_encode(x: torch.Tensor) -> torch.Tensor:
@@ -73,6 +76,8 @@ class WaveNetConfig:
     gate_channels: int = opt(32, "channels of each gated tanh·sigmoid unit")
     skip_channels: int = opt(64, "channels of the skip connections summed into the output head")
     window: int = opt(2000, "samples per training item: each one-second clip is cut into windows this long")
+    keep_silence: bool = opt(False, "also train on silent windows (below -60 dBFS); by default the training split "
+                                    "leaves them out (test figures and likelihoods always keep every window)")
     conditional: bool = opt(False, "condition on the data's class labels (the word of `speech`): `genlab sample "
                                    "--label K` says class K, and likelihoods are exact mixtures over the classes")
     label_count: int = opt(0, "classes of a conditional model (set from the data)", flag=False)
@@ -123,11 +128,23 @@ class WaveNet(GenerativeModel):
             raise GenlabError("a conditional model needs label_count >= 2 classes (training sets it from the data)")
         self.label_count = c.label_count if c.conditional else 0
         self.input = nn.Conv1d(CLASSES, c.residual_channels, k)
+        with torch.no_grad():  # each channel also starts as a ramp over the codes' levels: see _level_ramp
+            self.input.weight += self._level_ramp(c.residual_channels, k)
         self.layers = nn.ModuleList(
             _GatedLayer(c.residual_channels, c.gate_channels, c.skip_channels, k, 2**i, self.label_count)
             for _ in range(c.stacks) for i in range(c.layers))
         self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(c.skip_channels, c.skip_channels, 1), nn.ReLU(),
                                   nn.Conv1d(c.skip_channels, CLASSES, 1))
+
+    @staticmethod
+    def _level_ramp(channels: int, kernel: int) -> torch.Tensor:
+        """(channels, 256, kernel): a random multiple of each code's level (-1 .. 1 from code 0 to
+        255) per channel and tap. One-hot inputs know nothing of the codes' order, and learning that
+        code 140 is near 141 takes many steps; with the ramp the first layer sees the amplitude of
+        the past samples from the start (on two spoken words, 300 steps: spectral flatness of the
+        samples 0.12 instead of 0.56, white noise; docs/wavenet.md)."""
+        levels = torch.linspace(-1, 1, CLASSES)
+        return torch.randn(channels, 1, kernel) * levels[None, :, None]
 
     @property
     def receptive_field(self) -> int:
@@ -154,6 +171,15 @@ class WaveNet(GenerativeModel):
         """A clip's label for each of its windows: (N,) -> (N * R // W,), in `prepare`'s order."""
         r = self.sample_rate
         return labels.repeat_interleave(r // min(self.config.window, r))
+
+    def training_mask(self, prepared: torch.Tensor) -> torch.Tensor | None:
+        """The training windows (N, W) louder than SILENCE_RMS, unless --keep-silence (None: all).
+        A spoken word fills a fifth to two thirds of its one-second clip: the rest of the windows
+        would teach only that silence goes on (docs/wavenet.md, "What a short run on speech gives")."""
+        if self.config.keep_silence:
+            return None
+        loud = mu_law_decode(prepared).square().mean(1).sqrt() > SILENCE_RMS
+        return loud if loud.any() else None
 
     def logits_from_onehot(self, onehot: torch.Tensor, keep: list | None = None,
                            labels: torch.Tensor | None = None) -> torch.Tensor:
