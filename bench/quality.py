@@ -77,7 +77,7 @@ class Scorer:
         self.train_features = self.space.embed(data.train)
         self.temperature = temperature
 
-    def at_temperature(self, temperature: float) -> "Scorer":
+    def at_temperature(self, temperature: float) -> Scorer:
         """The same scorer (same features) drawing its samples at `temperature`."""
         other = copy.copy(self)
         other.temperature = temperature
@@ -113,7 +113,7 @@ class Variant:
     temperature: float = 1.0
 
     @classmethod
-    def parse(cls, spec: str) -> "Variant":
+    def parse(cls, spec: str) -> Variant:
         family, _, rest = spec.partition(":")
         model_fields = {f.name: f for f in dataclasses.fields(model_class(family.strip()).Config)}
         train_fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
