@@ -65,6 +65,7 @@ from genlab.models.vae import VAE, VAEConfig  # noqa: E402
 
 N, SAMPLE_SEED, SHAPE = 1000, 0, (1, 28, 28)
 FIGURES = ("fid", "kid", "precision", "recall", "confidence", "inception_score", "nn_ratio")
+EXTRAS = ("steps", "test_nll")  # genlab's runs: steps trained, the final model's test NLL (nats per image)
 PLAIN = {"pixelrnn": "plain PixelCNN", "vae": "plain VAE 784-400-20", "gan": "plain DCGAN"}
 
 
@@ -161,8 +162,10 @@ def genlab_run(variant: Variant, minutes: float, every: float, seed: int, scorer
     train.start(variant.family, variant.model, DataConfig(data="mnist5k"), cfg, folder / "run", quiet=True,
                 typed={"minutes", "seed", "device", "quality_every", "threads", "lr_schedule", *variant.train},
                 probe=lambda data: probe)
-    return [{"seconds": float(r["seconds"]), **{k: float(r[k]) for k in FIGURES}}
-            for r in viz.read_metrics(folder / "run" / "metrics.csv") if r.get("fid")]
+    metrics = viz.read_metrics(folder / "run" / "metrics.csv")
+    nll = {r["step"]: float(r["nll"]) for r in metrics if r.get("split") == "test" and r.get("nll")}  # nats per image
+    return [{"seconds": float(r["seconds"]), "steps": float(r["step"]), **{k: float(r[k]) for k in FIGURES},
+             **({"test_nll": nll[r["step"]]} if r["step"] in nll else {})} for r in metrics if r.get("fid")]
 
 
 def slug(label: str) -> str:
@@ -217,6 +220,12 @@ def plain_run(family: str, minutes: float, every: float, seed: int, scorer: Scor
     return rows
 
 
+def median(rows: list[dict], key: str) -> str:
+    """The median of `key` over the rows that have it, for the table ("" where none has)."""
+    values = [r[key] for r in rows if key in r]
+    return f"{statistics.median(values):.3g}" if values else ""
+
+
 def at(rows: list[dict], minutes: float) -> dict | None:
     """The first row scored at or after `minutes` of training, else the last (a run that stopped early)."""
     later = [r for r in rows if r["seconds"] >= minutes * 60 - 1e-9]
@@ -266,7 +275,8 @@ def main() -> None:
                 finals = {variant.temperature: runs[variant.label][-1][-1]}
                 model = genlab.load(Path(tmp) / "run").model if temperatures or args.grids else None
                 for t in temperatures:
-                    finals[t] = {"seconds": finals[variant.temperature]["seconds"], **scorer.at_temperature(t)(model)}
+                    final = finals[variant.temperature]
+                    finals[t] = {"seconds": final["seconds"], "steps": final["steps"], **scorer.at_temperature(t)(model)}
                     runs.setdefault(f"{variant.label} @T{t:g}", []).append([finals[t]])
                 if args.grids and seed == 0:
                     for t in finals:
@@ -282,12 +292,12 @@ def main() -> None:
           f"{scorer.space.name}; {args.seeds} seed(s), medians; load average {min(load):.1f}-{max(load):.1f}")
     print(f"real floor ({N} training digits, not in the test split; their nn_ratio is 0 by construction): "
           + ", ".join(f"{k} {v:.3g}" for k, v in floor.items() if k != "nn_ratio"))
-    print("| run | minutes | " + " | ".join(FIGURES) + " |\n|---|---:|" + "---:|" * len(FIGURES))
+    print("| run | minutes | " + " | ".join(EXTRAS + FIGURES) + " |\n|---|---:|" + "---:|" * len(EXTRAS + FIGURES))
     lines = {}
     for name, seeds in runs.items():
         for b in budgets if "@T" not in name else budgets[-1:]:  # a temperature row: the final model only
             rows = [r for r in (at(s, b) for s in seeds) if r]
-            print(f"| {name} | {b:g} | " + " | ".join(f"{statistics.median(r[k] for r in rows):.3g}" for k in FIGURES) + " |")
+            print(f"| {name} | {b:g} | " + " | ".join(median(rows, k) for k in EXTRAS + FIGURES) + " |")
         reach = [next((r["seconds"] / 60 for r in s if r["fid"] <= 2 * floor["fid"]), None) for s in seeds]
         reached = [m for m in reach if m is not None]
         print(f"  {name}: FID <= 2x the real floor ({2 * floor['fid']:.3g}) after "
