@@ -7,13 +7,13 @@ import pytest
 from genlab.core.errors import GenlabError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from quality import Variant  # noqa: E402
+from quality import Variant
 
 
 def test_a_variant_splits_its_options_by_kind_and_type():
     v = Variant.parse("pixelrnn:arch=gated-pixelcnn,layers=8,lr=1e-2,lr-schedule=linear,batch_size=16,temperature=0.9")
-    assert (v.family, v.label) == ("pixelrnn", "genlab pixelrnn:arch=gated-pixelcnn,layers=8,lr=1e-2,"
-                                               "lr-schedule=linear,batch_size=16,temperature=0.9")
+    label = "genlab pixelrnn:arch=gated-pixelcnn,layers=8,lr=1e-2,lr-schedule=linear,batch_size=16,temperature=0.9"
+    assert (v.family, v.label) == ("pixelrnn", label)
     assert v.model == {"arch": "gated-pixelcnn", "layers": 8} and type(v.model["layers"]) is int
     assert v.train == {"lr": 0.01, "lr_schedule": "linear", "batch_size": 16}
     assert v.temperature == 0.9
