@@ -54,13 +54,14 @@ def sampling(arch: str, palette: Palette, n: int = 16) -> tuple[float, float, bo
 def plain_loop(indices: torch.Tensor, palette: Palette, epochs: int) -> float:
     """Images per second of a hand-written loop over a DataLoader, the same PixelCNN."""
     torch.manual_seed(0)
-    return common.plain_loop(PixelRNN(PixelRNNConfig(arch="pixelcnn"), (1, 28, 28), palette), indices, BATCH, LR, epochs)
+    model = PixelRNN(PixelRNNConfig(arch="pixelcnn", layers=5, width=32), (1, 28, 28), palette)
+    return common.plain_loop(model, indices, BATCH, LR, epochs)
 
 
 def genlab_loop(indices: torch.Tensor, test: torch.Tensor, palette: Palette, epochs: int) -> tuple[float, float]:
     """(images/s of the training loop, images/s end to end) of genlab's Trainer on the same data."""
     torch.manual_seed(0)
-    model = PixelRNN(PixelRNNConfig(arch="pixelcnn"), (1, 28, 28), palette)
+    model = PixelRNN(PixelRNNConfig(arch="pixelcnn", layers=5, width=32), (1, 28, 28), palette)
     return common.trainer_speed(model, indices, test, BATCH, LR, epochs)
 
 

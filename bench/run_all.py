@@ -56,7 +56,7 @@ def families(palette: Palette) -> dict[str, dict]:
     return {
         "vae": dict(make=seeded(lambda: VAE(VAEConfig(colors=2), SHAPE, palette)), batch=128, lr=1e-3, target=2.0),
         "dcgan": dict(make=seeded(lambda: GAN(GANConfig(), SHAPE)), batch=gan_speed.BATCH, lr=gan_speed.LR, target=1.2),
-        "pixelcnn": dict(make=seeded(lambda: PixelRNN(PixelRNNConfig(arch="pixelcnn"), SHAPE, palette)),
+        "pixelcnn": dict(make=seeded(lambda: PixelRNN(PixelRNNConfig(arch="pixelcnn", layers=5, width=32), SHAPE, palette)),
                          batch=128, lr=PixelRNN.train_defaults["lr"], target=1.0),
     }
 

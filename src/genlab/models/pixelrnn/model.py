@@ -238,8 +238,10 @@ class _DiagonalStepper(Stepper):
 
 
 ARCHS = {"row-lstm": RowLSTM, "diagonal-bilstm": DiagonalBiLSTM, "pixelcnn": PixelCNN, "gated-pixelcnn": GatedPixelCNN}
-# (layers, width) when --layers / --width are not given: an epoch of mnist5k in 0.5-1.5 minutes on one CPU core
-DEFAULT_SIZES = {"row-lstm": (2, 16), "diagonal-bilstm": (2, 16), "pixelcnn": (5, 32), "gated-pixelcnn": (4, 16)}
+# (layers, width) when --layers / --width are not given. The PixelCNN's 10 layers were chosen on sample
+# quality per CPU minute (bench/quality.py, bench/README.md): each pixel sees 13 rows up (5 layers: 8)
+# and the samples become whole strokes; the other sizes keep an epoch of mnist5k to about a minute.
+DEFAULT_SIZES = {"row-lstm": (2, 16), "diagonal-bilstm": (2, 16), "pixelcnn": (10, 32), "gated-pixelcnn": (4, 16)}
 
 
 @dataclass
@@ -265,7 +267,9 @@ class PixelRNN(AutoregressiveImageModel):
     """Pixel-by-pixel image model: Row LSTM, Diagonal BiLSTM, PixelCNN or gated PixelCNN."""
 
     Config = PixelRNNConfig
-    train_defaults = {"lr": 3e-3}  # all four learn much faster early on than at 1e-3 (mnist5k, batch 128)
+    # lr: all four learn much faster early on than at 1e-3 (mnist5k); 1e-2 is worse for the PixelCNN. Batch 16:
+    # about 8x the steps of 128 in a CPU minute; PixelCNN FID 12.0 vs 15.2 at 2 minutes (bench/README.md)
+    train_defaults = {"lr": 3e-3, "batch_size": 16}
 
     def __init__(self, config: PixelRNNConfig, item_shape, palette: Palette | None = None):
         super().__init__(config, item_shape, palette)
