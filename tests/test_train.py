@@ -142,17 +142,36 @@ def test_sigkill_at_any_moment_then_resume_matches_unbroken_run(tmp_path):
 
 
 TRAIN_ARGV = [sys.executable, "-m", "genlab", "train", "vae", "--data", "digits", "--hidden", "16", "--latent", "3",
-              "--epochs", "2", "--batch-size", "256", "--device", "cpu"]
+              "--epochs", "6", "--batch-size", "256", "--device", "cpu"]
 
 
-def test_a_log_gets_one_line_per_epoch_and_a_terminal_gets_a_bar(tmp_path):
+def test_a_log_gets_an_epoch_line_every_few_seconds_and_always_the_last(monkeypatch, capsys):
+    """Fast epochs (the demo's VAE: 184 in a minute) would flood a log: a line at most every
+    LINE_EVERY seconds, the skipped ones held back so that the last epoch's is printed at the end."""
+    from types import SimpleNamespace
+
+    from genlab.train import trainer
+
+    clock = iter([0.0, 1.0, 4.9, 5.0, 6.0, 12.0])
+    monkeypatch.setattr(trainer.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(trainer.progress, "interactive", lambda: False)
+    stub = SimpleNamespace(_line_at=None, _held_line=None)
+    for epoch in range(1, 6):
+        trainer.Trainer._log_line(stub, f"epoch {epoch}")
+    assert capsys.readouterr().err.split("\n") == ["epoch 1", "epoch 4", ""] and stub._held_line == "epoch 5"
+    trainer.Trainer._log_line(stub, "epoch 6")  # 12 s: due again
+    assert capsys.readouterr().err == "epoch 6\n" and stub._held_line is None
+
+
+def test_a_log_gets_epoch_lines_and_a_terminal_gets_a_bar(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     logged = subprocess.run([*TRAIN_ARGV, "--out", str(tmp_path / "log")], env=env, capture_output=True, text=True,
                             timeout=120)
     assert logged.returncode == 0, logged.stderr
     lines = logged.stderr.splitlines()
-    assert "\r" not in logged.stderr and [line.split(":")[0] for line in lines] == ["epoch 1", "epoch 2"], lines
-    assert "loss" in lines[1] and "test nll_bound" in lines[1] and "step 12" in lines[1]  # 6 steps an epoch
+    epochs = [int(line.split(":")[0].removeprefix("epoch ")) for line in lines]
+    assert "\r" not in logged.stderr and epochs[0] == 1 and epochs[-1] == 6 and epochs == sorted(set(epochs)), lines
+    assert "loss" in lines[-1] and "test nll_bound" in lines[-1] and "step 36" in lines[-1]  # 6 steps an epoch
     import fcntl
     import pty
     import struct

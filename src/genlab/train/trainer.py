@@ -32,6 +32,7 @@ from genlab.train.distributed import Group, Wrappers
 DEFAULT_EPOCHS = 10
 SAMPLE_SEED = 1234  # fixed noise for the per-epoch sample grids
 PLOT_EVERY = 30.0  # seconds between redraws of loss.png (drawing costs ~0.5 s); always drawn at the end
+LINE_EVERY = 5.0  # seconds between epoch lines in a log (the VAE's epochs take 0.3 s); the last epoch's always
 
 
 def resolve_device(name: str) -> torch.device:
@@ -209,6 +210,7 @@ class Trainer:
         if not self.quiet and main and self.model.summary():
             tqdm.write(self.model.summary())
         self.last_save = self.last_plot = self._started = time.monotonic()
+        self._line_at, self._held_line = None, None  # when the last epoch line went to the log; the one held back
         self._seconds_at_start = self.counters.seconds  # wall-clock time of earlier sessions of this run
         self._quality_at = self.counters.seconds  # training seconds of the last sample-quality row
         while not self._done():
@@ -253,6 +255,8 @@ class Trainer:
             self._end_of_epoch()
             c.seconds = self._seconds_at_start + time.monotonic() - self._started
         self._probe_if_due(final=True)
+        if self._held_line is not None:  # the last epoch's line, held back by LINE_EVERY
+            progress.say(self._held_line)
         if main:
             viz.plot_metrics(self.run / "metrics.csv", self.run / "loss.png")
         self.save()
@@ -282,6 +286,16 @@ class Trainer:
         self._quality_at = c.seconds
         self.metrics.add({"step": c.step, "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
                           "seconds": c.seconds, "split": "test", **figures})
+
+    def _log_line(self, line: str) -> None:
+        """An epoch's line, unless one went to the log less than LINE_EVERY seconds ago: then it is
+        held back, and printed after training if it turns out to be the last epoch's."""
+        now = time.monotonic()
+        if self._line_at is None or now - self._line_at >= LINE_EVERY:
+            progress.say(line)
+            self._line_at, self._held_line = now, None
+        else:
+            self._held_line = line
 
     def _autocast(self):
         """bf16 autocast around a step with --precision bf16 (the weights and Adam's state stay fp32)."""
@@ -342,8 +356,8 @@ class Trainer:
         figures = self.evaluate() if len(self.test_data) else {}
         if self.pictures is not None:  # the family's pictures may return figures for the epoch's row
             figures.update(self.pictures.epoch(self) or {})
-        if not self.quiet and not progress.interactive():  # a log gets one line per epoch, not bar redraws
-            progress.say(epoch_line(c, self._last_train, figures))
+        if not self.quiet and not progress.interactive():  # a log gets epoch lines, not bar redraws
+            self._log_line(epoch_line(c, self._last_train, figures))
         if figures:
             self.metrics.add({"step": c.step, "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
                               "seconds": c.seconds, "split": "test", **figures})
