@@ -178,7 +178,7 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
     quality = quality_picture(entries, out / "pictures")
     sound = data.kind == "audio"  # no copying figures for sound; the test clips to listen to instead
     words = [] if sound else memorization_words(entries)
-    reference = test_clips(data, out / "pictures") if sound else []
+    reference = reference_clips(data, out / "pictures") if sound else []
     atomic_write_text(out / "report.html", render_report(metrics, entries, words, [quality] if quality else [],
                                                           reference))
     say(f"wrote {out / 'report.html'} (open it in a browser) and {out / 'metrics.json'}")
@@ -225,7 +225,7 @@ def _pictures(entry: Entry, data: Dataset, folder: Path, nearest: Path) -> list[
         from genlab.data.masks import occlude, parse_mask
 
         hidden = parse_mask("bottom", *data.item_shape[1:])
-        done = model.complete(test, hidden, n=2, generator=g).cpu()  # (SHOWN*2, C, H, W), each image's two in turn
+        done = model.complete(test, hidden, n=2, generator=g).cpu()  # (count*2, C, H, W), each image's two in turn
         done = done.view(count, 2, *done.shape[1:]).transpose(0, 1).reshape(-1, *done.shape[1:])  # completion-major
         path = folder / f"{label}_completions.png"
         viz.save_grid(torch.cat([test.cpu(), occlude(test.cpu(), hidden), done]), path, nrow=count)
@@ -268,7 +268,7 @@ def _class_name(label: int, names: list[str]) -> str:
     return f"“{names[label]}”" if label < len(names) else f"class {label}"
 
 
-def test_clips(data: Dataset, folder: Path) -> list[Picture]:
+def reference_clips(data: Dataset, folder: Path) -> list[Picture]:
     """The first SOUNDS test clips, to hear what the families were trained to say."""
     (rate,) = data.item_shape  # one-second clips
     wavs = viz.save_audio(data.test[:SOUNDS], folder / "test_clips", rate)
