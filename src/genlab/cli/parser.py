@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="VAE: paint each pixel's expected colour (mean, the default) or draw it (sample)")
     s.add_argument("--temperature", type=float, default=argparse.SUPPRESS,
                    help="autoregressive models: divide the logits by T (<1 sharper, >1 wilder)")
+    s.add_argument("--sample-prior", choices=("mixture", "normal"), default=argparse.SUPPRESS,
+                   help="VAE: draw codes from the mixture fitted to the training codes (the default) or from "
+                        "N(0, I), the prior of the bound")
     s.add_argument("--seed-pixels", type=int, default=argparse.SUPPRESS,
                    help="PixelRNN: start from N random pixels, as the notes suggest")
     s.add_argument("--seconds", type=float, default=argparse.SUPPRESS, help="WaveNet: length of each sound")

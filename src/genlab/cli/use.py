@@ -38,7 +38,7 @@ def cmd_sample(ns: argparse.Namespace) -> None:
     say(f"wrote {ns.n} samples to {paths[0] if len(paths) == 1 else Path(ns.out)}")
 
 
-SAMPLE_OPTIONS = ("pixels", "temperature", "seed_pixels", "seconds")  # `genlab sample` flags handed to model.sample when it accepts them
+SAMPLE_OPTIONS = ("pixels", "temperature", "seed_pixels", "seconds", "sample_prior")  # `genlab sample` flags handed to model.sample when it accepts them
 
 
 def _model_options(run: runs.LoadedRun, ns: argparse.Namespace, method, names: tuple[str, ...]) -> dict:

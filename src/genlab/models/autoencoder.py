@@ -27,6 +27,7 @@ from genlab.models.base import GenerativeModel
 
 LOG_2PI = math.log(2 * math.pi)
 LEVELS = 256  # 8-bit pixels: dequantized values live on [0, 256)
+FIT_BATCH = 512  # training images encoded at a time when a code distribution is fitted
 
 
 @dataclass
@@ -196,6 +197,20 @@ class CodingModel(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, pixels: str = "mean") -> torch.Tensor:
         return self.decode(self.prior(n, generator), pixels, generator)
+
+    @torch.no_grad()
+    def training_codes(self, prepared, limit: int | None = None) -> torch.Tensor:
+        """The codes of prepared training data (a tensor or a pack, (N, ...)), the first `limit`
+        items at most, encoded FIT_BATCH at a time in inference mode -> float64 (N, L)."""
+        n = len(prepared) if limit is None else min(limit, len(prepared))
+        was_training = self.training
+        self.eval()
+        try:
+            parts = [self.codes(self.observe(prepared[torch.arange(i, min(i + FIT_BATCH, n))].to(self.device),
+                                             dequantize=False)) for i in range(0, n, FIT_BATCH)]
+        finally:
+            self.train(was_training)
+        return torch.cat(parts).to(torch.float64)
 
     @torch.no_grad()
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:

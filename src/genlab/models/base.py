@@ -166,6 +166,13 @@ class GenerativeModel(nn.Module):
         None when the generic ones say it all."""
         return None
 
+    def fit_sampler(self, train_data) -> bool:
+        """Fit what sampling needs from the prepared training data beyond the weights (the VAE's code
+        mixture); the trainer calls it when training ends and before each sample-quality row. It must
+        be deterministic and leave the global random state alone. True if it changed how samples are
+        drawn; nothing to fit by default."""
+        return False
+
     def after_training(self, run: Path, load_data: Callable[[], Dataset], say: Callable[[str], None]) -> None:
         """Pictures `genlab train` adds to a finished run from its data, `load_data()` (the VAE's
         reconstructions and 2-D latent map); `say` prints a line about each."""

@@ -254,6 +254,10 @@ class Trainer:
                 c.step_in_epoch = 0
             self._end_of_epoch()
             c.seconds = self._seconds_at_start + time.monotonic() - self._started
+        if main:
+            with torch.no_grad():
+                if self.model.fit_sampler(self.train_data):  # before the final probe and checkpoint
+                    self.save_samples(self.run / "samples" / f"epoch_{self.counters.epoch:04d}.png")  # the last grid, redrawn
         self._probe_if_due(final=True)
         if self._held_line is not None:  # the last epoch's line, held back by LINE_EVERY
             progress.say(self._held_line)
@@ -279,6 +283,8 @@ class Trainer:
         begun = time.monotonic()
         devices = [self.model.device] if self.model.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), torch.no_grad():
+            if not final:  # the final row comes after fit()'s own fit
+                self.model.fit_sampler(self.train_data)
             self.model.eval()
             figures = self.probe(self.model)
             self.model.train()

@@ -19,8 +19,6 @@ import torch
 from genlab.models.autoencoder import CodingConfig, CodingModel
 from genlab.models.base import TrainingPictures, TrainingView, register
 
-FIT_BATCH = 512  # training images encoded at a time when the code Gaussian is fitted
-
 
 @dataclass
 class AEConfig(CodingConfig):
@@ -49,8 +47,7 @@ class Autoencoder(CodingModel):
     @torch.no_grad()
     def fit_codes(self, prepared: torch.Tensor) -> None:
         """Fit N(μ, Σ) to the codes of prepared training data (N, ...) by maximum likelihood."""
-        codes = torch.cat([self.codes(self.observe(prepared[i:i + FIT_BATCH], dequantize=False))
-                           for i in range(0, len(prepared), FIT_BATCH)]).to(torch.float64)  # (N, L)
+        codes = self.training_codes(prepared)  # (N, L)
         mean = codes.mean(0)
         cov = torch.atleast_2d(torch.cov(codes.T, correction=0)) if len(codes) > 1 else codes.new_zeros(len(mean), len(mean))
         cov = cov + 1e-6 * torch.eye(len(mean), dtype=cov.dtype, device=cov.device)  # a ridge keeps Σ positive
@@ -75,8 +72,5 @@ class CodeFit(TrainingPictures):
 
     def epoch(self, view: TrainingView) -> dict[str, float]:
         model = view.model
-        was_training = model.training
-        model.eval()
         model.fit_codes(view.train_data)
-        model.train(was_training)
         return {"code_std": float(model.code_scale.pow(2).sum(1).sqrt().mean())}
