@@ -37,7 +37,9 @@ def test_demo_compares_every_family_on_mnist5k_and_replaces_the_previous_demo(tm
     old_demo(out)
     assert main(["demo", "--out", str(out), "--minutes", "0.25", "--n", "200", "--quiet"]) == 0
     assert calls[0][:2] == ("mnist5k", ["pixelrnn", "vae", "gan", "gmm"])
-    assert calls[0][2]["minutes"] == 0.25 and calls[0][2]["n"] == 200
+    budgets = calls[0][2]["minutes"]  # --minutes per family on average, split where minutes buy quality
+    assert sum(budgets.values()) == pytest.approx(4 * 0.25) and budgets["pixelrnn"] > budgets["vae"] > 0
+    assert calls[0][2]["n"] == 200
     assert (out / "report.html").read_text() == "new report" and (out / "metrics.json").is_file()
     assert not (out / "runs").exists(), "the previous demo's runs belong to its report and go with it"
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "pictures", "report.html"]  # nothing hidden left
@@ -71,3 +73,12 @@ def test_a_demo_killed_while_moving_its_report_in_is_repaired_next_time(tmp_path
 def test_bad_demo_options(tmp_path, capsys, argv, message):
     assert message in cli_error(capsys, ["demo", "--out", tmp_path / "d", *argv])
     assert not (tmp_path / "d").exists()
+
+
+def test_the_report_names_each_familys_budget_when_they_differ():
+    from genlab.report.html import budget_words
+
+    assert budget_words({"vae": 1.0, "gan": 1.0}) == "each family trained for 1 minute(s)"
+    assert budget_words(0.5) == "each family trained for 0.5 minute(s)"  # metrics.json of earlier reports
+    assert budget_words({"pixelrnn": 1.5, "gmm": 0.5}) == "trained for pixelrnn 1.5, gmm 0.5 minute(s)"
+    assert budget_words(None) == ""

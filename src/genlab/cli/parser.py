@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="demo", help="folder for report.html, metrics.json, pictures/ and runs/ "
                                                     "(default: demo; a previous demo there is replaced when done)")
     demo.add_argument("--minutes", type=float, default=DEMO_MINUTES,
-                      help=f"training budget per family (default {DEMO_MINUTES:g})")
+                      help=f"training budget per family on average (default {DEMO_MINUTES:g}); split by where "
+                           f"minutes buy quality: PixelRNN and GAN more, VAE and the mixture less")
     demo.add_argument("--n", type=int, default=DEMO_SAMPLES, help=f"samples per family for FID, KID, precision/recall "
                                                                    f"and memorization (default {DEMO_SAMPLES})")
     demo.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

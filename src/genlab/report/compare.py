@@ -69,11 +69,12 @@ def default_families(data: Dataset) -> list[str]:
     return [n for n in sorted(REGISTRY) if data.kind in kinds_of(n)]
 
 
-def train_families(names: list[str], data_cfg: DataConfig, minutes: float, out: Path, device: str, seed: int,
-                   quiet: bool, say: Callable[[str], None], threads: int | None = None,
+def train_families(names: list[str], data_cfg: DataConfig, budgets: dict[str, float], out: Path, device: str,
+                   seed: int, quiet: bool, say: Callable[[str], None], threads: int | None = None,
                    quality: bool = False) -> list[Path]:
-    """Train each family with its default options for `minutes` of wall-clock time into out/runs/NAME;
-    `quality`: with sample-quality rows every tenth of the budget (the time-to-quality lines)."""
+    """Train each family with its default options for its `budgets[name]` minutes of wall-clock time
+    into out/runs/NAME; `quality`: with sample-quality rows every tenth of the budget (the
+    time-to-quality lines)."""
     from genlab import train
     from genlab.metrics.probe import quality_probe
 
@@ -82,6 +83,7 @@ def train_families(names: list[str], data_cfg: DataConfig, minutes: float, out: 
         if d.exists() and any(d.iterdir()):
             raise GenlabError(f"{d} already holds files; choose a new --out, or compare existing runs with --runs")
     for name, d in zip(names, dirs):
+        minutes = budgets[name]
         every = minutes * 60 / QUALITY_POINTS if quality else None
         cfg = TrainConfig(minutes=minutes, device=device, seed=seed, threads=threads,  # the rest: the family's defaults
                           quality_every=every)
@@ -118,12 +120,13 @@ def quality_picture(entries: list[Entry], folder: Path) -> Picture | None:
 
 
 def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[str] | None = None,
-            run_dirs: list[str] | None = None, minutes: float = 1.0, n: int = 1000, seeds: int = 1,
+            run_dirs: list[str] | None = None, minutes: float | dict[str, float] = 1.0, n: int = 1000, seeds: int = 1,
             iwae_k: int = 100, limit: int | None = None, seed: int = 0, device: str = "cpu", quiet: bool = False,
             say: Callable[[str], None] = print, features: str = "domain", resize: str = "tf1",
             threads: int | None = None) -> dict:
-    """Train (or take) the runs, evaluate them and write the report; returns metrics.json's content."""
-    from genlab.report.html import render_report
+    """Train (or take) the runs, evaluate them and write the report; returns metrics.json's content.
+    `minutes`: every family's training budget, or each family's ({name: minutes}, the demo's split)."""
+    from genlab.report.html import budget_words, render_report
     from genlab.train.trainer import resolve_device
 
     out = Path(out)
@@ -141,15 +144,17 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
                 f"{r.path}: {r.config['data']['data']}" for r in loaded) + "); compare runs of one data set")
     else:
         data_cfg = data_cfg or DataConfig()
-        if minutes is None or minutes <= 0:
-            raise GenlabError("--minutes must be above 0")
         data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels,
                             sample_rate=data_cfg.sample_rate)
         families = families or default_families(data)
         check_families(families, data)
+        budgets = dict(minutes) if isinstance(minutes, dict) else {name: minutes for name in families}
+        if any(budgets.get(name) is None or not budgets[name] > 0 for name in families):
+            raise GenlabError("--minutes must be above 0")
+        budgets = {name: budgets[name] for name in families}
         say(f"genlab compare: {len(families)} famil{'y' if len(families) == 1 else 'ies'} "
-            f"({', '.join(families)}), {minutes:g} minute(s) each")
-        dirs = train_families(families, data_cfg, minutes, out, device, seed, quiet, say, threads,
+            f"({', '.join(families)}), {budget_words(budgets)}")
+        dirs = train_families(families, data_cfg, budgets, out, device, seed, quiet, say, threads,
                               quality=data.kind in ("image", "points"))
         loaded = [runs.load(d, device=resolve_device(device)) for d in dirs]
     data = loaded[0].dataset()
@@ -168,7 +173,7 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
         if "nearest_picture" in report.get("sample_setup", {}):  # named from the report folder, which may move
             report["sample_setup"]["nearest_picture"] = shown_path(nearest, out)
         entries.append(entry)
-    metrics = {"data": data.spec, "kind": data.kind, "split": data.split_note, "budget_minutes": None if run_dirs else minutes,
+    metrics = {"data": data.spec, "kind": data.kind, "split": data.split_note, "budget_minutes": None if run_dirs else budgets,
                "features": space.name if space else None, "n": n, "seeds": [seed + i for i in range(seeds)],
                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                "models": {e.label: {"family": e.run.config["model"], "run": shown_path(e.run.path, out),

@@ -192,14 +192,25 @@ def markdown_table(metrics: dict) -> str:
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
 
 
+def budget_words(budget: float | dict[str, float] | None) -> str:
+    """metrics.json's budget_minutes in words ("" for runs trained beforehand): one number for every
+    family, or each family's."""
+    if not budget:
+        return ""
+    if isinstance(budget, dict) and len(set(budget.values())) > 1:
+        return "trained for " + ", ".join(f"{name} {m:g}" for name, m in budget.items()) + " minute(s)"
+    minutes = next(iter(budget.values())) if isinstance(budget, dict) else budget
+    return f"each family trained for {minutes:g} minute(s)"
+
+
 def render_report(metrics: dict, entries: list, words: list[str], shared: list | None = None,
                   reference: list | None = None) -> str:
     """The page: setup, metrics table, memorization in words (when there are any), the pictures of
     every run together (`shared`: the time-to-quality lines), the data's own sounds (`reference`:
     test clips), then each model's pictures (sounds played above their spectrograms)."""
     models = metrics["models"]
-    budget = (f"Each family trained for {metrics['budget_minutes']:g} minute(s) of wall-clock time"
-              if metrics["budget_minutes"] else "Runs trained beforehand")
+    trained = budget_words(metrics["budget_minutes"])
+    budget = f"{trained[0].upper()}{trained[1:]} of wall-clock time" if trained else "Runs trained beforehand"
     sound = metrics.get("kind") == "audio"
     header, titles, row = (SOUND_HEADER, SOUND_TITLES, _sound_row) if sound else (HEADER, TITLES, _row)
     parts = [f"<h1>genlab compare: {esc(metrics['data'])}</h1>",

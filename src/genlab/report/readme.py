@@ -8,7 +8,7 @@ from pathlib import Path
 
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
-from genlab.report.html import markdown_table
+from genlab.report.html import budget_words, markdown_table
 
 BEGIN, END = "<!-- demo:begin -->", "<!-- demo:end -->"
 # (picture in the report's pictures/ folder, its heading, what it shows); missing ones are left out
@@ -45,10 +45,10 @@ def demo_section(demo: Path, docs: Path, readme_dir: Path) -> str:
         group = shown[start:start + PER_ROW]
         tables += ["| " + " | ".join(h for h, _ in group) + " |", "|" + "---|" * len(group),
                    "| " + " | ".join(image for _, image in group) + " |", ""]
-    budget = metrics.get("budget_minutes")
+    budget = budget_words(metrics.get("budget_minutes"))
     return "\n".join([
-        f"Measured by `scripts/dev.sh readme` on {metrics['created'][:10]}: each family trained for "
-        f"{budget:g} minute(s) on {metrics['data']} ({metrics['split'].split(':')[0]}), then {metrics['n']:,} samples each "
+        f"Measured by `scripts/dev.sh readme` on {metrics['created'][:10]}: {budget} "
+        f"on {metrics['data']} ({metrics['split'].split(':')[0]}), then {metrics['n']:,} samples each "
         f"compared with the test split in the feature space `{metrics['features']}`.",
         "", *tables,
         markdown_table(metrics).rstrip("\n"),

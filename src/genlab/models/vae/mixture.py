@@ -21,10 +21,13 @@ def fit_mixture(codes: torch.Tensor, components: int, seed: int = 0) -> tuple[to
     (K, L, L)) of a K-component Gaussian mixture fitted by EM, K = min(components, N)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
+    from threadpoolctl import threadpool_limits
 
     k = min(components, len(codes))
     gm = GaussianMixture(k, covariance_type="full", random_state=seed)
-    with warnings.catch_warnings():
+    # BLAS threads as many as torch's (the thread policy): on a busy 2-core CPU the default thread
+    # count made this fit 27 s instead of 0.35 s (4,000 codes of 20 dimensions, 20 components)
+    with warnings.catch_warnings(), threadpool_limits(torch.get_num_threads(), user_api="blas"):
         warnings.simplefilter("ignore", ConvergenceWarning)  # a mixture that stops at max_iter still samples well
         gm.fit(codes.cpu().numpy())
     covariances = torch.from_numpy(gm.covariances_)  # (K, L, L); sklearn adds reg_covar to the diagonal
