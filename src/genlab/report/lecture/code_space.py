@@ -37,7 +37,7 @@ def run(lab: Lab) -> Outcome:
         decoded[family] = {
             "reconstructions": model.decode(codes),
             "midpoints": model.decode((codes[:half] + codes[half:2 * half]) / 2),
-            "draws": model.sample(len(test), g),
+            "draws": model.sample(len(test), g, **({"sample_prior": "normal"} if family == "vae" else {})),  # the prior's
         }
         scores[family] = {kind: _score(space, real, images.cpu()) for kind, images in decoded[family].items()}
     _grids(test, decoded, half, lab)

@@ -35,7 +35,8 @@ def run(lab: Lab) -> Outcome:
     minutes = lab.budget(10, 60) / 60  # the same seconds for each family
     models = {family: lab.train(family, family, OPTIONS[family], "digits", minutes=minutes) for family in OPTIONS}
     data = models["vae"].dataset()
-    samples = {f: m.model.sample(SAMPLES, torch.Generator(device=m.model.device).manual_seed(lab.seed)).cpu()
+    prior = {"vae": {"sample_prior": "normal"}, "gan": {}}  # the notes' VAE: codes from its prior N(0, I)
+    samples = {f: m.model.sample(SAMPLES, torch.Generator(device=m.model.device).manual_seed(lab.seed), **prior[f]).cpu()
                for f, m in models.items()}
     sharp = {"data": sharpness(data.test), **{f: sharpness(s) for f, s in samples.items()}}
     copying, index = memorization(flat_pixels(samples["gan"]), flat_pixels(data.train), flat_pixels(data.test))

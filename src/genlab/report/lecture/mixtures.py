@@ -33,7 +33,7 @@ def run(lab: Lab) -> Outcome:
     test = vae.dataset().test
     g = torch.Generator(device=vae.model.device).manual_seed(lab.seed)
     results = {"vae": {**_nll(vae.model, test), "seconds": seconds}}
-    grids = [vae.model.sample(SHOWN, g)]
+    grids = [vae.model.sample(SHOWN, g, sample_prior="normal")]  # P(x) = ∫ P(z) P(x|z) dz: codes from P(z)
     for m in COMPONENTS:
         gmm = lab.train(f"gmm-{m}", "gmm", {"components": m, "covariance": "diag"}, "digits",
                         minutes=seconds / 60)
