@@ -95,6 +95,8 @@ def test_bad_requests_get_4xx_json(client):
     cases = [
         ("get", "/api/runs/info", {"params": {"run": "nope"}}, 404),
         ("get", "/api/latent", {"params": {"run": "pcnn"}}, 400),  # not a latent-variable run
+        ("get", "/api/latent/draw", {"params": {"run": "pcnn"}}, 400),
+        ("get", "/api/latent/draw", {"params": {"run": "vae", "seed": -1}}, 400),
         ("post", "/api/complete", {"json": {"run": "vae", "pixels": [0] * 64, "mask": [1] * 64}}, 400),
         ("post", "/api/complete", {"json": {"run": "pcnn", "pixels": [0] * 63, "mask": [1] * 64}}, 400),
         ("post", "/api/complete", {"json": {"run": "pcnn", "pixels": [0] * 64, "mask": [0] * 64}}, 400),
@@ -180,6 +182,11 @@ def test_decode_sample_and_interpolate_match_the_models(client, runs_dir):
     gan = genlab.load(runs_dir / "gan").model
     info = client.get("/api/latent", params={"run": "gan"}).json()
     assert info["latent"] == 4 and not info["encoder"] and "map" not in info
+    for name, model in (("vae", vae), ("gan", gan)):  # the Latent tab's random code: drawn as the run samples
+        drawn = client.get("/api/latent/draw", params={"run": name, "seed": 6}).json()
+        z6 = model.prior(1, torch.Generator().manual_seed(6))
+        assert drawn["z"] == z6[0].tolist() and np.array_equal(pixels_of(drawn["png"]), model.decode(z6)[0, 0].numpy())
+    assert vae.mixture_fitted  # the VAE's draws come from the mixture fitted to its training codes
     seeded = client.post("/api/interpolate", json={"run": "gan", "a": {"seed": 3}, "b": {"z": [0.0] * 4}, "steps": 3}).json()
     z3 = gan.prior(1, torch.Generator().manual_seed(3))
     assert np.array_equal(pixels_of(seeded["images"][0]), gan.decode(z3)[0, 0].numpy())

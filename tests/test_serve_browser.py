@@ -4,6 +4,7 @@ import base64
 import io
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
@@ -151,6 +152,16 @@ def test_clicking_the_latent_map_decodes_that_code(page, server, runs_dir, tmp_p
     assert got.shape == (8, 8) and np.abs(got - expected).max() <= 2
     shown = [float(v) for v in page.inner_text("#latent-z").strip("z =()").split(",")]
     assert np.allclose(shown, z[0].numpy(), atol=0.011)  # the page names the code it decoded
+    # "Random code" asks the server for a code drawn as the run samples (the VAE's fitted mixture)
+    before = decoded()
+    with page.expect_response(lambda r: "/api/latent/draw" in r.url) as answer:
+        page.click("#latent-random")
+    seed = int(parse_qs(urlparse(answer.value.url).query)["seed"][0])
+    vae = genlab.load(runs_dir / "vae").model
+    z = vae.prior(1, torch.Generator().manual_seed(seed))
+    assert vae.mixture_fitted and answer.value.json()["z"] == z[0].tolist()
+    wait_until(lambda: decoded() != before)
+    assert np.array_equal(pixels_of(decoded()), vae.decode(z)[0, 0].numpy())  # the page decoded the drawn code
 
 
 # --- issue 19: the page as a student meets it ---------------------------------------------------------

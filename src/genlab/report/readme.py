@@ -16,7 +16,7 @@ KEY_PICTURES = [
     ("pixelrnn_samples.png", "PixelRNN samples", "64 PixelRNN samples, drawn pixel by pixel"),
     ("pixelrnn_completions.png", "PixelRNN completions",
      "test digits (row 1), their bottom half hidden (row 2), two completions of each (rows 3-4)"),
-    ("vae_samples.png", "VAE samples", "64 VAE samples decoded from the prior"),
+    ("vae_samples.png", "VAE samples", "64 VAE samples: codes drawn from the mixture fitted to the training codes, decoded"),
     ("vae_interpolations.png", "VAE interpolations", "straight lines in the VAE's latent space between test digits"),
     ("gan_samples.png", "GAN samples", "64 GAN samples"),
     ("gan_nearest.png", "GAN vs. training set",

@@ -293,6 +293,18 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
             return posterior(model, test[index:index + 1], seed)
         return await jobs.run(work)
 
+    @app.get("/api/latent/draw")
+    async def latent_draw(run: Annotated[str, Query(max_length=500)],
+                          seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0):
+        """A code drawn the way the run samples (a VAE's fitted mixture, a GAN's prior) and its picture."""
+        _run_of(run, "latent")
+
+        def work():
+            model = catalog.load(run).model
+            z = model.prior(1, torch.Generator(device=model.device).manual_seed(seed))
+            return {"z": z[0].cpu().tolist(), "png": png_url(model.decode(z)[0])}
+        return await jobs.run(work)
+
     @app.get("/api/latent")
     async def latent(run: Annotated[str, Query(max_length=500)]):
         info = _run_of(run, "latent")

@@ -84,15 +84,21 @@ function buildSliders() {
   if (info.latent > info.sliders) box.append(`(the other ${info.latent - info.sliders} coordinates stay as drawn)`);
 }
 
-function priorDraw() {
-  // Box-Muller: a draw from the prior N(0, I)
-  return Array.from({ length: info.latent }, () => Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random()));
+async function drawCode() {
+  // a code drawn the way the run samples: a VAE's mixture fitted to its training codes, a GAN's prior
+  const seed = Math.floor(Math.random() * 2147483647);
+  return (await api(`/api/latent/draw?run=${encodeURIComponent(run())}&seed=${seed}`)).z;
 }
 
-function randomCode() {
-  z = priorDraw();
-  buildSliders();
-  decode();
+async function randomCode() {
+  const name = run();
+  try {
+    const drawn = await drawCode();
+    if (name !== run()) return; // another run was picked meanwhile
+    z = drawn;
+    buildSliders();
+    decode();
+  } catch (err) { say(err.message, true); }
 }
 
 async function loadRun() {
@@ -102,7 +108,8 @@ async function loadRun() {
   if (name !== run()) return; // another run was picked meanwhile
   info = answer;
   // a VAE starts at the prior's centre; a GAN's z = 0 is often no picture at all, so it starts from a draw
-  z = info.encoder ? new Array(info.latent).fill(0) : priorDraw();
+  z = info.encoder ? new Array(info.latent).fill(0) : await drawCode();
+  if (name !== run()) return;
   $("latent-map").hidden = info.latent !== 2;
   $("latent-no-map").hidden = info.latent === 2;
   $("latent-no-map").textContent = `This run's code has ${info.latent} numbers: the map (and the encoder's ellipses on it) `
