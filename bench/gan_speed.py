@@ -43,7 +43,7 @@ from genlab.core.config import DataConfig, TrainConfig
 from genlab.data import load_dataset
 from genlab.models.gan import GAN, GANConfig
 
-BATCH, LR = 64, 2e-4  # genlab's defaults for images
+BATCH, LR = 64, 2e-4  # genlab's image batch; PyTorch's DCGAN example's rate (genlab's image default is now 2e-3)
 
 
 class PlainG(nn.Module):

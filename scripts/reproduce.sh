@@ -41,7 +41,7 @@ case "$family" in
     paper="NLL 86.76 nats (VAE, one stochastic layer, IWAE-5000 estimate), Burda et al. 2016 Table 1" ;;
   dcgan)
     data=cifar10
-    train=(gan --arch dcgan --loss non-saturating --batch-size 64 --lr 2e-4 --beta1 0.5 --epochs 100)
+    train=(gan --arch dcgan --loss non-saturating --batch-size 64 --lr 2e-4 --beta1 0.5 --beta2 0.999 --epochs 100)
     evaluate=(--features inception --n 10000)
     paper="Inception FID about 50 over 10k samples (StudioGAN's DCGAN on CIFAR-10)" ;;
   *) echo "usage: scripts/reproduce.sh pixelcnn|row-lstm|diagonal-bilstm|gated-pixelcnn-cifar|vae|dcgan [--quick] [--out DIR]" >&2

@@ -309,14 +309,15 @@ def test_cli_trains_an_image_gan_with_its_pictures_and_defaults(image_run):
     for name in ("samples/epoch_0001.png", "samples/epoch_0002.png", "loss.png", "game.png"):
         assert Image.open(image_run / name).size[0] >= 256, name
     config = json.loads((image_run / "config.json").read_text())
-    assert config["train"]["lr"] == 2e-4  # the GAN's own default (DCGAN), not the generic 1e-3
+    assert config["train"]["lr"] == 2e-3  # the GAN's own image default (bench/README.md), not the generic 1e-3
     rows = genlab.viz.read_metrics(image_run / "metrics.csv")
     assert {"d_loss", "g_loss", "d_real", "d_fake", "diversity"} <= set(rows[0])
     assert all(r["diversity"] for r in rows if r["split"] == "test")
     assert not (image_run / "frames").exists()  # frames are for 2-D data
     run = genlab.load(image_run)
-    lrs = {name: opt.param_groups[0]["lr"] for name, opt in run.model.configure_optimizers(2e-4).items()}
-    assert lrs == {"discriminator": 1e-3, "generator": 2e-4}
+    optimizers = run.model.configure_optimizers(2e-4)
+    assert {name: opt.param_groups[0]["lr"] for name, opt in optimizers.items()} == {"discriminator": 1e-3, "generator": 2e-4}
+    assert {opt.param_groups[0]["betas"] for opt in optimizers.values()} == {(0.5, 0.99)}  # images: β2 0.99
 
 
 def test_cli_sample_interpolate_and_evaluate_images(image_run, tmp_path, capsys):
@@ -349,6 +350,7 @@ def test_cli_toy_gmm8_with_frames_animation_and_mode_figures(tmp_path):
     assert config["train"]["lr"] == 1e-3  # the 2-D default (2e-4 locks into few modes; docs/gan.md)
     model = genlab.load(out).model
     assert (model.latent, model.ema) == (2, 0.999) and hasattr(model, "generator_ema")
+    assert {opt.param_groups[0]["betas"] for opt in model.configure_optimizers(1e-3).values()} == {(0.5, 0.999)}
     frames = sorted(p.name for p in (out / "frames").iterdir())
     assert frames == ["epoch_0001.png", "epoch_0002.png", "epoch_0003.png"]
     frame = np.asarray(Image.open(out / "frames" / "epoch_0003.png").convert("RGB"))
