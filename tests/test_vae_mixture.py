@@ -70,7 +70,8 @@ def test_unfitted_or_normal_sampling_is_the_textbook_prior():
 def test_training_stores_the_mixture_and_sample_draws_from_it(tmp_path, capsys):
     run = tmp_path / "run"
     assert cli_main(["train", "vae", "--data", "digits", "--hidden", "16", "--latent", "3", "--steps", "20",
-                     "--device", "cpu", "--quiet", "--out", str(run)]) == 0
+                     "--device", "cpu", "--out", str(run)]) == 0
+    assert "samples: codes from a mixture of 20 Gaussians" in capsys.readouterr().out
     state = load_file(str(run / "model.safetensors"))
     assert state["code_weights"].sum().item() == pytest.approx(1.0, abs=1e-12)
     loaded = load(run).model

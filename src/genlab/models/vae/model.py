@@ -140,6 +140,12 @@ class VAE(CodingModel):
                sample_prior: str | None = None) -> torch.Tensor:
         return self.decode(self.prior(n, generator, sample_prior), pixels, generator)
 
+    def after_training(self, run, load_data, say) -> None:
+        super().after_training(run, load_data, say)
+        if self.mixture_fitted:
+            say(f"samples: codes from a mixture of {int((self.code_weights > 0).sum())} Gaussians fitted to the "
+                f"training codes (`genlab sample RUN --sample-prior normal` draws them from N(0, I))")
+
     def load_state_dict(self, state, strict: bool = True, assign: bool = False):
         """Runs saved before the sampling mixture existed load with it unfitted (they sample from N(0, I))."""
         state = dict(state)
