@@ -144,14 +144,15 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
                 f"{r.path}: {r.config['data']['data']}" for r in loaded) + "); compare runs of one data set")
     else:
         data_cfg = data_cfg or DataConfig()
+        if any(m is None or not m > 0 for m in (minutes.values() if isinstance(minutes, dict) else [minutes])):
+            raise GenlabError("--minutes must be above 0")
         data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels,
                             sample_rate=data_cfg.sample_rate)
         families = families or default_families(data)
         check_families(families, data)
-        budgets = dict(minutes) if isinstance(minutes, dict) else {name: minutes for name in families}
-        if any(budgets.get(name) is None or not budgets[name] > 0 for name in families):
-            raise GenlabError("--minutes must be above 0")
-        budgets = {name: budgets[name] for name in families}
+        if isinstance(minutes, dict) and set(families) - set(minutes):
+            raise GenlabError(f"no training budget for {', '.join(sorted(set(families) - set(minutes)))}")
+        budgets = {name: minutes[name] if isinstance(minutes, dict) else minutes for name in families}
         say(f"genlab compare: {len(families)} famil{'y' if len(families) == 1 else 'ies'} "
             f"({', '.join(families)}), {budget_words(budgets)}")
         dirs = train_families(families, data_cfg, budgets, out, device, seed, quiet, say, threads,
