@@ -7,15 +7,19 @@ towards one word), too close to chance (0.5) for a test that must pass on every 
 Measurements: docs/wavenet.md, "What a short run on speech gives"."""
 import math
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from genlab.data import load_dataset
 from genlab.metrics.audio import EVAL_SECONDS, audio_report, classifier_for
-from genlab.models.wavenet import WaveNet, WaveNetConfig
-from genlab.train import schedule
+from genlab.models.wavenet import WaveNetConfig
 from threads import one_thread  # noqa: F401  (autouse fixture)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import wavenet_words  # noqa: E402  (the two-word training loop the bench measures)
 
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None,
                                  reason="flite is not installed (scripts/dev.sh test installs Debian's flite as root)")
@@ -26,24 +30,14 @@ DRAWS = 64  # sounds asked for a word, and the same draws asked for the other
 
 def train_two_words(data, seed=0):
     """A small network (receptive field 128 ms at 8 kHz) trained for a fixed number of steps, so
-    every machine trains the same model: the trainer's Adam and linear schedule, batches of windows
-    with sound (silent ones are left out unless --keep-silence)."""
-    torch.manual_seed(seed)
+    every machine trains the same model: bench/wavenet_words.py's loop (the trainer's Adam and linear
+    schedule, batches of windows with sound; silent ones are left out unless --keep-silence)."""
     config = WaveNetConfig(layers=10, stacks=1, residual_channels=16, gate_channels=16, skip_channels=32,
                            window=1000, conditional=True, label_count=2)
-    model = WaveNet(config, data.item_shape)
-    windows, labels = model.prepare(data.train), model.prepare_labels(data.train_labels)
-    keep = model.training_mask(windows)
+    model = wavenet_words.train(data, config, STEPS, BATCH, LR, seed, ramp=True)
+    keep = model.training_mask(model.prepare(data.train))
     assert 0.3 < keep.float().mean() < 0.7  # each word fills 0.2-0.7 s of its one-second clip
-    windows, labels = windows[keep], labels[keep]
-    opt = torch.optim.Adam(model.parameters(), LR)
-    g = torch.Generator().manual_seed(seed)
-    for step in range(STEPS):
-        for group in opt.param_groups:
-            group["lr"] = LR * schedule.factor("linear", step, STEPS)
-        pick = torch.randint(len(windows), (BATCH,), generator=g)
-        model.train_step(windows[pick], {"adam": opt}, labels=labels[pick])
-    return model.eval()
+    return model
 
 
 def log_odds(classifier, sounds):
