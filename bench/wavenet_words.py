@@ -12,6 +12,7 @@ spectral flatness and loudness of the samples.
 
     .venv/bin/python bench/wavenet_words.py --words six,no --steps 500 --seed 0
     .venv/bin/python bench/wavenet_words.py --words six,no --steps 500 --keep-silence --no-ramp   # the old training
+    .venv/bin/python bench/wavenet_words.py --clock 16 --batch-size 2   # local conditioning on time: whole clips as items
 """
 from __future__ import annotations
 
@@ -82,12 +83,15 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=32, help="sounds drawn (and as many with swapped labels)")
     ap.add_argument("--keep-silence", action="store_true", help="train on silent windows too")
     ap.add_argument("--no-ramp", action="store_true", help="PyTorch's init for the input convolution")
+    ap.add_argument("--clock", type=int, default=0, help="pieces per clip of the clock (0: off); items are then "
+                    "whole clips, so --window is unused and --batch-size counts clips")
     args = ap.parse_args()
     torch.set_num_threads(1)
     data = load_dataset(f"speech:{args.words}", sample_rate=args.sample_rate)
     config = WaveNetConfig(layers=args.layers, stacks=args.stacks, residual_channels=args.channels,
                            gate_channels=args.channels, skip_channels=2 * args.channels, window=args.window,
-                           keep_silence=args.keep_silence, conditional=True, label_count=len(data.label_names))
+                           keep_silence=args.keep_silence, clock=args.clock, conditional=True,
+                           label_count=len(data.label_names))
     start = time.process_time()
     model = train(data, config, args.steps, args.batch_size, args.lr, args.seed, not args.no_ramp)
     train_seconds = time.process_time() - start

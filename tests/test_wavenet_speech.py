@@ -1,9 +1,8 @@
-"""A conditional WaveNet trained briefly on two spoken words ("six", "no") says the word it is
-asked for, as judged by the word classifier of `genlab evaluate`: a draw asked for word y is heard
-as more like y than the same draw (the same random numbers) asked for the other word, for far more
-draws than chance, and swapping the labels changes the words heard. The share of sounds heard as the asked word itself (`recognised_as_asked`) is not
-asserted: after 500 steps it is 0.57-0.73 depending on the seed (the babble as a whole leans
-towards one word), too close to chance (0.5) for a test that must pass on every machine.
+"""A conditional WaveNet with a clock, trained briefly on two spoken words ("six", "no"), says
+the word it is asked for, as judged by the word classifier of `genlab evaluate`: of 64 sounds
+asked for the words in turn and the same 64 draws (the same random numbers) asked for the other
+word, far more than chance are heard as the word asked for; on average the label moves the
+judgement towards the asked word; and swapping the labels changes the words heard.
 Measurements: docs/wavenet.md, "What a short run on speech gives"."""
 import math
 import shutil
@@ -24,19 +23,18 @@ import wavenet_words  # noqa: E402  (the two-word training loop the bench measur
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None,
                                  reason="flite is not installed (scripts/dev.sh test installs Debian's flite as root)")
 
-RATE, STEPS, BATCH, LR = 8000, 500, 16, 1e-2  # bench/wavenet_words.py's defaults
+RATE, STEPS, BATCH, LR, CLOCK = 8000, 500, 2, 1e-2, 16  # bench/wavenet_words.py --clock 16 --batch-size 2
 DRAWS = 64  # sounds asked for a word, and the same draws asked for the other
 
 
 def train_two_words(data, seed=0):
-    """A small network (receptive field 128 ms at 8 kHz) trained for a fixed number of steps, so
-    every machine trains the same model: bench/wavenet_words.py's loop (the trainer's Adam and linear
-    schedule, batches of windows with sound; silent ones are left out unless --keep-silence)."""
+    """A small network (receptive field 128 ms at 8 kHz) with a clock of 16 pieces per clip, trained
+    for a fixed number of steps, so every machine trains the same model: bench/wavenet_words.py's
+    loop (the trainer's Adam and linear schedule, batches of 2 whole clips drawn at random)."""
     config = WaveNetConfig(layers=10, stacks=1, residual_channels=16, gate_channels=16, skip_channels=32,
-                           window=1000, conditional=True, label_count=2)
+                           clock=CLOCK, conditional=True, label_count=2)
     model = wavenet_words.train(data, config, STEPS, BATCH, LR, seed, ramp=True)
-    keep = model.training_mask(model.prepare(data.train))
-    assert 0.3 < keep.float().mean() < 0.7  # each word fills 0.2-0.7 s of its one-second clip
+    assert model.prepare(data.train).shape == (len(data.train), RATE)  # the clock's items: whole clips
     return model
 
 
@@ -56,13 +54,15 @@ def test_two_words_trained_briefly_are_said_as_asked(tmp_path, monkeypatch):
     # the same draws (the same random numbers) asked for word y and for the other word
     classifier, asked = classifier_for(data), torch.arange(DRAWS) % 2
     sounds = [model.sample(DRAWS, torch.Generator().manual_seed(0), seconds=EVAL_SECONDS, labels=y) for y in (asked, 1 - asked)]
+    heard = [torch.from_numpy(classifier.predict(s)) for s in sounds]
+    hits = int((heard[0] == asked).sum() + (heard[1] == 1 - asked).sum())  # heard as the word asked for, of 128
+    # chance (a model that ignores its label, or a classifier that guesses) hears 77 or more of 128
+    # with p < 0.01; measured 90 (0.70); without the clock 0.52 (docs/wavenet.md)
+    assert hits >= 77 and sum(math.comb(2 * DRAWS, k) for k in range(hits, 2 * DRAWS + 1)) / 4 ** DRAWS < 0.01, hits
     odds = [log_odds(classifier, s) for s in sounds]
     towards = (odds[0] - odds[1]) * (2 * asked - 1)  # > 0: asking for y made the sound more like y
-    moved = int((towards > 0).sum())
-    # a label that changed nothing moves no draw; a coin per draw moves 42 of 64 with p < 0.01
-    assert moved >= 42 and sum(math.comb(DRAWS, k) for k in range(moved, DRAWS + 1)) / 2 ** DRAWS < 0.01, moved
     test_odds = log_odds(classifier, data.test)
     words_apart = test_odds[data.test_labels == 1].mean() - test_odds[data.test_labels == 0].mean()
-    assert words_apart > 5 and towards.mean() > 1, (towards.mean(), words_apart)  # on average, towards the asked word
-    heard = [torch.from_numpy(classifier.predict(s)) for s in sounds]
-    assert (heard[0] != heard[1]).sum() >= 8  # swapping the labels changes words the classifier hears
+    # on average towards the asked word (measured 1.9; the two words' test clips lie 7.7 apart)
+    assert words_apart > 5 and towards.mean() > 1, (towards.mean(), words_apart)
+    assert (heard[0] != heard[1]).sum() >= 8  # swapping the labels changes words the classifier hears (measured 28)

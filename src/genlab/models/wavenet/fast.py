@@ -38,7 +38,7 @@ class FastSteps:
         context = prefix[:, -model.receptive_field:]  # all that the next samples depend on
         skipped = p - context.shape[1]  # absolute position of context[:, 0]
         if p:
-            model.logits(context, keep, labels)  # every layer's inputs over the context, (B, R, C) each
+            model.logits(context, keep, labels, start=skipped)  # every layer's inputs over the context, (B, R, C) each
         layers = list(model.layers)
         g, r = cfg.gate_channels, cfg.residual_channels
         width = g + 1  # a layer's columns in the shared buffer: 2·gate, then a one
@@ -52,12 +52,15 @@ class FastSteps:
                 slots[pos % size].copy_(keep[i][:, :, pos - skipped])
             self.rings.append(slots)
         self.plan = []
+        self.clock = []  # with a clock: per layer its bias without the clock, the clock's vectors, the bias used
         for i, layer in enumerate(layers):
             half = torch.ones(2 * g, **new)
             half[g:] = 0.5  # the gate half: tanh(a/2) gives σ(a)
             taps = [(layer.conv.weight[:, :, j].T * half).contiguous() for j in range(k)]  # (R, 2G) each
             bias = layer.conv.bias if layer.label is None else layer.conv.bias + layer.label.table(labels)
             bias = (bias * half).expand(b, -1).contiguous()  # (B, 2G)
+            if layer.clock is not None:  # the piece's vector joins the bias; __call__ swaps it when the piece changes
+                self.clock.append((bias.clone(), layer.clock.weight * half, bias))
             out_w, out_b = layer.out.weight[:, :, 0].T, layer.out.bias  # (G, R + S), (R + S,)
             rows = torch.cat([0.5 * out_w, out_b[None]])  # (G + 1, R + S): 2·gate and the one
             skip_rows.append(rows[:, r:])
@@ -77,12 +80,17 @@ class FastSteps:
         self.head = [(m.bias.detach(), m.weight[:, :, 0].T.contiguous()) for m in (head1, head2)]
         s = cfg.skip_channels
         self.skips, self.hidden = torch.empty(b, s, **new), torch.empty(b, s, **new)
+        self.clock_rate = (cfg.clock, model.sample_rate) if self.clock else None  # WaveNet.pieces, in Python ints
+        self.piece = None
 
     def __call__(self, code: torch.Tensor | None) -> torch.Tensor:
         if code is not None:
             self.last = self.last[1:] + [code]
             self.t += 1
         t, k = self.t, self.k
+        if self.clock_rate is not None:
+            pieces, rate = self.clock_rate
+            self._set_piece(min(t * pieces // rate, pieces - 1))
         h = self.rings[0][t % len(self.rings[0])]
         torch.add(self.tables[0][self.last[0]], self.input_bias, out=h)  # the input conv at t
         for j in range(1, k):
@@ -101,3 +109,10 @@ class FastSteps:
         (b1, w1), (b2, w2) = self.head
         torch.addmm(b1, self.skips.relu_(), w1, out=self.hidden)
         return torch.addmm(b2, self.hidden.relu_(), w2)  # (B, 256)
+
+    def _set_piece(self, piece: int) -> None:
+        """Every layer's bias plus its clock vector of `piece` (only when the piece changes)."""
+        if piece != self.piece:
+            self.piece = piece
+            for base, vectors, bias in self.clock:
+                torch.add(base, vectors[piece], out=bias)

@@ -23,7 +23,15 @@ as in the paper, a learned vector per class, V_f·y and V_g·y, is added inside 
 tanh(W_f * x + V_f·y) · σ(W_g * x + V_g·y). Without a label the likelihood is the exact mixture
 (1/K) Σ_y p(x | y) over the K classes, as for the conditional PixelRNN.
 
-Deviations from the paper: no local conditioning (text, linguistic features); the input is the
+Local conditioning on time (`--clock N`): the paper's local conditioning adds V_f * h_t and
+V_g * h_t inside every gated unit, for a second time series h_t (linguistic features). genlab's h_t
+is the clock: which of N equal pieces of its one-second clip sample t lies in (one-hot), so each
+layer learns a vector per piece. Without it a network whose receptive field spans 128 ms cannot
+know where in the clip it is, and on speech it babbles on where the words fall silent. With it
+the training items are whole clips, not windows, so each sample's time is its index; a sound
+longer than a clip keeps the last piece's vector after the first second.
+
+Deviations from the paper: local conditioning on time only (no text or linguistic features); the input is the
 one-hot previous samples through a causal convolution of the same kernel size (the paper's first
 "causal conv"); defaults are small enough to train on a laptop CPU (2 stacks of dilations
 1..512, 32 residual / 32 gate / 64 skip channels, 2000-sample windows, where the paper used more);
@@ -75,28 +83,39 @@ class WaveNetConfig:
     residual_channels: int = opt(32, "channels of the residual stream between layers")
     gate_channels: int = opt(32, "channels of each gated tanh·sigmoid unit")
     skip_channels: int = opt(64, "channels of the skip connections summed into the output head")
-    window: int = opt(2000, "samples per training item: each one-second clip is cut into windows this long")
+    window: int = opt(2000, "samples per training item: each one-second clip is cut into windows this long "
+                            "(unused with --clock, whose items are whole clips)")
     keep_silence: bool = opt(False, "also train on silent windows (below -60 dBFS); by default the training split "
                                     "leaves them out (test figures and likelihoods always keep every window)")
     conditional: bool = opt(False, "condition on the data's class labels (the word of `speech`): `genlab sample "
                                    "--label K` says class K, and likelihoods are exact mixtures over the classes")
+    clock: int = opt(0, "local conditioning on time: each one-second clip cut into this many pieces, a learned "
+                        "vector per piece added inside every gated unit, so the network knows where in the clip "
+                        "it is (speech: the word, then silence); training items are then whole clips, not --window "
+                        "samples (0: off)")
     label_count: int = opt(0, "classes of a conditional model (set from the data)", flag=False)
 
     def validate(self) -> None:
         sizes = ("layers", "stacks", "kernel_size", "residual_channels", "gate_channels", "skip_channels", "window")
         if any(getattr(self, k) < 1 for k in sizes) or self.kernel_size < 2:
             raise GenlabError("every wavenet size must be at least 1 and --kernel-size at least 2")
+        if self.clock < 0:
+            raise GenlabError(f"--clock must be 0 (off) or a number of pieces per clip, not {self.clock}")
 
 
 class _GatedLayer(nn.Module):
-    """Dilated causal conv (+ the class vector) -> tanh · sigmoid -> 1x1 conv split into residual
-    and skip parts."""
+    """Dilated causal conv (+ the class vector, + the clock's vector) -> tanh · sigmoid -> 1x1
+    conv split into residual and skip parts."""
 
-    def __init__(self, res: int, gate: int, skip: int, kernel: int, dilation: int, labels: int = 0):
+    def __init__(self, res: int, gate: int, skip: int, kernel: int, dilation: int, labels: int = 0, clock: int = 0):
         super().__init__()
         self.res, self.gate, self.kernel, self.dilation = res, gate, kernel, dilation
         self.conv = nn.Conv1d(res, 2 * gate, kernel, dilation=dilation)
         self.label = label_bias(labels, 2 * gate)  # V_f·y and V_g·y of the paper, one vector per class
+        self.clock = None
+        if clock:  # V_f * h_t and V_g * h_t for h_t one-hot over the clip's pieces; zero at the start
+            self.clock = nn.Embedding(clock, 2 * gate)
+            nn.init.zeros_(self.clock.weight)
         self.out = nn.Conv1d(gate, res + skip, 1)
 
     @property
@@ -104,8 +123,12 @@ class _GatedLayer(nn.Module):
         """How many past inputs the layer looks back over."""
         return (self.kernel - 1) * self.dilation
 
-    def forward(self, h: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, h: torch.Tensor, labels: torch.Tensor | None = None,
+                pieces: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """h (B, R, T), the class labels (B,) and the clock's piece of each position (T,) int64."""
         z = with_label(self.conv(F.pad(h, (self.history, 0))), self.label, labels)  # (B, 2G, T): left zeros keep it causal
+        if self.clock is not None:
+            z = z + self.clock(pieces).T  # (2G, T), the same for every sound of the batch
         g = torch.tanh(z[:, :self.gate]) * torch.sigmoid(z[:, self.gate:])  # (B, G, T)
         res, skip = self.out(g).split([self.res, self.out.out_channels - self.res], 1)
         return h + res, skip
@@ -127,11 +150,14 @@ class WaveNet(GenerativeModel):
         if c.conditional and c.label_count < 2:
             raise GenlabError("a conditional model needs label_count >= 2 classes (training sets it from the data)")
         self.label_count = c.label_count if c.conditional else 0
+        if c.clock > self.sample_rate:
+            raise GenlabError(f"--clock {c.clock} cuts a clip of {self.sample_rate} samples into pieces shorter than "
+                              f"one sample; give at most {self.sample_rate}")
         self.input = nn.Conv1d(CLASSES, c.residual_channels, k)
         with torch.no_grad():  # each channel also starts as a ramp over the codes' levels: see _level_ramp
             self.input.weight += self._level_ramp(c.residual_channels, k)
         self.layers = nn.ModuleList(
-            _GatedLayer(c.residual_channels, c.gate_channels, c.skip_channels, k, 2**i, self.label_count)
+            _GatedLayer(c.residual_channels, c.gate_channels, c.skip_channels, k, 2**i, self.label_count, c.clock)
             for _ in range(c.stacks) for i in range(c.layers))
         self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(c.skip_channels, c.skip_channels, 1), nn.ReLU(),
                                   nn.Conv1d(c.skip_channels, CLASSES, 1))
@@ -156,21 +182,37 @@ class WaveNet(GenerativeModel):
         params = sum(p.numel() for p in self.parameters())
         return (f"wavenet: receptive field {rf} samples ({1000 * rf / self.sample_rate:.1f} ms at "
                 f"{self.sample_rate} Hz); {c.stacks} stack(s) of {c.layers} layers, dilations 1..{2 ** (c.layers - 1)}; "
-                f"{params:,} parameters" + (f"; conditioned on {self.label_count} classes" if self.label_count else ""))
+                f"{params:,} parameters" + (f"; conditioned on {self.label_count} classes" if self.label_count else "")
+                + (f"; clock: {c.clock} pieces of {1000 / c.clock:.0f} ms per clip" if c.clock else ""))
+
+    def pieces(self, start: int, length: int) -> torch.Tensor | None:
+        """The clock's piece (int64 (length,)) of positions start .. start + length - 1 of a sound,
+        counted from its first sample; the last piece from the end of the first second on. None
+        without a clock."""
+        clock = self.config.clock
+        if not clock:
+            return None
+        t = torch.arange(start, start + length, device=self.device)
+        return (t * clock // self.sample_rate).clamp(max=clock - 1)
 
     # --- the network ----------------------------------------------------------------------------
+    @property
+    def item_samples(self) -> int:
+        """W, the samples of one training item: `window`, or the whole clip with a clock (whose
+        positions must count from the clip's start)."""
+        return self.sample_rate if self.config.clock else min(self.config.window, self.sample_rate)
+
     def prepare(self, data: torch.Tensor) -> torch.Tensor:
         """float clips (N, R) -> μ-law codes int64 (N * R // W, W): consecutive windows of W =
-        `window` samples (what does not fill a window at a clip's end is left out)."""
+        `item_samples` (what does not fill a window at a clip's end is left out)."""
         n, r = data.shape
-        w = min(self.config.window, r)
+        w = min(self.item_samples, r)
         codes = mu_law_encode(data[:, :r // w * w])  # (N, R // W * W)
         return codes.reshape(n * (r // w), w)  # (N, R//W * W) -> (N * R//W, W)
 
     def prepare_labels(self, labels: torch.Tensor) -> torch.Tensor:
         """A clip's label for each of its windows: (N,) -> (N * R // W,), in `prepare`'s order."""
-        r = self.sample_rate
-        return labels.repeat_interleave(r // min(self.config.window, r))
+        return labels.repeat_interleave(self.sample_rate // self.item_samples)
 
     def training_mask(self, prepared: torch.Tensor) -> torch.Tensor | None:
         """The training windows (N, W) louder than SILENCE_RMS, unless --keep-silence (None: all).
@@ -182,25 +224,28 @@ class WaveNet(GenerativeModel):
         return loud if loud.any() else None
 
     def logits_from_onehot(self, onehot: torch.Tensor, keep: list | None = None,
-                           labels: torch.Tensor | None = None) -> torch.Tensor:
+                           labels: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
         """One-hot samples (B, 256, T) -> logits (B, 256, T) whose position t sees only samples < t
-        (and the class labels (B,) of a conditional model). `keep`, when a list, receives every
-        layer's input (B, R, T)."""
+        (and the class labels (B,) of a conditional model; with a clock, position t is sample
+        start + t of its sound). `keep`, when a list, receives every layer's input (B, R, T)."""
         labels = self.check_labels(labels, len(onehot))
+        pieces = self.pieces(start, onehot.shape[2])
         k = self.config.kernel_size
         h = self.input(F.pad(onehot, (k, 0))[:, :, :-1])  # (B, R, T): shifted by one, then causal
         skips = 0
         for layer in self.layers:
             if keep is not None:
                 keep.append(h)
-            h, skip = layer(h, labels)
+            h, skip = layer(h, labels, pieces)
             skips = skips + skip
         return self.head(skips)
 
-    def logits(self, codes: torch.Tensor, keep: list | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """int64 codes (B, T) -> logits (B, 256, T) for p(x_t | x_<t) (and y, the labels (B,))."""
+    def logits(self, codes: torch.Tensor, keep: list | None = None, labels: torch.Tensor | None = None,
+               start: int = 0) -> torch.Tensor:
+        """int64 codes (B, T) -> logits (B, 256, T) for p(x_t | x_<t) (and y, the labels (B,));
+        codes[:, 0] is sample `start` of its sound (for the clock)."""
         onehot = F.one_hot(codes, CLASSES).to(self.input.weight.dtype).transpose(1, 2)  # (B, T, 256) -> (B, 256, T)
-        return self.logits_from_onehot(onehot, keep, labels)
+        return self.logits_from_onehot(onehot, keep, labels, start)
 
     # --- objective ------------------------------------------------------------------------------
     def _figures(self, nats_per_sample: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -273,7 +318,8 @@ class WaveNet(GenerativeModel):
             nonlocal seq
             if code is not None:
                 seq = torch.cat([seq, code[:, None]], 1)
-            return self.logits(torch.cat([seq[:, -self.receptive_field:], slot], 1), labels=labels)[:, :, -1]
+            start = max(0, seq.shape[1] - self.receptive_field)  # the sound's sample at the context's left end
+            return self.logits(torch.cat([seq[:, start:], slot], 1), labels=labels, start=start)[:, :, -1]
 
         return step
 
