@@ -45,7 +45,7 @@ inception_for_tests() {  # the FID Inception weights for the golden test, via th
 }
 numerics_tests=(tests/test_distributed.py tests/test_train.py tests/test_pixelrnn.py tests/test_pixelrnn_conditional.py
                 tests/test_wavenet.py tests/test_wavenet_conditional.py tests/test_schedule.py tests/test_multinode.py
-                tests/test_pack.py)  # across processes and nodes, resume vs unbroken, fast vs naive, streamed vs in memory
+                tests/test_pack.py tests/test_wavenet_clock.py)  # across processes and nodes, resume vs unbroken, fast vs naive, streamed vs in memory
 case "${1:-}" in
   test) shift; test_tools
     if [ $# -gt 0 ]; then exec "$venv/bin/python" -m pytest "$@"; fi
