@@ -180,7 +180,7 @@ def plain_model(family: str, palette: Palette):
         loop = gan_speed.ExampleLoop(GAN(GANConfig(), SHAPE))
         return loop.gan, data.float() / 127.5 - 1, loop.step  # (4000, 1, 28, 28) in [-1, 1]
     model = (VAE(VAEConfig(colors=2, sample_prior="normal"), SHAPE, palette) if family == "vae"  # codes from N(0, I)
-             else PixelRNN(PixelRNNConfig(arch="pixelcnn", layers=5, width=32, colors=2), SHAPE, palette))
+             else PixelRNN(PixelRNNConfig(arch="pixelcnn", layers=5, width=32, colors=2, ema=0.0), SHAPE, palette))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)  # the tutorials' setting
 
     def step(x: torch.Tensor) -> None:

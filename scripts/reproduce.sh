@@ -26,12 +26,12 @@ done
 case "$family" in
   pixelcnn|row-lstm|diagonal-bilstm)
     data=binarized-mnist
-    train=(pixelrnn --arch "$family" --colors 2 --layers 7 --width 16 --batch-size 16 --lr 1e-3 --epochs 50)
+    train=(pixelrnn --arch "$family" --colors 2 --layers 7 --width 16 --batch-size 16 --lr 1e-3 --epochs 50 --ema 0)
     evaluate=(--n 0)
     paper="NLL 81.30 (PixelCNN) / 80.54 (Row LSTM) / 79.20 (Diagonal BiLSTM) nats, van den Oord et al. 2016 Table 4" ;;
   gated-pixelcnn-cifar)
     data=cifar10
-    train=(pixelrnn --arch gated-pixelcnn --output raw --layers 15 --width 128 --batch-size 16 --lr 1e-3 --epochs 100)
+    train=(pixelrnn --arch gated-pixelcnn --output raw --layers 15 --width 128 --batch-size 16 --lr 1e-3 --epochs 100 --ema 0)
     evaluate=(--n 0)
     paper="3.03 bits/dim, van den Oord et al. 2016 (Conditional Image Generation with PixelCNN Decoders), Table 1" ;;
   vae)

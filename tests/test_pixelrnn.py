@@ -20,8 +20,8 @@ def tiny(arch, output="palette", shape=(1, 4, 5), colors=2, width=6, layers=2, s
     c = shape[0]
     levels = torch.linspace(0, 255, colors).round().to(torch.uint8)
     palette = Palette(levels[:, None].repeat(1, c))
-    model = PixelRNN(PixelRNNConfig(arch=arch, layers=layers, width=width, head=head, colors=colors, output=output),
-                     shape, palette).to(dtype)
+    config = PixelRNNConfig(arch=arch, layers=layers, width=width, head=head, colors=colors, output=output, ema=0.0)
+    model = PixelRNN(config, shape, palette).to(dtype)
     with torch.no_grad():  # larger weights than the default init, so every dependence shows
         for p in model.parameters():
             p.mul_(2.0)

@@ -23,7 +23,7 @@ def conditional(arch, shape=(1, 3, 3), colors=2, width=6, output="palette", seed
     torch.manual_seed(seed)
     levels = torch.linspace(0, 255, colors).round().to(torch.uint8)
     config = PixelRNNConfig(arch=arch, layers=2, width=width, head=8, colors=colors, output=output,
-                            conditional=True, label_count=CLASSES)
+                            conditional=True, label_count=CLASSES, ema=0.0)
     model = PixelRNN(config, shape, Palette(levels[:, None].repeat(1, shape[0]))).double()
     with torch.no_grad():  # the class vectors start at zero: give them values so the classes differ
         for p in model.parameters():

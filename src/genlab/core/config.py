@@ -11,10 +11,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def opt(default: Any, help: str, choices: tuple | None = None, flag: bool = True) -> Any:
+def opt(default: Any, help: str, choices: tuple | None = None, flag: bool = True,
+        before: Any = dataclasses.MISSING) -> Any:
     """A config field: default value plus the one-line help the CLI shows. `flag=False`: a value
-    genlab fills in itself (saved in config.json, not a command-line option)."""
-    return field(default=default, metadata={"help": help, "choices": choices, "flag": flag})
+    genlab fills in itself (saved in config.json, not a command-line option). `before`: the value
+    that runs saved before the option existed had (their config.json lacks it), when it is not
+    the default: `read_config` fills it in, so old runs load as they were trained."""
+    metadata = {"help": help, "choices": choices, "flag": flag}
+    if before is not dataclasses.MISSING:
+        metadata["before"] = before
+    return field(default=default, metadata=metadata)
+
+
+def values_before(cls: type) -> dict[str, Any]:
+    """Field name -> the value runs saved before the field existed had, for fields that declare one."""
+    return {f.name: f.metadata["before"] for f in dataclasses.fields(cls) if "before" in f.metadata}
 
 
 def field_types(cls: type) -> dict[str, type]:

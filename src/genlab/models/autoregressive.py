@@ -27,6 +27,7 @@ first N positions (raster order) uniformly from the colours instead of from the 
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -38,7 +39,7 @@ from torch import nn
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
 from genlab.models.base import GenerativeModel
-from genlab.models.nn import channel_groups
+from genlab.models.nn import channel_groups, update_average
 
 LEVELS = 256  # 8-bit values; regression output models them dequantized on [0, 256)
 LOG_2PI = math.log(2 * math.pi)
@@ -139,6 +140,33 @@ class AutoregressiveImageModel(GenerativeModel):
         self.out_groups = channel_groups(self.out_features, self.groups)
         self.dims = self.positions * h * w
 
+    # --- averaged weights ---------------------------------------------------------------------
+    def average_weights(self, decay: float) -> None:
+        """Keep an exponential moving average of `self.net`'s weights (Polyak averaging, as
+        PixelCNN++ does: Salimans et al. 2017) from every training step; call it after setting
+        `self.net`. Outside training (eval mode: likelihoods, sampling, completion) the model *is*
+        the average; decay 0 keeps none."""
+        self.average_decay = decay
+        self.net_average = copy.deepcopy(self.net).requires_grad_(False) if decay > 0 else None
+        if decay > 0:
+            self.register_buffer("average_updates", torch.zeros((), dtype=torch.int64))
+
+    @property
+    def network(self) -> nn.Module:
+        """The network in use: the trained one while training, else the average when there is one
+        (a model trained by a loop of its own, without `train_step`, has an average of nothing)."""
+        average = getattr(self, "net_average", None)
+        if self.training or average is None or not int(self.average_updates):
+            return self.net
+        return average
+
+    def train_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer],
+                   **labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = super().train_step(batch, optimizers, **labels)
+        if getattr(self, "net_average", None) is not None:  # the network itself, whatever the trainer wraps it in
+            update_average(self.net_average, self._modules["net"], self.average_updates, self.average_decay)
+        return out
+
     # --- data ---------------------------------------------------------------------------------
     def prepare(self, data: torch.Tensor) -> torch.Tensor:
         """uint8 (N, C, H, W) -> int64 palette indices (N, 1, H, W), or the raw values (N, C, H, W)."""
@@ -152,7 +180,7 @@ class AutoregressiveImageModel(GenerativeModel):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Prepared data (B, P, H, W) -> network input (B, F, H, W)."""
-        dtype = next(self.net.parameters()).dtype
+        dtype = next(self.network.parameters()).dtype
         if self.raw:
             return x.to(dtype) / 127.5 - 1.0
         return F.one_hot(x[:, 0], self.classes).permute(0, 3, 1, 2).to(dtype)  # (B, H, W, K) -> (B, K, H, W)
@@ -161,7 +189,7 @@ class AutoregressiveImageModel(GenerativeModel):
     def logits(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Prepared data (B, P, H, W) -> logits (B, P, K, H, W)."""
         b, p, h, w = x.shape
-        out = self.net(self.features(x), self.check_labels(labels, b))  # (B, P*K, H, W)
+        out = self.network(self.features(x), self.check_labels(labels, b))  # (B, P*K, H, W)
         return out.view(b, p, self.classes, h, w)  # (B, P, K, H, W)
 
     def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None,
@@ -260,7 +288,8 @@ class AutoregressiveImageModel(GenerativeModel):
             x = x.to(torch.float64) + 0.5
         feats = self.features(x).contiguous(memory_format=torch.channels_last)  # a pixel's features are contiguous
         eye = torch.eye(self.classes, dtype=feats.dtype, device=x.device)  # palette index -> one-hot
-        stepper = self.net.stepper(feats, labels) if fast else NaiveStepper(self.net, feats, labels)
+        net = self.network
+        stepper = net.stepper(feats, labels) if fast else NaiveStepper(net, feats, labels)
         all_known, any_known = known.all(0).tolist(), known.any(0).tolist()  # [P][H][W] of bool
         uniforms = torch.rand(p * h * w, b, generator=generator, device=x.device, dtype=torch.float64).unbind(0)
         try:
@@ -299,7 +328,7 @@ class AutoregressiveImageModel(GenerativeModel):
         b, p, h, w = x.shape
         feats = self.features(x)
         shown = self.features(torch.zeros_like(x)).contiguous(memory_format=torch.channels_last)  # revealed as it goes
-        stepper = self.net.stepper(shown, self.check_labels(labels, b))
+        stepper = self.network.stepper(shown, self.check_labels(labels, b))
         out = torch.empty(b, p, self.classes, h, w, dtype=feats.dtype, device=x.device)
         for i in range(h):
             stepper.row(i)

@@ -132,7 +132,7 @@ class GenerativeModel(nn.Module):
         raise NotImplementedError
 
     def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
-        return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
+        return {"model": torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=lr)}
 
     def train_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer],
                    **labels: torch.Tensor) -> dict[str, torch.Tensor]:

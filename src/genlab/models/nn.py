@@ -171,3 +171,17 @@ def unskew(x: torch.Tensor, width: int) -> torch.Tensor:
     flat = F.pad(x, (0, 1)).flatten(2)  # (B, C, H*(W+H)): x[i, t] at i*(W+H) + t
     flat = F.pad(flat, (0, h))  # (B, C, H*(W+H+1)); x[i, i+j] sits at i*(W+H+1) + j
     return flat.view(b, c, h, width + h + 1)[:, :, :, :width]  # (B, C, H, W+H+1) -> (B, C, H, W)
+
+
+@torch.no_grad()
+def update_average(average: nn.Module, net: nn.Module, updates: torch.Tensor, decay: float) -> None:
+    """One step of an exponential moving average of `net`'s weights into `average` (Polyak
+    averaging); `updates` counts the steps (a 0-d int64 buffer, advanced here). The decay warms up
+    as min(decay, (1 + t) / (10 + t)), so early weights are soon forgotten. Buffers are copied."""
+    updates += 1
+    t = updates.float()  # stays on the device: no synchronisation per step
+    weight = 1.0 - ((1 + t) / (10 + t)).clamp(max=decay)  # 1 − decay
+    for p_avg, p in zip(average.parameters(), net.parameters()):
+        p_avg.lerp_(p, weight)
+    for b_avg, b in zip(average.buffers(), net.buffers()):
+        b_avg.copy_(b)

@@ -20,6 +20,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from genlab.core.config import values_before
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text, atomic_write_with
 from genlab.data import Palette
@@ -71,9 +72,11 @@ def read_config(run: str | Path) -> dict[str, Any]:
         raise GenlabError(f"{run} is not a genlab run (no {CONFIG}); pass the --out folder of `genlab train`")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-        model_class(config["model"])
+        cls = model_class(config["model"])
         config["model_config"], config["item_shape"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        for name, value in values_before(cls.Config).items():  # options added since the run was saved
+            config["model_config"].setdefault(name, value)
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise GenlabError(f"{path} is malformed ({exc.__class__.__name__}); the run cannot be used") from None
     return config
 

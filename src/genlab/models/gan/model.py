@@ -68,6 +68,7 @@ from genlab.models.gan.losses import (
     gradient_penalty,
 )
 from genlab.models.gan.modes import MODE_SAMPLES
+from genlab.models.nn import update_average
 
 DIVERSITY_ITEMS = 500  # images `genlab evaluate` draws for the diversity figure
 
@@ -323,18 +324,9 @@ class GAN(GenerativeModel):
         figures["loss"] = figures["d_loss"] + figures["g_loss"]
         return figures
 
-    @torch.no_grad()
     def _update_ema(self) -> None:
-        if self.ema <= 0:
-            return
-        self.ema_updates += 1
-        t = self.ema_updates.float()  # stays on the device: no synchronisation per step
-        weight = 1.0 - ((1 + t) / (10 + t)).clamp(max=self.ema)  # 1 − decay
-        G = self._modules["generator"]  # the network itself, whatever the trainer wraps it in
-        for p_ema, p in zip(self.generator_ema.parameters(), G.parameters()):
-            p_ema.lerp_(p, weight)
-        for b_ema, b in zip(self.generator_ema.buffers(), G.buffers()):
-            b_ema.copy_(b)
+        if self.ema > 0:  # the network itself, whatever the trainer wraps it in
+            update_average(self.generator_ema, self._modules["generator"], self.ema_updates, self.ema)
 
     @torch.no_grad()
     def evaluate_batch(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -18,6 +18,10 @@ order, an exact continuous density on dequantized pixels (see genlab.models.auto
 samplers carry each LSTM's state: a row (Row LSTM) or the right-to-left sweep of the row above
 (Diagonal BiLSTM) is computed once per row, then each pixel is one step of every layer.
 
+Training keeps an exponential moving average of the weights (`--ema`, default 0.999; Polyak
+averaging as in Salimans et al. 2017, "PixelCNN++"), and a trained model samples and computes
+likelihoods with the average (genlab.models.autoregressive).
+
 Deviations: one width h for the residual stream and the LSTM state (the paper keeps 2h features
 between layers and h in the LSTM); states outside the image are zero (the paper does not say);
 the LSTM cell update takes the cell of the previous position along the sweep (the left pixel for
@@ -238,15 +242,16 @@ class _DiagonalStepper(Stepper):
 
 
 ARCHS = {"row-lstm": RowLSTM, "diagonal-bilstm": DiagonalBiLSTM, "pixelcnn": PixelCNN, "gated-pixelcnn": GatedPixelCNN}
-# (layers, width) when --layers / --width are not given. The PixelCNN's 10 layers were chosen on sample
-# quality per CPU minute (bench/quality.py, bench/README.md): each pixel sees 13 rows up (5 layers: 8)
-# and the samples become whole strokes; the other sizes keep an epoch of mnist5k to about a minute.
+# (layers, width) when --layers / --width are not given, chosen on sample quality per CPU minute
+# (bench/quality.py, bench/README.md). The Row LSTM's (2, 16) draws as well at 2 minutes as (3, 16) or
+# (2, 32), which train fewer steps; the PixelCNN's 10 layers see 13 rows up (5 layers: 8).
 DEFAULT_SIZES = {"row-lstm": (2, 16), "diagonal-bilstm": (2, 16), "pixelcnn": (10, 32), "gated-pixelcnn": (4, 16)}
 
 
 @dataclass
 class PixelRNNConfig:
-    arch: str = opt("pixelcnn", "network: row-lstm, diagonal-bilstm (PixelRNN paper), pixelcnn (masked "
+    # the Row LSTM: at 2 CPU minutes on mnist5k FID 6.0 vs 11-14 for the best PixelCNNs (bench/README.md)
+    arch: str = opt("row-lstm", "network: row-lstm, diagonal-bilstm (PixelRNN paper), pixelcnn (masked "
                                 "convolutions), gated-pixelcnn (vertical + horizontal stacks, no blind spot)", tuple(ARCHS))
     layers: int | None = opt(None, "recurrent / masked layers after the 7x7 mask-A first layer (default: "
                                    + ", ".join(f"{v[0]} for {k}" for k, v in DEFAULT_SIZES.items()) + ")")
@@ -260,6 +265,8 @@ class PixelRNNConfig:
     conditional: bool = opt(False, "condition on the data's class labels: `genlab sample --label K` draws "
                                    "class K, and likelihoods are exact mixtures over the classes")
     label_count: int = opt(0, "classes of a conditional model (set from the data)", flag=False)
+    ema: float = opt(0.999, "decay of the moving average of the weights (Polyak averaging) that sampling and "
+                            "likelihoods use once trained; 0 = off", before=0.0)
 
 
 @register("pixelrnn")
@@ -268,7 +275,8 @@ class PixelRNN(AutoregressiveImageModel):
 
     Config = PixelRNNConfig
     # lr: all four learn much faster early on than at 1e-3 (mnist5k); 1e-2 is worse for the PixelCNN. Batch 16:
-    # about 8x the steps of 128 in a CPU minute; PixelCNN FID 12.0 vs 15.2 at 2 minutes (bench/README.md)
+    # about 8x the steps of 128 in a CPU minute; PixelCNN FID 12.0 vs 15.2 at 2 minutes, and the Row LSTM
+    # trains as many steps as the PixelCNN at it (bench/README.md)
     train_defaults = {"lr": 3e-3, "batch_size": 16}
 
     def __init__(self, config: PixelRNNConfig, item_shape, palette: Palette | None = None):
@@ -280,12 +288,15 @@ class PixelRNN(AutoregressiveImageModel):
         if layers < 0 or width < self.groups or config.head < 1:
             raise GenlabError(f"--layers must be at least 0, --width at least {self.groups} and --head at least 1 "
                               f"(got {layers}, {width}, {config.head})")
+        if not 0 <= config.ema < 1:
+            raise GenlabError(f"--ema must be in [0, 1) (got {config.ema})")
         if config.conditional and config.label_count < 2:
             raise GenlabError("a conditional model needs label_count >= 2 classes (training sets it from the data)")
         self.label_count = config.label_count if config.conditional else 0
         spec = NetSpec(self.in_features, self.in_groups, self.out_features, self.out_groups, self.groups,
                        width, layers, config.head, self.label_count)
         self.net = ARCHS[config.arch](spec)
+        self.average_weights(config.ema)
 
     @staticmethod
     def sizes(config: PixelRNNConfig) -> tuple[int, int]:
