@@ -104,6 +104,9 @@ def test_training_items_are_whole_clips_and_bad_clocks_are_refused(tmp_path, cap
         WaveNet(WaveNetConfig(**TINY, clock=RATE + 1), (RATE,))
     assert "--clock must be 0" in cli_error(capsys, ["train", "wavenet", "--data", "tones", "--clock", "-1", "--out", tmp_path / "run"])
     assert not (tmp_path / "run").exists()  # refused before the run folder is made
+    line = cli_error(capsys, ["train", "wavenet", "--data", "tones", "--clock", "4", "--window", "500",
+                              "--out", tmp_path / "run"])
+    assert "--window has no effect with --clock" in line and not (tmp_path / "run").exists()
 
 
 def _train(clock: int, clips: torch.Tensor, steps: int = 150) -> WaveNet:

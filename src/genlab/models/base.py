@@ -156,6 +156,11 @@ class GenerativeModel(nn.Module):
         raise NotImplementedError
 
     @classmethod
+    def check_given(cls, given: dict[str, Any]) -> None:
+        """Refuse model options the user gave that would have no effect together (a one-line
+        GenlabError); `given` holds only the options set explicitly. Nothing to refuse by default."""
+
+    @classmethod
     def train_defaults_for(cls, data_kind: str) -> dict[str, Any]:
         """TrainConfig defaults for training on `data_kind` data ("image", "points", "audio");
         `train_defaults` unless a family needs different ones per kind (the GAN's 2-D learning rate)."""

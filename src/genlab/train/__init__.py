@@ -159,6 +159,7 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
     out = Path(out)
     cls = model_class(model_name)
     model_cfg = cls.make_config(**model_values)
+    cls.check_given(model_values)
     if (train_cfg.epochs is not None and train_cfg.epochs < 1 or train_cfg.minutes is not None and train_cfg.minutes <= 0
             or train_cfg.steps is not None and train_cfg.steps < 1):
         raise GenlabError("--epochs and --steps must be at least 1 and --minutes above 0")

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -84,7 +85,7 @@ class WaveNetConfig:
     gate_channels: int = opt(32, "channels of each gated tanh·sigmoid unit")
     skip_channels: int = opt(64, "channels of the skip connections summed into the output head")
     window: int = opt(2000, "samples per training item: each one-second clip is cut into windows this long "
-                            "(unused with --clock, whose items are whole clips)")
+                            "(not with --clock, whose items are whole clips)")
     keep_silence: bool = opt(False, "also train on silent windows (below -60 dBFS); by default the training split "
                                     "leaves them out (test figures and likelihoods always keep every window)")
     conditional: bool = opt(False, "condition on the data's class labels (the word of `speech`): `genlab sample "
@@ -195,6 +196,12 @@ class WaveNet(GenerativeModel):
             return None
         t = torch.arange(start, start + length, device=self.device)
         return (t * clock // self.sample_rate).clamp(max=clock - 1)
+
+    @classmethod
+    def check_given(cls, given: dict[str, Any]) -> None:
+        if given.get("clock") and "window" in given:
+            raise GenlabError("--window has no effect with --clock: the training items are then whole clips "
+                              "(and --batch-size counts clips); leave --window out")
 
     # --- the network ----------------------------------------------------------------------------
     @property
