@@ -180,7 +180,7 @@ class AutoregressiveImageModel(GenerativeModel):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Prepared data (B, P, H, W) -> network input (B, F, H, W)."""
-        dtype = next(self.network.parameters()).dtype
+        dtype = next(self.net.parameters()).dtype  # the average, when there is one, has the same
         if self.raw:
             return x.to(dtype) / 127.5 - 1.0
         return F.one_hot(x[:, 0], self.classes).permute(0, 3, 1, 2).to(dtype)  # (B, H, W, K) -> (B, K, H, W)
