@@ -190,16 +190,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_threads_flag(demo)
 
     lec = sub.add_parser("lecture", help="the lecture notes' claims as experiments on built-in data, on one page "
-                                         "DIR/lecture.html (about 10 minutes; --quick about 2)")
+                                         "DIR/lecture.html (at most 20 minutes on 2 cores; --quick at most 3)")
     lec.add_argument("--out", required=True, help="folder for lecture.html, lecture.json, pictures/ and runs/")
-    lec.add_argument("--quick", action="store_true", help="smaller budgets: about 2 minutes in all on 2 CPU cores")
-    lec.add_argument("--only", metavar="SECTION", help="run one section (its key, e.g. vae-noise) and keep the others "
-                                                       "already in DIR")
+    lec.add_argument("--quick", action="store_true", help="smaller budgets and one seed: at most 3 minutes on 2 cores")
+    lec.add_argument("--only", metavar="SECTION[,SECTION]", help="run these sections (keys, e.g. vae-noise) and keep "
+                                                                  "the others already in DIR")
+    add_jobs_flag(lec, "sections")
     lec.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     lec.add_argument("--quiet", action="store_true", help="no progress lines")
     add_threads_flag(lec)
     _add_fetch_and_fid(sub)
     return p
+
+
+def add_jobs_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """--jobs: how many child processes run side by side (core/jobs.py)."""
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help=f"{what} run side by side, one process each (default: the cores this process may use; "
+                             f"1: one after another in this process)")
 
 
 def _add_fetch_and_fid(sub) -> None:

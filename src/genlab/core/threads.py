@@ -9,8 +9,8 @@ and joining the threads, and when the cores are busy with other work every join 
     threads = min(cores this process may use / processes sharing them, FLOPs per call / FLOPS_PER_THREAD)
 
 at least 1, where the cores are `os.sched_getaffinity` (a container's or `taskset`'s limit, not the
-machine's), the processes are the training processes on this machine (`--nproc`) or the page's
-concurrent jobs (`serve`), and the FLOPs per call are those of one training step when they are known
+machine's), the processes are the training processes on this machine (`--nproc`), the jobs that
+`compare` and `lecture` run side by side (core/jobs.py), or the page's concurrent jobs (`serve`), and the FLOPs per call are those of one training step when they are known
 (`train/work.py` counts them). The count depends only on these, never on the load of the moment,
 so a resumed run computes with the same count as the run it continues.
 
@@ -54,9 +54,19 @@ def requested(threads: int | None) -> int | None:
     return int(env) if env.isdigit() and int(env) > 0 else None
 
 
+SHARING = "GENLAB_SHARING"  # set by core/jobs.py in each child: how many jobs run side by side
+
+
+def sharing() -> int:
+    """How many processes started side by side (`compare --jobs`, the lecture) share this one's cores."""
+    value = os.environ.get(SHARING, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
 def apply(threads: int | None = None, flops_per_call: float | None = None, processes: int = 1) -> int:
-    """Set torch's thread count for this process: the one asked for, else the policy's; returns it."""
-    n = requested(threads) or choose(flops_per_call, processes)
+    """Set torch's thread count for this process: the one asked for, else the policy's, counting the
+    jobs started beside it (`sharing`); returns it."""
+    n = requested(threads) or choose(flops_per_call, processes * sharing())
     if n != torch.get_num_threads():
         torch.set_num_threads(n)
     return n

@@ -11,7 +11,7 @@ import torch
 from matplotlib.colors import rgb_to_hsv
 
 from genlab import viz
-from genlab.report.lecture.base import Lab, Outcome, Section
+from genlab.report.lecture.base import NOT_SUPPORTED, SUPPORTED, Lab, Outcome, Section
 
 DATA = "patches:flower"
 NET = {"arch": "pixelcnn", "layers": 3, "width": 24, "head": 32}
@@ -57,9 +57,7 @@ def run(lab: Lab) -> Outcome:
                  f"samples {sat['palette']:.3f}."
                  + ("" if holds else f" At this budget the regression samples are not greyish (not {GREY:.0%} below the data's "
                                      f"saturation, or not farther from it than the palette's).")),
-        holds=holds, setup=f"PixelCNN {NET}, {DATA} {SIZE}x{SIZE} crops, {steps} steps each, batch 32")
+        verdict=SUPPORTED if holds else NOT_SUPPORTED, setup=f"PixelCNN {NET}, {DATA} {SIZE}x{SIZE} crops, {steps} steps each, batch 32")
 
 
-SECTION = Section(1, "colours", "PixelRNN colours",
-                  "Predicting each pixel's colour as a 3-number vector (regression) makes generated images greyish; "
-                  "1-of-N classes from clustering the colours fix it.", run)
+SECTION = Section("colours", data="patches:flower crops", figure="samples of each head beside test crops", rule="interim: regression less saturated than data and farther than palette", run=run)

@@ -13,7 +13,7 @@ import torch
 
 from genlab import viz
 from genlab.data.masks import occlude, parse_mask
-from genlab.report.lecture.base import Lab, Outcome, Section
+from genlab.report.lecture.base import NOT_SUPPORTED, SUPPORTED, Lab, Outcome, Section
 
 NET = {"arch": "pixelcnn", "layers": 4, "width": 16, "head": 32, "colors": 2}
 IMAGES, WAYS, SEED_PIXELS = 8, 4, 6
@@ -49,9 +49,7 @@ def run(lab: Lab) -> Outcome:
         finding=(f"Trained on the images alone (no labels), the exact test NLL is {nll:.1f} nats per digit "
                  f"({bits:.3f} bits/dim, binarized); the {IMAGES} occluded digits got {min(distinct)} to "
                  f"{max(distinct)} different completions out of {WAYS} each."),
-        holds=holds, setup=f"PixelCNN {NET}, digits (binarized, labels unused), {steps} steps, lr 3e-3")
+        verdict=SUPPORTED if holds else NOT_SUPPORTED, setup=f"PixelCNN {NET}, digits (binarized, labels unused), {steps} steps, lr 3e-3")
 
 
-SECTION = Section(2, "uses", "PixelRNN uses",
-                  "PixelRNN is trained without labels, completes an occluded image in several ways, and can start "
-                  "a picture from a few random pixels; its likelihood is exact.", run)
+SECTION = Section("uses", data="digits", figure="completions", rule="interim: at least 2 distinct completions", run=run)
