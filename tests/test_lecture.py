@@ -166,7 +166,7 @@ def test_a_section_that_fails_leaves_the_earlier_run_of_it_in_place(tmp_path, mo
     monkeypatch.setattr(lecture_pkg, "SECTIONS", [base.Section("bound", "data", "figure", "rule", bad)])
     with pytest.raises(GenlabError):
         lecture_pkg.lecture(tmp_path, only="bound", say=lambda _: None)
-    assert sorted(p.name for p in (tmp_path / "pictures" / "bound").iterdir()) == ["p.png"]
+    assert sorted(p.name for p in (tmp_path / "pictures" / "bound").iterdir()) == [base.MADE, "p.png"]
     assert json.loads((tmp_path / "lecture.json").read_text())["sections"]["bound"]["figures"] == {"x": 1}
     assert (tmp_path / "lecture.html").read_text() == page_before
     monkeypatch.setattr(lecture_pkg, "SECTIONS", [base.Section("bound", "data", "figure", "rule", good)])
@@ -184,3 +184,29 @@ def test_sections_side_by_side_each_in_a_process_of_its_own(tmp_path):
         assert any(line.startswith(f"[{key}] training ") for line in lines)  # its own lines, whole and prefixed
     assert "2 at once" in lines[0]
     assert not list(tmp_path.glob("*/*.new"))
+
+
+def test_a_lecture_never_deletes_or_overwrites_what_the_user_put_in_its_folder(tmp_path, capsys, monkeypatch):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    line = cli_error(capsys, ["lecture", "--out", mine, "--only", "bound"])
+    assert "not a lecture folder" in line and sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+    def good(lab):
+        viz.save_grid(torch.zeros(2, 1, 4, 4, dtype=torch.uint8), lab.picture("p.png"))
+        return base.Outcome({"x": 1}, [("p.png", "a picture", False)], "found 1", base.SUPPORTED, "setup")
+
+    from genlab import viz
+
+    monkeypatch.setattr(lecture_pkg, "SECTIONS", [base.Section("bound", "data", "figure", "rule", good)])
+    out = tmp_path / "lec"
+    lecture_pkg.lecture(out, only="bound", say=lambda _: None)
+    lecture_pkg.lecture(out, only="bound", say=lambda _: None)  # its own files it replaces
+    for planted in (out / "pictures" / "bound" / "mine.png", out / "runs" / "bound" / "sub" / "important.txt"):
+        planted.parent.mkdir(parents=True, exist_ok=True)
+        planted.write_text("the user's")
+        line = cli_error(capsys, ["lecture", "--out", out, "--only", "bound"])
+        assert str(planted) in line and planted.read_text() == "the user's"
+        assert (out / "pictures" / "bound" / "p.png").is_file()  # the earlier run of the section is still there
+        planted.unlink()

@@ -52,8 +52,12 @@ def lecture(out: str | Path, quick: bool = False, only: str | None = None, devic
     if out.exists() and not out.is_dir():
         raise GenlabError(f"--out {out} is a file; give a folder for the lecture page")
     chosen = choose(only)
+    if out.is_dir() and any(out.iterdir()) and not (out / JSON).is_file():
+        raise GenlabError(f"--out {out} holds files and no {JSON}: it is not a lecture folder; give a new or empty "
+                          f"folder (or an earlier lecture's, whose sections are then replaced one by one)")
     out.mkdir(parents=True, exist_ok=True)
     lecture_json = _read(out / JSON)
+    _write(out, lecture_json)  # the folder is a lecture folder from now on, even if this run is stopped
     slots = min(jobs or side_by_side.default_slots(), len(chosen))
     say(f"genlab lecture: {len(chosen)} section(s), {QUICK if quick else FULL} budget, {slots} at once -> {out / HTML}")
     started = time.monotonic()

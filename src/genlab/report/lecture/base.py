@@ -2,6 +2,7 @@
 and the `Lab` it runs in (training runs, picture paths, step budgets, progress lines)."""
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from dataclasses import dataclass, field
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from genlab.core.config import DataConfig, TrainConfig
+from genlab.core.errors import GenlabError
+from genlab.core.fsutil import atomic_write_text
 from genlab.train import runs
 
 QUICK, FULL = "quick", "full"
@@ -95,6 +98,21 @@ def spread(values: Sequence[float]) -> str:
 
 
 STAGING = ".new"  # a section works in KEY.new folders, moved over KEY only once it has finished
+MADE = ".lecture-made.json"  # in each finished folder: the files the lecture made there, the only ones it may delete
+
+
+def check_only_ours(folder: Path) -> None:
+    """Refuse to replace `folder` if it holds a file the lecture did not make (listed in its MADE)."""
+    if not folder.exists():
+        return
+    try:
+        made = set(json.loads((folder / MADE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        made = set()
+    for path in sorted(folder.rglob("*")):
+        if (path.is_file() or path.is_symlink()) and path.name != MADE and str(path.relative_to(folder)) not in made:
+            raise GenlabError(f"{path} was not made by genlab lecture, which would replace {folder}; move it "
+                              f"elsewhere or choose another --out")
 
 
 @dataclass
@@ -116,6 +134,7 @@ class Lab:
     def open(cls, out: Path, key: str, quick: bool, device: str, say: Callable[[str], None]) -> "Lab":
         pictures, run_dir = out / "pictures" / (key + STAGING), out / "runs" / (key + STAGING)
         for folder in (pictures, run_dir):
+            check_only_ours(folder.with_name(key))  # before any work: the earlier run's folder is the lecture's alone
             shutil.rmtree(folder, ignore_errors=True)  # left by a section that was stopped
             folder.mkdir(parents=True)
         return cls(pictures, run_dir, quick, device, say)
@@ -123,6 +142,9 @@ class Lab:
     def finish(self) -> None:
         for staged in (self.pictures, self.runs):
             final = staged.with_name(staged.name[:-len(STAGING)])
+            check_only_ours(final)
+            made = sorted(str(p.relative_to(staged)) for p in staged.rglob("*") if p.is_file())
+            atomic_write_text(staged / MADE, json.dumps(made) + "\n")
             shutil.rmtree(final, ignore_errors=True)  # the lecture's own output of an earlier run of this section
             staged.rename(final)
 
