@@ -33,7 +33,6 @@ NET = {"arch": "row-lstm", "colors": 2}  # genlab's default PixelRNN network and
 LR, BATCH = 3e-3, 16  # PixelRNN's training defaults (models/pixelrnn/model.py)
 GIVEN = (1, 7, 14, 21)  # rows given before the model continues
 SHOWN = 8  # test digits in the picture
-CROPPED = 50  # test digits the network also scores fed only their first r rows, r = 1..28
 TOLERANCE = 1e-3  # nats per image: float32 sums in another order, or a shorter input, agree to this
 
 # colours of the tinted pictures: what was given, and what the model drew
@@ -91,12 +90,12 @@ def tint(images: torch.Tensor, drawn: torch.Tensor, ink=DRAWN_INK, paper=DRAWN_P
     """uint8 grey images (N, 1, H, W) and a bool mask (H, W) or (N, 1, H, W), True where the model
     drew the pixel -> RGB (N, 3, H, W): given pixels white on black, drawn ones `ink` on `paper`
     (orange on navy)."""
-    ink = images[:, :1].float() / 255.0  # (N, 1, H, W)
-    drawn = drawn.expand_as(ink)
+    level = images[:, :1].float() / 255.0  # (N, 1, H, W): 0 paper, 1 ink
+    drawn = drawn.expand_as(level)
 
     def colour(rgb_ink, rgb_paper):
-        return (torch.tensor(rgb_paper)[None, :, None, None] * (1 - ink)
-                + torch.tensor(rgb_ink)[None, :, None, None] * ink)  # (N, 3, H, W)
+        return (torch.tensor(rgb_paper, dtype=torch.float32)[None, :, None, None] * (1 - level)
+                + torch.tensor(rgb_ink, dtype=torch.float32)[None, :, None, None] * level)  # (N, 3, H, W)
 
     return torch.where(drawn, colour(ink, paper), colour(GIVEN_INK, GIVEN_PAPER)).round().to(torch.uint8)
 
@@ -123,6 +122,7 @@ def judge(figures: dict) -> str:
 def run(lab: Lab) -> Outcome:
     steps = lab.budget(200, 400)
     scored, completed = lab.budget(200, 1000), lab.budget(300, 500)  # test digits scored, and completed
+    cropped_n = lab.budget(50, 50)  # of those, scored again fed only their first r rows, r = 1..28
     per_seed, rows_shown = [], None
     for seed in lab.seeds():
         trained = lab.train(f"row-lstm-{seed}", "pixelrnn", NET, DATA, steps, batch_size=BATCH, lr=LR, seed=seed)
@@ -134,7 +134,7 @@ def run(lab: Lab) -> Outcome:
         with torch.no_grad():
             full = model.log_prob(x)
         h, w = x.shape[2:]
-        cropped = torch.stack([cropped_log_likelihood(model, x[:CROPPED], r) for r in range(1, h + 1)], 1)  # (B', H)
+        cropped = torch.stack([cropped_log_likelihood(model, x[:cropped_n], r) for r in range(1, h + 1)], 1)  # (B', H)
         checks = prefix_checks(prefix, full, cropped)
         shown = test[:completed]
         g = torch.Generator(device=model.device).manual_seed(seed)
