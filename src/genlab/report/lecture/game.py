@@ -97,8 +97,15 @@ def _finding(figures: dict, verdict: str) -> str:
             f"({spread(hq['D not fixed'])} %), and D ends saying P(real) = {spread(fake['D not fixed'])} to G's "
             f"points (vs {spread(fake['D fixed'])}). Counter-examples (D not fixed as good on both counts): "
             f"{counter} of {len(seeds)} seeds, counted against the claim.")
+    more = sum(b > a for a, b in zip(modes["D fixed"], modes["D not fixed"]))
+    worse = sum(b < a for a, b in zip(hq["D fixed"], hq["D not fixed"]))
+    if more:
+        text += (f" D not fixed covers more modes on {more} of {len(seeds)} seeds, with a smaller high-quality share "
+                 f"on {worse}.")
+    short = sum(m < ENOUGH_MODES for m in modes["D fixed"])
     if verdict == INCONCLUSIVE:
-        text += " Some seeds go each way."
+        text += (f" Inconclusive: the fixed-D game covered fewer than {ENOUGH_MODES} modes on {short} seed(s)"
+                 if short else " Inconclusive: some seeds are counter-examples, not most") + "."
     return text
 
 
@@ -162,7 +169,7 @@ def _smooth(values: list[float], n: int = 5) -> list[float]:
 
 def _plot_losses(per_seed: list, path) -> None:
     plt = viz._pyplot()
-    fig, axes = plt.subplots(2, 2, figsize=(11, 6.2), dpi=90, sharex=True)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 6.2), dpi=90, sharex=True, sharey="row")
     colours = {"d_loss": "tab:purple", "g_loss": "tab:orange", "d_real": "tab:green", "d_fake": "tab:red"}
     words = {"d_loss": "D's loss", "g_loss": "G's loss", "d_real": "on real points", "d_fake": "on G's points"}
     for col, (name, _) in enumerate(SETTINGS):
@@ -213,4 +220,4 @@ SECTION = Section(
           f"and counts against the claim. Supported: on every seed the fixed-D game covers at least {ENOUGH_MODES} of 8 "
           "modes and no seed is a counter-example. Not supported: counter-examples on more than half the seeds, or "
           f"the fixed-D game short of {ENOUGH_MODES} modes on more than half. Otherwise inconclusive."),
-    run=run, cost=80)
+    run=run, cost=85)

@@ -163,7 +163,8 @@ def run(lab: Lab) -> Outcome:
                             "navy). Look at where the drawn part starts: from 1 row the model invents some digit; "
                             "from 14 or 21 rows it finishes the one it was given.", False),
         ("prefixes.png", "Left: the exact log-likelihood of the first r rows, nats per digit, for r = 1..28, one "
-                         "line per seed. It falls with every row and ends at the full-image log-likelihood. Right: how often the "
+                         "line per seed. It falls with every row and ends at the full-image log-likelihood. "
+                         "Right: how often the "
                          "digits classifier recognises the completion as the original digit, against the rows "
                          "given; dashed: the binarized originals themselves, dotted: chance (10 %).", True)],
         finding=_finding(figures, verdict), verdict=verdict,
@@ -245,4 +246,4 @@ SECTION = Section(
           "given rows that the classifier recognises as the original digit exceeds the share from 1 given row by more "
           "than the noise (the larger of the seeds' spread of that difference and twice its standard error over the "
           "test digits): supported; short of it by more than the noise: not supported; otherwise inconclusive."),
-    run=run, cost=140)
+    run=run, cost=125)

@@ -102,8 +102,8 @@ def run(lab: Lab) -> Outcome:
     return Outcome(figures, [
         ("completions.png", f"Each column is one test digit. Row 2 shows what the model was given (the top half); rows "
                             f"3-{2 + WAYS} are {WAYS} completions drawn by the model (orange on navy); the last row "
-                            "fills the bottom with another test digit's instead (blue on grey). Look whether each completion still "
-                            "makes the original digit, and whether the completions differ from each other.", False),
+                            "fills the bottom with another test digit's instead (blue on grey). Look whether each "
+                            "completion still makes the original digit, and whether the completions differ from each other.", False),
         ("from_random_pixels.png", f"Samples started from {SEED_PIXELS} random pixels (the first {SEED_PIXELS} of "
                                    "the top row, each black or white at random) with every "
                                    "other pixel drawn by the model (orange on navy).", False),
@@ -193,4 +193,4 @@ SECTION = Section(
           f"on more than {100 * DIFFER:g} % of the hidden pixels, beyond the seeds' spread. Either part short of its "
           "threshold by more than its noise: not supported; otherwise inconclusive. The samples from random pixels are "
           "shown, not judged."),
-    run=run, cost=140)
+    run=run, cost=110)

@@ -104,4 +104,4 @@ SECTION = Section(
           f"Supported when the mean of r − {DECADES:g} (the variance more than ten times smaller without the term) is "
           "positive by more than the seeds' spread of r; negative by more than the spread: not supported; otherwise "
           "inconclusive."),
-    run=run, cost=60)
+    run=run, cost=45)
