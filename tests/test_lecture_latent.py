@@ -70,6 +70,7 @@ def test_code_space_entry_follows_its_rule(lecture_dir):
             assert {"draws", "reconstructions", "between", "around", "around r=0.5", "around r=1", "around r=2"} <= set(sets)
             for values in sets.values():
                 assert all(0 <= e <= math.log(10) + 1e-9 for e in values["entropy"]) and min(values["fid"]) >= -1e-6
+                assert all(0 <= p <= 1 for p in values["precision"])
     assert f"{figures['scores']['32']['ae']['around']['fid'][0]:.3g}" in entry["finding"]
     assert {p["file"].rsplit("/", 1)[1] for p in entry["pictures"]} == {
         "around.png", "between.png", "draws.png", "entropy_fid_vs_r.png"}
