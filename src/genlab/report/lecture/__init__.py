@@ -18,12 +18,14 @@ from typing import Callable
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
 from genlab.report.lecture import (bound, code_space, colours, game, imitate, mixtures, uses, vae_noise)
+from genlab.report.lecture import pixel_distance
 from genlab.report.lecture.base import FULL, QUICK, Lab, Section
 from genlab.report.lecture.claims import CLAIMS
 from genlab.report.lecture.page import render
 
 SECTIONS: list[Section] = sorted([colours.SECTION, uses.SECTION, code_space.SECTION, imitate.SECTION, vae_noise.SECTION,
-                                  mixtures.SECTION, bound.SECTION, game.SECTION], key=lambda s: s.number)
+                                  mixtures.SECTION, bound.SECTION, game.SECTION,
+                                  pixel_distance.SECTION], key=lambda s: s.number)
 JSON, HTML, ENTRY = "lecture.json", "lecture.html", "section.json"
 
 
