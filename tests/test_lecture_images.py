@@ -45,6 +45,9 @@ def test_chroma_is_zero_for_a_greyed_copy_and_one_for_pure_colours():
     red[0, 0] = 255
     assert colours.lab_chroma(red) == pytest.approx(104.55, abs=0.05)  # sRGB red: a* 80.11, b* 67.22
     assert colours.pixel_chroma(pure).tolist() == [1.0] * 48
+    assert colours.detail(pure) == 0.0  # flat fields
+    checker = ((torch.arange(4)[:, None] + torch.arange(4)[None]) % 2 * 255).to(torch.uint8).expand(1, 3, 4, 4)
+    assert colours.detail(checker) == 1.0
 
 
 @pytest.mark.parametrize("mean, palette, expected", [

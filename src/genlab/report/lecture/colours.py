@@ -27,6 +27,7 @@ NET = {"arch": "pixelcnn", "layers": 3, "width": 24, "head": 32}
 K = 16
 HEADS = {"mean": {"output": "mean"}, "regression": {"output": "regression"}, "palette": {"output": "palette", "colors": K}}
 NAMES = {"mean": "mean (3 numbers, squared error)", "regression": "Gaussian per channel", "palette": f"{K}-colour palette"}
+ROWS = {"mean": "mean\n(3 numbers,\nsquared error)", "regression": "Gaussian\nper channel", "palette": f"{K}-colour\npalette"}
 BATCH = 16
 GREY = 0.10  # "greyish": the mean head's chroma at least this share below the data's
 SHOWN = 10
@@ -42,6 +43,13 @@ def pixel_chroma(images: torch.Tensor) -> torch.Tensor:
     """max − min over R, G, B of every pixel, (N*H*W,) in [0, 1]."""
     x = images.double() / 255
     return (x.max(1).values - x.min(1).values).flatten()
+
+
+def detail(images: torch.Tensor) -> float:
+    """Mean |difference| between horizontally and vertically neighbouring values of uint8 images
+    (N, C, H, W), in [0, 1] units: 0 for flat fields, larger for texture (and for noise)."""
+    x = images.double() / 255
+    return float(((x[..., :, 1:] - x[..., :, :-1]).abs().mean() + (x[..., 1:, :] - x[..., :-1, :]).abs().mean()) / 2)
 
 
 def lab_chroma(images: torch.Tensor) -> float:
@@ -71,11 +79,11 @@ def judge(figures: dict) -> tuple[str, str, str]:
 
 
 def run(lab: Lab) -> Outcome:
-    steps, count = lab.budget(180, 450), lab.budget(200, 500)
+    steps, count = lab.budget(160, 400), lab.budget(200, 400)
     data = load_dataset(DATA, image_size=SIZE)
     hidden = torch.ones(SIZE, SIZE, dtype=torch.bool)
     hidden[0, 0] = False  # the one known pixel: the top-left
-    figures = {"chroma": {k: [] for k in ("data", *HEADS)}, "lab_chroma": {k: [] for k in ("data", *HEADS)}}
+    figures = {m: {k: [] for k in ("data", *HEADS)} for m in ("chroma", "lab_chroma", "detail")}
     shown, histograms = {}, {}
     for seed in lab.seeds():
         crops = data.train[torch.randperm(len(data.train), generator=torch.Generator().manual_seed(seed))[:count]]
@@ -89,6 +97,7 @@ def run(lab: Lab) -> Outcome:
         for name, images in samples.items():
             figures["chroma"][name].append(chroma(images))
             figures["lab_chroma"][name].append(lab_chroma(images))
+            figures["detail"][name].append(detail(images))
         if not shown:
             shown = {name: images[:SHOWN] for name, images in samples.items()}
             histograms = {name: pixel_chroma(images) for name, images in samples.items()}
@@ -98,8 +107,8 @@ def run(lab: Lab) -> Outcome:
     figures.update({"steps": steps, "images": count, "data": DATA, "size": SIZE, "palette_colours": K,
                     "grey_share": GREY, "greyer": greyer, "palette_closer": closer,
                     "mean_below_data": [1 - m / d for m, d in zip(c["mean"], c["data"])]})
-    labelled_rows([("training crops\n(their top-left\npixel starts\nevery row\nbelow)", shown["data"])]
-                  + [(NAMES[h].replace(" (", "\n(").replace(", ", ",\n"), shown[h]) for h in HEADS],
+    labelled_rows([("training crops", shown["data"])]
+                  + [(ROWS[h], shown[h]) for h in HEADS],
                   lab.picture("samples.png"), scale=3, label_width=150)
     _plot(figures, histograms, lab.picture("chroma.png"))
     below = [1 - m / d for m, d in zip(c["mean"], c["data"])]
@@ -110,12 +119,17 @@ def run(lab: Lab) -> Outcome:
                f"{spread([abs(m - d) - abs(p - d) for m, p, d in zip(c['mean'], c['palette'], c['data'])])}: "
                f"{closer}). CIELAB chroma: data {spread(figures['lab_chroma']['data'])}, mean "
                f"{spread(figures['lab_chroma']['mean'])}, Gaussian {spread(figures['lab_chroma']['regression'])}, "
-               f"palette {spread(figures['lab_chroma']['palette'])}.")
+               f"palette {spread(figures['lab_chroma']['palette'])}. Detail (mean difference of neighbouring "
+               f"values, not judged): data {spread(figures['detail']['data'])}, mean head "
+               f"{spread(figures['detail']['mean'])}, Gaussian {spread(figures['detail']['regression'])}, palette "
+               f"{spread(figures['detail']['palette'])}.")
     return Outcome(
         figures=figures,
         pictures=[("samples.png", "Each column starts from one pixel: the top-left pixel of the training crop in "
-                                  "row 1; rows 2-4 are what each head draws from it. Look at the mean head's colours: "
-                                  "where the data is orange or teal, are they greyer or browner?", False),
+                                  "row 1; rows 2-4 are what each head draws from it (first seed). Look at the mean head's "
+                                  "colours: where the data is orange or teal, are they greyer or browner, or only "
+                                  "flatter? The Gaussian head draws every channel with the spread it has learnt so "
+                                  "far; where that spread is wide, its pixels are coloured noise", False),
                   ("chroma.png", "Left: mean chroma of each head's images (bars: mean over seeds, dots: each seed), "
                                  "the data's as a dashed line; right: the share of pixels at each chroma (first seed). "
                                  "A greyish head sits left of the data", True)],

@@ -168,4 +168,4 @@ SECTION = Section(
           f"the VAE's; and neither model copies (nearest-neighbour ratio above {COPYING}). Not supported when any "
           "margin is below minus the spread; inconclusive otherwise. Histogram distance, precision and recall are "
           "reported, not judged."),
-    run=run, cost=180)
+    run=run, cost=150)

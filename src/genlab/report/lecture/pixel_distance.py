@@ -332,4 +332,4 @@ SECTION = Section(
     rule=("Supported when that share is above 50 % by more than both the seeds' spread (max − min) and twice the "
           "bootstrap standard deviation of the share (200 resamples of the pairs); not supported when it is below 50 % "
           "by as much; inconclusive otherwise."),
-    run=run, cost=120)
+    run=run, cost=110)
