@@ -125,7 +125,8 @@ def test_loss_figures_and_uniform_model():
 
 
 CASES = [(arch, output, channels, colors) for arch in ARCHS
-         for output, channels, colors in (("palette", 1, 2), ("palette", 3, 4), ("raw", 3, 2), ("regression", 3, 2))]
+         for output, channels, colors in (("palette", 1, 2), ("palette", 3, 4), ("raw", 3, 2), ("regression", 3, 2),
+                                         ("mean", 3, 2))]
 
 
 @pytest.mark.parametrize("arch,output,channels,colors", CASES)

@@ -22,6 +22,14 @@ u ~ U[0, 1), on [0, 256) (Theis et al. 2016), so `log_prob` is an exact continuo
 in expectation over u, a lower bound on the 8-bit pixels' log P(x): nats and bits per dimension on
 the same scale as raw mode. A drawn value is clipped to [0, 256) before the next position sees it.
 
+Mean output (`output == "mean"`): the notes' plain regression, word for word: each pixel's colour
+as one 3-number vector, predicted at once from the earlier pixels (no R -> G -> B order within the
+pixel: one colour group), trained by squared error, and generation *takes* the prediction (no draw). The squared error is written as the log-density of a Gaussian of fixed
+standard deviation MEAN_STD around the prediction (on dequantized values, as above), so `loss`,
+`log_prob` and bits per dimension keep their meaning; but sampling is not drawn from that density:
+each value is the predicted mean (clipped to [0, 256)), so images differ only through their random
+seed pixels (`seed_pixels`, the notes' 先随机给它一个像素) and `temperature` changes nothing.
+
 Deviations: the lecture notes start a picture from "a few random pixels"; `seed_pixels=N` draws the
 first N positions (raster order) uniformly from the colours instead of from the model.
 """
@@ -43,6 +51,7 @@ from genlab.models.nn import channel_groups, update_average
 
 LEVELS = 256  # 8-bit values; regression output models them dequantized on [0, 256)
 LOG_2PI = math.log(2 * math.pi)
+MEAN_STD = 1 / 16  # the fixed std (in [0, 1] units) of the mean output's Gaussian: its nats are squared error
 RowHook = Callable[[int, torch.Tensor], None]  # (row just finished, the images so far)
 PixelHook = Callable[[int, int, int, torch.Tensor, torch.Tensor], None]  # (i, j, channel, probabilities (B, K), drawn (B,))
 
@@ -112,6 +121,12 @@ def draw_gaussian(outputs: torch.Tensor, u: torch.Tensor, temperature: float = 1
     return (y * LEVELS).clamp(0, LEVELS - 1e-6)
 
 
+def take_mean(outputs: torch.Tensor, u: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """The mean output's 'draw': the prediction (B, 1) in [0, 1] units -> values (B,) on [0, 256),
+    clipped there; the uniforms and the temperature are ignored (the notes' regression draws nothing)."""
+    return (outputs[:, 0].double() * LEVELS).clamp(0, LEVELS - 1e-6)
+
+
 class AutoregressiveImageModel(GenerativeModel):
     """Base of the PixelRNN family. Subclasses set `self.net` (forward(feats) -> logits and
     stepper(feats) -> Stepper) after calling this constructor.
@@ -120,7 +135,8 @@ class AutoregressiveImageModel(GenerativeModel):
     their one-hot code, the output one softmax over the K colours per pixel. Raw mode: data is the
     uint8 values themselves (B, C, H, W), the input is each value scaled to [-1, 1], the output a
     256-way softmax per channel, channel c seeing channels < c of its own pixel (colour groups).
-    Regression mode: as raw, with a Gaussian (mean, log-variance) per channel instead of the softmax.
+    Regression mode: as raw, with a Gaussian (mean, log-variance) per channel instead of the softmax;
+    mean mode: as regression, with the mean alone (a fixed variance) and the mean taken, not drawn.
     """
 
     uses_palette = True
@@ -128,12 +144,13 @@ class AutoregressiveImageModel(GenerativeModel):
     def __init__(self, config, item_shape, palette: Palette | None = None):
         super().__init__(config, item_shape, palette)
         c, h, w = self.item_shape
-        self.regression = config.output == "regression"
-        self.raw = config.output in ("raw", "regression")  # a position per channel value, R -> G -> B
+        self.mean_only = config.output == "mean"  # the plain regression: the mean, taken not drawn
+        self.regression = config.output in ("regression", "mean")  # continuous values
+        self.raw = config.output in ("raw", "regression", "mean")  # a position per channel value, R -> G -> B
         self.positions = c if self.raw else 1  # channels of the prepared data
-        # outputs per position: 256 logits, (mean, log-variance), or K palette logits
-        self.classes = 2 if self.regression else LEVELS if self.raw else self.palette.k
-        self.groups = c if self.raw else 1  # colour groups of the channel masks
+        # outputs per position: 256 logits, (mean, log-variance), the mean alone, or K palette logits
+        self.classes = (1 if self.mean_only else 2) if self.regression else LEVELS if self.raw else self.palette.k
+        self.groups = c if self.raw and not self.mean_only else 1  # colour groups of the channel masks
         self.in_features = c if self.raw else self.classes
         self.in_groups = channel_groups(self.in_features, self.groups)
         self.out_features = self.positions * self.classes
@@ -211,9 +228,11 @@ class AutoregressiveImageModel(GenerativeModel):
 
     def log_density(self, v: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Regression mode: the exact log-density of continuous values v (B, C, H, W) on [0, 256)
-        units, in nats, (B,): a Gaussian on y = v/256 per value, less log 256 per value."""
-        out = self.logits(v, labels)  # (B, C, 2, H, W)
-        mean, logvar = out[:, :, 0], out[:, :, 1]  # (B, C, H, W) each
+        units, in nats, (B,): a Gaussian on y = v/256 per value, less log 256 per value (mean mode: of
+        std MEAN_STD, so the nats are the squared error / (2 MEAN_STD²) plus a constant)."""
+        out = self.logits(v, labels)  # (B, C, 2, H, W), or (B, C, 1, H, W) in mean mode
+        mean = out[:, :, 0]  # (B, C, H, W)
+        logvar = torch.full_like(mean, 2 * math.log(MEAN_STD)) if self.mean_only else out[:, :, 1]
         log_p = -0.5 * (LOG_2PI + logvar + (v / LEVELS - mean).pow(2) / logvar.exp()) - math.log(LEVELS)
         return log_p.flatten(1).sum(1)
 
@@ -301,8 +320,8 @@ class AutoregressiveImageModel(GenerativeModel):
                         if all_known[c][i][j]:
                             continue
                         logits = stepper.pixel(i, j).view(b, p, self.classes)[:, c]  # (B, P*K) -> (B, P, K) -> (B, K)
-                        value = (draw_gaussian if self.regression else draw)(logits, uniforms[(c * h + i) * w + j],
-                                                                             temperature)
+                        pick = take_mean if self.mean_only else draw_gaussian if self.regression else draw
+                        value = pick(logits, uniforms[(c * h + i) * w + j], temperature)
                         if any_known[c][i][j]:
                             value = torch.where(known[:, c, i, j], x[:, c, i, j], value)
                         if on_pixel is not None:  # the softmax `draw` sampled from, for a page to show

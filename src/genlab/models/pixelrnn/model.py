@@ -14,7 +14,9 @@ the network; all share a 7x7 mask-A first layer, residual connections and a 1x1 
 Output: a softmax over the palette (`--colors`), as the lecture notes ask, or (`--output raw`) the
 paper's three 256-way softmaxes per pixel ordered R -> G -> B with channel masks A/B, or
 (`--output regression`) the notes' greyish alternative: a Gaussian per channel value in the same
-order, an exact continuous density on dequantized pixels (see genlab.models.autoregressive). The fast
+order, an exact continuous density on dequantized pixels, or (`--output mean`) the plainest
+regression: the predicted colour itself, trained by squared error and taken, not drawn, when
+generating (see genlab.models.autoregressive). The fast
 samplers carry each LSTM's state: a row (Row LSTM) or the right-to-left sweep of the row above
 (Diagonal BiLSTM) is computed once per row, then each pixel is one step of every layer.
 
@@ -241,6 +243,7 @@ class _DiagonalStepper(Stepper):
         return self.head(u)
 
 
+OUTPUTS = ("palette", "raw", "regression", "mean")
 ARCHS = {"row-lstm": RowLSTM, "diagonal-bilstm": DiagonalBiLSTM, "pixelcnn": PixelCNN, "gated-pixelcnn": GatedPixelCNN}
 # (layers, width) when --layers / --width are not given, chosen on sample quality per CPU minute
 # (bench/quality.py, bench/README.md). The Row LSTM's (2, 16) draws as well at 2 minutes as (3, 16) or
@@ -261,7 +264,9 @@ class PixelRNNConfig:
     colors: int = opt(2, "palette size: 2 = binarized, K = k-means colours, 256 = every grey level (palette output)")
     output: str = opt("palette", "palette: one softmax over --colors per pixel; raw: a 256-way softmax per "
                                  "channel, R -> G -> B; regression: a Gaussian per channel, R -> G -> B, on "
-                                 "dequantized pixels (--colors is then unused)", ("palette", "raw", "regression"))
+                                 "dequantized pixels; mean: the predicted value per channel, trained by squared "
+                                 "error and taken as it is when sampling, so only --seed-pixels make samples differ "
+                                 "(--colors is then unused)", OUTPUTS)
     conditional: bool = opt(False, "condition on the data's class labels: `genlab sample --label K` draws "
                                    "class K, and likelihoods are exact mixtures over the classes")
     label_count: int = opt(0, "classes of a conditional model (set from the data)", flag=False)
@@ -281,9 +286,9 @@ class PixelRNN(AutoregressiveImageModel):
 
     def __init__(self, config: PixelRNNConfig, item_shape, palette: Palette | None = None):
         super().__init__(config, item_shape, palette)
-        if config.arch not in ARCHS or config.output not in ("palette", "raw", "regression"):
+        if config.arch not in ARCHS or config.output not in OUTPUTS:
             raise GenlabError(f"unknown --arch {config.arch!r} or --output {config.output!r}; choose --arch from "
-                              f"{', '.join(ARCHS)} and --output from palette, raw, regression")
+                              f"{', '.join(ARCHS)} and --output from {', '.join(OUTPUTS)}")
         layers, width = self.sizes(config)
         if layers < 0 or width < self.groups or config.head < 1:
             raise GenlabError(f"--layers must be at least 0, --width at least {self.groups} and --head at least 1 "

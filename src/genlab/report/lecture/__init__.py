@@ -17,15 +17,15 @@ from typing import Callable
 
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
-from genlab.report.lecture import (bound, code_space, colours, distributed, game, imitate, mixtures, rnn_prefix, uses,
-                                    vae_noise)
+from genlab.report.lecture import (bound, code_space, colours, distributed, game, imitate, mixtures, pixel_distance,
+                                    rnn_prefix, uses, vae_noise)
 from genlab.report.lecture.base import FULL, QUICK, Lab, Section
 from genlab.report.lecture.claims import CLAIMS
 from genlab.report.lecture.page import render
 
 SECTIONS: list[Section] = sorted([rnn_prefix.SECTION, colours.SECTION, uses.SECTION, code_space.SECTION, vae_noise.SECTION,
-                                  mixtures.SECTION, distributed.SECTION, bound.SECTION, imitate.SECTION, game.SECTION],
-                                 key=lambda s: s.number)
+                                  mixtures.SECTION, distributed.SECTION, bound.SECTION, pixel_distance.SECTION,
+                                  imitate.SECTION, game.SECTION], key=lambda s: s.number)
 JSON, HTML, ENTRY = "lecture.json", "lecture.html", "section.json"
 
 
