@@ -16,6 +16,7 @@ the budget bought on a loaded machine beside the steps it got.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
 import sys
@@ -83,6 +84,20 @@ class TrainRequest:
         every = self.minutes * 60 / QUALITY_POINTS if self.quality and self.minutes is not None else None
         return TrainConfig(minutes=self.minutes, steps=self.steps, device=self.device, seed=self.seed,
                            threads=self.threads, quality_every=every)  # the rest: the family's defaults
+
+    def progress(self) -> float:
+        """How much of its budget the family has trained (0 to 1), read from the last row of the
+        metrics.csv it is writing (step and training seconds are its first and third columns)."""
+        try:
+            with open(self.staging / "metrics.csv", "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - 4096))
+                lines = fh.read().decode("utf-8", "replace").split("\n")[:-1]  # complete lines only
+            step, _, seconds = lines[-1].split(",")[:3]
+            done = float(step) / self.steps if self.steps else float(seconds) / (self.minutes * 60)
+        except (OSError, IndexError, ValueError, ZeroDivisionError, TypeError):
+            return 0.0
+        return min(1.0, max(0.0, done))
 
     def budget_words(self) -> str:
         return f"{self.minutes:g} minute(s)" if self.minutes is not None else f"{self.steps} step(s)"
@@ -192,12 +207,12 @@ def train_all(requests: list[TrainRequest], slots: int, say: Callable[[str], Non
 
     work = [jobs.Job(r.name, [sys.executable, "-m", "genlab.report.families", "train", json.dumps(asdict(r))],
                      cost=r.cost) for r in todo]
-    timed = all(r.minutes is not None for r in todo)
-    total = (f"{sum(r.minutes for r in todo):g} training minute(s)" if timed
+    total = (f"{sum(r.minutes for r in todo):g} training minute(s)" if all(r.minutes is not None for r in todo)
              else f"{sum(r.steps for r in todo)} training steps")
+    requests = {r.name: r for r in todo}
     try:
         _side_by_side(work, slots, f"training {len(work)} families ({total}), {min(slots, len(work))} at once",
-                      timed, say, quiet, done)
+                      say, quiet, done, measure=lambda name: requests[name].progress())
     except BaseException:
         for r in todo:  # the children have ended: what they left half-made goes
             shutil.rmtree(r.staging, ignore_errors=True)
@@ -230,8 +245,8 @@ def evaluate_side_by_side(targets: list[tuple[str, Path, float]], options: dict,
                              json.dumps({**options, "label": label, "run": str(run)})], cost=cost)
             for label, run, cost in targets]
     try:
-        _side_by_side(work, slots, f"evaluating {len(work)} families, {min(slots, len(work))} at once", False, say,
-                      quiet, done)
+        _side_by_side(work, slots, f"evaluating {len(work)} families, {min(slots, len(work))} at once", say, quiet,
+                      done)
     finally:
         shutil.rmtree(pieces, ignore_errors=True)
     return found, failures
@@ -260,21 +275,26 @@ def _failure(result, stage: str) -> Failure:
                    wall_seconds=round(result.wall_seconds, 3), cpu_seconds=round(result.cpu_seconds, 3))
 
 
-def _side_by_side(work: list, slots: int, what: str, timed: bool, say: Callable[[str], None], quiet: bool,
-                  done: Callable) -> None:
-    """core/jobs.py's run_jobs with the whole job's progress: a tqdm bar on a terminal, else a line
-    every LINE_SECONDS. `timed`: the jobs' costs are seconds of budget, so a running job's share is
-    its time so far; otherwise only finished jobs count."""
+def _side_by_side(work: list, slots: int, what: str, say: Callable[[str], None], quiet: bool, done: Callable,
+                  measure: Callable[[str], float] | None = None) -> None:
+    """core/jobs.py's run_jobs, with the whole job's progress: a tqdm bar on a terminal, else a line
+    every LINE_SECONDS. `measure(name)`: how far a running job is (0 to 1), its share weighted by
+    its cost; without it only finished jobs count."""
     from tqdm import tqdm
 
     from genlab.core import jobs, progress
 
-    total = sum(j.cost for j in work) if timed else len(work)
-    started: dict[str, float] = {}
-    finished: dict[str, float] = {}
-    bar = progress.bar(total=round(total), quiet=quiet, desc=what.split(" (")[0], unit="s" if timed else " family",
+    weight = {j.name: (j.cost if measure else 1.0) or 1.0 for j in work}
+    total = sum(weight.values())
+    started: set[str] = set()
+    finished: set[str] = set()
+    say(what)
+    title = what.split(" (")[0].split(",")[0]
+    shape = ("{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, about {remaining} left" if measure
+             else "{desc}: {n_fmt}/{total_fmt} done|{bar}| {elapsed}")
+    bar = progress.bar(total=round(total) if measure else len(work), quiet=quiet, desc=title, bar_format=shape,
                        leave=False, dynamic_ncols=True)
-    last_line = [time.monotonic()]
+    checked = [0.0, time.monotonic()]  # when the running jobs were last measured; when the last log line went out
 
     def tell(line: str) -> None:
         if bar.disable:
@@ -284,32 +304,29 @@ def _side_by_side(work: list, slots: int, what: str, timed: bool, say: Callable[
                 say(line)
 
     def share() -> float:
-        if not timed:
-            return float(len(finished))
-        now = time.monotonic()
-        return sum(finished.values()) + sum(min(now - t, j.cost) for j in work if (t := started.get(j.name))
-                                            and j.name not in finished)
+        return sum(weight[n] * (1.0 if n in finished else measure(n) if measure else 0.0) for n in started)
 
     def tick() -> None:
+        now = time.monotonic()
+        if now - checked[0] < 1.0:  # a metrics.csv read per running job, once a second
+            return
+        checked[0] = now
         if not bar.disable:
-            bar.n = min(round(share()), round(total))
-            bar.refresh()
-        elif not quiet and time.monotonic() - last_line[0] >= LINE_SECONDS:
-            last_line[0] = time.monotonic()
-            running = len(started) - len(finished)
-            say(f"{what.split(' (')[0]}: {len(finished)} of {len(work)} done, {running} running"
-                + (f"; about {100 * share() / total:.0f}% of the budget" if timed and total else ""))
+            bar.update(max(0, min(round(share()) if measure else len(finished), bar.total) - bar.n))
+        elif not quiet and now - checked[1] >= LINE_SECONDS:
+            checked[1] = now
+            say(f"{title}: {len(finished)} of {len(work)} done, {len(started) - len(finished)} running"
+                + (f", {100 * share() / total:.0f}% of the budget trained" if measure and total else ""))
 
     def on_done(result) -> None:
-        finished[result.name] = next(j.cost for j in work if j.name == result.name) if timed else 1.0
+        finished.add(result.name)
         done(result)
         if not result.ok:
             tell(f"[{result.name}] failed: {result.why().removeprefix('genlab: error: ')}")
+        checked[0] = 0.0
 
-    say(what)
     try:
-        jobs.run_jobs(work, slots, say=tell, on_done=on_done, on_start=lambda j: started.setdefault(j.name, time.monotonic()),
-                      tick=tick)
+        jobs.run_jobs(work, slots, say=tell, on_done=on_done, on_start=lambda j: started.add(j.name), tick=tick)
     finally:
         bar.close()
 
@@ -342,4 +359,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # every file is written and closed: skip the interpreter's teardown (seconds with torch loaded)
