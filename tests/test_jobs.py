@@ -81,7 +81,9 @@ def test_ctrl_c_stops_every_child_within_seconds(tmp_path):
             print("interrupted", flush=True)
             sys.exit(130)
     """))
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as at a terminal,
+    # even under `pytest &` in a script, which ignores SIGINT in every process it starts
     seen = []
     while sum(l.endswith("] up") for l in seen) < 2:
         seen.append(parent.stdout.readline().strip())

@@ -84,11 +84,12 @@ def default_families(data: Dataset) -> list[str]:
     return [n for n in sorted(REGISTRY) if data.kind in kinds_of(n)]
 
 
-def training_summary(path: Path, step: int = 0) -> dict:
+def training_summary(run: runs.LoadedRun | Path, step: int = 0) -> dict:
     """Epochs, steps and seconds from the run's metrics.csv (its last row), its sample-quality rows
     (--quality-every) as [training seconds, FID] pairs, and the wall and CPU seconds of the job that
-    trained it when a compare did (family_jobs.STATS)."""
-    csv = Path(path) / "metrics.csv"
+    trained it when a compare did (families.STATS). `run`: a loaded run, or a run folder."""
+    path, step = (run.path, run.step) if isinstance(run, runs.LoadedRun) else (Path(run), step)
+    csv = path / "metrics.csv"
     rows = viz.read_metrics(csv) if csv.is_file() else []
     job = family_jobs.read_stats(path)
     if not rows:
@@ -270,7 +271,7 @@ def evaluate_family(label: str, run: runs.LoadedRun, data: Dataset, space, optio
     nearest = out / "pictures" / f"{label}_nearest.png"
     report = evaluate(run.model, data, test, n, [seed + i for i in range(seeds)], iwae_k=options["iwae_k"], seed=seed,
                       picture=nearest, quiet=options["quiet"], space=space)
-    entry = Entry(label, run.path, run.config, report, training_summary(run.path, run.step))
+    entry = Entry(label, run.path, run.config, report, training_summary(run))
     entry.pictures = _pictures(entry, run, data, out / "pictures", nearest)
     if "nearest_picture" in report.get("sample_setup", {}):  # named from the report folder, which may move
         report["sample_setup"]["nearest_picture"] = shown_path(nearest, out)

@@ -175,7 +175,7 @@ def train_all(requests: list[TrainRequest], slots: int, say: Callable[[str], Non
     """Train every family not already finished (see `TrainRequest.kept`), `slots` at once; returns
     each finished family's job figures ({name: {wall_seconds, cpu_seconds, ...}}) and the failures."""
     out = Path(requests[0].out) if requests else None
-    kept = {r.name for r in requests if r.kept()}  # refuses foreign folders before anything runs
+    kept = [r.name for r in requests if r.kept()]  # refuses foreign folders before anything runs
     if out is not None:
         for stale in (out / "runs").glob(".*.new"):  # what a killed compare left
             shutil.rmtree(stale, ignore_errors=True)
@@ -192,7 +192,7 @@ def train_all(requests: list[TrainRequest], slots: int, say: Callable[[str], Non
             failure = _in_process(r.name, "training", lambda: train_family(r, say), say)
             wall, cpu = time.monotonic() - wall, _cpu_seconds() - cpu
             if failure:
-                failure.wall_seconds, failure.cpu_seconds = wall, cpu
+                failure.wall_seconds, failure.cpu_seconds = round(wall, 3), round(cpu, 3)
                 failures.append(failure)
             else:
                 stats[r.name] = write_stats(r.final, wall, cpu, 1)
@@ -209,10 +209,10 @@ def train_all(requests: list[TrainRequest], slots: int, say: Callable[[str], Non
                      cost=r.cost) for r in todo]
     total = (f"{sum(r.minutes for r in todo):g} training minute(s)" if all(r.minutes is not None for r in todo)
              else f"{sum(r.steps for r in todo)} training steps")
-    requests = {r.name: r for r in todo}
+    by_name = {r.name: r for r in todo}
     try:
         _side_by_side(work, slots, f"training {len(work)} families ({total}), {min(slots, len(work))} at once",
-                      say, quiet, done, measure=lambda name: requests[name].progress())
+                      say, quiet, done, measure=lambda name: by_name[name].progress())
     except BaseException:
         for r in todo:  # the children have ended: what they left half-made goes
             shutil.rmtree(r.staging, ignore_errors=True)
