@@ -30,7 +30,8 @@ def report(tmp_path_factory):
         mp.setattr(features, "STEPS", 40)
         out = root / "cmp"
         assert main(["compare", "--data", "digits", "--models", ",".join(FAMILIES), "--minutes", "0.02",
-                     "--n", "30", "--seeds", "2", "--limit", "40", "--iwae-k", "4", "--out", str(out), "--quiet"]) == 0
+                     "--n", "30", "--seeds", "2", "--limit", "40", "--iwae-k", "4", "--out", str(out), "--quiet",
+                     "--jobs", "1"]) == 0  # in this process: side by side is test_compare_jobs.py's
     return out
 
 
@@ -132,10 +133,13 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     keys = {(model, key) for model, key, _ in result["cells"]}
     assert {(m, "fid") for m in FAMILIES} <= keys and {(m, "recall") for m in FAMILIES} <= keys
     for model, key, text in result["cells"]:
-        value = metrics[model][key]
+        value = metrics[model]
+        for part in key.split("/"):  # training/steps: metrics.json's nested figures
+            value = value[part]
         mean = value["mean"] if isinstance(value, dict) else value
         shown = float(text.split(" ± ")[0])
-        assert shown == pytest.approx(mean, rel=5e-3, abs=5e-4), (model, key, text)
+        rounded = 0.5 if key.startswith("training/") else 5e-4  # seconds shown whole, epochs to a tenth
+        assert shown == pytest.approx(mean, rel=5e-3, abs=rounded), (model, key, text)
         assert (" ± " in text) == isinstance(value, dict)  # two seeds: mean ± std
     shot = tmp_path / "report.png"
     subprocess.run([str(CHROMIUM), *flags, "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
@@ -211,7 +215,7 @@ def test_a_test_split_smaller_than_a_picture_row_shrinks_the_rows(tmp_path, monk
     monkeypatch.setattr(features, "STEPS", 20)
     out = tmp_path / "cmp"
     assert main(["compare", "--data", str(folder), "--models", "pixelrnn,vae", "--minutes", "0.005", "--n", "30",
-                 "--iwae-k", "2", "--out", str(out), "--quiet"]) == 0
+                 "--iwae-k", "2", "--jobs", "1", "--out", str(out), "--quiet"]) == 0
     assert "against 6 test items" in capsys.readouterr().out
     for name, (cols, rows) in {"pixelrnn_completions": (6, 4), "vae_reconstructions": (6, 2),
                                "vae_interpolations": (10, 3)}.items():

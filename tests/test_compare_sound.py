@@ -98,6 +98,8 @@ def test_the_report_plays_test_clips_and_shows_sound_figures(sound_report):
     assert figures["sounds"] == 2 and 0 < figures["nll_bits_per_sample"] <= 8.5
     table = html.split('<table id="metrics">')[1].split("</table>")[0]
     cells = dict(re.findall(r'data-model="wavenet" data-key="([^"]*)">([^<]*)<', table))
+    trained = {key: cells.pop(key) for key in list(cells) if key.startswith("training/")}  # steps, wall and CPU s
+    assert int(trained["training/steps"]) == figures["training"]["steps"] and float(trained["training/cpu_seconds"]) > 0
     shown = {key for key, *_ in SOUND_COLUMNS if figures.get(key) is not None}  # flatness: None, 0.75 s < 1024 samples
     assert set(cells) == shown and {"nll_bits_per_sample", "log_mel_distance_db", "rms", "rms_test"} <= shown
     for key, text in cells.items():

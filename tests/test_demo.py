@@ -35,11 +35,11 @@ def test_demo_compares_every_family_on_mnist5k_and_replaces_the_previous_demo(tm
     monkeypatch.setattr(compare_module, "compare", fake_compare(calls))
     out = tmp_path / "demo"
     old_demo(out)
-    assert main(["demo", "--out", str(out), "--minutes", "0.25", "--n", "200", "--quiet"]) == 0
+    assert main(["demo", "--out", str(out), "--minutes", "0.25", "--n", "200", "--jobs", "3", "--quiet"]) == 0
     assert calls[0][:2] == ("mnist5k", ["pixelrnn", "vae", "gan", "gmm"])
     budgets = calls[0][2]["minutes"]  # --minutes per family on average, split where minutes buy quality
     assert sum(budgets.values()) == pytest.approx(4 * 0.25) and budgets["pixelrnn"] > budgets["vae"] > 0
-    assert calls[0][2]["n"] == 200
+    assert calls[0][2]["n"] == 200 and calls[0][2]["jobs"] == 3  # families side by side, as `compare --jobs`
     assert (out / "report.html").read_text() == "new report" and (out / "metrics.json").is_file()
     assert not (out / "runs").exists(), "the previous demo's runs belong to its report and go with it"
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "pictures", "report.html"]  # nothing hidden left
@@ -69,7 +69,7 @@ def test_a_demo_killed_while_moving_its_report_in_is_repaired_next_time(tmp_path
 
 
 @pytest.mark.parametrize("argv,message", [(["--minutes", "0"], "--minutes must be above 0"),
-                                          (["--n", "-3"], "--n")])
+                                          (["--n", "-3"], "--n"), (["--jobs", "0"], "--jobs")])
 def test_bad_demo_options(tmp_path, capsys, argv, message):
     assert message in cli_error(capsys, ["demo", "--out", tmp_path / "d", *argv])
     assert not (tmp_path / "d").exists()

@@ -81,7 +81,9 @@ def test_ctrl_c_stops_every_child_within_seconds(tmp_path):
             print("interrupted", flush=True)
             sys.exit(130)
     """))
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as at a terminal,
+    # even under `pytest &` in a script, which ignores SIGINT in every process it starts
     seen = []
     while sum(l.endswith("] up") for l in seen) < 2:
         seen.append(parent.stdout.readline().strip())
@@ -92,3 +94,10 @@ def test_ctrl_c_stops_every_child_within_seconds(tmp_path):
     assert time.monotonic() - started < jobs.GRACE_SECONDS + 5
     children = subprocess.run(["pgrep", "-f", "time.sleep(60)"], capture_output=True, text=True).stdout.split()
     assert [p for p in children if int(p) != os.getpid()] == []
+
+
+def test_on_start_and_tick_let_a_caller_follow_the_jobs():
+    started, ticks = [], []
+    jobs.run_jobs([fake("a", 0.1), fake("b", 0.3)], slots=1, say=lambda _: None,
+                  on_start=lambda job: started.append(job.name), tick=lambda: ticks.append(time.monotonic()))
+    assert started == ["b", "a"] and len(ticks) >= 3  # the costliest first; ticks while they run

@@ -20,6 +20,9 @@ from genlab.core.errors import GenlabError
 VERBS = {"train": "train", "sample": "use", "complete": "use", "interpolate": "use", "evaluate": "evaluate",
          "compare": "evaluate", "demo": "evaluate", "data": "data", "serve": "serve", "fetch": "fetch",
          "fid": "fetch", "lecture": "lecture"}  # verb -> its module
+INTERRUPTED = {"train": "the last checkpoint is kept (continue with --resume)",
+               "compare": "the families that finished are kept in --out/runs, and the same command again keeps "
+                          "them and trains the others"}  # what an interrupted verb leaves
 OWN_THREADS = ("train", "serve")  # verbs that choose their thread count from their own work (trainer, page jobs)
 
 
@@ -36,11 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GenlabError as exc:
         if str(exc) and os.environ.get("RANK", "0") == "0":  # one line, from rank 0 of a distributed run
             print(f"genlab: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except OSError as exc:  # a file the user named cannot be read or written
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"genlab: error: {where}{exc.strerror or exc}; check the path and its permissions", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("genlab: interrupted; the last checkpoint is kept (continue with --resume)", file=sys.stderr)
+        said = INTERRUPTED.get(argv[0] if argv else "")
+        print("genlab: interrupted" + (f"; {said}" if said else ""), file=sys.stderr)
         return 130

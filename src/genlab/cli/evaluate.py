@@ -57,11 +57,17 @@ def cmd_compare(ns: argparse.Namespace) -> None:
     positive("iwae-k", ns.iwae_k, 100_000)
     names = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
     run_dirs = [r.strip() for r in (ns.runs or "").split(",") if r.strip()]
+    if ns.jobs is not None:
+        positive("jobs", ns.jobs, 1024)
     if run_dirs and data_args(ns):
         raise GenlabError("--runs are evaluated on their own data; leave out the data flags")
-    compare(ns.out, DataConfig(**data_args(ns)), names, run_dirs, minutes=ns.minutes, n=ns.n, seeds=ns.seeds,
-            iwae_k=ns.iwae_k, limit=ns.limit, seed=ns.seed, device=ns.device, quiet=ns.quiet, say=say,
-            features=ns.features, resize=ns.resize, threads=ns.threads)
+    if ns.steps is not None and ns.minutes is not None:
+        raise GenlabError("--steps is a budget of its own; give it without --minutes")
+    if ns.steps is not None:
+        positive("steps", ns.steps, 10_000_000)
+    compare(ns.out, DataConfig(**data_args(ns)), names, run_dirs, minutes=1.0 if ns.minutes is None else ns.minutes,
+            n=ns.n, seeds=ns.seeds, iwae_k=ns.iwae_k, limit=ns.limit, seed=ns.seed, device=ns.device, quiet=ns.quiet,
+            say=say, features=ns.features, resize=ns.resize, threads=ns.threads, jobs=ns.jobs, steps=ns.steps)
 
 
 DEMO_FAMILIES = ["pixelrnn", "vae", "gan", "gmm"]
@@ -81,6 +87,8 @@ def cmd_demo(ns: argparse.Namespace) -> None:
     if ns.minutes <= 0:
         raise GenlabError("--minutes must be above 0")
     positive("n", ns.n, 100_000)
+    if ns.jobs is not None:
+        positive("jobs", ns.jobs, 1024)
     out = Path(ns.out)
     if out.exists() and not out.is_dir():
         raise GenlabError(f"--out {out} is a file; give a folder for the demo's report")
@@ -92,7 +100,7 @@ def cmd_demo(ns: argparse.Namespace) -> None:
         f"all ({', '.join(f'{name} {m:g}' for name, m in budgets.items())}), then {ns.n} samples each for the figures")
     try:
         compare(staging, DataConfig(data="mnist5k"), DEMO_FAMILIES, minutes=budgets, n=ns.n, device=ns.device,
-                quiet=ns.quiet, say=say, threads=ns.threads)
+                quiet=ns.quiet, say=say, threads=ns.threads, jobs=ns.jobs)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

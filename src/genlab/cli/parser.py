@@ -157,7 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--models", help="comma-separated families to train, e.g. pixelrnn,vae,gan (default: every "
                                       "registered family that trains on the data)")
     cmp.add_argument("--runs", help="comma-separated trained run folders to compare instead of training")
-    cmp.add_argument("--minutes", type=float, default=1.0, help="wall-clock training budget per family (default 1)")
+    cmp.add_argument("--minutes", type=float, default=None, help="wall-clock training budget per family (default 1)")
+    cmp.add_argument("--steps", type=int, default=None, help="optimisation steps per family instead of --minutes: the "
+                                                             "same trained weights however busy the machine (no "
+                                                             "time-to-quality lines)")
     cmp.add_argument("--n", type=int, default=1000, help="samples per seed for the sample figures (default 1000)")
     cmp.add_argument("--seeds", type=int, default=1, help="repeat sampling with K seeds and report mean ± std")
     cmp.add_argument("--iwae-k", type=int, default=100, help="importance samples for the VAE's IWAE bound")
@@ -165,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seed", type=int, default=0, help="seed for training and sampling")
     cmp.add_argument("--out", required=True, help="report folder: report.html, metrics.json, runs/, pictures/")
     cmp.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    add_jobs_flag(cmp, "families (training, then evaluation)")
     cmp.add_argument("--quiet", action="store_true")
     _add_feature_flags(cmp)
     add_threads_flag(cmp)
@@ -185,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                            f"minutes buy quality: PixelRNN and GAN more, VAE and the mixture less")
     demo.add_argument("--n", type=int, default=DEMO_SAMPLES, help=f"samples per family for FID, KID, precision/recall "
                                                                    f"and memorization (default {DEMO_SAMPLES})")
+    add_jobs_flag(demo, "families (training, then evaluation)")
     demo.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     demo.add_argument("--quiet", action="store_true")
     add_threads_flag(demo)

@@ -62,9 +62,11 @@ def default_slots() -> int:
 
 
 def run_jobs(jobs: Sequence[Job], slots: int | None = None, say: Callable[[str], None] = print,
-             on_done: Callable[[Result], None] | None = None, poll: float = 0.05) -> list[Result]:
+             on_done: Callable[[Result], None] | None = None, poll: float = 0.05,
+             on_start: Callable[[Job], None] | None = None, tick: Callable[[], None] | None = None) -> list[Result]:
     """Run `jobs` at most `slots` at once (default: this process's cores), the costliest first;
-    returns their results in the order given. `on_done` is called in this thread as each ends."""
+    returns their results in the order given. `on_start` and `on_done` are called in this thread as
+    each starts and ends, `tick` every `poll` seconds between (a caller's progress display)."""
     slots = max(1, min(slots or default_slots(), len(jobs) or 1))
     waiting = deque(sorted(jobs, key=lambda j: -j.cost))
     running: dict[int, _Child] = {}
@@ -80,6 +82,8 @@ def run_jobs(jobs: Sequence[Job], slots: int | None = None, say: Callable[[str],
             while waiting and len(running) < slots:
                 child = _Child.start(waiting.popleft(), slots, tell)
                 running[child.process.pid] = child
+                if on_start:
+                    on_start(child.job)
             for pid, child in list(running.items()):
                 result = child.reap()
                 if result is not None:
@@ -87,6 +91,8 @@ def run_jobs(jobs: Sequence[Job], slots: int | None = None, say: Callable[[str],
                     results[result.name] = result
                     if on_done:
                         on_done(result)
+            if tick:
+                tick()
             time.sleep(poll)
     except BaseException:
         _stop(list(running.values()))

@@ -104,9 +104,7 @@ def likelihood_key(report: dict) -> str | None:
 
 
 def _row(label: str, figures: dict) -> list[tuple[str, dict[str, str]]]:
-    cells = [(label, {})]
-    t = figures["training"]
-    cells.append((f"{t.get('epochs', 0):.1f} ep, {t['steps']} steps, {t.get('seconds', 0):.0f} s", {}))
+    cells = [(label, {})] + _training_cells(label, figures["training"])
     colors = figures["model_config"].get("colors")
     key = likelihood_key(figures)
     cells.append((fmt(figures[key]) if key else "—", {"data-model": label, "data-key": key} if key else {}))
@@ -118,8 +116,29 @@ def _row(label: str, figures: dict) -> list[tuple[str, dict[str, str]]]:
     return cells
 
 
-HEADER = ["model", "trained", "NLL bits/dim ↓", "colours"] + [h for _, h, _ in COLUMNS]
-TITLES = ["", "epochs, optimisation steps and seconds of training",
+def _training_cells(label: str, t: dict) -> list[tuple[str, dict[str, str]]]:
+    """Epochs, steps, wall and CPU seconds of a family's training, as TRAINING_COLUMNS."""
+    def cell(key: str, text: str | None) -> tuple[str, dict[str, str]]:
+        return (text, {"data-model": label, "data-key": f"training/{key}"}) if text is not None else ("—", {})
+
+    def seconds(key: str) -> str | None:
+        return f"{t[key]:.0f}" if isinstance(t.get(key), (int, float)) else None
+
+    return [cell("epochs", f"{t['epochs']:.1f}" if "epochs" in t else None), cell("steps", str(t["steps"])),
+            cell("wall_seconds", seconds("wall_seconds")), cell("cpu_seconds", seconds("cpu_seconds"))]
+
+
+TRAINING_COLUMNS = [  # (header, hover help) of the cells _training_cells makes
+    ("epochs", "passes over the training split"),
+    ("steps", "optimisation steps the budget bought"),
+    ("wall s", "seconds on the clock of the family's training job, from its start to its end (loading the data, "
+               "the budget of training time and the sample-quality rows); families trained side by side (--jobs) "
+               "each have their own"),
+    ("CPU s", "CPU seconds (user + system, every thread) the training job got: below its wall seconds when the "
+              "process waited for a core, so a --minutes budget on a busy machine buys fewer steps"),
+]
+HEADER = ["model"] + [h for h, _ in TRAINING_COLUMNS] + ["NLL bits/dim ↓", "colours"] + [h for _, h, _ in COLUMNS]
+TITLES = [""] + [t for _, t in TRAINING_COLUMNS] + [
           "negative log-likelihood of the test images in bits per dimension: exact for autoregressive models "
           "and the mixture, the IWAE bound for the VAE; compare only models with the same colours",
           "palette size the likelihood is measured on (2 = binarized; raw = the pixel values)"] + [t for *_, t in COLUMNS]
@@ -139,12 +158,12 @@ SOUND_COLUMNS = [  # (metrics key, header, hover help) of `evaluate` on sound (m
     ("recognised_as_asked", "recognised as asked ↑", "class-conditional runs: share of samples that a word classifier "
                                                      "(trained on the training split) assigns to the class asked for"),
 ]
-SOUND_HEADER = ["model", "trained"] + [h for _, h, _ in SOUND_COLUMNS]
-SOUND_TITLES = ["", TITLES[1]] + [t for *_, t in SOUND_COLUMNS]
+SOUND_HEADER = ["model"] + [h for h, _ in TRAINING_COLUMNS] + [h for _, h, _ in SOUND_COLUMNS]
+SOUND_TITLES = [""] + [t for _, t in TRAINING_COLUMNS] + [t for *_, t in SOUND_COLUMNS]
 
 
 def _sound_row(label: str, figures: dict) -> list[tuple[str, dict[str, str]]]:
-    cells = _row(label, figures)[:2]  # the model and how long it trained
+    cells = _row(label, figures)[:1 + len(TRAINING_COLUMNS)]  # the model and how long it trained
     for key, _, _ in SOUND_COLUMNS:
         value = figures.get(key)
         cells.append((fmt(value), {"data-model": label, "data-key": key}) if value is not None else ("—", {}))
@@ -210,7 +229,14 @@ def render_report(metrics: dict, entries: list, words: list[str], shared: list |
     test clips), then each model's pictures (sounds played above their spectrograms)."""
     models = metrics["models"]
     trained = budget_words(metrics["budget_minutes"])
-    budget = f"{trained[0].upper()}{trained[1:]} of wall-clock time" if trained else "Runs trained beforehand"
+    if trained:
+        budget = f"{trained[0].upper()}{trained[1:]} of wall-clock time"
+    elif metrics.get("budget_steps"):
+        budget = f"Each family trained for {metrics['budget_steps']} optimisation step(s)"
+    else:
+        budget = "Runs trained beforehand"
+    if metrics.get("jobs", 1) > 1:
+        budget += f", {metrics['jobs']} families at a time side by side, one process each"
     sound = metrics.get("kind") == "audio"
     header, titles, row = (SOUND_HEADER, SOUND_TITLES, _sound_row) if sound else (HEADER, TITLES, _row)
     parts = [f"<h1>genlab compare: {esc(metrics['data'])}</h1>",
@@ -218,6 +244,11 @@ def render_report(metrics: dict, entries: list, words: list[str], shared: list |
              "<h2>Figures</h2>",
              _figures_note(metrics) + "↑ higher is better, ↓ lower is better; hover over a heading for its definition.</p>",
              table(header, [row(label, models[label]) for label in models], titles)]
+    if metrics.get("failed"):
+        parts += ['<h2 id="failed">Failed</h2>', "<p>These families are missing from the figures and pictures:</p><ul>"
+                  + "".join(f"<li><b>{esc(label)}</b> failed in {esc(f['stage'])}: {esc(f['why'])}"
+                            + ("" if f["user_error"] else " (a bug in genlab: its traceback is in the log)") + "</li>"
+                            for label, f in metrics["failed"].items()) + "</ul>"]
     if sound:
         parts.append(recognition_table(models))
     if words:
