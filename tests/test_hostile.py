@@ -41,7 +41,7 @@ def pinned(name: str, body: bytes, url: str = "") -> Pinned:
     return Pinned(name, len(body), hashlib.sha256(body).hexdigest(), url)
 
 
-def peak_rss_of(cases: list[list[str]], warm_up: list[str]) -> list[dict]:
+def peak_rss_of(cases: list[list[str]], warm_up: list[str], cache: Path) -> list[dict]:
     """Run `genlab` on each argv in one fresh process; for each: exit code, stderr lines and how far
     the process's peak RSS rose above its peak after `warm_up` (which imports what the cases need)."""
     script = textwrap.dedent("""
@@ -53,13 +53,16 @@ def peak_rss_of(cases: list[list[str]], warm_up: list[str]) -> list[dict]:
         base, out = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, []
         for argv in cases:
             err = io.StringIO()
-            with contextlib.redirect_stderr(err):
-                code = main(argv)
+            try:
+                with contextlib.redirect_stderr(err):
+                    code = main(argv)
+            except BaseException as exc:  # a traceback (MemoryError, ...): recorded, the next case still runs
+                code = type(exc).__name__
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             out.append({"code": code, "err": err.getvalue().strip().splitlines(), "grew_mb": (peak - base) / 1024})
         print(json.dumps(out))
     """)
-    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1", "GENLAB_CACHE": str(cache)}
     done = subprocess.run([sys.executable, "-c", script, json.dumps([warm_up, cases])], capture_output=True,
                           text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -73,46 +76,60 @@ def assert_refused(result: dict, *words: str, most_mb: float = 100) -> None:
 
 
 # --- memory and disk bounded by what the file declares, checked before allocating ----------------
-def test_images_are_refused_from_their_declared_size_before_a_pixel_is_decoded(tmp_path, capsys):
-    tall = tmp_path / "tall"
-    tall.mkdir()
-    (tall / "a.png").write_bytes(png_rows(1, 49_999_999))  # the issue's 97 KB file
-    strip = tmp_path / "strip"
-    strip.mkdir()
-    (strip / "a.png").write_bytes(png_rows(1, 3000))  # small, but 3000 times taller than wide
-    ok = tmp_path / "ok"
-    ok.mkdir()
-    for i in range(2):
-        (ok / f"{i}.png").write_bytes(png_rows(8, 8))
-    results = peak_rss_of([["data", str(tall), "--image-size", "28"], ["data", str(strip), "--image-size", "28"]],
-                          warm_up=["data", str(ok), "--image-size", "4"])
-    assert_refused(results[0], str(tall / "a.png"), "1x49999999", "16384 pixels a side", most_mb=60)
-    assert_refused(results[1], str(strip / "a.png"), "1x3000", "64 times")
-
-    from genlab.data.inputs import read_image  # what `complete --input` and the page's uploads read with
-    with pytest.raises(GenlabError, match="1x3000 pixels"):
-        read_image(strip / "a.png", (1, 8, 8), str(strip / "a.png"))
-
-
-def test_headers_that_declare_sizes_are_checked_against_the_file_before_allocating(tmp_path):
-    files = {"huge.npy": npy_header((10**6, 1000, 1000)) + b"\0" * 100,
+def _hostile_files(root: Path) -> dict[str, list[str]]:
+    """Crafted files (a few KB each) -> the `genlab` command that reads each."""
+    files = {"tall/a.png": png_rows(1, 49_999_999),  # the issue's 97 KB PNG
+             "strip/a.png": png_rows(1, 3000),  # small, but 3000 times taller than wide
+             "huge.npy": npy_header((10**6, 1000, 1000)) + b"\0" * 100,
              "train-images-idx3-ubyte": struct.pack(">IIII", 2051, 2**31, 28, 28) + b"\0" * 784,
              "t10k-images-idx3-ubyte.gz": gzip.compress(struct.pack(">IIII", 2051, 2**31, 28, 28) + b"\0" * 784),
              "long.wav": wav_declaring(2**31 - 100, 8000), "rate.wav": wav_declaring(32, 4_000_000_007 % 2**32),
-             "slow.wav": wav_declaring(32, 1)}
+             "slow.wav": wav_declaring(32, 1), "ok/0.png": png_rows(8, 8), "ok/1.png": png_rows(8, 8)}
     npz = io.BytesIO()
     with zipfile.ZipFile(npz, "w") as zf:
         zf.writestr("x.npy", files["huge.npy"])
     files["huge.npz"] = npz.getvalue()
     for name, data in files.items():
-        (tmp_path / name).write_bytes(data)
-    np.save(tmp_path / "fine.npy", np.zeros((4, 8, 8), np.uint8))
-    results = peak_rss_of([["data", str(tmp_path / name)] for name in files], ["data", str(tmp_path / "fine.npy")])
-    for name, result in zip(files, results):
-        assert_refused(result, str(tmp_path / name))
-    assert "declares a uint8 array of shape (1000000, 1000, 1000)" in results[0]["err"][0]
-    assert "header promises" in results[1]["err"][0] and "more than its" in results[2]["err"][0]
-    assert "declares 2,147,483,548 frames" in results[3]["err"][0] and "Hz" in results[4]["err"][0]
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    commands = {name: ["data", str(root / name)] for name in files if "/" not in name}
+    commands.update({name: ["data", str(root / name.split("/")[0]), "--image-size", "28"]
+                     for name in ("tall/a.png", "strip/a.png", "ok/0.png")})
+    return commands
+
+
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory) -> dict[str, dict]:
+    """Each crafted file read by `genlab` in one child process (after a harmless folder, which imports
+    what the readers need): exit code, stderr lines and how far the peak RSS rose."""
+    root = tmp_path_factory.mktemp("hostile")
+    commands = _hostile_files(root)
+    names = [n for n in commands if n != "ok/0.png"]
+    results = peak_rss_of([commands[n] for n in names], commands["ok/0.png"], root / "cache")
+    return {"root": root, **dict(zip(names, results))}
+
+
+def test_images_are_refused_from_their_declared_size_before_a_pixel_is_decoded(refused):
+    root = refused["root"]
+    assert_refused(refused["tall/a.png"], str(root / "tall" / "a.png"), "1x49999999", "16384 pixels a side",
+                   most_mb=60)
+    assert_refused(refused["strip/a.png"], str(root / "strip" / "a.png"), "1x3000", "64 times")
+
+    from genlab.data.inputs import read_image  # what `complete --input` and the page's uploads read with
+    with pytest.raises(GenlabError, match="1x3000 pixels"):
+        read_image(root / "strip" / "a.png", (1, 8, 8), str(root / "strip" / "a.png"))
+
+
+def test_headers_that_declare_sizes_are_checked_against_the_file_before_allocating(refused):
+    root = refused["root"]
+    for name in ("huge.npy", "huge.npz", "train-images-idx3-ubyte", "t10k-images-idx3-ubyte.gz", "long.wav",
+                 "rate.wav", "slow.wav"):
+        assert_refused(refused[name], str(root / name))
+    assert "declares a uint8 array of shape (1000000, 1000, 1000)" in refused["huge.npy"]["err"][0]
+    assert "header promises" in refused["train-images-idx3-ubyte"]["err"][0]
+    assert "more than its" in refused["t10k-images-idx3-ubyte.gz"]["err"][0]
+    assert "declares 2,147,483,548 frames" in refused["long.wav"]["err"][0]
+    assert "at 4000000007 Hz" in refused["rate.wav"]["err"][0] and "at 1 Hz" in refused["slow.wav"]["err"][0]
 
 
 def test_fetch_never_stores_more_than_the_pinned_size(tmp_path):
