@@ -85,6 +85,8 @@ def _hostile_files(root: Path) -> dict[str, list[str]]:
              "t10k-images-idx3-ubyte.gz": gzip.compress(struct.pack(">IIII", 2051, 2**31, 28, 28) + b"\0" * 784),
              "long.wav": wav_declaring(2**31 - 100, 8000), "rate.wav": wav_declaring(32, 4_000_000_007 % 2**32),
              "slow.wav": wav_declaring(32, 1), "ok/0.png": png_rows(8, 8), "ok/1.png": png_rows(8, 8)}
+    grow = b"\x80\x02c__builtin__\nbytearray\nJ" + struct.pack("<i", 10**9) + b"\x85R."  # bytearray(10**9)
+    files.update({"cifar/data_batch_1": grow, "cifar/test_batch": grow})
     npz = io.BytesIO()
     with zipfile.ZipFile(npz, "w") as zf:
         zf.writestr("x.npy", files["huge.npy"])
@@ -93,6 +95,7 @@ def _hostile_files(root: Path) -> dict[str, list[str]]:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(data)
     commands = {name: ["data", str(root / name)] for name in files if "/" not in name}
+    commands["cifar"] = ["data", str(root / "cifar")]
     commands.update({name: ["data", str(root / name.split("/")[0]), "--image-size", "28"]
                      for name in ("tall/a.png", "strip/a.png", "ok/0.png")})
     return commands
@@ -130,6 +133,7 @@ def test_headers_that_declare_sizes_are_checked_against_the_file_before_allocati
     assert "more than its" in refused["t10k-images-idx3-ubyte.gz"]["err"][0]
     assert "declares 2,147,483,548 frames" in refused["long.wav"]["err"][0]
     assert "at 4000000007 Hz" in refused["rate.wav"]["err"][0] and "at 1 Hz" in refused["slow.wav"]["err"][0]
+    assert_refused(refused["cifar"], str(root / "cifar" / "data_batch_1"), "bytearray(1000000000)")
 
 
 def test_fetch_never_stores_more_than_the_pinned_size(tmp_path):
