@@ -593,3 +593,57 @@ def test_one_app_serves_frames_in_two_runs_of_its_server(runs_dir):
         with TestClient(app) as c:
             key = c.post("/api/gan", json={"width": 4, "batch": 8}).json()["id"]
             assert [f["iteration"] for f in frames(c, key, 2)] == [0, 0]
+
+
+def test_non_finite_numbers_are_refused_everywhere(client):
+    """JSON from Python's encoder (and hand-written bodies) may carry NaN and Infinity: never accepted."""
+    cases = [("/api/gan", '{"dataset": "drawn", "points": [[NaN, 0.0], [1.0, 1.0]]}'),
+             ("/api/gan", '{"dataset": "drawn", "points": [[Infinity, 0.0]]}'),
+             ("/api/decode", '{"run": "vae", "z": [NaN, 0.0]}'),
+             ("/api/complete", '{"run": "pcnn", "pixels": [0], "mask": [1], "temperature": NaN}'),
+             ("/api/interpolate", '{"run": "vae", "a": {"z": [0.0, NaN]}, "b": {"seed": 1}}')]
+    for path, body in cases:
+        got = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert got.status_code == 400 and "finite" in got.json()["error"], (path, got.text)
+    assert client.get("/api/health").json()["games"] == 0
+
+
+def test_one_games_listeners_are_capped_and_their_places_freed(runs_dir):
+    with live_server(runs_dir, Limits(max_listeners=2)) as (base, app):
+        with httpx.Client(base_url=base, timeout=10) as http:
+            key = http.post("/api/gan", json={"width": 4, "batch": 8}).json()["id"]
+            with http.stream("GET", f"/api/gan/{key}/stream") as first, \
+                    http.stream("GET", f"/api/gan/{key}/stream") as second:
+                assert first.status_code == second.status_code == 200
+                third = http.get(f"/api/gan/{key}/stream", params={"frames": 1})
+                assert third.status_code == 429 and "2 pages are watching" in third.json()["error"]
+                assert app.state.sessions.get(key).listeners == 2
+            deadline = time.monotonic() + 5  # the pages went: their places come back
+            while app.state.sessions.get(key).listeners and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert http.get(f"/api/gan/{key}/stream", params={"frames": 1}).status_code == 200
+
+
+def test_a_broken_run_is_named_and_the_others_stay_usable(runs_dir, tmp_path):
+    import shutil
+
+    shutil.copytree(runs_dir / "vae", tmp_path / "runs" / "vae")
+    for name, config in (("shape", '{"model": "vae", "model_config": {}, "item_shape": 5, "data": {"data": "x"}}'),
+                         ("data", '{"model": "vae", "model_config": {}, "item_shape": [1, 8, 8], "data": "digits"}'),
+                         ("deep", "[" * 50_000 + "]" * 50_000)):
+        (tmp_path / "runs" / name).mkdir()
+        (tmp_path / "runs" / name / "config.json").write_text(config)
+    with TestClient(create_app(tmp_path / "runs")) as c:
+        listed = {r["name"]: r for r in c.get("/api/runs").json()["runs"]}
+        assert listed["vae"]["family"] == "latent"
+        assert all(listed[n]["family"] == "broken" and "config.json" in listed[n]["error"] for n in ("shape", "data", "deep"))
+        assert c.get("/api/runs/info", params={"run": "data"}).status_code == 400
+        assert c.post("/api/sample", json={"run": "vae", "n": 2}).status_code == 200
+
+
+def test_uploads_are_bounded_by_their_declared_sides_before_decoding(client):
+    from crafted import png_rows
+
+    for data, words in ((png_rows(1, 49_999_999), "1x49999999"), (png_rows(1, 3000), "64 times")):
+        got = client.post("/api/runs/upload", params={"run": "pcnn"}, files={"file": ("tall.png", data, "image/png")})
+        assert got.status_code == 400 and words in got.json()["error"], got.text

@@ -20,14 +20,24 @@ from genlab.core.errors import GenlabError
 VERBS = {"train": "train", "sample": "use", "complete": "use", "interpolate": "use", "evaluate": "evaluate",
          "compare": "evaluate", "demo": "evaluate", "data": "data", "serve": "serve", "fetch": "fetch",
          "fid": "fetch", "lecture": "lecture"}  # verb -> its module
-INTERRUPTED = {"train": "the last checkpoint is kept (continue with --resume)",
-               "compare": "the families that finished are kept in --out/runs, and the same command again keeps "
-                          "them and trains the others"}  # what an interrupted verb leaves
 OWN_THREADS = ("train", "serve")  # verbs that choose their thread count from their own work (trainer, page jobs)
+INTERRUPTED = {  # what Ctrl-C leaves behind, for the verbs that leave something to continue from
+    "train": "the last checkpoint is kept (continue with --resume)",
+    "fetch": "what was downloaded so far is kept: run the same command again to continue",
+    "data": "nothing was written (a pack in progress is removed): run the command again",
+    "compare": "the families that finished are kept in --out/runs, and the same command again keeps them and trains "
+               "the others",
+}
+
+
+def one_line(message: object) -> str:
+    """An error message as the one line the command line prints."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    ns = None
     try:
         ns = build_parser().parse_args(argv)
         ns.argv = argv  # `train --nproc N` starts N copies of this very command
@@ -38,13 +48,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except GenlabError as exc:
         if str(exc) and os.environ.get("RANK", "0") == "0":  # one line, from rank 0 of a distributed run
-            print(f"genlab: error: {exc}", file=sys.stderr)
+            print(f"genlab: error: {one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:  # a file the user named cannot be read or written
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"genlab: error: {where}{exc.strerror or exc}; check the path and its permissions", file=sys.stderr)
+        print(f"genlab: error: {where}{one_line(exc.strerror or exc)}; check the path and its permissions",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        said = INTERRUPTED.get(argv[0] if argv else "")
-        print("genlab: interrupted" + (f"; {said}" if said else ""), file=sys.stderr)
+        left = INTERRUPTED.get(getattr(ns, "command", None))
+        print(f"genlab: interrupted{'; ' + left if left else ''}", file=sys.stderr)
         return 130

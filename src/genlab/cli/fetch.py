@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
 
 import torch
 
@@ -33,23 +35,49 @@ def cmd_fetch(ns: argparse.Namespace) -> None:
     print(f"{ns.what} is in {folder}; use it as the data spec `{ns.what}`")
 
 
+def split_of(text: str) -> tuple[str, str]:
+    """(spec, split) of SPEC[:SPLIT]; a SPEC that loads with a word after it that is no split is
+    refused naming the splits (`mnist5k:validation`)."""
+    from genlab.data.specs import is_known_spec
+
+    head, _, tail = text.rpartition(":")
+    if not head or Path(text).exists():
+        return text, "all"
+    if tail in SPLITS:
+        return head, tail
+    if is_known_spec(head) and not is_known_spec(text):
+        raise GenlabError(f"{text}: {head} has no split {tail!r}; use {head}:train, {head}:test or {head} "
+                          f"(every item)")
+    return text, "all"
+
+
 def image_set(text: str, image_size: int | None = None) -> torch.Tensor:
     """uint8 images (N, C, H, W) of a folder, an array file, or SPEC[:SPLIT] (default: all items)."""
-    from pathlib import Path
-
     from genlab.data import load_dataset
+    from genlab.data.dataset import one_shared_item
 
-    spec, split = text, "all"
-    head, _, tail = text.rpartition(":")
-    if head and tail in SPLITS and not Path(text).exists():
-        spec, split = head, tail
+    spec, split = split_of(text)
     data = load_dataset(spec, image_size=image_size)
     if data.kind != "image":
         raise GenlabError(f"{text}: FID compares images; {spec} holds {data.kind} items")
     if split == "all":  # a one-item set is both its splits: count it once
-        one = len(data.train) == len(data.test) == 1 and torch.equal(data.train, data.test)
-        return data.train if one else torch.cat([data.train, data.test])
+        return data.train if one_shared_item(data) else torch.cat([data.train, data.test])
     return data.train if split == "train" else data.test
+
+
+def check_json_out(out: str | None) -> None:
+    """--out of `genlab fid`: a .json file name whose folder can be written, checked before any work."""
+    if not out:
+        return
+    path = Path(out)
+    if not str(out).endswith(".json"):
+        raise GenlabError(f"--out {out}: give a file name ending in .json")
+    if path.is_dir():
+        raise GenlabError(f"--out {out} is a folder; give a file name ending in .json (e.g. {path / 'fid.json'})")
+    folder = path.parent if str(path.parent) else Path(".")
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise GenlabError(f"--out {out}: {existing} cannot be written to; choose a folder you can write to")
 
 
 def cmd_fid(ns: argparse.Namespace) -> None:
@@ -58,13 +86,13 @@ def cmd_fid(ns: argparse.Namespace) -> None:
     from genlab.metrics.spaces import named_space, warn_few, weights_note
     from genlab.train.trainer import resolve_device
 
-    if ns.out and not str(ns.out).endswith(".json"):
-        raise GenlabError(f"--out {ns.out}: give a file name ending in .json")
+    check_json_out(ns.out)
     if ns.features == "domain":
         raise GenlabError("--features domain needs the data set to train on: --features domain:SPEC")
     a, b = image_set(ns.a, ns.image_size), image_set(ns.b, ns.image_size)
-    if min(len(a), len(b)) < 2:
-        raise GenlabError("FID needs at least 2 images in each set")
+    for images, text in ((a, ns.a), (b, ns.b)):
+        if len(images) < 2:
+            raise GenlabError(f"{text} holds {len(images)} image(s); FID needs at least 2 images in each set")
     channels = (1, 3)  # Inception: grey (copied to RGB) or RGB; genlab's network: its data's channels
     if ns.features.startswith("domain:"):
         from genlab.data import load_dataset

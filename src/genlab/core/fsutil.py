@@ -13,10 +13,16 @@ from typing import Callable, Iterator
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp path in the target's folder; on success fsync it and rename it over target."""
+    """Yield a temp path in the target's folder; on success fsync it and rename it over target.
+
+    An OSError about the temp file is raised as one about `target`: the user named the target, and
+    the temp name means nothing to them."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _about(target, exc) from None
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a written file gets the usual permissions
     os.close(fd)
     tmp_path = Path(tmp)
@@ -26,8 +32,17 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
         _fsync_dir(target.parent)
+    except OSError as exc:
+        if tmp in (exc.filename, exc.filename2) or str(tmp_path) in (exc.filename, exc.filename2):
+            raise _about(target, exc) from None
+        raise
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _about(target: Path, exc: OSError) -> OSError:
+    """The same error (same errno, so the same OSError subclass) naming `target`."""
+    return OSError(exc.errno, exc.strerror or str(exc), str(target))
 
 
 def _umask() -> int:

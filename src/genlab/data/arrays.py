@@ -1,4 +1,4 @@
-"""`.npz` / `.npy` files -> Dataset. Loaded with allow_pickle=False: object arrays are refused.
+"""`.npz` / `.npy` files -> Dataset, read by data/npyfile.py: object arrays are refused, declared sizes checked.
 
 Images: (N, H, W) grey, (N, C, H, W) when axis 1 is 1 or 3, else (N, H, W, C) with C 1 or 3.
 Values: integers in 0..255 as they are, bool as 0/255, floats in [0, 1] times 255, floats in
@@ -6,16 +6,14 @@ Values: integers in 0..255 as they are, bool as 0/255, floats in [0, 1] times 25
 """
 from __future__ import annotations
 
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from genlab.core.errors import GenlabError
 from genlab.data.dataset import Dataset, image_dataset, one_line, points_dataset, tenth_split
+from genlab.data.npyfile import read_arrays
 
-_LOAD_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError)
 _SHAPES = "(N, H, W), (N, H, W, C) or (N, C, H, W) images with C 1 or 3, or (N, 2) points"
 
 
@@ -64,19 +62,12 @@ def _labels(y: np.ndarray | None, n: int, where: str) -> np.ndarray | None:
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
-    """Every array in the file by name; a .npy's single array is named ""."""
+    """Every array in the file by name; a .npy's single array is named "". Each header's declared
+    size is checked against the file before anything is allocated (data/npyfile.py)."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.ndarray):
-            return {"": loaded}
-        with loaded:
-            return {key: loaded[key] for key in loaded.files}
-    except _LOAD_ERRORS as exc:
-        why = one_line(exc)
-        if "pickle" in why.lower() or "object arrays" in why.lower():
-            why = "it holds Python objects, which genlab never unpickles"
-        raise GenlabError(f"{path} is not a readable numeric .npy/.npz file ({why}); "
-                          "save plain uint8 or float arrays with numpy.save / numpy.savez") from exc
+        return read_arrays(path)
+    except OSError as exc:
+        raise GenlabError(f"{path} cannot be read ({one_line(exc)}); check the file") from None
 
 
 def _pick(arrays: dict[str, np.ndarray], path: Path):

@@ -22,10 +22,11 @@ import torch
 
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_with
-from genlab.data.dataset import Dataset, _tensor, held_out_count, one_line, tenth_split
+from genlab.data.dataset import SHARED_ITEM, Dataset, _tensor, held_out_count, one_line, tenth_split
 
 DEFAULT_SAMPLE_RATE = 16000
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 500, 192_000
+FILE_RATES = (100, 768_000)  # sample rates a .wav file may have (it is resampled to --sample-rate)
 AUDIO_EXTENSIONS = (".wav",)
 TONES_SEED = 0
 TONES_PER_KIND = 40  # notes, chords, chirps: 120 one-second sounds
@@ -47,6 +48,7 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     try:
         with wave.open(str(path), "rb") as fh:
             channels, width, rate = fh.getnchannels(), fh.getsampwidth(), fh.getframerate()
+            _check_header(path, channels, width, rate, fh.getnframes())
             raw = fh.readframes(fh.getnframes())
     except EOFError:
         raise GenlabError(f"{path} is not a readable WAV file (it is empty or its header is cut short); "
@@ -54,10 +56,6 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     except (wave.Error, struct.error, ValueError) as exc:
         raise GenlabError(f"{path} is not a readable WAV file ({one_line(exc)}); genlab reads integer PCM "
                           ".wav files (8, 16, 24 or 32-bit): convert it, e.g. with `ffmpeg -i IN -c:a pcm_s16le OUT.wav`") from None
-    if channels < 1:
-        raise GenlabError(f"{path} is not a readable WAV file (its header says {channels} channels)")
-    if not 1 <= width <= 4 or rate <= 0:
-        raise GenlabError(f"{path} is not a readable WAV file ({8 * width}-bit samples at {rate} Hz)")
     frames = len(raw) // (width * channels)  # a torn last frame is dropped
     if frames == 0:
         raise GenlabError(f"{path} holds no audio (0 frames); remove it")
@@ -73,10 +71,31 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     return (ints / scale).astype(np.float32).reshape(frames, channels), rate  # (frames, channels)
 
 
+def _check_header(path: Path, channels: int, width: int, rate: int, frames: int) -> None:
+    """What a WAV header declares, checked before its samples are read: a sample rate within
+    FILE_RATES and no more sample bytes than the file holds (the `wave` module would allocate them)."""
+    if channels < 1:
+        raise GenlabError(f"{path} is not a readable WAV file (its header says {channels} channels)")
+    if not 1 <= width <= 4 or not FILE_RATES[0] <= rate <= FILE_RATES[1]:
+        raise GenlabError(f"{path} is not a readable WAV file ({8 * width}-bit samples at {rate} Hz); genlab reads "
+                          f"8 to 32-bit PCM at {FILE_RATES[0]} to {FILE_RATES[1]} Hz")
+    declared, size = frames * channels * width, path.stat().st_size
+    if declared > size:
+        raise GenlabError(f"{path}'s header declares {frames:,} frames ({declared:,} bytes) but the file has "
+                          f"{size:,} bytes; the file is truncated or corrupt: remove it or fix it")
+
+
 def load_wav(path: str | Path, sample_rate: int | None = None) -> np.ndarray:
-    """A .wav file -> mono float32 (T,) in [-1, 1] at `sample_rate` Hz."""
+    """A .wav file -> mono float32 (T,) in [-1, 1] at `sample_rate` Hz (refused when the resampled
+    sound would not fit in memory)."""
+    from genlab.data.npyfile import memory_bytes
+
     rate = check_sample_rate(sample_rate)
     audio, file_rate = read_wav(path)
+    out_bytes = 8 * len(audio) * max(rate, file_rate) // file_rate  # resampling works in float64
+    if 4 * out_bytes > memory_bytes():
+        raise GenlabError(f"{path}: {len(audio):,} frames at {file_rate} Hz make {out_bytes // 8:,} samples at {rate} "
+                          "Hz, more than this machine's memory holds; cut the file into parts")
     return resample(audio.mean(axis=1), file_rate, rate)
 
 
@@ -173,7 +192,7 @@ def load_wav_path(path: Path, spec: str, sample_rate: int | None) -> Dataset:
         n_test = held_out_count(n) if n > 1 else 0
         train, test = clips[0][:n - n_test], clips[0][n - n_test:] if n_test else clips[0]
         note = (f"{len(train)} train / {len(test)} test clips of 1 s: the last {n_test} seconds of {files[0].name} "
-                f"are the test split" if n_test else "1 train / 1 test clip: the only second of sound is both splits")
+                f"are the test split" if n_test else f"1 train / 1 test clip: the only second of sound {SHARED_ITEM}")
         return audio_dataset(spec, train, test, note, files=sources[:len(train)] + sources[len(sources) - len(test):])
     if _has_split_dirs(path, files):
         is_train = [f.relative_to(path).parts[0].lower() == "train" for f in files]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import builtins
 import codecs
+import io
+import math
 import pickle
 import re
 from pathlib import Path
@@ -31,7 +33,7 @@ def _numpy_constructors() -> dict[tuple[str, str], object]:
         from numpy._core import multiarray, numeric
     except ImportError:  # numpy < 2
         from numpy.core import multiarray, numeric
-    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    allowed = {("numpy", "ndarray"): _ndarray, ("numpy", "dtype"): np.dtype}
     for package in ("numpy.core", "numpy._core"):
         allowed[package + ".multiarray", "_reconstruct"] = multiarray._reconstruct
         allowed[package + ".multiarray", "scalar"] = multiarray.scalar
@@ -39,23 +41,55 @@ def _numpy_constructors() -> dict[tuple[str, str], object]:
     return allowed
 
 
+def _ndarray(*args, **kwargs):
+    """What a pickle's `numpy.ndarray` becomes: only `_reconstruct`'s first argument. Called
+    directly it would allocate whatever shape the pickle names, which no array pickle does."""
+    raise pickle.UnpicklingError("numpy.ndarray is called directly, as no array pickle does")
+
+
 class SafeUnpickler(pickle.Unpickler):
     """Admits builtin containers, numpy array/dtype reconstruction and `_codecs.encode` (which
-    protocol-2 pickles use to spell bytes); any other global raises GenlabError."""
+    protocol-2 pickles use to spell bytes); any other global raises GenlabError. Nothing it builds
+    may be larger than the file: the calls that allocate by a size (`bytes(n)`, `bytearray(n)`,
+    `_reconstruct`'s shape) are checked against the file's size first."""
 
-    def __init__(self, file, source: Path):
-        super().__init__(file, encoding="bytes")
+    def __init__(self, data: bytes, source: Path):
+        # read from memory: a length that an opcode declares is never allocated before it is read
+        super().__init__(io.BytesIO(data), encoding="bytes")
         self.source = source
         self.allowed = _numpy_constructors()
+        self.most = max(len(data), 1 << 16)
+
+    def _check_size(self, what: str, nbytes: int) -> None:
+        if nbytes > self.most:
+            raise GenlabError(f"{self.source} asks to build {what} of {nbytes:,} bytes, more than the file could "
+                              f"spell ({self.most:,}); it is not a CIFAR batch: use the real CIFAR files")
+
+    def _sized(self, build):
+        def checked(*args):
+            if args and isinstance(args[0], int) and not isinstance(args[0], bool):
+                self._check_size(f"{build.__name__}({args[0]})", args[0])
+            return build(*args)
+        return checked
+
+    def _reconstruct(self, real):
+        def checked(subtype, shape, dtype):
+            if subtype is not _ndarray:
+                raise pickle.UnpicklingError(f"an array of type {subtype!r}")
+            self._check_size(f"an array of shape {shape}", math.prod(shape) * np.dtype(dtype).itemsize)
+            return real(np.ndarray, shape, dtype)
+        return checked
 
     def find_class(self, module: str, name: str):
         module = {"__builtin__": "builtins"}.get(module, module)  # Python 2 pickles
         if module == "builtins" and name in _SAFE_BUILTINS:
-            return getattr(builtins, name)
+            built = getattr(builtins, name)
+            return self._sized(built) if name in ("bytes", "bytearray") else built
         if (module, name) == ("_codecs", "encode"):
             return codecs.encode
         if (module, name) in self.allowed:
-            return self.allowed[module, name]
+            found = self.allowed[module, name]
+            return self._reconstruct(found) if name == "_reconstruct" else found
         raise GenlabError(f"{self.source} asks to build '{module}.{name}', which a CIFAR batch never holds; "
                           "genlab refuses to unpickle it: use the real CIFAR files or the binary version")
 
@@ -63,8 +97,7 @@ class SafeUnpickler(pickle.Unpickler):
 def _unpickle(path: Path) -> dict:
     """A python batch -> its dict, keys as str (the files were pickled by Python 2 with bytes keys)."""
     try:
-        with open(path, "rb") as fh:
-            obj = SafeUnpickler(fh, path).load()
+        obj = SafeUnpickler(path.read_bytes(), path).load()
     except GenlabError:
         raise
     except Exception as exc:  # a malformed pickle fails in many ways; each means "not a batch"

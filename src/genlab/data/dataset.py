@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 SPLIT_SEED = 0  # every shuffled split is a numpy default_rng(SPLIT_SEED) permutation
 MAX_IMAGE_SIZE = 512
+SHARED_ITEM = "is both splits"  # the split note's words when a data set's only item is both its splits
 
 
 @dataclass
@@ -53,13 +54,18 @@ def tenth_split(n: int, what: str) -> tuple[np.ndarray, np.ndarray, str]:
     A single item is both the train and the test split.
     """
     if n == 1:
-        note = f"1 train / 1 test: the only one of the {what} is both splits (add more for a real test split)"
+        note = f"1 train / 1 test: the only one of the {what} {SHARED_ITEM} (add more for a real test split)"
         return np.zeros(1, np.int64), np.zeros(1, np.int64), note
     n_test = held_out_count(n)
     perm = np.random.default_rng(SPLIT_SEED).permutation(n)
     note = (f"{n - n_test} train / {n_test} test: the last {n_test} of a seed-{SPLIT_SEED} permutation "
             f"(numpy default_rng) of the {n} {what} are the test split")
     return perm[: n - n_test], perm[n - n_test:], note
+
+
+def one_shared_item(ds: "Dataset") -> bool:
+    """True when the data set holds one item that is both its train and its test split (count it once)."""
+    return len(ds.train) == len(ds.test) == 1 and SHARED_ITEM in ds.split_note
 
 
 def _tensor(x: np.ndarray, dtype=None) -> torch.Tensor:

@@ -14,12 +14,16 @@ train split is the 50,000 and its test split the 10,000 test images (the validat
 """
 from __future__ import annotations
 
+import os
+import shutil
 import tarfile
+import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from genlab.data.dataset import Dataset, image_dataset
+from genlab.data.dataset import Dataset, image_dataset, one_line
 from genlab.data.cache import cache_dir
 from genlab.data.download import Pinned, download
 from genlab.core.errors import GenlabError
@@ -58,27 +62,62 @@ def dataset_dir(name: str) -> Path:
 
 
 def fetch_dataset(name: str, mirror: str | None = None, quiet: bool = True) -> Path:
-    """Download every file of `name` (resuming, verifying), unpack CIFAR, mark the folder complete."""
+    """Download every file of `name` (resuming, verifying), unpack CIFAR, mark the folder complete.
+
+    Files already in place are checked against their pinned size and SHA-256 first, whatever the
+    marker says: a damaged or planted file is removed (with the marker) and downloaded again."""
+    from genlab.data.download import matches_pinned, mirror_base
+
+    mirror_base(mirror)  # a bad --mirror is refused before anything is touched
     folder = dataset_dir(name)
     for pinned in DATASETS[name]:
         target = folder / pinned.name
-        if not target.is_file():  # a finished file was verified before it got its name
+        if target.is_symlink() or target.exists() and not (target.is_file() and matches_pinned(target, pinned)):
+            (folder / MARKER).unlink(missing_ok=True)
+            _remove(target)
+        if not target.exists():
             download(pinned, target, mirror=mirror, quiet=quiet)
-    if name == "cifar10":
+    if name == "cifar10":  # unpacked afresh every time: the batches are not trusted either
+        (folder / MARKER).unlink(missing_ok=True)
         _unpack_cifar(folder / DATASETS[name][0].name, folder)
-    atomic_write_text(folder / MARKER, "\n".join(f"{p.sha256}  {p.name}" for p in DATASETS[name]) + "\n")
+    atomic_write_text(folder / MARKER, _marker_text(name))
     return folder
 
 
+def _marker_text(name: str) -> str:
+    return "\n".join(f"{p.sha256}  {p.name}" for p in DATASETS[name]) + "\n"
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, a link or a folder in the cache (a link's target is left alone)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
 def _unpack_cifar(archive: Path, folder: Path) -> None:
-    """Extract the regular files of cifar-10-batches-bin/ only (no links, nothing outside the folder)."""
-    with tarfile.open(archive, "r:gz") as tar:
-        members = [m for m in tar.getmembers() if m.isfile() and m.name.startswith(CIFAR_FOLDER + "/")
-                   and ".." not in Path(m.name).parts]
-        if not members:
-            raise GenlabError(f"{archive} holds no {CIFAR_FOLDER}/ folder")
-        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # Python >= 3.10.12
-        tar.extractall(folder, members=members, **safe)
+    """Extract the regular files of cifar-10-batches-bin/ only (no links, nothing outside the folder)
+    into a fresh temporary folder, then put that in place of whatever the cache held (a planted link
+    is removed, never followed)."""
+    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=folder))
+    try:
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                members = [m for m in tar.getmembers() if m.isfile() and m.name.startswith(CIFAR_FOLDER + "/")
+                           and ".." not in Path(m.name).parts]
+                if not members:
+                    raise GenlabError(f"{archive} holds no {CIFAR_FOLDER}/ folder; remove it and run "
+                                      f"`genlab fetch cifar10` again")
+                safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # Python >= 3.10.12
+                tar.extractall(tmp, members=members, **safe)
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+            raise GenlabError(f"{archive} cannot be unpacked ({one_line(exc)}); remove it and run "
+                              f"`genlab fetch cifar10` again") from None
+        _remove(folder / CIFAR_FOLDER)
+        os.replace(tmp / CIFAR_FOLDER, folder / CIFAR_FOLDER)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load_fetched(name: str) -> Dataset:
@@ -88,6 +127,12 @@ def load_fetched(name: str) -> Dataset:
         mb = sum(p.size or 0 for p in DATASETS[name]) / 1e6
         raise GenlabError(f"{name} is not fetched yet: run `genlab fetch {name}` once ({mb:.0f} MB, verified by "
                           f"SHA-256; `--mirror URL` for a local copy); genlab never downloads during training")
+    for pinned in DATASETS[name]:  # the sizes cost nothing to check (the hashes: `genlab fetch`)
+        path = folder / pinned.name
+        if not path.is_file() or pinned.size is not None and path.stat().st_size != pinned.size:
+            raise GenlabError(f"{path} is missing or not the {pinned.size:,} bytes of {pinned.name}: the cache is "
+                              f"damaged; run `genlab fetch {name}` again (it checks every file and downloads what "
+                              f"is wrong)")
     if name == "cifar10":
         from genlab.data.cifar import load_cifar_folder
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from genlab.core.errors import GenlabError
 from genlab.data.dataset import MAX_IMAGE_SIZE, Dataset, image_dataset, one_line, tenth_split, to_channels
+from genlab.data.imagefile import open_image, shrink_for
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 GREY_MODES = {"1", "L", "LA", "La", "I", "F"}  # plus every "I;16..." mode and grey-palette "P"
@@ -73,29 +74,38 @@ def _unreadable(path: Path, exc: BaseException) -> GenlabError:
 
 
 def image_header(path: Path) -> tuple[bool, tuple[int, int]]:
-    """(True if its mode is grey, (width, height)) of one file, from its header (no pixels decoded)."""
+    """(True if its mode is grey, (width, height)) of one file, from its header (no pixels decoded);
+    GenlabError when the declared size is out of bounds (imagefile.check_declared_size)."""
     from PIL import Image
 
     try:
-        with Image.open(path) as img:
+        with open_image(path, str(path)) as img:
             return _is_grey(img), img.size
     except (*_PIL_ERRORS, Image.DecompressionBombError) as exc:
         raise _unreadable(path, exc) from exc
 
 
+def _too_large(path: Path, w: int, h: int) -> GenlabError:
+    return GenlabError(f"{path} is {w}x{h}, larger than {MAX_IMAGE_SIZE}; pass --image-size S to shrink the images")
+
+
 def _read_image(path: Path, size: int | None):
-    """One file -> (uint8 (H, W) grey or (H, W, 3) RGB array, True if its mode is grey)."""
+    """One file -> (uint8 (H, W) grey or (H, W, 3) RGB array, True if its mode is grey). Its declared
+    size is checked before anything is decoded: within imagefile's bounds, and without `size` at most
+    MAX_IMAGE_SIZE a side."""
     from PIL import Image
 
     try:
-        with Image.open(path) as img:
+        with open_image(path, str(path), None if size is None else (size, size)) as img:
+            if size is None and max(img.size) > MAX_IMAGE_SIZE:
+                raise _too_large(path, *img.size)
             img.load()
             is_grey = _is_grey(img)
             if img.mode in ALPHA_MODES or "transparency" in img.info:
                 img = _over_white(img)
             img = Image.fromarray(_grey_levels(img)) if is_grey else img.convert("RGB")
             if size is not None:
-                img = img.resize((size, size), Image.Resampling.LANCZOS)
+                img = shrink_for(img, (size, size)).resize((size, size), Image.Resampling.LANCZOS)
             return np.asarray(img), is_grey
     except (*_PIL_ERRORS, Image.DecompressionBombError) as exc:
         raise _unreadable(path, exc) from exc
@@ -125,8 +135,7 @@ def check_sizes(folder: Path, files: list[Path], sizes: list[tuple[int, int]]) -
             raise GenlabError(f"images in {folder} have different sizes: {files[0]} is {w0}x{h0} but {f} "
                               f"is {w}x{h}; pass --image-size S to resize them all to SxS")
         if max(h, w) > MAX_IMAGE_SIZE:
-            raise GenlabError(f"{f} is {w}x{h}, larger than {MAX_IMAGE_SIZE}; pass --image-size S to shrink "
-                              "the images")
+            raise _too_large(f, w, h)
 
 
 def stack_images(folder: Path, files: list[Path], size: int | None, channels: int | None) -> np.ndarray:

@@ -8,6 +8,7 @@ big-endian, then one unsigned byte per value.
 from __future__ import annotations
 
 import gzip
+import math
 import re
 import zlib
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 
 from genlab.core.errors import GenlabError
 from genlab.data.dataset import Dataset, image_dataset, one_line, tenth_split
+from genlab.data.npyfile import memory_bytes
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 _STANDARD = re.compile(r"^(train|t10k)-(images|labels)[.-]idx[13]-ubyte(\.gz)?$", re.IGNORECASE)
@@ -26,39 +28,50 @@ def is_idx_name(path: Path) -> bool:
     return bool(re.search(r"idx\d", name)) or name.endswith("ubyte") or name.endswith(".idx")
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        if path.name.lower().endswith(".gz"):
-            with gzip.open(path, "rb") as fh:
-                return fh.read()
-        return path.read_bytes()
-    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        raise GenlabError(f"{path} cannot be read ({one_line(exc)}); the file is truncated or "
-                          "corrupt, download it again") from exc
+GZIP_MAX_RATIO = 1100  # deflate expands at most about 1032-fold: a .gz cannot hold more than this times its size
 
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
-    """An IDX file -> uint8 (N, rows, cols) for images or (N,) for labels, checked against its header."""
-    data = _read_bytes(path)
+    """An IDX file -> uint8 (N, rows, cols) for images or (N,) for labels, checked against its header.
+
+    The header is read first and the size it declares checked against the file (for a .gz, against
+    the most its compressed size can expand to, then while decompressing) before the values are read,
+    so a header claiming billions of images costs nothing."""
     kind = "images" if magic == IMAGES_MAGIC else "labels"
     dims = 3 if magic == IMAGES_MAGIC else 1
-    header = 4 + 4 * dims
-    if len(data) < header:
-        raise GenlabError(f"{path} is only {len(data)} bytes, shorter than an IDX {kind} header; "
-                          "the file is truncated or not IDX, download it again")
-    found = int.from_bytes(data[:4], "big")
-    if found != magic:
-        raise GenlabError(f"{path} has magic number {found}, not {magic} (IDX {kind}); "
-                          f"pass an MNIST-style {kind} file")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
-    expected = header + int(np.prod(shape))
-    if len(data) != expected:
-        raise GenlabError(f"{path} holds {len(data)} bytes but its header promises {expected} "
-                          f"({' x '.join(map(str, shape))} values); the file is truncated or corrupt, "
-                          "download it again")
+    header_size = 4 + 4 * dims
+    gz = path.name.lower().endswith(".gz")
+    try:
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+            header = fh.read(header_size)
+            if len(header) < header_size:
+                raise GenlabError(f"{path} is only {len(header)} bytes, shorter than an IDX {kind} header; "
+                                  "the file is truncated or not IDX, download it again")
+            found = int.from_bytes(header[:4], "big")
+            if found != magic:
+                raise GenlabError(f"{path} has magic number {found}, not {magic} (IDX {kind}); "
+                                  f"pass an MNIST-style {kind} file")
+            shape = tuple(int.from_bytes(header[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+            count, on_disk = math.prod(shape), path.stat().st_size
+            if not gz and count != on_disk - header_size:
+                _promise(path, on_disk, header_size + count, shape)
+            if gz and count > GZIP_MAX_RATIO * on_disk or count > memory_bytes():
+                raise GenlabError(f"{path} declares {' x '.join(map(str, shape))} values ({count:,} bytes), more "
+                                  f"than its {on_disk:,} bytes can hold; the file is corrupt, download it again")
+            data = fh.read(count + 1)  # one byte more: a file longer than its header says is refused too
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise GenlabError(f"{path} cannot be read ({one_line(exc)}); the file is truncated or "
+                          "corrupt, download it again") from exc
+    if len(data) != count:
+        _promise(path, f"{header_size + len(data)}{'+' * (len(data) > count)}", header_size + count, shape)
     if shape[0] == 0:
         raise GenlabError(f"{path} holds no items; pass a non-empty IDX file")
-    return np.frombuffer(data, np.uint8, offset=header).reshape(shape)  # (N, rows, cols) or (N,)
+    return np.frombuffer(data, np.uint8).reshape(shape)  # (N, rows, cols) or (N,)
+
+
+def _promise(path: Path, held, promised: int, shape: tuple[int, ...]):
+    raise GenlabError(f"{path} holds {held} bytes but its header promises {promised} ({' x '.join(map(str, shape))} "
+                      "values); the file is truncated or corrupt, download it again")
 
 
 def _labels_beside(images: Path) -> Path | None:

@@ -11,6 +11,7 @@ from PIL import Image, UnidentifiedImageError
 
 from genlab.core.errors import GenlabError
 from genlab.data import load_dataset
+from genlab.data.imagefile import open_image, shrink_for
 
 _REF = re.compile(r"^(?P<spec>.+):(?P<split>train|test):(?P<index>-?\d+)$")
 
@@ -43,20 +44,25 @@ def load_labelled_image_ref(text: str, item_shape: tuple[int, int, int],
         return image.clone(), None if labels is None else int(labels[index])
     path = Path(text)
     if not path.is_file():
+        parts = text.rsplit(":", 2)
+        if len(parts) == 3 and re.fullmatch(r"-?\d+", parts[2]) and parts[0]:
+            raise GenlabError(f"{text}: the split must be train or test, not {parts[1]!r} "
+                              f"(e.g. {parts[0]}:test:{parts[2]})")
         raise GenlabError(f"{text} is neither an image file nor SPEC:SPLIT:INDEX (e.g. mnist5k:test:3)")
     return read_image(path, item_shape, str(path)), None
 
 
 def read_image(source: str | Path | BinaryIO, item_shape: tuple[int, int, int], name: str) -> torch.Tensor:
     """An image file (a path or an open binary file) converted and resized to the run's shape ->
-    uint8 (1, C, H, W); GenlabError naming `name` when it is not a readable image."""
+    uint8 (1, C, H, W); GenlabError naming `name` when it is not a readable image or its declared
+    size is out of bounds (data/imagefile.py)."""
     c, h, w = item_shape
     try:
-        with Image.open(source) as im:
+        with open_image(source, name, (w, h)) as im:  # the declared size is checked before decoding
             im.load()
             im = im.convert("L" if c == 1 else "RGB")
             if im.size != (w, h):
-                im = im.resize((w, h), Image.LANCZOS)
+                im = shrink_for(im, (w, h)).resize((w, h), Image.LANCZOS)
             array = np.asarray(im, dtype=np.uint8)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
         raise GenlabError(f"{name} is not a readable image ({exc.__class__.__name__}); give a PNG or JPEG") from None

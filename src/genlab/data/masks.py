@@ -56,14 +56,14 @@ def _box(text: str, height: int, width: int) -> tuple[int, int, int, int]:
 def _mask_image(path: Path, height: int, width: int) -> torch.Tensor:
     try:
         with Image.open(path) as im:
+            if im.size != (width, height):  # from the header, before anything is decoded
+                raise GenlabError(f"--mask {path} is {im.width}x{im.height} but the image is {width}x{height}; "
+                                  f"draw the mask at the image's size")
             im.load()
             grey = np.asarray(im.convert("L"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
         raise GenlabError(f"--mask {path} is not a readable image ({exc.__class__.__name__}); "
                           f"give a PNG, white = hidden") from None
-    if grey.shape != (height, width):
-        raise GenlabError(f"--mask {path} is {grey.shape[1]}x{grey.shape[0]} but the image is {width}x{height}; "
-                          f"draw the mask at the image's size")
     return torch.from_numpy(grey >= 128)
 
 

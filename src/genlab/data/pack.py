@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,8 @@ import torch
 from genlab.data.dataset import Dataset, image_dataset
 from genlab.data.palette import Palette
 from genlab.core.errors import GenlabError
+from genlab.core.jsonfile import read_json
+from genlab.data.npyfile import npy_layout, read_npy
 
 MANIFEST = "pack.json"
 FORMAT, VERSION = "genlab-pack", 1
@@ -70,11 +73,11 @@ class PackedSplit:
             maps = []
             for s in self.shards:
                 path = self.folder / s["file"]
-                arr = np.load(path, mmap_mode="r", allow_pickle=False)
-                if arr.dtype != np.uint8 or arr.shape != (s["rows"], *self.item_shape):
-                    raise GenlabError(f"{path} holds {arr.dtype} {arr.shape}, not the uint8 "
+                shape, dtype, fortran, offset = npy_layout(path)  # the header checked against the file first
+                if dtype != np.uint8 or shape != (s["rows"], *self.item_shape) or fortran:
+                    raise GenlabError(f"{path} holds {dtype} {shape}, not the uint8 "
                                       f"{(s['rows'], *self.item_shape)} its manifest says; pack the data again")
-                maps.append(arr)
+                maps.append(np.memmap(path, np.uint8, "r", offset, shape))
             self._maps = maps
         return self._maps
 
@@ -139,42 +142,91 @@ class PackedDataset:
 
 def _read_manifest(folder: Path) -> dict:
     path = folder / MANIFEST
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise GenlabError(f"{path} is not a readable pack manifest ({exc}); pack the data again") from None
+    fix = "pack the data again"
+    manifest = read_json(path, fix)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise GenlabError(f"{path} is not a {FORMAT} version {VERSION} manifest; pack the data again with this genlab")
     try:
         _check_layout(manifest)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a hand-edited or damaged manifest
-        raise GenlabError(f"{path} is not a valid pack manifest ({type(exc).__name__}: {exc}); "
-                          f"pack the data again") from None
+    except ValueError as exc:  # a hand-edited or damaged manifest
+        raise GenlabError(f"{path} is not a valid pack manifest ({exc}); {fix}") from None
     return manifest
 
 
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.npy$")  # a plain name in the pack folder
+MAX_SIDE = 1 << 16
+
+
+def _int(value, lo: int, hi: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{what} is {str(value)[:40]!r}, not a whole number from {lo} to {hi}")
+    return value
+
+
+def _fields(obj, keys: set[str], what: str, optional: set[str] = frozenset()) -> dict:
+    if not isinstance(obj, dict) or not keys <= set(obj) or not set(obj) <= keys | optional:
+        got = sorted(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
+        raise ValueError(f"{what} should have the fields {sorted(keys)}, not {got}")
+    return obj
+
+
+def _shard(entry, what: str) -> dict:
+    _fields(entry, {"file", "rows", "bytes", "sha256"}, what)
+    if not isinstance(entry["file"], str) or not _FILE.match(entry["file"]):
+        raise ValueError(f"{what} names the file {str(entry['file'])[:60]!r}, not a .npy file in the pack folder")
+    if not isinstance(entry["sha256"], str) or not _SHA.match(entry["sha256"]):
+        raise ValueError(f"{what} has no SHA-256 of 64 hex digits")
+    _int(entry["rows"], 0, 2**40, f"{what} rows")
+    _int(entry["bytes"], 0, 2**50, f"{what} bytes")
+    return entry
+
+
 def _check_layout(m: dict) -> None:
-    """The manifest's structure, which reading relies on: shapes, shard sizes (every shard of a split
-    but the last holds rows_per_shard rows, so row r sits in shard r // rows_per_shard), palettes."""
-    c, h, w = (int(x) for x in m["item_shape"])
-    rows = int(m["rows_per_shard"])
-    if c not in (1, 3) or min(h, w, rows) < 1:
-        raise ValueError(f"item_shape {m['item_shape']}, rows_per_shard {rows}")
-    for k, palette in m["palettes"].items():
-        if not 2 <= int(k) <= 256 or not isinstance(palette["seed"], int):
-            raise ValueError(f"palette {k}")
-    for name in SPLITS:
-        split = m["splits"][name]
-        for shards in [split["images"], *(split["indices"][k] for k in m["palettes"])]:
-            sizes = [int(shard["rows"]) for shard in shards]
-            if sum(sizes) != int(split["n"]) or any(r != rows for r in sizes[:-1]) or (sizes and not 0 < sizes[-1] <= rows):
-                raise ValueError(f"the {name} shards hold {sizes} rows, not {split['n']} in shards of {rows}")
-            for shard in shards:
-                if not all(isinstance(shard[key], t) for key, t in (("file", str), ("bytes", int), ("sha256", str))):
-                    raise ValueError(f"shard entry {shard}")
+    """Every field of the manifest: its type, its range, and the structure reading relies on (every
+    shard of a split but the last holds rows_per_shard rows, so row r sits in shard r // rows_per_shard)."""
+    _fields(m, {"format", "version", "spec", "kind", "item_shape", "split_note", "label_names", "rows_per_shard",
+                "palettes", "splits"}, "the manifest")
+    if m["kind"] != "image" or not isinstance(m["spec"], str) or not isinstance(m["split_note"], str):
+        raise ValueError("kind, spec or split_note")
+    shape = m["item_shape"]
+    if not isinstance(shape, list) or len(shape) != 3:
+        raise ValueError(f"item_shape {str(shape)[:40]}")
+    c, h, w = (_int(x, 1, MAX_SIDE, "item_shape") for x in shape)
+    if c not in (1, 3):
+        raise ValueError(f"item_shape {shape}: 1 or 3 channels")
+    rows = _int(m["rows_per_shard"], 1, 2**40, "rows_per_shard")
     names = m["label_names"]
-    if names is not None and not all(isinstance(x, str) for x in names):
-        raise ValueError("label_names")
+    if names is not None and not (isinstance(names, list) and all(isinstance(x, str) for x in names)):
+        raise ValueError("label_names should be a list of names")
+    if not isinstance(m["palettes"], dict):
+        raise ValueError("palettes")
+    for k, palette in m["palettes"].items():
+        if k != str(_int(int(k) if k.isdigit() else k, 2, 256, "a palette's size")):
+            raise ValueError(f"palette {k!r}")
+        _fields(palette, {"colors", "seed"}, f"palette {k}")
+        _int(palette["seed"], -2**63, 2**63 - 1, f"palette {k} seed")
+        colors = palette["colors"]
+        if not (isinstance(colors, list) and 2 <= len(colors) <= int(k) and all(
+                isinstance(col, list) and len(col) == c and all(_int(v, 0, 255, f"palette {k} colour") == v for v in col)
+                for col in colors)):
+            raise ValueError(f"palette {k} should hold 2 to {k} colours of {c} values 0..255")
+    _fields(m["splits"], set(SPLITS), "splits")
+    for name in SPLITS:
+        split = _fields(m["splits"][name], {"n", "images", "indices", "labels"}, f"the {name} split")
+        n = _int(split["n"], 0, 2**40, f"the {name} split's n")
+        if not isinstance(split["indices"], dict) or set(split["indices"]) != set(m["palettes"]):
+            raise ValueError(f"the {name} split's indices do not match the palettes")
+        for label, shards in [("images", split["images"]), *((f"indices {k}", v) for k, v in split["indices"].items())]:
+            if not isinstance(shards, list):
+                raise ValueError(f"the {name} split's {label}")
+            sizes = [_shard(shard, f"a {name} {label} shard")["rows"] for shard in shards]
+            if sum(sizes) != n or any(r != rows for r in sizes[:-1]) or (sizes and not 0 < sizes[-1] <= rows):
+                raise ValueError(f"the {name} shards hold {sizes[:8]} rows, not {n} in shards of {rows}")
+        if split["labels"] is not None:
+            _shard(split["labels"], f"the {name} labels")
+    if m["splits"]["train"]["n"] < 1:
+        raise ValueError("the train split is empty")
 
 
 def _check_files(folder: Path, manifest: dict) -> None:
@@ -195,18 +247,30 @@ def _entries(manifest: dict) -> list[dict]:
 
 
 def verify(folder: str | os.PathLike) -> None:
-    """Check every file of a pack against its SHA-256 in the manifest (reads the whole pack)."""
+    """Check every file of a pack against its SHA-256 in the manifest (reads the whole pack once),
+    and every palette index shard's values against its palette's size."""
     folder = Path(folder).expanduser()
     manifest = _read_manifest(folder)
     _check_files(folder, manifest)
+    colours = {id(s): len(manifest["palettes"][k]["colors"]) for split in manifest["splits"].values()
+               for k, shards in split["indices"].items() for s in shards}
     for entry in _entries(manifest):
-        sha = hashlib.sha256()
-        with open(folder / entry["file"], "rb") as fh:
+        path = folder / entry["file"]
+        k = colours.get(id(entry))
+        offset = npy_layout(path)[3] if k is not None else None
+        sha, top, at = hashlib.sha256(), 0, 0
+        with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 sha.update(block)
+                if offset is not None and at + len(block) > offset:
+                    top = max(top, int(np.frombuffer(block, np.uint8)[max(0, offset - at):].max()))
+                at += len(block)
         if sha.hexdigest() != entry["sha256"]:
-            raise GenlabError(f"{folder / entry['file']} does not match its SHA-256 in the manifest; "
+            raise GenlabError(f"{path} does not match its SHA-256 in the manifest; "
                               f"the pack is damaged: pack the data again")
+        if k is not None and top >= k:
+            raise GenlabError(f"{path} holds palette index {top}, but its palette has {k} colours; the pack is "
+                              f"damaged: pack the data again")
 
 
 def _split(folder: Path, manifest: dict, name: str, k: int | None = None) -> PackedSplit:
@@ -216,12 +280,18 @@ def _split(folder: Path, manifest: dict, name: str, k: int | None = None) -> Pac
     return PackedSplit(folder, shards, manifest["rows_per_shard"], (c, h, w) if k is None else (1, h, w))
 
 
-def _labels(folder: Path, entry: dict | None, n: int) -> torch.Tensor | None:
+def _labels(folder: Path, entry: dict | None, n: int, classes: int | None) -> torch.Tensor | None:
+    """A split's labels: int64 (n,), each 0 .. classes - 1 (when the pack names its classes)."""
     if entry is None:
         return None
-    labels = np.load(folder / entry["file"], allow_pickle=False)
-    if labels.dtype != np.int64 or labels.shape != (n,):
-        raise GenlabError(f"{folder / entry['file']} holds {labels.dtype} {labels.shape}, not int64 ({n},)")
+    path = folder / entry["file"]
+    shape, dtype, _, _ = npy_layout(path)
+    if dtype != np.int64 or shape != (n,):
+        raise GenlabError(f"{path} holds {dtype} {shape}, not int64 ({n},); pack the data again")
+    labels = read_npy(path)
+    if len(labels) and (labels.min() < 0 or classes is not None and labels.max() >= classes):
+        raise GenlabError(f"{path} holds labels from {labels.min()} to {labels.max()}, outside the pack's "
+                          f"{classes} classes; pack the data again")
     return torch.from_numpy(labels)
 
 
@@ -230,11 +300,12 @@ def open_pack(spec: str | os.PathLike) -> PackedDataset:
     folder = Path(spec).expanduser()
     manifest = _read_manifest(folder)
     _check_files(folder, manifest)
-    splits = manifest["splits"]
+    splits, names = manifest["splits"], manifest["label_names"]
+    classes = None if names is None else len(names)
     return PackedDataset(os.fspath(spec), folder, manifest, _split(folder, manifest, "train"),
                          _split(folder, manifest, "test"),
-                         _labels(folder, splits["train"]["labels"], splits["train"]["n"]),
-                         _labels(folder, splits["test"]["labels"], splits["test"]["n"]))
+                         _labels(folder, splits["train"]["labels"], splits["train"]["n"], classes),
+                         _labels(folder, splits["test"]["labels"], splits["test"]["n"], classes))
 
 
 def load_pack(folder: Path, spec: str) -> Dataset:

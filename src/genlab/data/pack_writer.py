@@ -2,14 +2,16 @@
 
 An image folder is read a chunk of files at a time, and the palettes are fitted from statistics
 gathered chunk by chunk, so packing never holds the images in memory; any other spec is loaded
-whole once. Shards are written into a hidden folder beside DIR, hashed as they are written, and
-the folder is renamed into place when the manifest is complete.
+whole once. Shards are written into a hidden folder beside DIR (`.DIR.PID.tmp`), hashed as they
+are written, and the folder is renamed into place when the manifest is complete; the hidden
+folders that killed packs left behind are removed by the next pack into the same parent folder.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Iterable
@@ -26,6 +28,48 @@ from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
 
 SHARD_BYTES = 256 * 2**20  # images per shard: as many as fit in this many bytes
+
+
+_TEMP = re.compile(r"^\..+\.(\d+)\.tmp$")  # .NAME.PID.tmp: a pack being written by process PID
+_PACK_FILE = re.compile(r"^((train|test)-(\d{5}(-k\d+)?|labels)\.npy|pack\.json|\.pack\.json\..+\.tmp)$")
+
+
+def check_pack_target(folder: str | os.PathLike) -> Path:
+    """--pack DIR: a new or empty folder in a folder that can be written; checked before any work."""
+    folder = Path(folder).expanduser()
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise GenlabError(f"{folder} already exists and is not an empty folder; pack into a new folder")
+    existing = next((p for p in folder.absolute().parents if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise GenlabError(f"cannot create the pack {folder}: {existing or folder.parent} cannot be written to; "
+                          "choose a folder you can write to")
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temps(parent: Path) -> list[Path]:
+    """Delete the temporary folders that killed packs left in `parent` (.NAME.PID.tmp of a process
+    that no longer runs, holding only pack files); returns them. Anything else is left alone."""
+    removed = []
+    if not parent.is_dir():
+        return removed
+    for entry in parent.iterdir():
+        match = _TEMP.match(entry.name)
+        if not match or entry.is_symlink() or not entry.is_dir() or _alive(int(match.group(1))):
+            continue
+        if all(_PACK_FILE.match(f.name) and f.is_file() and not f.is_symlink() for f in entry.iterdir()):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 class _HashingFile:
@@ -60,13 +104,16 @@ class PackWriter:
 
     def __init__(self, folder: str | os.PathLike, spec: str, item_shape: tuple[int, ...], split_note: str,
                  label_names: list[str] | None, shard_bytes: int = SHARD_BYTES):
-        self.folder = Path(folder).expanduser()
-        if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
-            raise GenlabError(f"{self.folder} already exists and is not an empty folder; pack into a new folder")
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        self.folder = check_pack_target(folder)
+        remove_stale_temps(self.folder.parent)
         self.tmp = self.folder.parent / f".{self.folder.name}.{os.getpid()}.tmp"  # mkdir: the umask's permissions
         shutil.rmtree(self.tmp, ignore_errors=True)  # left by a killed pack of the same process id
-        self.tmp.mkdir()
+        try:
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp.mkdir()
+        except OSError as exc:
+            raise GenlabError(f"cannot create the pack {self.folder} ({exc.strerror or exc}); choose a folder you "
+                              f"can write to") from None
         self.item_shape = tuple(item_shape)
         self.rows = max(1, shard_bytes // int(np.prod(self.item_shape)))
         self.manifest = {"format": FORMAT, "version": VERSION, "spec": spec, "kind": "image",
@@ -218,6 +265,7 @@ def pack_spec(spec: str, out: str | os.PathLike, colors: Iterable[int] = (2,), i
     from genlab.data.specs import is_image_folder, load_dataset
 
     check_options(image_size, channels)
+    check_pack_target(out)  # before any image is read
     path = Path(spec).expanduser()
     if is_image_folder(path):
         return pack_image_folder(path, out, spec, image_size, channels, colors, seed)

@@ -19,6 +19,15 @@ def _unknown(spec: str, why: str) -> GenlabError:
                        f"({', '.join(FETCHED_SPECS)}: `genlab fetch NAME`) or {ACCEPTED_PATHS}")
 
 
+def is_known_spec(spec: str) -> bool:
+    """True for a built-in or fetched spec name (toy:, patches: and speech: ones included) or an existing path."""
+    if spec in BUILTIN_SPECS or spec in FETCHED_SPECS:
+        return True
+    if spec.startswith(("toy:", "patches:", "speech:")):
+        return False  # their variants are listed in BUILTIN_SPECS
+    return bool(spec) and Path(spec).expanduser().exists()
+
+
 def _load_path(path: Path, spec: str, image_size: int | None, channels: int | None,
                sample_rate: int | None = None) -> Dataset:
     from genlab.data import arrays, audio, cifar, folder, idx, pack
@@ -86,6 +95,10 @@ def load_dataset(spec: str, image_size: int | None = None, channels: int | None 
         ds = load_patches_spec(spec[len("patches:"):], image_size)
     else:
         path = Path(spec).expanduser()
+        head, _, tail = spec.rpartition(":")
+        if not path.exists() and head and is_known_spec(head):
+            raise GenlabError(f"{spec}: {head} has no part {tail!r}; give {head} itself (the commands that read "
+                              f"one split take {head}:train or {head}:test)")
         if not spec or not path.exists():
             raise _unknown(spec or "''", "is neither a built-in spec nor an existing path")
         ds = _load_path(path, spec, image_size, channels, sample_rate)

@@ -25,11 +25,10 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from genlab.core.errors import GenlabError
-from genlab.core.fsutil import atomic_write_with
+from genlab.core.tensorfile import DamagedFile, load_verified, save_verified
 from genlab.data import Dataset
 from genlab.data.cache import cache_dir
 
@@ -117,13 +116,22 @@ def feature_space(data: Dataset, device: torch.device | str = "cpu", inception_w
     path = cache_dir() / "features" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', data.spec)[-40:]}-{key}.safetensors"
     outputs = int(labels.max()) + 1 if classifier else c * math.prod(work_size(h, w))
     net = FeatureNet(c, work_size(h, w), outputs, autoencoder=not classifier)
-    if path.is_file():
-        net.load_state_dict(load_file(str(path)))
-    else:
+    if not (path.is_file() and _load_cached(net, path)):
         _train(net, data.train, labels if classifier else None, quiet)
         state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
-        atomic_write_with(path, lambda tmp: save_file(state, str(tmp), metadata={"name": name}))
+        save_verified(path, state, {"name": name})
     return FeatureSpace(name, net.to(device).eval())
+
+
+def _load_cached(net: FeatureNet, path) -> bool:
+    """Load a cached network; False when the file is damaged (unreadable, not its recorded SHA-256,
+    or not this network's tensors): it is a cache, so the network is trained and stored again."""
+    try:
+        state, _ = load_verified(path)
+        net.load_state_dict(state)
+    except (DamagedFile, RuntimeError):
+        return False
+    return True
 
 
 def _train(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor | None, quiet: bool) -> None:

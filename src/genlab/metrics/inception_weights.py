@@ -20,12 +20,10 @@ import zipfile
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
-
 from genlab.data.cache import cache_dir
 from genlab.data.download import Pinned, check_pinned, download
 from genlab.core.errors import GenlabError
-from genlab.core.fsutil import atomic_write_with
+from genlab.core.tensorfile import DIGEST_KEY, DamagedFile, load_verified, read_metadata, save_verified
 from genlab.metrics.inception import FIDInception
 
 PTH = Pinned("pt_inception-2015-12-05-6726825d.pth", 95_628_359,
@@ -46,22 +44,36 @@ def weights_path() -> Path:
     return cache_dir() / "inception" / STORED_NAME
 
 
+def _damaged(why: str) -> GenlabError:
+    return GenlabError(f"the cached FID Inception weights are damaged ({why}); fetch them again: run "
+                       f"`genlab fetch inception` (or `genlab fetch inception --from FILE`), which replaces the file")
+
+
 def load_inception(device: torch.device | str = "cpu", resize: str = "tf1") -> FIDInception:
-    """The port with the stored weights, in eval mode; GenlabError naming the fetch commands if absent."""
+    """The port with the stored weights, in eval mode; GenlabError naming the fetch commands if absent
+    or damaged (the file's tensors are checked against the SHA-256 stored with them)."""
     path = weights_path()
     if not path.is_file():
         raise GenlabError(MISSING)
+    try:
+        state, _ = load_verified(path)
+    except DamagedFile as exc:
+        raise _damaged(str(exc)) from None
     net = FIDInception(resize)
-    net.load_state_dict(load_file(str(path)))
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise _damaged(f"{path} does not hold the network's tensors: {str(exc).splitlines()[0]}") from None
     return net.to(device).eval()
 
 
 def stored_source() -> dict[str, str]:
     """The metadata of the stored weights (source file name and SHA-256)."""
-    from safetensors import safe_open
-
-    with safe_open(str(weights_path()), "pt") as fh:
-        return dict(fh.metadata() or {})
+    try:
+        meta = read_metadata(weights_path())
+    except DamagedFile as exc:
+        raise _damaged(str(exc)) from None
+    return {k: v for k, v in meta.items() if k != DIGEST_KEY}
 
 
 def fetch_inception(source: str | Path | None = None, mirror: str | None = None, quiet: bool = True) -> Path:
@@ -87,7 +99,7 @@ def fetch_inception(source: str | Path | None = None, mirror: str | None = None,
         state = from_stylegan_names(read_archive_tensors(data))
     state = checked_state(state)
     meta = {"source": pinned.name, "source_sha256": pinned.sha256, "network": "FID Inception 2015-12-05 (pool3)"}
-    atomic_write_with(weights_path(), lambda tmp: save_file(state, str(tmp), metadata=meta))
+    save_verified(weights_path(), state, meta)
     return weights_path()
 
 

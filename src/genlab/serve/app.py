@@ -19,7 +19,8 @@ from fastapi import FastAPI, File, Query, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
 from genlab.core.errors import GenlabError
@@ -46,7 +47,13 @@ EXAMPLES = 12
 
 
 # --- request bodies ---------------------------------------------------------------------------------
-class GameBody(BaseModel):
+class Body(BaseModel):
+    """Every request body refuses NaN and infinities (JSON from Python's encoder may carry them)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class GameBody(Body):
     dataset: str = "gmm8"
     loss: str = "non-saturating"
     layers: int = Field(2, ge=1, le=4)
@@ -60,11 +67,11 @@ class GameBody(BaseModel):
     points: list[tuple[float, float]] = Field(default_factory=list, max_length=4000)
 
 
-class ControlBody(BaseModel):
+class ControlBody(Body):
     action: Literal[ACTIONS]  # type: ignore[valid-type]
 
 
-class CompleteBody(BaseModel):
+class CompleteBody(Body):
     run: str
     pixels: list[Annotated[int, Field(ge=0, le=255)]] = Field(max_length=3 * 64 * 64)  # (C, H, W) flattened
     mask: list[Annotated[int, Field(ge=0, le=1)]] = Field(max_length=64 * 64)  # (H, W) flattened, 1 = hidden
@@ -73,18 +80,18 @@ class CompleteBody(BaseModel):
     temperature: float = Field(1.0, gt=0, le=10)
 
 
-class SampleBody(BaseModel):
+class SampleBody(Body):
     run: str
     n: int = Field(16, ge=1)
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
-class DecodeBody(BaseModel):
+class DecodeBody(Body):
     run: str
     z: list[Annotated[float, Field(ge=-10, le=10)]] = Field(max_length=1024)
 
 
-class Endpoint(BaseModel):
+class Endpoint(Body):
     """One end of an interpolation: a test image (VAE), a code, or a seed for a prior draw."""
 
     index: int | None = Field(None, ge=0)
@@ -92,7 +99,7 @@ class Endpoint(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
-class InterpolateBody(BaseModel):
+class InterpolateBody(Body):
     run: str
     a: Endpoint
     b: Endpoint
@@ -419,7 +426,17 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         `frame_work_s` of work) and draws a frame. A game nobody listens to is dropped after
         `session_idle_s` (a page that reloads or comes Back within that time finds it again)."""
         session = sessions.get(key)
-        session.listeners += 1
+        if session.listeners >= limits.max_listeners:
+            raise Busy(f"{limits.max_listeners} pages are watching this game already; close one and reload")
+        session.listeners += 1  # the place is taken now, so that pages opened at once cannot all pass the check
+        released = False
+
+        def release() -> None:  # from the stream's end, or after the response if the stream never started
+            nonlocal released
+            if not released:
+                released = True
+                session.listeners -= 1
+                session.last_seen = time.monotonic()  # the sweep drops it once nobody came back
 
         async def events() -> AsyncIterator[str]:
             sent, seen, tick, me = 0, 0, asyncio.get_running_loop().time(), object()
@@ -439,12 +456,12 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
                     with contextlib.suppress(asyncio.TimeoutError):  # the next tick, or the server stopping
                         await asyncio.wait_for(app.state.closing.wait(), max(0.0, tick - asyncio.get_running_loop().time()))
             finally:
-                session.listeners -= 1
-                session.last_seen = time.monotonic()  # the sweep drops it once nobody came back
+                release()
                 if session.driver is me:
                     session.driver = None
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"},
+                                 background=BackgroundTask(release))
 
     return app
 

@@ -7,6 +7,7 @@ in what the scan found, never joined onto a folder, so no request reaches a file
 """
 from __future__ import annotations
 
+import csv
 import math
 import threading
 from collections import OrderedDict
@@ -141,7 +142,10 @@ class RunCatalog:
         csv_path = self.folder(name) / "metrics.csv"
         if not csv_path.is_file():
             return {"curves": {}, "last": {}}
-        rows = [r for r in viz.read_metrics(csv_path) if _complete_row(r)]  # a row being appended is skipped
+        try:
+            rows = [r for r in viz.read_metrics(csv_path) if _complete_row(r)]  # a row being appended is skipped
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise GenlabError(f"run {name!r} has a damaged metrics.csv ({' '.join(str(exc).split())})") from None
         keys = [k for k in (rows[0] if rows else {}) if k not in ("step", "epoch", "seconds", "split")]
         curves = {}
         for key in keys:

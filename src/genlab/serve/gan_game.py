@@ -14,6 +14,7 @@ against), and the learning rates and batch come from the page.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -58,6 +59,8 @@ class GameSettings:
             raise GenlabError(f"dataset must be one of {', '.join(TOY_NAMES)} or drawn, not {self.dataset!r}")
         if self.loss not in LOSSES:
             raise GenlabError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        if not all(math.isfinite(v) for v in (self.lr_d, self.lr_g, *(c for p in self.points for c in p))):
+            raise GenlabError("the learning rates and drawn points must be finite numbers (no NaN or infinity)")
         if self.dataset == "drawn":
             if not 1 <= len(self.points) <= max_points:
                 raise GenlabError(f"draw between 1 and {max_points} points (got {len(self.points)})")

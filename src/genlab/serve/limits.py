@@ -22,3 +22,4 @@ class Limits:
     max_steps: int = 16  # interpolation steps
     max_side: int = 64  # completion and latent pages work on runs with images up to this side
     max_points: int = 4000  # points a user may draw for the GAN game
+    max_listeners: int = 8  # pages streaming one game's frames at the same time

@@ -10,6 +10,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from genlab.core.errors import GenlabError
+from genlab.data.imagefile import check_declared_size
 from genlab.data.inputs import read_image
 
 INVERTED_GAP = 128  # backgrounds (border medians) this far apart in grey level: the upload looks inverted
@@ -35,6 +36,7 @@ def read_upload(data: bytes, name: str, item_shape: tuple[int, int, int], max_pi
         raise NotAnImage(f"{name} is not an image this page can read; give a PNG or JPEG") from None
     if width * height > max_pixels:
         raise GenlabError(f"{name} is {width}x{height} pixels ({width * height / 1e6:.1f} megapixels); {shrink}")
+    check_declared_size(name, width, height, max_pixels)  # each side and the aspect ratio too
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size was checked above
         try:

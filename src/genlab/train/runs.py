@@ -11,7 +11,10 @@ Nothing here is ever unpickled: tensors go to safetensors, everything else to JS
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from genlab.core.config import values_before
+from genlab.core.config import DataConfig, TrainConfig, values_before
 from genlab.core.errors import GenlabError
+from genlab.core.jsonfile import read_json
 from genlab.core.fsutil import atomic_write_text, atomic_write_with
 from genlab.data import Palette
 from genlab.models import GenerativeModel, model_class
@@ -64,21 +68,75 @@ def write_config(run: Path, config: dict[str, Any]) -> None:
 
 
 def read_config(run: str | Path) -> dict[str, Any]:
+    """A run's config.json, every field checked (types, ranges, nesting): GenlabError naming the file
+    and the field when it is damaged or hand-edited into something genlab cannot use."""
     run = Path(run)
     path = run / CONFIG
     if not run.is_dir():
         raise GenlabError(f"run directory {run} does not exist; train one with `genlab train ... --out {run}`")
     if not path.is_file():
         raise GenlabError(f"{run} is not a genlab run (no {CONFIG}); pass the --out folder of `genlab train`")
+    config = read_json(path, "the run cannot be used (its config.json is malformed)", max_bytes=MAX_CONFIG_BYTES)
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        _check_config(config)
         cls = model_class(config["model"])
-        config["model_config"], config["item_shape"]
         for name, value in values_before(cls.Config).items():  # options added since the run was saved
             config["model_config"].setdefault(name, value)
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise GenlabError(f"{path} is malformed ({exc.__class__.__name__}); the run cannot be used") from None
+        _check_values(cls.Config, config["model_config"], "model_config")
+    except ValueError as exc:
+        raise GenlabError(f"{path} is malformed ({exc}); the run cannot be used") from None
     return config
+
+
+MAX_CONFIG_BYTES = 4 * 2**20
+MAX_ITEM_SIDE = 1 << 20  # an item's size along one axis (a second of sound at 192 kHz is the longest)
+
+
+def _check_config(config: Any) -> None:
+    """The structure every reader of config.json relies on; ValueError naming the field."""
+    if not isinstance(config, dict):
+        raise ValueError("not a JSON object")
+    for key, kind in (("model", str), ("model_config", dict), ("item_shape", list), ("data", dict)):
+        if not isinstance(config.get(key), kind):
+            raise ValueError(f"{key} should be {'an object' if kind is dict else 'a ' + kind.__name__}")
+    shape = config["item_shape"]
+    if not 1 <= len(shape) <= 3 or not all(_whole(x) and 1 <= x <= MAX_ITEM_SIDE for x in shape):
+        raise ValueError(f"item_shape should be 1 to 3 whole numbers from 1 to {MAX_ITEM_SIDE}")
+    if not isinstance(config["data"].get("data"), str):
+        raise ValueError("data.data should be the data spec, a string")
+    _check_values(DataConfig, config["data"], "data")
+    if "train" in config:
+        if not isinstance(config["train"], dict):
+            raise ValueError("train should be an object")
+        _check_values(TrainConfig, config["train"], "train")
+    names = config.get("label_names")
+    if names is not None and not (isinstance(names, list) and all(isinstance(x, str) for x in names)):
+        raise ValueError("label_names should be a list of names")
+    if not isinstance(config.get("data_fingerprint", ""), str):
+        raise ValueError("data_fingerprint should be a string")
+
+
+def _whole(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_values(cls: type, values: dict[str, Any], where: str) -> None:
+    """Each value of a config section has its field's type (an int may stand for a float; None where
+    the field allows it); unknown names are left to the section's own reader."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            continue
+        value, hint = values[f.name], hints[f.name]
+        kinds = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+        if value is None and (type(None) in typing.get_args(hint) or f.default is None):
+            continue
+        kind = kinds[0]
+        ok = (isinstance(value, bool) if kind is bool else _whole(value) if kind is int
+              else (_whole(value) or isinstance(value, float)) and math.isfinite(value) if kind is float
+              else isinstance(value, kind))
+        if not ok:
+            raise ValueError(f"{where}.{f.name} is {json.dumps(value)[:40]}, not a {kind.__name__}")
 
 
 def _is_leftover_temp(path: Path) -> bool:
@@ -153,8 +211,9 @@ def load_checkpoint(run: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any],
     try:
         counters = json.loads(meta["counters"])
         optim = unflatten_state(json.loads(meta["optim"]), tensors)
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise GenlabError(f"{run / CHECKPOINT} lacks its training state ({exc}); the run is damaged") from None
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        why = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())
+        raise GenlabError(f"{run / CHECKPOINT} lacks its training state ({why}); the run is damaged") from None
     model_state = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
     rng = {k[len("rng/"):]: v for k, v in tensors.items() if k.startswith("rng/")}
     return model_state, optim, counters, rng

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from genlab.data.pack import PackedDataset, PackedSplit, open_pack
+from genlab.data.pack import PackedDataset, PackedSplit, open_pack, verify
 from genlab.core.errors import GenlabError
 from genlab.models import GenerativeModel
 
@@ -144,8 +144,11 @@ def _palette_source(model: GenerativeModel, data: PackedDataset) -> int | None:
 
 
 def open_for_training(data_cfg) -> PackedDataset:
-    """The pack a training run's data spec names; it is stored at its packed size and channels."""
+    """The pack a training run's data spec names; it is stored at its packed size and channels.
+    Every file is checked against the manifest's SHA-256 (and palette indices against their palette)
+    before training starts: a damaged pack stops here, not after a run has saved."""
     if data_cfg.image_size is not None or data_cfg.channels is not None:
         raise GenlabError(f"{data_cfg.data} is a pack, stored at one size and colour mode; pack the source "
                           f"again with --image-size / --channels instead of passing them to train")
+    verify(data_cfg.data)
     return open_pack(data_cfg.data)

@@ -58,6 +58,7 @@ class Counters:
     step_in_epoch: int = 0  # batches of the current epoch already done
     seconds: float = 0.0  # wall-clock time of training so far (evaluation included), across resumes
     step_budget: int = 0  # the steps --lr-schedule decays over (0: not known yet, or not needed)
+    metrics_rows: int = -1  # rows metrics.csv held when the checkpoint was written (-1: a checkpoint from before)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -66,7 +67,11 @@ class Counters:
 class MetricsLog:
     """metrics.csv with a fixed header: step, epoch, seconds, split, then the model's figures."""
 
-    def __init__(self, path: Path, keep_up_to_step: int | None = None):
+    def __init__(self, path: Path, keep_up_to_step: int | None = None, keep_rows: int = -1):
+        """On a resume (`keep_up_to_step` given) the rows written after the checkpoint are forgotten,
+        and torn ones: the first `keep_rows` whole rows, the number the checkpoint recorded, so a row
+        written between a checkpoint and a kill is written again once, never twice (checkpoints from
+        before that count: the rows up to the checkpoint's step)."""
         self.path = path
         self.header: list[str] | None = None
         self.rows: list[dict[str, Any]] = []
@@ -74,8 +79,10 @@ class MetricsLog:
             self.rows = viz.read_metrics(path)
             if self.rows:
                 self.header = list(self.rows[0].keys())
-            if keep_up_to_step is not None:  # forget what happened after the checkpoint, and torn rows
-                self.rows = [r for r in self.rows if None not in r.values() and int(r["step"]) <= keep_up_to_step]
+            if keep_up_to_step is not None:
+                whole = [r for r in self.rows if None not in r.values()]
+                self.rows = (whole[:keep_rows] if keep_rows >= 0
+                             else [r for r in whole if int(r["step"]) <= keep_up_to_step])
                 self._rewrite()
 
     def _rewrite(self) -> None:
@@ -158,6 +165,8 @@ class Trainer:
         """Rank 0 writes the checkpoint; every rank takes part (their RNG states go into it)."""
         ranks_rng = self.group.gather_rng()
         if self.group.main:
+            if getattr(self, "metrics", None) is not None:  # the rows the checkpoint's state has logged
+                self.counters.metrics_rows = len(self.metrics.rows)
             runs.save_checkpoint(self.run, self.model, self.optimizers, self.counters.as_dict(), ranks_rng)
 
     # --- loop ----------------------------------------------------------------------------------
@@ -203,8 +212,8 @@ class Trainer:
         else:
             self.group.seed(self.cfg.seed, self.counters.step)
         main = self.group.main
-        self.metrics = (MetricsLog(self.run / "metrics.csv", keep_up_to_step=self.counters.step if resume else None)
-                        if main else None)
+        self.metrics = (MetricsLog(self.run / "metrics.csv", keep_up_to_step=self.counters.step if resume else None,
+                                   keep_rows=self.counters.metrics_rows) if main else None)
         if main:
             self._open_tensorboard()
         if not self.quiet and main and self.model.summary():
