@@ -18,14 +18,14 @@ from typing import Callable
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
 from genlab.report.lecture import (bound, code_space, colours, distributed, game, imitate, mixtures, pixel_distance,
-                                    rnn_prefix, uses, vae_noise)
+                                    rnn_prefix, speech, uses, vae_noise)
 from genlab.report.lecture.base import FULL, QUICK, Lab, Section
 from genlab.report.lecture.claims import CLAIMS
 from genlab.report.lecture.page import render
 
-SECTIONS: list[Section] = sorted([rnn_prefix.SECTION, colours.SECTION, uses.SECTION, code_space.SECTION, vae_noise.SECTION,
-                                  mixtures.SECTION, distributed.SECTION, bound.SECTION, pixel_distance.SECTION,
-                                  imitate.SECTION, game.SECTION], key=lambda s: s.number)
+SECTIONS: list[Section] = sorted([rnn_prefix.SECTION, colours.SECTION, uses.SECTION, speech.SECTION, code_space.SECTION,
+                                  vae_noise.SECTION, mixtures.SECTION, distributed.SECTION, bound.SECTION,
+                                  pixel_distance.SECTION, imitate.SECTION, game.SECTION], key=lambda s: s.number)
 JSON, HTML, ENTRY = "lecture.json", "lecture.html", "section.json"
 
 
@@ -107,11 +107,19 @@ def run_section(out: Path, section: Section, quick: bool, device: str, say: Call
         "seeds": lab.seeds_used or [lab.seed], "budget": QUICK if quick else FULL,
         "seconds": time.monotonic() - started,
         "cpu_seconds": now.ru_utime + now.ru_stime - cpu.ru_utime - cpu.ru_stime,
-        "pictures": [{"file": f"pictures/{section.key}/{name}", "caption": caption, "plot": plot}
-                     for name, caption, plot in outcome.pictures]}
+        "pictures": [_picture(section.key, *picture) for picture in outcome.pictures]}
     atomic_write_text(lab.runs / ENTRY, json.dumps(entry, indent=1) + "\n")
     lab.finish()
     say(f"  {outcome.verdict}: {outcome.finding} ({entry['seconds']:.0f} s)")
+    return entry
+
+
+def _picture(key: str, name: str, caption: str, plot: bool, sound: str | None = None) -> dict:
+    """A picture's lecture.json entry; `sound`: a .wav in the same pictures folder that the page plays
+    above the picture."""
+    entry = {"file": f"pictures/{key}/{name}", "caption": caption, "plot": plot}
+    if sound:
+        entry["sound"] = f"pictures/{key}/{sound}"
     return entry
 
 

@@ -53,12 +53,13 @@ class Section:
 @dataclass
 class Outcome:
     """What a section measured: `figures` (every number, for lecture.json), `pictures` ((file name in
-    the section's picture folder, caption saying what to look at, is it a plot)), `finding` (the
+    the section's picture folder, caption saying what to look at, is it a plot[, a .wav in the same
+    folder that the page plays above the picture])), `finding` (the
     measured numbers behind the verdict, in a sentence or two), the `verdict` (one of VERDICTS, from
     the section's rule) and `setup` (what was trained, on what, for how long, in plain words)."""
 
     figures: dict[str, Any]
-    pictures: list[tuple[str, str, bool]]
+    pictures: list[tuple[str, str, bool] | tuple[str, str, bool, str]]
     finding: str
     verdict: str
     setup: str = ""

@@ -44,7 +44,8 @@ def _section(s: dict, out: Path) -> str:
              f'<p><strong>The claim.</strong> {esc(s["gloss"])}</p>',
              f'<p><strong>Data.</strong> {esc(s["data"])} <strong>Figure.</strong> {esc(s["figure"])}</p>',
              f'<p><strong>Rule, fixed before the run.</strong> {esc(s["rule"])}</p>']
-    parts.extend(figure(out / p["file"], p["caption"], p["plot"]) for p in s["pictures"])
+    parts.extend(figure(out / p["file"], p["caption"], p["plot"], sound=out / p["sound"] if p.get("sound") else None)
+                 for p in s["pictures"])
     parts.append(f'<p><strong>Measured.</strong> {esc(s["finding"])} '
                  f'<strong style="color:{colour}">Verdict: {esc(s["verdict"])}.</strong></p>')
     parts.append(f'<p class="note">Setup: {esc(s["setup"])}. {esc(s["budget"])} budget, '
