@@ -42,6 +42,16 @@ def test_sampling_slack_is_small_for_alike_sounds_and_zero_for_one_sound():
     assert speech.sampling_slack(noise[:1], other[:1], 1e-9, seed=0) == 0.0
 
 
+def test_the_median_frame_is_the_one_spectral_flatness_reports():
+    from genlab.metrics.audio import spectral_flatness
+
+    clips = torch.cat([_tone(3, 40.0, noise=0.0), _tone(2, 40.0, noise=1.0)])  # 3 pure, 2 noisy sounds: 35 frames
+    power, flatness = speech.median_frame(clips)
+    assert flatness == pytest.approx(spectral_flatness(clips)) and flatness < 1e-3  # most frames are pure
+    assert int(power.argmax()) == round(1024 / 40.0)  # its peak: the sine's bin, 8000/40 = 200 Hz at 8 kHz
+    assert speech.median_frame(torch.zeros(2, 4000)) is None  # silence has no spectral shape
+
+
 def test_the_period_of_a_sine_is_found():
     x = 0.5 * np.sin(2 * np.pi * np.arange(1024) / 40.0)
     assert speech._period(x) == 40
