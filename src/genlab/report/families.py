@@ -2,7 +2,7 @@
 OUT/runs/NAME only once it has finished, then sampled and evaluated into a piece of the report.
 
 With several slots (`--jobs N`, default the cores) the families run side by side as child processes
-(core/jobs.py: `python -m genlab.report.families train|evaluate REQUEST`), the longest budget first,
+(core/jobs.py: `python -m genlab.report.family_worker train|evaluate REQUEST`), the longest budget first,
 each with its share of the cores; with one slot they run one after another in this process. The
 same request gives the same run either way (the same seed, data, budget and thread policy). A family
 that fails is recorded as a `Failure` and the others go on. Ctrl-C stops every child, and no run is
@@ -205,7 +205,7 @@ def train_all(requests: list[TrainRequest], slots: int, say: Callable[[str], Non
         else:
             failures.append(_failure(result, "training"))
 
-    work = [jobs.Job(r.name, [sys.executable, "-m", "genlab.report.families", "train", json.dumps(asdict(r))],
+    work = [jobs.Job(r.name, [sys.executable, "-m", "genlab.report.family_worker", "train", json.dumps(asdict(r))],
                      cost=r.cost) for r in todo]
     total = (f"{sum(r.minutes for r in todo):g} training minute(s)" if all(r.minutes is not None for r in todo)
              else f"{sum(r.steps for r in todo)} training steps")
@@ -241,7 +241,7 @@ def evaluate_side_by_side(targets: list[tuple[str, Path, float]], options: dict,
         else:
             failures.append(_failure(result, "evaluation"))
 
-    work = [jobs.Job(label, [sys.executable, "-m", "genlab.report.families", "evaluate",
+    work = [jobs.Job(label, [sys.executable, "-m", "genlab.report.family_worker", "evaluate",
                              json.dumps({**options, "label": label, "run": str(run)})], cost=cost)
             for label, run, cost in targets]
     try:
@@ -329,37 +329,3 @@ def _side_by_side(work: list, slots: int, what: str, say: Callable[[str], None],
         jobs.run_jobs(work, slots, say=tell, on_done=on_done, on_start=lambda j: started.add(j.name), tick=tick)
     finally:
         bar.close()
-
-
-def main(argv: list[str]) -> int:
-    """A child: `train REQUEST` or `evaluate REQUEST` (JSON); exit 0, 2 (a user error, its line
-    printed), 130 (Ctrl-C) or 1 (a bug, its traceback printed)."""
-    from genlab.core import threads
-
-    stage, request = argv[0], json.loads(argv[1])
-    threads.apply(request.get("threads"))  # this process's share of the cores (GENLAB_SHARING: the jobs beside it)
-    say = lambda line: print(line, flush=True)  # noqa: E731
-    try:
-        if stage == "train":
-            train_family(TrainRequest(**request), say)
-        else:
-            from genlab.report.compare import evaluate_piece
-
-            evaluate_piece(request, say)
-    except GenlabError as exc:
-        print(f"genlab: error: {exc}", flush=True)
-        return 2
-    except OSError as exc:  # a file that cannot be read or written, as the command line says it
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"genlab: error: {where}{exc.strerror or exc}", flush=True)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    code = main(sys.argv[1:])
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # every file is written and closed: skip the interpreter's teardown (seconds with torch loaded)

@@ -7,12 +7,15 @@ import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from genlab.core.config import DataConfig, TrainConfig
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
 from genlab.train import runs
+
+if TYPE_CHECKING:
+    import torch
 
 QUICK, FULL = "quick", "full"
 

@@ -14,7 +14,6 @@ compared with. Measured: chroma, max − min over R, G, B per pixel (0 for greys
 averaged over pixels and images; CIELAB chroma C*ab alongside."""
 from __future__ import annotations
 
-import math
 
 import torch
 

@@ -19,13 +19,12 @@ digits; the pairs come from its test digits). Also reported: the distance in its
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
 from scipy import ndimage
 
-from genlab.report.lecture.base import Lab, Outcome, Section, all_of, decide, spread
+from genlab.report.lecture.base import Lab, Outcome, Section, decide, spread
 
 DATA = "mnist5k"
 THRESHOLDS = (64, 128)  # ink: a pixel at or above the grey level; a harmful edit changes the strokes at both
