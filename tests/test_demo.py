@@ -37,13 +37,25 @@ def test_demo_compares_every_family_on_mnist5k_and_replaces_the_previous_demo(tm
     old_demo(out)
     assert main(["demo", "--out", str(out), "--minutes", "0.25", "--n", "200", "--jobs", "3", "--quiet"]) == 0
     assert calls[0][:2] == ("mnist5k", ["pixelrnn", "vae", "gan", "gmm"])
-    budgets = calls[0][2]["minutes"]  # --minutes per family on average, split where minutes buy quality
-    assert sum(budgets.values()) == pytest.approx(4 * 0.25) and budgets["pixelrnn"] > budgets["vae"] > 0
+    budgets = calls[0][2]["minutes"]  # split where minutes buy quality, for families side by side
+    assert budgets == pytest.approx({"pixelrnn": 0.625, "vae": 0.125, "gan": 0.5, "gmm": 0.125})
+    # on two cores, longest first: PixelRNN on one; the GAN, then the VAE on the other: the wall time is
+    # PixelRNN's (plus the mixture's seconds), and every family has at least its one-core share
+    assert budgets["pixelrnn"] == budgets["gan"] + budgets["vae"]
+    assert all(budgets[f] >= m * 0.25 for f, m in {"pixelrnn": 1.5, "vae": 0.5, "gan": 1.5, "gmm": 0.5}.items())
     assert calls[0][2]["n"] == 200 and calls[0][2]["jobs"] == 3  # families side by side, as `compare --jobs`
     assert (out / "report.html").read_text() == "new report" and (out / "metrics.json").is_file()
     assert not (out / "runs").exists(), "the previous demo's runs belong to its report and go with it"
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "pictures", "report.html"]  # nothing hidden left
     assert str(out / "report.html") in capsys.readouterr().out
+
+
+def test_a_demo_on_one_core_keeps_four_minutes_of_training_in_all(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(compare_module, "compare", fake_compare(calls))
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--jobs", "1", "--quiet"]) == 0
+    budgets = calls[0][2]["minutes"]
+    assert sum(budgets.values()) == pytest.approx(4.0) and budgets["pixelrnn"] == budgets["gan"] > budgets["vae"] > 0
 
 
 def test_a_failed_demo_leaves_the_previous_one_untouched(tmp_path, monkeypatch, capsys):

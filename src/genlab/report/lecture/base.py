@@ -200,7 +200,8 @@ def train_rows(run: runs.LoadedRun, key: str) -> tuple[list[int], list[float]]:
 def labelled_rows(rows: Sequence[tuple[str, "torch.Tensor"]], path: Path, scale: int = 4, label_width: int = 150,
                   per_row: int | None = None) -> None:
     """One picture of rows of uint8 images (N, C, H, W), each row's label written at its left inside
-    the picture, every pixel drawn `scale` x `scale` (nearest neighbour: no smoothing)."""
+    the picture (the label column widened to the longest label), every pixel drawn `scale` x `scale`
+    (nearest neighbour: no smoothing)."""
     from PIL import Image, ImageDraw, ImageFont
 
     from genlab import viz
@@ -209,10 +210,12 @@ def labelled_rows(rows: Sequence[tuple[str, "torch.Tensor"]], path: Path, scale:
     per_row = per_row or max(len(images) for _, images in rows)
     c, h, w = rows[0][1].shape[1:]
     tile_h, tile_w = h * scale, w * scale
+    font = ImageFont.load_default(size=max(11, min(16, tile_h // 3)))
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    label_width = max(label_width, *(measure.multiline_textbbox((0, 0), label, font=font)[2] + 10 for label, _ in rows))
     sheet = Image.new("RGB", (label_width + per_row * (tile_w + pad) + pad, len(rows) * (tile_h + pad) + pad),
                       (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=max(11, min(16, tile_h // 3)))
     for r, (label, images) in enumerate(rows):
         y = pad + r * (tile_h + pad)
         if "\n" in label:
