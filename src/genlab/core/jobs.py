@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -54,6 +55,34 @@ class Result:
         """The child's own error line if it printed one, else its exit code."""
         said = [line for line in self.tail if "error" in line.lower()]
         return (said[-1] if said else self.tail[-1] if self.tail else "") or f"exit code {self.returncode}"
+
+
+def child(work: Callable[[], None]) -> None:
+    """The body of a child process: run `work`, print a user error as the one line the command line
+    prints, and leave with 0, 2 (a user error), 130 (Ctrl-C) or 1 (a bug: its traceback printed),
+    skipping the interpreter's teardown (seconds with torch loaded; every file is written and closed)."""
+    import traceback
+
+    from genlab.core.errors import GenlabError
+
+    code = 0
+    try:
+        work()
+    except GenlabError as exc:
+        print(f"genlab: error: {exc}", flush=True)
+        code = getattr(exc, "exit_code", 2)
+    except OSError as exc:  # a file that cannot be read or written, as the command line says it
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"genlab: error: {where}{exc.strerror or exc}", flush=True)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def default_slots() -> int:

@@ -63,11 +63,12 @@ def _attributes(attrs: dict[str, str]) -> str:
     return "".join(f' {name}="{esc(value)}"' for name, value in attrs.items())
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, style: str = "") -> str:
+    """A whole self-contained page; `style`: CSS rules added after the shared ones."""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+            f"<title>{esc(title)}</title><style>{STYLE}{style}</style></head>\n<body>\n{body}\n</body></html>\n")
 
 
 # --- the compare report ---------------------------------------------------------------------------

@@ -9,6 +9,13 @@ from pathlib import Path
 from genlab.report.html import esc, figure, page
 from genlab.report.lecture.claims import CLAIMS
 
+# pictures at their own size (each pixel of a grid is already drawn 3-4 times over, base.labelled_rows), never
+# shrunk below it on a wide screen; the Chinese quotes in a CJK font where the reader has one
+STYLE = """
+figure { display: block; } figure img { max-width: 100%; } figcaption { max-width: 900px; }
+blockquote { font-family: "Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif;
+             border-left: 3px solid #ccc; margin: 0.5em 0; padding-left: 1em; }
+"""
 VERDICT_COLOUR = {"supported": "#2e7d32", "not supported": "#c62828", "inconclusive": "#8d6e00"}
 
 
@@ -32,7 +39,7 @@ def render(lecture: dict, out: Path) -> str:
         s = sections.get(c.key)
         if s:
             parts.append(_section(s, out))
-    return page("genlab lecture", "\n".join(parts))
+    return page("genlab lecture", "\n".join(parts), STYLE)
 
 
 def _section(s: dict, out: Path) -> str:
@@ -48,7 +55,7 @@ def _section(s: dict, out: Path) -> str:
                  for p in s["pictures"])
     parts.append(f'<p><strong>Measured.</strong> {esc(s["finding"])} '
                  f'<strong style="color:{colour}">Verdict: {esc(s["verdict"])}.</strong></p>')
-    parts.append(f'<p class="note">Setup: {esc(s["setup"])}. {esc(s["budget"])} budget, '
+    parts.append(f'<p class="note">Setup: {esc(s["setup"].rstrip(". "))}. {esc(s["budget"])} budget, '
                  f'{len(seeds)} seed{"s" if len(seeds) != 1 else ""}, {s["seconds"]:.0f} s{cpu}. '
                  f'Section key <code>{esc(s["key"])}</code>.</p>')
     return "\n".join(parts)

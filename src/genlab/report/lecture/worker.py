@@ -6,24 +6,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from genlab.core import jobs, threads
 
-def main(argv: list[str]) -> int:
-    from genlab.core import threads
-    from genlab.core.errors import GenlabError
+
+def main(argv: list[str]) -> None:
     from genlab.report.lecture import choose, run_section
 
     out, key, device, *rest = argv
     threads.apply()  # this process's share of the cores (GENLAB_SHARING: the sections beside it)
-    try:
-        run_section(Path(out), choose(key)[0], quick="--quick" in rest, device=device,
-                    say=lambda line: print(line.strip(), flush=True))
-    except GenlabError as e:
-        print(f"genlab: error: {e}", flush=True)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    jobs.child(lambda: run_section(Path(out), choose(key)[0], quick="--quick" in rest, device=device,
+                                   say=lambda line: print(line.strip(), flush=True)))
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])
