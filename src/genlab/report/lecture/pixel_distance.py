@@ -328,7 +328,8 @@ SECTION = Section(
                            "at the full budget",
     figure=("the share of pairs where pixel L2 ranks the harmless edit farther from the original while the classifier "
             "ranks the harmful edit farther"),
-    rule=("Supported when that share is above 50 % by more than both the seeds' spread (max − min) and twice the "
+    rule=("Supported when the share of pairs where pixel L2 ranks the harmless edit farther from the original while "
+          "the classifier ranks the harmful edit farther is above 50 % by more than both the seeds' spread (max − min) and twice the "
           "bootstrap standard deviation of the share (200 resamples of the pairs); not supported when it is below 50 % "
           "by as much; inconclusive otherwise."),
     run=run, cost=110)
