@@ -1,7 +1,6 @@
 """`genlab fetch` and the fetched data specs, against a local HTTP server on 127.0.0.1 only:
 verified downloads, resume after a cut connection, and no network access without `fetch`."""
 import gzip
-import hashlib
 import io
 import json
 import socket
@@ -14,19 +13,11 @@ import torch
 
 from genlab.cli import main
 from genlab.data import fetch, load_dataset
-from genlab.data.download import Pinned, download
+from genlab.data.download import download
 from genlab.core.errors import GenlabError
+from fetchhelp import pinned, private_cache  # noqa: F401  (autouse fixture)
 from loopback import serve
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("GENLAB_MIRROR", raising=False)
-
-
-def pinned(name: str, body: bytes, url: str = "") -> Pinned:
-    return Pinned(name, len(body), hashlib.sha256(body).hexdigest(), url)
 
 
 def test_a_hash_mismatch_is_refused_and_the_partial_file_removed(tmp_path):

@@ -23,22 +23,13 @@ import genlab
 from genlab.cli import main
 from genlab.core.errors import GenlabError
 from genlab.data import download, fetch, load_dataset
-from genlab.data.download import Pinned
 from clihelp import cli_error
 from crafted import npy_header, png_rows, wav_declaring
+from fetchhelp import pinned, private_cache  # noqa: F401  (autouse fixture)
 from loopback import serve
 
 SRC = str(Path(genlab.__file__).resolve().parents[1])  # the genlab under test, for child processes
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("GENLAB_MIRROR", raising=False)
-
-
-def pinned(name: str, body: bytes, url: str = "") -> Pinned:
-    return Pinned(name, len(body), hashlib.sha256(body).hexdigest(), url)
 
 
 def peak_rss_of(cases: list[list[str]], warm_up: list[str], cache: Path) -> list[dict]:
