@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import zlib
+from dataclasses import replace
 
 import pytest
 import torch
@@ -248,3 +249,31 @@ def test_a_minutes_budget_stops_every_process_at_rank_0s_step(tmp_path):
     _in_processes(2, _start, "pixelrnn", PCNN, DIGITS, _cfg(epochs=None, minutes=0.02), tmp_path / "run")
     _, _, counters, _ = runs.load_checkpoint(tmp_path / "run")
     assert counters["step"] > 0 and counters["seconds"] >= 1.2
+
+
+def test_nproc_auto_gives_each_idle_core_a_process_where_the_network_is_too_small_for_threads(monkeypatch):
+    from genlab.core import threads
+    from genlab.train import processes
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv(threads.SHARING, raising=False)
+    monkeypatch.setattr(threads, "cores", lambda: 4)
+    cfg = TrainConfig(device="cpu", batch_size=64, nproc=0)
+    assert processes.resolve("pixelrnn", PCNN, DIGITS, cfg, {"batch_size"})[0] == 4  # a tiny net: 1 thread each
+    assert processes.resolve("pixelrnn", PCNN, DIGITS, replace(cfg, threads=2),
+                             {"batch_size", "threads"})[0] == 2  # --threads 2: two cores per process
+    assert processes.resolve("pixelrnn", PCNN, DIGITS, replace(cfg, batch_size=16),
+                             {"batch_size"})[0] == 2  # shares of at least MIN_SHARE items
+    monkeypatch.setenv(threads.SHARING, "2")  # compare runs two jobs beside this one: half the cores each
+    assert processes.resolve("pixelrnn", PCNN, DIGITS, cfg, {"batch_size"})[0] == 2
+    assert processes.resolve("gmm", {}, DIGITS, cfg, set())[0] == 1  # EM on the whole split
+    monkeypatch.setattr(threads, "cores", lambda: 1)
+    assert processes.resolve("pixelrnn", PCNN, DIGITS, cfg, {"batch_size"})[0] == 1
+    assert processes.count(threads_per_process=8, cores=8, batch_size=128) == 1  # threads already fill the cores
+
+
+def test_nproc_takes_auto_or_a_count_of_at_least_one(tmp_path):
+    from genlab.cli import main
+
+    assert main(["train", "vae", "--data", "digits", "--steps", "1", "--nproc", "0", "--out", str(tmp_path / "r")]) == 2
+    assert not (tmp_path / "r").exists()

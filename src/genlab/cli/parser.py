@@ -34,7 +34,7 @@ def _add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str, de
         if types[f.name] is bool:
             group.add_argument(flag, dest=f.name, action="store_true", default=argparse.SUPPRESS, help=meta["help"])
         else:
-            group.add_argument(flag, dest=f.name, type=types[f.name], choices=meta.get("choices"),
+            group.add_argument(flag, dest=f.name, type=meta.get("parse") or types[f.name], choices=meta.get("choices"),
                                default=argparse.SUPPRESS, help=meta["help"] + default,
                                metavar=None if meta.get("choices") else f.name.upper())
 

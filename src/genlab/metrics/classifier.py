@@ -14,11 +14,16 @@ import torch
 from genlab.metrics.features import FeatureSpace
 
 
+def has_classifier(space: FeatureSpace) -> bool:
+    """True when the feature space is a classifier of the data's labels (it has a head)."""
+    return space.net is not None and not getattr(space.net, "autoencoder", True)
+
+
 @torch.no_grad()
 def class_probabilities(space: FeatureSpace, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """p(y|x), (N, K), from a classifier feature space's head."""
     net = space.net
-    if net is None or getattr(net, "autoencoder", True):
+    if not has_classifier(space):
         raise ValueError(f"{space.name} has no classifier head (a data set with class labels has one)")
     device = next(net.parameters()).device
     return torch.cat([net.head(net(images[i:i + batch_size].to(device))).softmax(1).cpu()

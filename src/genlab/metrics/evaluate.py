@@ -14,6 +14,7 @@ import torch
 
 from genlab.core.errors import GenlabError
 from genlab.data import Dataset
+from genlab.metrics.classifier import class_probabilities, classifier_scores, has_classifier
 from genlab.metrics.features import FeatureSpace, feature_space
 from genlab.metrics.fid import fid, kid, kid_subset_size
 from genlab.metrics.likelihood import likelihood_report
@@ -85,6 +86,8 @@ def sample_report(model: GenerativeModel, data: Dataset, reference: torch.Tensor
         fake = space.embed(samples)
         figures = {"fid": fid(real, fake), "kid": kid(real, fake, seed=seed, warn=i == 0).mean,
                    **prdc(real, fake, k_pr=K_PR, k_dc=K_DC)}
+        if has_classifier(space):  # the data's classifier: how clearly each sample is one of its classes
+            figures["confidence"] = classifier_scores(class_probabilities(space, samples))["confidence"]
         for name, (train_vectors, test_vectors) in spaces.items():
             vectors = fake if name == "features" else flat_pixels(samples)
             found, index = memorization(vectors, train_vectors, test_vectors)

@@ -81,6 +81,8 @@ COLUMNS = [  # (metrics key, header, hover help); the likelihood column is chose
     ("density", "density", "real k-NN balls (k=5, strictly inside) per sample / k: about 1 when samples look like "
                          "the data"),
     ("coverage", "coverage ↑", "share of test items whose k-NN ball (k=5) holds a sample"),
+    ("confidence", "confidence ↑", "the data's classifier's mean top-class probability on the samples: near 1 when "
+                                   "each sample is clearly one class"),
     ("nn_ratio", "NN ratio", "median distance of samples to their nearest training image / the same for test "
                              "images: 1 healthy, near 0 copying"),
     ("copy_share", "copy share ↓", "share of samples closer to a training image than the closest test image is"),
