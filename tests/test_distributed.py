@@ -132,6 +132,7 @@ def _assert_same_gradient(got, want, name):
     assert err <= GRAD_RTOL * scale, (name, float(err), float(scale))
 
 
+@pytest.mark.numerics
 def test_two_processes_share_every_batch_and_average_the_gradient(tmp_path):
     """Every step from the same weights: a learning rate of 1e-30 moves no fp32 weight (Adam's step
     is at most lr, far below the weights' ulp), so each step's gradient compares without any
@@ -153,6 +154,7 @@ def test_two_processes_share_every_batch_and_average_the_gradient(tmp_path):
         assert float(b["loss"]) == pytest.approx(float(a["loss"]), rel=1e-5), a["step"]  # 2 + 1 weighted 2:1
 
 
+@pytest.mark.numerics
 def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path):
     """Two real epochs. Weights after many Adam steps are the wrong thing to compare: rounding
     differences (above) are amplified by every step (measured: 1e-7 after one step, up to 5e-3
@@ -172,6 +174,7 @@ def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path):
     assert losses[0, -1] < 0.8 * losses[0, 0]  # and the two epochs trained
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("options", [{}, {"loss": "wgan-gp", "d_steps": 2, "spectral_norm": True}])
 def test_gan_networks_stay_identical_across_processes(tmp_path, options):
     """Each process draws its own noise, so only synchronised gradients keep G, D (and the EMA
@@ -192,6 +195,7 @@ def test_gan_networks_stay_identical_across_processes(tmp_path, options):
     assert min((r0[k] - init[k]).abs().max() for k in ("generator.project.0.weight", "discriminator.convs.0.bias")) > 1e-3
 
 
+@pytest.mark.numerics
 def test_killed_two_process_run_resumes_to_the_unbroken_weights(tmp_path):
     run = tmp_path / "killed"
     argv = [sys.executable, "-m", "genlab", "train", "pixelrnn", "--data", "digits", "--arch", "pixelcnn", "--width",

@@ -36,6 +36,7 @@ def _assert_same_weights(a, b):
         assert torch.equal(wa[k], wb[k]), k
 
 
+@pytest.mark.numerics
 def test_stopped_and_resumed_run_equals_unbroken_run(tmp_path):
     train.start("vae", TINY, DIGITS, _cfg(epochs=3), tmp_path / "whole", quiet=True)
     train.start("vae", TINY, DIGITS, _cfg(epochs=1), tmp_path / "split", quiet=True)
@@ -121,6 +122,7 @@ def _cli(*args):
     return [sys.executable, "-m", "genlab", *args]
 
 
+@pytest.mark.numerics
 def test_sigkill_at_any_moment_then_resume_matches_unbroken_run(tmp_path):
     args = ["train", "vae", "--data", "digits", "--hidden", "16", "--latent", "3", "--epochs", "30",
             "--batch-size", "32", "--log-every", "2", "--save-every", "0", "--device", "cpu", "--quiet"]
