@@ -281,7 +281,7 @@ class CodingModel(GenerativeModel):
         q = torch.linspace(0.05, 0.95, per_side, device=self.device)
         ticks = self.prior_quantiles(q)
         ys, xs = torch.meshgrid(ticks[:, 1].flip(0), ticks[:, 0], indexing="ij")  # top row = largest z2
-        return self.decode(torch.stack([xs.flatten(), ys.flatten()], 1), labels=label if self.label_count else None)
+        return self.decode(torch.stack([xs.flatten(), ys.flatten()], 1), **({"labels": label} if self.label_count else {}))
 
     def prior_quantiles(self, q: torch.Tensor) -> torch.Tensor:
         """The prior's marginal quantiles q (n,) per latent dimension, (n, L); N(0, 1) here."""
