@@ -175,10 +175,11 @@ def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path):
 
 
 @pytest.mark.numerics
-@pytest.mark.parametrize("options", [{}, {"loss": "wgan-gp", "d_steps": 2, "spectral_norm": True}])
+@pytest.mark.parametrize("options", [{}, {"loss": "wgan-gp", "d_steps": 2, "spectral_norm": True, "conditional": True}])
 def test_gan_networks_stay_identical_across_processes(tmp_path, options):
     """Each process draws its own noise, so only synchronised gradients keep G, D (and the EMA
-    copy, and spectral norm's power-iteration vectors) equal on both ranks."""
+    copy, and spectral norm's power-iteration vectors; a conditional GAN's class vectors in G and
+    its projection discriminator) equal on both ranks."""
     values = {"conv_channels": 4, "latent": 8, "ema": 0.9, **options}
     cfg = _cfg(epochs=1, batch_size=64, lr=2e-3)
     _in_processes(2, _start, "gan", values, DataConfig(data="digits"), cfg, tmp_path / "run", tmp_path)
@@ -191,8 +192,11 @@ def test_gan_networks_stay_identical_across_processes(tmp_path, options):
     for k in kept[0]:  # both ranks apply the same all-reduced gradients with the same ops: the same bits
         assert torch.equal(kept[0][k], kept[1][k]), (k, (kept[0][k] - kept[1][k]).abs().max())
     torch.manual_seed(0)  # the initial weights, as train.start makes them
-    init = GAN(GAN.make_config(**values), (1, 8, 8)).state_dict()
-    assert min((r0[k] - init[k]).abs().max() for k in ("generator.project.0.weight", "discriminator.convs.0.bias")) > 1e-3
+    init = GAN(GAN.make_config(**values, label_count=10 if options.get("conditional") else 0), (1, 8, 8)).state_dict()
+    moved = ["generator.project.0.weight", "discriminator.convs.0.bias"]
+    moved += ["generator.label.table.weight", "discriminator.projection.embed.parametrizations.weight.original"] \
+        if options.get("conditional") else []
+    assert min((r0[k] - init[k]).abs().max() for k in moved) > 1e-3
 
 
 @pytest.mark.numerics

@@ -54,7 +54,7 @@ def class_label(run: runs.LoadedRun, label: str) -> int:
     class. A class name (as the data names it, recorded at training time) wins over a number."""
     classes = getattr(run.model, "label_count", 0)
     if not classes:
-        raise GenlabError(f"--label needs a class-conditional run (train pixelrnn or wavenet with --conditional); "
+        raise GenlabError(f"--label needs a class-conditional run (train with --conditional); "
                           f"{run.path} is not one")
     names = run.label_names or []
     if label in names:

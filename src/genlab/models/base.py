@@ -14,10 +14,38 @@ from typing import Any, Callable, ClassVar, Protocol
 import torch
 from torch import nn
 
+from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Dataset, Palette
 
 REGISTRY: dict[str, type["GenerativeModel"]] = {}
+
+
+def conditional_opt(effect: str) -> Any:
+    """The `conditional` field of a family that takes class labels (`--conditional`); `effect`: what
+    it gives the user, after "condition on the data's class labels: "."""
+    return opt(False, "condition on the data's class labels: " + effect)
+
+
+def label_count_opt() -> Any:
+    """The `label_count` field that goes with `conditional_opt` (training sets it from the data)."""
+    return opt(0, "classes of a conditional model (set from the data)", flag=False)
+
+
+def conditional_classes(config: Any) -> int:
+    """The classes a model built from `config` takes as `labels=`: its label_count when `conditional`
+    is on (checked: at least 2), else 0. Configs without the fields (a family that takes no labels,
+    a run saved before they existed) are unconditional."""
+    if not getattr(config, "conditional", False):
+        return 0
+    if config.label_count < 2:
+        raise GenlabError("a conditional model needs label_count >= 2 classes (training sets it from the data)")
+    return config.label_count
+
+
+def takes_labels(cls: type["GenerativeModel"]) -> bool:
+    """Whether a family can be trained class-conditional (its Config has `conditional`)."""
+    return any(f.name == "conditional" for f in dataclasses.fields(cls.Config))
 
 
 class TrainingView(Protocol):
@@ -119,6 +147,13 @@ class GenerativeModel(nn.Module):
             raise GenlabError(f"this model is class-conditional: give each item a label from 0 to {self.label_count - 1}")
         return labels
 
+    def asked_labels(self, labels: torch.Tensor | int | None, n: int) -> torch.Tensor | None:
+        """`check_labels` for drawing n items: a conditional model asked for no class draws item i
+        of class i mod classes (so a grid of `label_count` columns shows one class per column)."""
+        if self.label_count and labels is None:
+            labels = torch.arange(n) % self.label_count
+        return self.check_labels(labels, n)
+
     def mixture_log_prob(self, log_prob, x: torch.Tensor) -> torch.Tensor:
         """log p(x) = log Σ_y p(y) p(x | y) with the classes equally likely, from `log_prob(x, labels)`
         (nats, (B,)): the exact likelihood of a conditional model asked without labels."""
@@ -171,9 +206,10 @@ class GenerativeModel(nn.Module):
         None when the generic ones say it all."""
         return None
 
-    def fit_sampler(self, train_data) -> bool:
+    def fit_sampler(self, train_data, **labels: torch.Tensor) -> bool:
         """Fit what sampling needs from the prepared training data beyond the weights (the VAE's code
-        mixture); the trainer calls it when training ends and before each sample-quality row. It must
+        mixture); the trainer calls it when training ends and before each sample-quality row, with
+        `labels=` (N,) for a class-conditional model. It must
         be deterministic and leave the global random state alone. True if it changed how samples are
         drawn; nothing to fit by default."""
         return False
