@@ -7,7 +7,7 @@ digits in genlab's feature space: FID, KID, the classifier's mean confidence), r
 split's steps (a resumed run equals an unbroken one) and is scored again. Prints every row and the
 medians; rows go to OUT/demo_split.json.
 
-    .venv/bin/python bench/demo_split.py [--seeds 3] [--families pixelrnn,gan]
+    .venv/bin/python bench/demo_split.py [--seeds 3] [--first-seed 0] [--families pixelrnn,gan]
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def genlab(*args: str) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     p.add_argument("--families", default="pixelrnn,gan")
     p.add_argument("--out", default="bench/quality/demo_split")
     args = p.parse_args()
@@ -43,7 +44,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for family in args.families.split(","):
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 run = Path(tmp) / f"{family}-{seed}"
                 for i, steps in enumerate(SPLITS[family]):
                     if i == 0:

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from genlab import train, viz
 from genlab.train import runs
 from genlab.core.config import DataConfig, TrainConfig
+from genlab.models import model_class
 from genlab.models.gan import GAN
 
 DIGITS = DataConfig(data="digits")
@@ -68,7 +69,7 @@ def _start(rank, model, values, data, cfg, run, record_dir=None):
     `items` (a CRC of each item's bytes, in step order: exact integers, so batches compare exactly),
     `grad{s}/NAME` (the gradient step s applied, after DDP's all-reduce) and the final weights."""
     seen, items, grads = [], [], {}
-    cls = train.model_class(model)
+    cls = model_class(model)
     step = cls.train_step
 
     def recording(self, batch, optimizers, **kw):

@@ -15,8 +15,8 @@ from genlab.train import distributed, processes, runs
 def cmd_train(ns: argparse.Namespace) -> None:
     data_values, train_values, model_values = train_args(ns)
     out = Path(ns.out)
-    if not ns.resume and distributed.rank() == 0 and (out / runs.CONFIG).exists():
-        runs.prepare_new_run(out)  # refuses: the folder holds a run
+    if not ns.resume and distributed.rank() == 0:
+        runs.check_new_run(out)  # before torchrun starts N processes that would each refuse it
     nproc = train_values.get("nproc", 1)
     if processes.is_auto(nproc) and not distributed.launched():
         if ns.resume:  # the run's own data, model and budget settings decide

@@ -33,9 +33,22 @@ class Dataset:
     split_note: str  # one line: how the fixed train/test split was made
     files: list[str] | None = None  # image folders: the source file of each train, then test, item
 
+    def __post_init__(self) -> None:
+        self.train, self.test = standard_strides(self.train), standard_strides(self.test)
+
     @property
     def item_shape(self) -> tuple[int, ...]:
         return tuple(self.train.shape[1:])
+
+
+def standard_strides(t: torch.Tensor) -> torch.Tensor:
+    """`t` with the strides a new tensor of its shape has. A size-1 axis (a grey image's channel) can
+    carry any stride and still count as contiguous, and kernels that read strides then pick another
+    code path on some CPUs: the same items loaded two ways (in memory, streamed from a pack) would
+    train to different bits."""
+    if tuple(t.stride()) == tuple(torch.empty(t.shape, device="meta").stride()):
+        return t
+    return t.clone(memory_format=torch.contiguous_format)
 
 
 def one_line(exc: BaseException) -> str:

@@ -13,7 +13,6 @@ divided among the jobs started beside it (`compare --jobs`), as the thread polic
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from genlab.core import threads
@@ -32,7 +31,7 @@ def resolve(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig,
             typed: set[str]) -> tuple[int, str]:
     """(processes, why) for a new run whose --nproc is `auto`: builds the model on the data as
     training would, to count the FLOPs of one step."""
-    from genlab.train import _load_data, _new_model, resolve_device  # the setup path training itself takes
+    from genlab.train.setup import _load_data, _new_model, resolve_device, settle  # training's own setup path
     from genlab.train.work import step_flops
 
     cls = model_class(model_name)
@@ -44,8 +43,8 @@ def resolve(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig,
     if cores == 1:
         return 1, "one core"
     data = _load_data(cls, data_cfg)
-    train_cfg = replace(train_cfg, **{k: v for k, v in cls.train_defaults_for(data.kind).items() if k not in typed})
-    model = _new_model(cls, cls.make_config(**model_values), data, train_cfg.seed)
+    model_cfg, train_cfg = settle(cls, model_values, data, train_cfg, typed)
+    model = _new_model(cls, model_cfg, data, train_cfg.seed)
     batch = model.prepare(data.train[:train_cfg.batch_size])
     labels = {"labels": model.prepare_labels(data.train_labels[:len(batch)])} if model.label_count else {}
     per_process = threads.requested(train_cfg.threads) or threads.choose(step_flops(model, batch, **labels), 1, cores)

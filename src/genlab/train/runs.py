@@ -145,14 +145,19 @@ def _is_leftover_temp(path: Path) -> bool:
 
 
 def prepare_new_run(run: Path) -> None:
-    """Refuse to touch a folder that already holds a run or anything else."""
+    """Make the folder of a new run, refusing one that already holds a run or anything else."""
+    check_new_run(run)
+    run.mkdir(parents=True, exist_ok=True)
+
+
+def check_new_run(run: Path) -> None:
+    """Refuse a folder that already holds a run or anything else (a new run goes into a new or empty one)."""
     if run.exists() and not run.is_dir():
         raise GenlabError(f"--out {run} is a file; give a folder for the run")
     if (run / CONFIG).exists():
         raise GenlabError(f"{run} already holds a run; add --resume to continue it or choose another --out")
     if run.is_dir() and any(not _is_leftover_temp(p) for p in run.iterdir()):
         raise GenlabError(f"{run} is not empty; choose a new or empty folder for --out")
-    run.mkdir(parents=True, exist_ok=True)
 
 
 # --- weights and checkpoints --------------------------------------------------------------------

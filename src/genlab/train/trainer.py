@@ -28,6 +28,7 @@ from genlab.models import GenerativeModel
 from genlab.train import runs
 from genlab.train import schedule
 from genlab.train.distributed import Group, Wrappers
+from genlab.train.streaming import StreamedSplit
 
 DEFAULT_EPOCHS = 10
 SAMPLE_SEED = 1234  # fixed noise for the per-epoch sample grids
@@ -225,7 +226,7 @@ class Trainer:
         while not self._done():
             c = self.counters
             order = epoch_order(len(self.train_data), self.cfg.seed, c.epoch)
-            if hasattr(self.train_data, "plan"):  # data streamed from a pack: read the epoch's batches ahead
+            if isinstance(self.train_data, StreamedSplit):  # data streamed from a pack: read the epoch's batches ahead
                 self.train_data.plan(order, c.step_in_epoch, self.batch_size, self.group)
             bar = progress.bar(total=self.steps_per_epoch, initial=c.step_in_epoch, desc=f"epoch {c.epoch + 1}",
                                quiet=self.quiet or not main, leave=False, dynamic_ncols=True)
