@@ -23,7 +23,7 @@ from torch import nn
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.models.base import GenerativeModel
+from genlab.models.base import Capability, GenerativeModel
 
 LOG_2PI = math.log(2 * math.pi)
 LEVELS = 256  # 8-bit pixels: dequantized values live on [0, 256)
@@ -91,6 +91,8 @@ class CodingModel(GenerativeModel):
     Subclasses define `codes(target)` (the code an image is mapped to) and the objective."""
 
     uses_palette = True
+    capabilities = frozenset({Capability.LATENT, Capability.ENCODES})
+    sample_options = ("pixels",)
     code_outputs = 1  # encoder outputs per latent dimension: 2 for the VAE's (m, log-variance)
 
     def __init__(self, config: CodingConfig, item_shape, palette: Palette | None = None):
