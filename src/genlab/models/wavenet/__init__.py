@@ -6,5 +6,4 @@ It shares the pixel-by-pixel loop with PixelRNN (`genlab.models.autoregressive`)
 """
 from genlab.models.wavenet.model import MU, WaveNet, WaveNetConfig, mu_law_decode, mu_law_encode
 
-DOCS = "docs/wavenet.md"
 __all__ = ["MU", "WaveNet", "WaveNetConfig", "mu_law_decode", "mu_law_encode"]
