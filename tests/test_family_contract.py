@@ -110,6 +110,7 @@ def test_a_saved_run_loads_to_the_same_outputs(trained, loaded):
     assert not torch.equal(a, loaded.model.sample(4, generator=_seeded(4)))
 
 
+@pytest.mark.numerics
 def test_a_stopped_and_resumed_run_ends_like_an_unbroken_one(family, trained, tiny_runs, tmp_path):
     """The same operations in the same process: the same bits, and every step logged once."""
     split = tmp_path / "split"

@@ -245,9 +245,9 @@ def test_nan_stops_the_gan_and_keeps_the_last_good_checkpoint(tmp_path, monkeypa
     good = load_file(str(run / "model.safetensors"))
     original, calls = GAN.g_step, {"n": 0}
 
-    def poisoned(self, fake, optimizer):
+    def poisoned(self, fake, optimizer, **kw):
         calls["n"] += 1
-        out = original(self, fake, optimizer)
+        out = original(self, fake, optimizer, **kw)
         if calls["n"] >= 3:
             out["g_loss"] = out["g_loss"] * float("inf")
         return out

@@ -179,6 +179,19 @@ def test_feature_cache_is_reused_and_keyed_by_the_data(tmp_path, monkeypatch):
     assert torch.equal(features.feature_space(_images(0)).embed(x), first.embed(x))
 
 
+def test_classifier_confidence_sees_digits_that_are_no_one_class():
+    from genlab.metrics.classifier import class_probabilities, classifier_scores, has_classifier
+
+    data = load_dataset("digits")
+    space = features.feature_space(data)
+    assert has_classifier(space)
+    x, y = data.test, data.test_labels
+    other = torch.stack([x[(y != label).nonzero()[0, 0]] for label in y])  # a digit of another class
+    blends = (x.float() / 2 + other.float() / 2).to(x.dtype)  # half one digit, half another: no one class
+    real, mixed = (classifier_scores(class_probabilities(space, images))["confidence"] for images in (x, blends))
+    assert real > 0.8 and real - mixed > 0.1, (real, mixed)  # seen: 0.90 and 0.73 (a 40-step net)
+
+
 # --- the command line ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory):
@@ -199,7 +212,8 @@ def test_cli_evaluate_reports_sample_figures_over_seeds(vae_run, tmp_path, capsy
     assert m["sample_setup"]["kid_subsets"] == {"subsets": 100, "subset_size": 20, "std_ddof": 1}
     assert m["sample_setup"]["k"] == {"precision_recall": 3, "density_coverage": 5}
     assert warned.count("genlab: warning: KID over 60 and 40 items") == 1 and "k=5" in m["metric_settings"]
-    for key in ("fid", "kid", "precision", "recall", "density", "coverage", "nn_ratio_pixels", "copy_share_features"):
+    for key in ("fid", "kid", "precision", "recall", "density", "coverage", "confidence", "nn_ratio_pixels",
+                "copy_share_features"):
         assert len(m[key]["values"]) == 2 and m[key]["mean"] == pytest.approx(np.mean(m[key]["values"]))
         assert m[key]["std"] == pytest.approx(np.std(m[key]["values"], ddof=1))
     assert m["fid"]["values"][0] != m["fid"]["values"][1]  # two seeds, two sample sets

@@ -17,6 +17,8 @@ from genlab.core.config import DataConfig
 from genlab.data import load_dataset
 from genlab.data.pack_writer import write_pack
 
+pytestmark = pytest.mark.numerics  # two nodes' gradient against one process's
+
 WORKER = Path(__file__).with_name("node_worker.py")
 BATCH = 1497  # every training digit in one step: ranks 0 and 1 take 749 and 748
 FP32_EPS = torch.finfo(torch.float32).eps

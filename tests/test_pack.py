@@ -73,6 +73,7 @@ def _weights(run):
 @pytest.mark.parametrize("model, values, workers", [("pixelrnn", {**PCNN, "colors": 4}, 2),
                                                     ("pixelrnn", {**PCNN, "conditional": True}, 2),  # + labels
                                                     ("gan", {"conv_channels": 4, "latent": 8}, 0)])
+@pytest.mark.numerics
 def test_a_packed_run_takes_the_steps_of_the_in_memory_run(tmp_path, digits_pack, model, values, workers):
     """PixelRNN gets the packed palette indices, the GAN the images prepared per batch (and its noise
     from the same RNG stream: the loader draws no seeds from it); both equal the in-memory run bit
@@ -98,6 +99,7 @@ def _metrics(run):
     return viz.read_metrics(run / "metrics.csv")
 
 
+@pytest.mark.numerics
 def test_a_killed_packed_run_resumes_to_the_unbroken_weights(tmp_path, digits_pack):
     run = tmp_path / "killed"
     flags = ["--data", str(digits_pack), "--arch", "pixelcnn", "--width", "8", "--layers", "2", "--colors", "4",
@@ -122,6 +124,7 @@ def test_a_killed_packed_run_resumes_to_the_unbroken_weights(tmp_path, digits_pa
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.numerics
 def test_two_processes_on_a_pack_equal_two_processes_in_memory(tmp_path, digits_pack):
     cfg = _cfg(epochs=1, batch_size=100)  # each batch cut 50 / 50 (the last 49 / 48), read by each rank
     _in_processes(2, _start, "pixelrnn", PCNN, DataConfig(data=str(digits_pack)), cfg, tmp_path / "packed")

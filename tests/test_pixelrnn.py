@@ -44,6 +44,7 @@ def _order(model, c, i, j):
     return (i * w + j) * model.positions + c
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("output,channels", MODES)
 @pytest.mark.parametrize("arch", ARCHS)
 def test_output_depends_only_on_earlier_positions(arch, output, channels):
@@ -94,6 +95,7 @@ def _total_probability(model, images_idx):
         return torch.logsumexp(model.log_prob(images_idx), 0).exp().item()
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("arch", ARCHS)
 def test_probabilities_of_all_images_sum_to_one(arch):
     binary = tiny(arch, shape=(1, 3, 3), colors=2)
@@ -104,6 +106,7 @@ def test_probabilities_of_all_images_sum_to_one(arch):
     assert _total_probability(three, every) == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.numerics
 def test_raw_output_probabilities_sum_to_one():
     raw = tiny("pixelcnn", "raw", shape=(1, 1, 2), seed=2)  # two grey pixels, 256 levels each
     every = torch.cartesian_prod(torch.arange(256), torch.arange(256)).view(65536, 1, 1, 2)
@@ -129,6 +132,7 @@ CASES = [(arch, output, channels, colors) for arch in ARCHS
                                          ("mean", 3, 2))]
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("arch,output,channels,colors", CASES)
 def test_fast_path_matches_the_whole_network(arch, output, channels, colors):
     model = tiny(arch, output, (channels, 5, 6), colors=colors)
@@ -185,6 +189,7 @@ def test_inverse_cdf_draw():
     assert draw(logits, u).tolist() == [0, 0, 1, 2]
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("output,channels", MODES)
 def test_completion_keeps_every_visible_pixel_exactly(output, channels):
     model = tiny("gated-pixelcnn", output, (channels, 5, 6), colors=3)

@@ -34,6 +34,7 @@ def conditional(arch, shape=(1, 3, 3), colors=2, width=6, output="palette", seed
     return model.eval()
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_class_and_the_mixture_are_distributions(arch):
     model = conditional(arch)
@@ -49,6 +50,7 @@ def test_every_class_and_the_mixture_are_distributions(arch):
     assert (per_class[0] - per_class[1]).abs().max() > 0.1
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("arch", ARCHS)
 def test_the_label_keeps_causality_and_the_fast_path_equals_the_network(arch):
     model = conditional(arch, shape=(3, 4, 5), colors=4, width=8)

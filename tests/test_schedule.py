@@ -40,6 +40,7 @@ def test_epochs_decay_to_zero_and_the_rate_is_logged(tmp_path):
     assert trainer.optimizers["model"].param_groups[0]["lr"] == pytest.approx(3e-3 / 10.8)
 
 
+@pytest.mark.numerics
 def test_a_killed_minutes_run_resumes_to_the_weights_of_an_unbroken_run_with_its_budget(tmp_path, monkeypatch):
     measured = tmp_path / "measured"
     seen = []

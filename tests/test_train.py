@@ -110,6 +110,7 @@ def _cli(*args):
     return [sys.executable, "-m", "genlab", *args]
 
 
+@pytest.mark.numerics
 def test_sigkill_at_any_moment_then_resume_matches_unbroken_run(tmp_path):
     args = ["train", "vae", "--data", "digits", "--hidden", "16", "--latent", "3", "--epochs", "30",
             "--batch-size", "32", "--log-every", "2", "--save-every", "0", "--device", "cpu", "--quiet"]

@@ -39,6 +39,7 @@ def test_mu_law_round_trip_within_a_quantization_step():
     assert mu_law_encode(torch.tensor([-5.0, 0.0, 5.0])).tolist() == [0, 128, 255]
 
 
+@pytest.mark.numerics
 def test_output_is_causal_by_gradients():
     model = _model(kernel_size=2)
     rf = model.receptive_field
@@ -50,6 +51,7 @@ def test_output_is_causal_by_gradients():
     assert touched.nonzero().flatten().tolist() == list(range(t - rf, t))  # exactly the rf samples before t
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("kernel", [2, 3])
 def test_fast_generation_equals_naive(kernel):
     model = _model(kernel_size=kernel)
@@ -69,6 +71,7 @@ def test_fast_generation_equals_naive(kernel):
     both(5, prefix[:, :3])  # after a prefix shorter than a kernel's reach
 
 
+@pytest.mark.numerics
 def test_log_prob_is_the_product_of_the_step_probabilities():
     """The parallel log-likelihood equals the sum of log p(x_t | x_<t) taken one step at a time,
     and the 256 probabilities of every step sum to one."""

@@ -37,6 +37,7 @@ def test_pieces_cut_the_clip_evenly_and_keep_the_last_after_it():
     assert clocked(clock=0).pieces(0, 5) is None
 
 
+@pytest.mark.numerics
 def test_the_clock_keeps_causality_and_moves_with_the_start():
     model = clocked()
     rf, t = model.receptive_field, 30
@@ -55,6 +56,7 @@ def test_the_clock_keeps_causality_and_moves_with_the_start():
     assert (model.logits(codes[:, s:])[:, :, rf:] - whole[:, :, s + rf:]).abs().max() > 1e-3
 
 
+@pytest.mark.numerics
 def test_log_prob_is_the_product_of_the_fast_steps_across_pieces():
     model = clocked(classes=2)
     codes, labels = torch.randint(256, (2, RATE + 10)), torch.tensor([1, 0])  # every piece, then past the clip
@@ -71,6 +73,7 @@ def test_log_prob_is_the_product_of_the_fast_steps_across_pieces():
     torch.testing.assert_close(model.log_prob(codes), mixture, rtol=1e-12, atol=0)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("kernel", [2, 3])
 def test_fast_generation_equals_naive_with_the_clock(kernel):
     model = clocked(kernel, classes=3)

@@ -31,6 +31,7 @@ def conditional(kernel=2, rate=1000, seed=0):
     return model.eval()
 
 
+@pytest.mark.numerics
 def test_the_label_keeps_causality():
     model = conditional()
     rf, t = model.receptive_field, 30
@@ -44,6 +45,7 @@ def test_the_label_keeps_causality():
     assert (logits.detach() - other).abs().amax((0, 1)).min() > 1e-3
 
 
+@pytest.mark.numerics
 def test_every_class_and_the_mixture_are_distributions():
     """All 256² sounds of two samples: Σ_x p(x | y) = 1 for each class y, and the label-free
     likelihood is the exact mixture (1/K) Σ_y p(x | y)."""
@@ -64,6 +66,7 @@ def test_every_class_and_the_mixture_are_distributions():
     assert model.loss(some)["loss"].item() == pytest.approx(-mixture.mean().item() / 2, rel=1e-12)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("kernel", [2, 3])
 def test_fast_generation_equals_naive_with_labels(kernel):
     model = conditional(kernel)

@@ -10,7 +10,7 @@ from typing import Any
 from genlab.core.config import DataConfig, TrainConfig
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
-from genlab.models import Capability, families_with
+from genlab.models import Capability
 from genlab.train import runs
 
 
@@ -54,8 +54,7 @@ def class_label(run: runs.LoadedRun, label: str) -> int:
     """`--label NAME` or `--label K`, checked against the run: it must be class-conditional and know the
     class. A class name (as the data names it, recorded at training time) wins over a number."""
     if not run.model.can(Capability.CONDITIONAL):
-        families = " or ".join(families_with(Capability.CONDITIONAL))
-        raise GenlabError(f"--label needs a class-conditional run (train {families} with --conditional); "
+        raise GenlabError(f"--label needs a class-conditional run (train with --conditional); "
                           f"{run.path} is not one")
     classes = run.model.label_count
     names = run.label_names or []

@@ -64,7 +64,8 @@ def cmd_compare(ns: argparse.Namespace) -> None:
         positive("steps", ns.steps, 10_000_000)
     compare(ns.out, DataConfig(**data_args(ns)), names, run_dirs, minutes=1.0 if ns.minutes is None else ns.minutes,
             n=ns.n, seeds=ns.seeds, iwae_k=ns.iwae_k, limit=ns.limit, seed=ns.seed, device=ns.device, quiet=ns.quiet,
-            say=say, features=ns.features, resize=ns.resize, threads=ns.threads, jobs=ns.jobs, steps=ns.steps)
+            say=say, features=ns.features, resize=ns.resize, threads=ns.threads, jobs=ns.jobs, steps=ns.steps,
+            conditional=ns.conditional)
 
 
 DEMO_FAMILIES = ["pixelrnn", "vae", "gan", "gmm"]

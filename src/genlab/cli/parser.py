@@ -34,7 +34,7 @@ def _add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str, de
         if types[f.name] is bool:
             group.add_argument(flag, dest=f.name, action="store_true", default=argparse.SUPPRESS, help=meta["help"])
         else:
-            group.add_argument(flag, dest=f.name, type=types[f.name], choices=meta.get("choices"),
+            group.add_argument(flag, dest=f.name, type=meta.get("parse") or types[f.name], choices=meta.get("choices"),
                                default=argparse.SUPPRESS, help=meta["help"] + default,
                                metavar=None if meta.get("choices") else f.name.upper())
 
@@ -56,6 +56,7 @@ DEMO_MINUTES, DEMO_SAMPLES = 1.0, 1000  # `genlab demo`: about 5 minutes in all 
 
 def build_parser() -> argparse.ArgumentParser:
     from genlab.models import REGISTRY
+    from genlab.models.base import takes_labels
 
     p = _Parser(prog="genlab", description="Train, sample and explore PixelRNN, VAE and GAN generative models.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -86,9 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed-pixels", type=int, default=argparse.SUPPRESS,
                    help="PixelRNN: start from N random pixels, as the notes suggest")
     s.add_argument("--seconds", type=float, default=argparse.SUPPRESS, help="WaveNet: length of each sound")
-    s.add_argument("--label", default=None, help="class-conditional PixelRNN or WaveNet (--conditional): draw this "
-                                                "class, by number or by the data's name for it (e.g. 7 or seven "
-                                                "for speech; default: image i gets class i mod classes)")
+    s.add_argument("--label", default=None, help="class-conditional runs (--conditional): draw this class, by number "
+                                                "or by the data's name for it (e.g. 7 or seven for speech; default: "
+                                                "image i gets class i mod classes)")
     s.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder (one PNG each)")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     add_threads_flag(s)
@@ -110,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     add_threads_flag(c)
 
-    i = sub.add_parser("interpolate", help="walk a straight line in latent space (VAE)")
+    i = sub.add_parser("interpolate", help="walk a straight line in latent space (VAE, GAN)")
     i.add_argument("run")
     i.add_argument("--steps", type=int, default=10, help="images per row, end points included (default 10)")
     i.add_argument("--from", dest="start", help="start image: a file or SPEC:SPLIT:INDEX (e.g. mnist5k:test:3)")
@@ -118,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--n", type=int, default=8, help="rows between random codes when --from/--to are not given")
     i.add_argument("--path", choices=("linear", "spherical"), default="linear",
                    help="straight line in z, or a great circle (slerp) that keeps Gaussian codes typical")
+    i.add_argument("--label", default=None, help="class-conditional runs: the class every image of the line is "
+                                                "drawn as, by number or name (default: the --from item's own class; "
+                                                "between random codes row r holds class r mod classes)")
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder")
     i.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
@@ -159,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--steps", type=int, default=None, help="optimisation steps per family instead of --minutes: the "
                                                              "same trained weights however busy the machine (no "
                                                              "time-to-quality lines)")
+    cmp.add_argument("--conditional", action="store_true", help="train every family class-conditional (those that "
+                                                                "can: " + ", ".join(n for n, c in sorted(REGISTRY.items()) if takes_labels(c))
+                                                                + "); the report adds, "
+                                                                "per class, the data classifier's confidence that "
+                                                                "the samples are the class asked for")
     cmp.add_argument("--n", type=int, default=1000, help="samples per seed for the sample figures (default 1000)")
     cmp.add_argument("--seeds", type=int, default=1, help="repeat sampling with K seeds and report mean ± std")
     cmp.add_argument("--iwae-k", type=int, default=100, help="importance samples for the VAE's IWAE bound")

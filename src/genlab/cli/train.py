@@ -9,7 +9,7 @@ from genlab import train
 from genlab.cli.args import say, train_args
 from genlab.core.config import DataConfig, TrainConfig
 from genlab.metrics.probe import quality_probe
-from genlab.train import distributed, runs
+from genlab.train import distributed, processes, runs
 
 
 def cmd_train(ns: argparse.Namespace) -> None:
@@ -17,8 +17,18 @@ def cmd_train(ns: argparse.Namespace) -> None:
     out = Path(ns.out)
     if not ns.resume and distributed.rank() == 0 and (out / runs.CONFIG).exists():
         runs.prepare_new_run(out)  # refuses: the folder holds a run
-    if train_values.get("nproc", 1) > 1 and not distributed.launched():
-        distributed.launch(ns.argv, train_values["nproc"])  # N copies of this command under torchrun
+    nproc = train_values.get("nproc", 1)
+    if processes.is_auto(nproc) and not distributed.launched():
+        if ns.resume:  # the run's own data, model and budget settings decide
+            config = runs.read_config(out)
+            nproc, why = processes.resolve(config["model"], config["model_config"], DataConfig(**config["data"]),
+                                           TrainConfig(**{**config["train"], **train_values}), set(config["train"]))
+        else:
+            nproc, why = processes.resolve(ns.model, model_values, DataConfig(**data_values),
+                                           TrainConfig(**train_values), set(train_values))
+        say(f"--nproc auto: {nproc} process{'es' * (nproc > 1)} ({why})")
+    if nproc > 1 and not distributed.launched():
+        distributed.launch(ns.argv, nproc)  # N copies of this command under torchrun
         return
     probe = partial(quality_probe, quiet=ns.quiet)  # features on the CPU: samples come back there
     if ns.resume:

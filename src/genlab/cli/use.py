@@ -54,7 +54,7 @@ def _model_options(run: runs.LoadedRun, ns: argparse.Namespace, names: tuple[str
 
 
 def cmd_interpolate(ns: argparse.Namespace) -> None:
-    from genlab.data.inputs import load_image_ref
+    from genlab.data.inputs import load_labelled_image_ref
 
     positive("steps", ns.steps, 1000)
     positive("n", ns.n, 1000)
@@ -63,16 +63,28 @@ def cmd_interpolate(ns: argparse.Namespace) -> None:
         raise GenlabError("give both --from and --to, or neither (then random codes are used)")
     run = load_run(ns)
     model = _latent_model(run, "interpolate")
+    label = class_label(run, ns.label) if ns.label is not None else None
     if ns.start is not None:
         if not model.can(Capability.ENCODES):
             raise GenlabError(f"a {run.config['model']} has no encoder to place --from/--to images in its latent "
                               f"space; interpolate between random codes (leave out --from/--to)")
         shape, opts = tuple(run.config["item_shape"]), run.config["data"]
-        ends = [model.encode_images(load_image_ref(ref, shape, opts)) for ref in (ns.start, ns.end)]
+        (start, start_label), (end, _) = (load_labelled_image_ref(ref, shape, opts) for ref in (ns.start, ns.end))
+        if model.label_count and label is None:
+            if start_label is None or start_label >= model.label_count:
+                raise GenlabError(f"{run.path} is class-conditional: give --label, the class to hold along the line "
+                                  f"(--from {ns.start} has no label of its own)")
+            label = start_label  # the --from item's own class, held to the end
+        row_labels = label if model.label_count else None
+        ends = [model.encode_images(image, row_labels) for image in (start, end)]
     else:
+        # a conditional model holds one class along each row: --label, or row r's class r mod classes
+        row_labels = (label if label is not None else torch.arange(ns.n) % model.label_count) if model.label_count else None
         g = torch.Generator(device=model.device).manual_seed(ns.seed)
-        ends = [model.prior(ns.n, g), model.prior(ns.n, g)]
-    images = model.decode(lerp_codes(*ends, ns.steps, ns.path))
+        ends = [model.prior(ns.n, g, labels=row_labels), model.prior(ns.n, g, labels=row_labels)]
+    labels = None if row_labels is None else torch.as_tensor(row_labels).reshape(-1).expand(len(ends[0]))
+    images = model.decode(lerp_codes(*ends, ns.steps, ns.path),
+                          labels=None if labels is None else labels.repeat_interleave(ns.steps))
     paths = viz.save_output(images, ns.out, nrow=ns.steps)
     say(f"wrote {len(images) // ns.steps} interpolation row(s) of {ns.steps} to "
          f"{paths[0] if len(paths) == 1 else Path(ns.out)}")

@@ -5,6 +5,7 @@ option is listed twice.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import typing
 from dataclasses import dataclass, field
@@ -12,12 +13,13 @@ from typing import Any
 
 
 def opt(default: Any, help: str, choices: tuple | None = None, flag: bool = True,
-        before: Any = dataclasses.MISSING) -> Any:
+        before: Any = dataclasses.MISSING, parse: Any = None) -> Any:
     """A config field: default value plus the one-line help the CLI shows. `flag=False`: a value
     genlab fills in itself (saved in config.json, not a command-line option). `before`: the value
     that runs saved before the option existed had (their config.json lacks it), when it is not
-    the default: `read_config` fills it in, so old runs load as they were trained."""
-    metadata = {"help": help, "choices": choices, "flag": flag}
+    the default: `read_config` fills it in, so old runs load as they were trained. `parse`: the
+    flag's text -> value, where the field's type alone cannot read it (`--nproc auto`)."""
+    metadata = {"help": help, "choices": choices, "flag": flag, "parse": parse}
     if before is not dataclasses.MISSING:
         metadata["before"] = before
     return field(default=default, metadata=metadata)
@@ -41,6 +43,18 @@ def field_types(cls: type) -> dict[str, type]:
 
 def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
+
+
+AUTO_PROCESSES = 0  # `--nproc auto`: as many processes as the cores give a network too small for threads
+
+
+def process_count(text: str) -> int:
+    """`--nproc N` (N >= 1) or `--nproc auto` (AUTO_PROCESSES)."""
+    if text.strip().lower() == "auto":
+        return AUTO_PROCESSES
+    if text.strip().isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r} is neither a count of at least 1 nor 'auto'")
 
 
 @dataclass
@@ -67,7 +81,8 @@ class TrainConfig:
     log_every: int = opt(10, "steps between rows of metrics.csv")
     tensorboard: bool = opt(False, "also log to RUN/tensorboard (needs the tensorboard package)")
     nproc: int = opt(1, "train in N processes on this machine (torchrun + DistributedDataParallel; "
-                        "--batch-size is the total over them; see docs/scale.md)")
+                        "--batch-size is the total over them); auto: one per core the thread policy leaves idle, "
+                        "on a CPU, when the network is too small for threads (see docs/scale.md)", parse=process_count)
     precision: str = opt("fp32", "bf16: autocast matrix products and convolutions to bfloat16 (for GPUs; "
                                  "on CPU it runs but is rarely faster)", ("fp32", "bf16"))
     compile: bool = opt(False, "torch.compile the networks (needs a C++ compiler on CPU, triton on CUDA)")

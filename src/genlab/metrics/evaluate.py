@@ -14,6 +14,7 @@ import torch
 
 from genlab.core.errors import GenlabError
 from genlab.data import Dataset
+from genlab.metrics.classifier import class_probabilities, classifier_scores, has_classifier
 from genlab.metrics.features import FeatureSpace, feature_space
 from genlab.metrics.fid import fid, kid, kid_subset_size
 from genlab.metrics.likelihood import likelihood_report
@@ -33,9 +34,19 @@ def summary(values: list[float]) -> dict:
 
 @torch.no_grad()
 def draw(model: GenerativeModel, n: int, seed: int, batch_size: int = 500) -> torch.Tensor:
-    """n samples from one seeded generator on the model's device, drawn in batches, on the CPU."""
+    """n samples from one seeded generator on the model's device, drawn in batches, on the CPU; a
+    class-conditional model's sample i is asked for class i mod classes (`asked_classes`)."""
     g = torch.Generator(device=model.device).manual_seed(seed)
-    return torch.cat([model.sample(min(batch_size, n - i), generator=g).cpu() for i in range(0, n, batch_size)])
+    asked = asked_classes(model, n)
+    return torch.cat([model.sample(min(batch_size, n - i), generator=g,
+                                   **({} if asked is None else {"labels": asked[i:i + batch_size]})).cpu()
+                      for i in range(0, n, batch_size)])
+
+
+def asked_classes(model: GenerativeModel, n: int) -> torch.Tensor | None:
+    """The class each of `draw`'s n samples is asked for, (n,): i mod classes; None for an
+    unconditional model."""
+    return torch.arange(n) % model.label_count if model.label_count else None
 
 
 def item_kind(model: GenerativeModel) -> str:
@@ -80,11 +91,16 @@ def sample_report(model: GenerativeModel, data: Dataset, reference: torch.Tensor
     if images:
         spaces["pixels"] = (flat_pixels(train_seen), flat_pixels(reference_seen))
     values: dict[str, list[float]] = {}
+    by_class: dict[str, list[dict]] = {}  # a conditional model's per-class figures, one dict per seed
     for i, seed in enumerate(seeds):
         samples = draw(model, n, seed)
         fake = space.embed(samples)
         figures = {"fid": fid(real, fake), "kid": kid(real, fake, seed=seed, warn=i == 0).mean,
                    **prdc(real, fake, k_pr=K_PR, k_dc=K_DC)}
+        if has_classifier(space):  # the data's classifier: how clearly each sample is one of its classes
+            figures["confidence"] = classifier_scores(class_probabilities(space, samples))["confidence"]
+        if model.label_count:
+            figures.update(_asked_figures(model, data, space, samples, by_class, quiet))
         for name, (train_vectors, test_vectors) in spaces.items():
             vectors = fake if name == "features" else flat_pixels(samples)
             found, index = memorization(vectors, train_vectors, test_vectors)
@@ -105,8 +121,34 @@ def sample_report(model: GenerativeModel, data: Dataset, reference: torch.Tensor
         about["nearest_picture"] = str(picture)
     conventions = (f"precision/recall k={K_PR} (inside: <= radius), density/coverage k={K_DC} (inside: < radius); "
                    f"KID over 100 subsets of {about['kid_subsets']['subset_size']}")
+    asked = {"asked_by_class": {name: {k: statistics.fmean(d[k] for d in per_seed) for k in per_seed[0]}
+                                   for name, per_seed in by_class.items()},
+             "asked_classes": "sample i of every seed is asked for class i mod classes; confidence = the data "
+                              "classifier's mean p(asked class | sample), recognised = share whose top class is "
+                              f"the asked one (chance 1/{model.label_count}); per class: mean over seeds"} if by_class else {}
     return {"features": space.name, **weights_note(space), "metric_settings": conventions, "sample_setup": about,
-            **{k: summary(v) for k, v in values.items()}}
+            **{k: summary(v) for k, v in values.items()}, **asked}
+
+
+def _asked_figures(model: GenerativeModel, data: Dataset, space: FeatureSpace, samples: torch.Tensor,
+                   by_class: dict[str, list[dict]], quiet: bool) -> dict[str, float]:
+    """A class-conditional model's samples as the data's classifier reads them: the overall figures
+    (returned) and each class's (appended to `by_class`); {} where the data has no classifier."""
+    from genlab.metrics.classifier import asked_class_figures
+
+    if data.kind != "image" or data.train_labels is None:
+        return {}
+    classifier = space if has_classifier(space) else feature_space(data, quiet=quiet)
+    try:
+        probabilities = class_probabilities(classifier, samples)
+    except ValueError:  # no classifier head: the data has a single class
+        return {}
+    if probabilities.shape[1] < model.label_count:
+        return {}  # evaluated on data with fewer classes than the model was trained on
+    found = asked_class_figures(probabilities, asked_classes(model, len(samples)), data.label_names)
+    for name, figures in found.pop("asked_by_class").items():
+        by_class.setdefault(name, []).append(figures)
+    return found
 
 
 def evaluate(model: GenerativeModel, data: Dataset, test: torch.Tensor, n: int, seeds: list[int],

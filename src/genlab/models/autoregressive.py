@@ -252,9 +252,7 @@ class AutoregressiveImageModel(GenerativeModel):
         at random and lets the model continue from them; `temperature` divides the logits. A
         conditional model draws class `labels` (one int or (n,)); by default image i gets class
         i mod classes."""
-        if self.label_count and labels is None:
-            labels = torch.arange(n) % self.label_count
-        labels = self.check_labels(labels, n)
+        labels = self.asked_labels(labels, n)
         _, h, w = self.item_shape
         if not 0 <= seed_pixels <= h * w:
             raise GenlabError(f"seed pixels must be between 0 and {h * w} (the image has {h}x{w}), not {seed_pixels}")

@@ -15,6 +15,7 @@ from typing import Any, Callable, ClassVar, Protocol
 import torch
 from torch import nn
 
+from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Dataset, Palette
 
@@ -44,6 +45,33 @@ CAPABILITY_METHODS: dict[Capability, tuple[str, ...]] = {
     Capability.LIKELIHOOD: ("log_prob",), Capability.BOUND: ("elbo", "iwae"), Capability.COMPLETES: ("complete",),
     Capability.LATENT: ("prior", "decode"), Capability.ENCODES: ("encode_images", "reconstruct"),
     Capability.POSTERIOR: ("encode",)}
+
+
+def conditional_opt(effect: str) -> Any:
+    """The `conditional` field of a family that takes class labels (`--conditional`); `effect`: what
+    it gives the user, after "condition on the data's class labels: "."""
+    return opt(False, "condition on the data's class labels: " + effect)
+
+
+def label_count_opt() -> Any:
+    """The `label_count` field that goes with `conditional_opt` (training sets it from the data)."""
+    return opt(0, "classes of a conditional model (set from the data)", flag=False)
+
+
+def conditional_classes(config: Any) -> int:
+    """The classes a model built from `config` takes as `labels=`: its label_count when `conditional`
+    is on (checked: at least 2), else 0. Configs without the fields (a family that takes no labels,
+    a run saved before they existed) are unconditional."""
+    if not getattr(config, "conditional", False):
+        return 0
+    if config.label_count < 2:
+        raise GenlabError("a conditional model needs label_count >= 2 classes (training sets it from the data)")
+    return config.label_count
+
+
+def takes_labels(cls: type["GenerativeModel"]) -> bool:
+    """Whether a family can be trained class-conditional (its Config has `conditional`)."""
+    return any(f.name == "conditional" for f in dataclasses.fields(cls.Config))
 
 
 class TrainingView(Protocol):
@@ -137,8 +165,7 @@ class GenerativeModel(nn.Module):
     def offers(cls, capability: Capability) -> bool:
         """Whether a model of this family can do `capability` with some config (CONDITIONAL: where the
         Config has a `conditional` option)."""
-        options = {f.name for f in dataclasses.fields(cls.Config)}
-        return capability in cls.capabilities_for({"conditional": "conditional" in options})
+        return capability in cls.capabilities_for({"conditional": takes_labels(cls)})
 
     def can(self, capability: Capability) -> bool:
         """Whether this model can do `capability` (see Capability)."""
@@ -172,6 +199,13 @@ class GenerativeModel(nn.Module):
         if labels is None or not bool(((labels >= 0) & (labels < self.label_count)).all()):
             raise GenlabError(f"this model is class-conditional: give each item a label from 0 to {self.label_count - 1}")
         return labels
+
+    def asked_labels(self, labels: torch.Tensor | int | None, n: int) -> torch.Tensor | None:
+        """`check_labels` for drawing n items: a conditional model asked for no class draws item i
+        of class i mod classes (so a grid of `label_count` columns shows one class per column)."""
+        if self.label_count and labels is None:
+            labels = torch.arange(n) % self.label_count
+        return self.check_labels(labels, n)
 
     def mixture_log_prob(self, log_prob, x: torch.Tensor) -> torch.Tensor:
         """log p(x) = log Σ_y p(y) p(x | y) with the classes equally likely, from `log_prob(x, labels)`
@@ -225,9 +259,10 @@ class GenerativeModel(nn.Module):
         None when the generic ones say it all."""
         return None
 
-    def fit_sampler(self, train_data) -> bool:
+    def fit_sampler(self, train_data, **labels: torch.Tensor) -> bool:
         """Fit what sampling needs from the prepared training data beyond the weights (the VAE's code
-        mixture); the trainer calls it when training ends and before each sample-quality row. It must
+        mixture); the trainer calls it when training ends and before each sample-quality row, with
+        `labels=` (N,) for a class-conditional model. It must
         be deterministic and leave the global random state alone. True if it changed how samples are
         drawn; nothing to fit by default."""
         return False

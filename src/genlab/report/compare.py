@@ -26,6 +26,7 @@ from genlab.metrics.evaluate import draw, evaluate, item_kind
 from genlab.metrics.features import feature_space
 from genlab.metrics.spaces import named_space
 from genlab.models import REGISTRY, Capability
+from genlab.models.base import takes_labels
 from genlab.report import families as family_jobs
 from genlab.train import runs
 
@@ -68,7 +69,7 @@ def kinds_of(name: str) -> tuple[str, ...]:
     return REGISTRY[name].kinds()
 
 
-def check_families(names: list[str], data: Dataset) -> None:
+def check_families(names: list[str], data: Dataset, conditional: bool = False) -> None:
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise GenlabError(f"no model family {', '.join(unknown)} in this genlab; the registered families are "
@@ -77,10 +78,17 @@ def check_families(names: list[str], data: Dataset) -> None:
     if wrong:
         raise GenlabError(f"{', '.join(wrong)} cannot train on {data.spec}, which holds {data.kind} data; "
                           f"families for it: {', '.join(default_families(data)) or 'none'}")
+    if conditional:
+        if data.train_labels is None or len(torch.unique(data.train_labels)) < 2:
+            raise GenlabError(f"--conditional needs class labels, and {data.spec} has none; compare without --conditional")
+        plain = [n for n in names if not takes_labels(REGISTRY[n])]
+        if plain:
+            raise GenlabError(f"{', '.join(plain)} cannot train class-conditional; families that can: "
+                              f"{', '.join(default_families(data, True)) or 'none'}")
 
 
-def default_families(data: Dataset) -> list[str]:
-    return [n for n in sorted(REGISTRY) if data.kind in kinds_of(n)]
+def default_families(data: Dataset, conditional: bool = False) -> list[str]:
+    return [n for n in sorted(REGISTRY) if data.kind in kinds_of(n) and (takes_labels(REGISTRY[n]) or not conditional)]
 
 
 def training_summary(run: runs.LoadedRun | Path, step: int = 0) -> dict:
@@ -125,12 +133,14 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
             run_dirs: list[str] | None = None, minutes: float | dict[str, float] | None = 1.0, n: int = 1000,
             seeds: int = 1, iwae_k: int = 100, limit: int | None = None, seed: int = 0, device: str = "cpu",
             quiet: bool = False, say: Callable[[str], None] = print, features: str = "domain", resize: str = "tf1",
-            threads: int | None = None, jobs: int | None = None, steps: int | None = None) -> dict:
+            threads: int | None = None, jobs: int | None = None, steps: int | None = None,
+            conditional: bool = False) -> dict:
     """Train (or take) the runs, evaluate them and write the report; returns metrics.json's content.
     `minutes`: every family's training budget, or each family's ({name: minutes}, the demo's split);
     `steps`: a budget of optimisation steps instead (the same weights however busy the machine);
     `jobs`: families trained and evaluated side by side (default: the cores; 1: one after another
-    in this process). A family that fails is named in the report, and CompareFailed is raised after it."""
+    in this process); `conditional`: train the class-conditional model of every family. A family that
+    fails is named in the report, and CompareFailed is raised after it."""
     from genlab.core.jobs import default_slots
     from genlab.report.html import budget_words, render_report
     from genlab.train.trainer import resolve_device
@@ -147,8 +157,9 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
     job_figures: dict[str, dict] = {}
     budgets: dict[str, float] | None = None
     if run_dirs:
-        if families:
-            raise GenlabError("give --models (train them now) or --runs (compare trained runs), not both")
+        if families or conditional:
+            raise GenlabError("give --models (train them now) or --runs (compare trained runs), not both; --runs "
+                              "are compared as they were trained (leave out --conditional)")
         loaded = [runs.load(r, device=resolve_device(device)) for r in run_dirs]
         specs = {json.dumps(r.config["data"], sort_keys=True) for r in loaded}
         if len(specs) > 1:
@@ -166,8 +177,8 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
             raise GenlabError("--minutes must be above 0")
         data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels,
                             sample_rate=data_cfg.sample_rate)
-        families = families or default_families(data)
-        check_families(families, data)
+        families = families or default_families(data, conditional)
+        check_families(families, data, conditional)
         if isinstance(minutes, dict) and set(families) - set(minutes):
             raise GenlabError(f"no training budget for {', '.join(sorted(set(families) - set(minutes)))}")
         if minutes is not None:
@@ -180,7 +191,7 @@ def compare(out: str | Path, data_cfg: DataConfig | None = None, families: list[
             f"({', '.join(families)}), "
             + (budget_words(budgets) if budgets else f"each family trained for {steps} step(s)"))
         requests = [family_jobs.TrainRequest(name, str(out), to_dict(data_cfg), budgets[name] if budgets else None, steps,
-                                          seed, device, threads, quality, quiet) for name in families]
+                                          seed, device, threads, quality, quiet, conditional) for name in families]
         job_figures, failures = family_jobs.train_all(requests, slots, say, quiet)
         targets = [(r.final, runs.read_config(r.final), 0) for r in requests if r.name in job_figures]
     labels = _labels([(path, config) for path, config, _ in targets])
@@ -315,6 +326,12 @@ def _pictures(entry: Entry, run: runs.LoadedRun, data: Dataset, folder: Path, ne
     if item_kind(model) == "points":
         viz.save_points_plot(draw(model, 1000, PICTURE_SEED), path, reference=data.test, title=f"{label} samples")
         shown.append(Picture(path, f"{label}: 1,000 samples (red) over the test points (grey)", plot=True))
+    elif data.kind == "image" and model.label_count:  # one column per class, as `genlab sample` draws them
+        classes = model.label_count
+        viz.save_grid(draw(model, classes * -(-64 // classes), PICTURE_SEED), path, nrow=classes)
+        names = run.label_names or [str(k) for k in range(classes)]
+        shown.append(Picture(path, f"{label}: samples (seed {PICTURE_SEED}), column k asked for class k "
+                                   f"({', '.join(names)})"))
     elif data.kind == "image":
         viz.save_grid(draw(model, 64, PICTURE_SEED), path, nrow=8)
         shown.append(Picture(path, f"{label}: 64 samples (seed {PICTURE_SEED})"))
@@ -339,15 +356,18 @@ def _pictures(entry: Entry, run: runs.LoadedRun, data: Dataset, folder: Path, ne
                             f"completions of each (rows 3-4)"))
     if model.can(Capability.ENCODES):
         path = folder / f"{label}_reconstructions.png"
-        viz.save_grid(viz.interleave_rows(test.cpu(), model.reconstruct(test).cpu(), count), path, nrow=count)
+        own = data.test_labels[:count] if model.label_count else None  # a conditional model: each image's own class
+        viz.save_grid(viz.interleave_rows(test.cpu(), model.reconstruct(test, own).cpu(), count), path, nrow=count)
         shown.append(Picture(path, f"{label}: test images (row 1) and their reconstructions (row 2)"))
     pairs = min(SHOWN // 2, count // 2)  # lines between test images 0..P-1 and P..2P-1
     if model.can(Capability.ENCODES) and model.can(Capability.LATENT) and pairs:
         from genlab.models.latent import lerp_codes
 
-        ends = model.encode_images(data.test[:pairs]), model.encode_images(data.test[pairs:2 * pairs])
+        held = data.test_labels[:pairs] if model.label_count else None  # a conditional model: the start's class
+        ends = model.encode_images(data.test[:pairs], held), model.encode_images(data.test[pairs:2 * pairs], held)
         path = folder / f"{label}_interpolations.png"
-        viz.save_grid(model.decode(lerp_codes(*ends, 10)).cpu(), path, nrow=10)
+        line = {"labels": held.repeat_interleave(10)} if held is not None else {}
+        viz.save_grid(model.decode(lerp_codes(*ends, 10), **line).cpu(), path, nrow=10)
         shown.append(Picture(path, f"{label}: straight lines in latent space between the codes of two test images "
                             f"(one per row, ends included)"))
     return shown + _curves(entry)

@@ -64,6 +64,11 @@ class TrainRequest:
     threads: int | None
     quality: bool  # sample-quality rows every tenth of a --minutes budget
     quiet: bool
+    conditional: bool = False  # train the class-conditional model (`--conditional`)
+
+    @property
+    def model_values(self) -> dict:
+        return {"conditional": True} if self.conditional else {}
 
     @property
     def final(self) -> Path:
@@ -118,7 +123,8 @@ class TrainRequest:
         wanted = to_dict(self.train_config())
         same = (config is not None and (d / runs.WEIGHTS).is_file() and config["model"] == self.name
                 and config["data"] == self.data
-                and all(config["train"].get(k) == wanted[k] for k in ("minutes", "steps", "seed", "quality_every")))
+                and all(config["train"].get(k) == wanted[k] for k in ("minutes", "steps", "seed", "quality_every"))
+                and config["model_config"].get("conditional", False) == self.conditional)
         if not same:
             raise GenlabError(f"{d} already holds files; choose a new --out, or compare existing runs with --runs")
         return True
@@ -137,7 +143,7 @@ def train_family(request: TrainRequest, say: Callable[[str], None]) -> None:
     cfg = request.train_config()
     say(f"training {request.name} on {request.data['data']} for {request.budget_words()} -> {request.final}")
     try:
-        trainer = train.start(request.name, {}, DataConfig(**request.data), cfg, request.staging, quiet=request.quiet,
+        trainer = train.start(request.name, request.model_values, DataConfig(**request.data), cfg, request.staging, quiet=request.quiet,
                               typed={"minutes", "steps", "device", "seed", "threads", "quality_every"},
                               probe=partial(quality_probe, quiet=request.quiet))
         request.staging.rename(request.final)

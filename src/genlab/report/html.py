@@ -81,6 +81,8 @@ COLUMNS = [  # (metrics key, header, hover help); the likelihood column is chose
     ("density", "density", "real k-NN balls (k=5, strictly inside) per sample / k: about 1 when samples look like "
                          "the data"),
     ("coverage", "coverage ↑", "share of test items whose k-NN ball (k=5) holds a sample"),
+    ("confidence", "confidence ↑", "the data's classifier's mean top-class probability on the samples: near 1 when "
+                                   "each sample is clearly one class"),
     ("nn_ratio", "NN ratio", "median distance of samples to their nearest training image / the same for test "
                              "images: 1 healthy, near 0 copying"),
     ("copy_share", "copy share ↓", "share of samples closer to a training image than the closest test image is"),
@@ -188,6 +190,28 @@ def recognition_table(models: dict) -> str:
             + ").</p>" + table(["model"] + classes, rows, table_id="recognition"))
 
 
+def asked_class_table(models: dict) -> str:
+    """Class-conditional image runs: one row per class, for each such run the data classifier's mean
+    confidence that a sample asked for the class is that class, and the share it recognises as it;
+    "" when no run has such figures."""
+    by_model = {label: figures["asked_by_class"] for label, figures in models.items() if figures.get("asked_by_class")}
+    if not by_model:
+        return ""
+    classes = list(dict.fromkeys(name for per_class in by_model.values() for name in per_class))  # first-seen order
+    header = ["asked class"] + [f"{label}: {what}" for label in by_model for what in ("confidence ↑", "recognised ↑")]
+    rows = [[(name, {})] + [(fmt(per_class[name][key]), {"data-model": label, "data-key": f"asked_by_class/{name}/{key}"})
+                            if name in per_class else ("—", {})
+                            for label, per_class in by_model.items() for key in ("confidence", "recognised")]
+            for name in classes]
+    rows.append([("all", {})] + [(fmt(models[label][key]), {"data-model": label, "data-key": key})
+                                 for label in by_model for key in ("asked_confidence", "recognised_as_asked")])
+    chance = ", ".join(f"{label} {fmt(1 / len(per_class))}" for label, per_class in by_model.items())
+    return ("<h3>The asked class, per class</h3><p class=\"note\">Class-conditional runs: sample i is asked for "
+            "class i mod classes; <i>confidence</i> is the data classifier’s mean p(asked class | sample), "
+            f"<i>recognised</i> the share whose most likely class is the asked one (chance: {esc(chance)}).</p>"
+            + table(header, rows, table_id="asked-class"))
+
+
 def _figures_note(metrics: dict) -> str:
     """What the table's figures are, before the table."""
     if metrics.get("kind") == "audio":
@@ -250,8 +274,7 @@ def render_report(metrics: dict, entries: list, words: list[str], shared: list |
                   + "".join(f"<li><b>{esc(label)}</b> failed in {esc(f['stage'])}: {esc(f['why'])}"
                             + ("" if f["user_error"] else " (a bug in genlab: its traceback is in the log)") + "</li>"
                             for label, f in metrics["failed"].items()) + "</ul>"]
-    if sound:
-        parts.append(recognition_table(models))
+    parts.append(recognition_table(models) if sound else asked_class_table(models))
     if words:
         parts += ["<h2>Memorization, in plain words</h2>", "<ul>" + "".join(f"<li>{esc(w)}</li>" for w in words) + "</ul>"]
     if shared:

@@ -116,8 +116,8 @@ def _check_sharing(model: GenerativeModel, n: int, train_cfg: TrainConfig) -> No
 
 def _check_execution(train_cfg: TrainConfig) -> None:
     """Refuse device, process, compiler and logging settings that cannot work, before any file is written."""
-    if train_cfg.nproc < 1 or train_cfg.workers < 0:
-        raise GenlabError("--nproc must be at least 1 and --workers at least 0")
+    if train_cfg.nproc < 0 or train_cfg.workers < 0:  # 0: auto (the launcher has chosen)
+        raise GenlabError("--nproc must be at least 1 (or auto) and --workers at least 0")
     threads.requested(train_cfg.threads)  # a --threads below 1 is refused here
     device = resolve_device(train_cfg.device)
     if train_cfg.compile:

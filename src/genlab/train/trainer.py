@@ -265,7 +265,7 @@ class Trainer:
             c.seconds = self._seconds_at_start + time.monotonic() - self._started
         if main:
             with torch.no_grad():
-                if self.model.fit_sampler(self.train_data):  # before the final probe and checkpoint
+                if self._fit_sampler():  # before the final probe and checkpoint
                     self.save_samples(self.run / "samples" / f"epoch_{self.counters.epoch:04d}.png")  # the last grid, redrawn
         self._probe_if_due(final=True)
         if self._held_line is not None:  # the last epoch's line, held back by LINE_EVERY
@@ -293,7 +293,7 @@ class Trainer:
         devices = [self.model.device] if self.model.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             if not final:  # the final row comes after fit()'s own fit
-                self.model.fit_sampler(self.train_data)
+                self._fit_sampler()
             self.model.eval()
             figures = self.probe(self.model)
             self.model.train()
@@ -356,6 +356,9 @@ class Trainer:
                 for k, v in self.model.evaluate_batch(batch, **labels).items():
                     sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
         return {k: v / n for k, v in sums.items()}
+
+    def _fit_sampler(self) -> bool:
+        return self.model.fit_sampler(self.train_data, **self._labels(self.train_labels, slice(None)))
 
     def _labels(self, labels: torch.Tensor | None, which) -> dict[str, torch.Tensor]:
         """The `labels=` keyword a class-conditional model's step takes; {} for every other model."""

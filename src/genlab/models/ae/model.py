@@ -36,8 +36,8 @@ class Autoencoder(CodingModel):
         self.register_buffer("code_mean", torch.zeros(config.latent))
         self.register_buffer("code_scale", torch.eye(config.latent))  # Cholesky factor of the codes' covariance
 
-    def codes(self, target: torch.Tensor) -> torch.Tensor:
-        return self.encoder_out(target)
+    def codes(self, target: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.encoder_out(target, labels)
 
     def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         target = self.observe(batch)

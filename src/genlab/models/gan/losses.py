@@ -1,9 +1,10 @@
 """The GAN losses, computed from D's logits (the table in model.py's docstring names their papers)."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 LOSSES = ("minimax", "non-saturating", "least-squares", "hinge", "wgan-gp")
 PROBABILITY_LOSSES = ("minimax", "non-saturating")  # D's logit is log-odds of "real"
@@ -37,7 +38,7 @@ def generator_loss(loss: str, fake: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"unknown GAN loss {loss!r}")
 
 
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
                      eps: torch.Tensor | None = None) -> torch.Tensor:
     """E[(‖∇_x̂ D(x̂)‖₂ − 1)²] at x̂ = εx + (1 − ε)x̃, one ε ~ U[0, 1] per item (Gulrajani et al. 2017)."""
     if eps is None:

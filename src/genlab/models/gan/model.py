@@ -42,12 +42,22 @@ Deviations:
 - Images default to Adam lr 2e-3 and β2 = 0.99 (β1 stays 0.5), not DCGAN's 2e-4 and 0.999: on
   mnist5k with 2 minutes of one CPU thread they halve the FID of 1,000 samples (5.9–7.1 -> 3.3–3.4,
   2 seeds; bench/README.md, "Sweep: DCGAN defaults at 2 minutes"). 2-D points keep 1e-3 and 0.999.
+- Class-conditional (`--conditional`, images with labels): G gets a learned vector per class added to
+  the output of its first (projection) layer, which is what a one-hot label concatenated to z does
+  through that layer (nn.LabelBias); D is the projection discriminator of Miyato & Koyama 2018,
+  "cGANs with Projection Discriminator": D(x, y) = ψ(φ(x)) + v_yᵀ φ(x), with φ(x) the features
+  before D's last linear layer and v_y a learned vector per class (spectrally normalized with the
+  rest of D under `--spectral-norm`). The paper's G uses conditional batch norm instead of the
+  class vector; here G's batch norm is shared by the classes. Each step's generated batch asks for
+  the classes of the real batch, so both see the data's class frequencies; the gradient penalty
+  scores its mixed items with the same classes. 2-D points stay unconditional.
 - `d_real` / `d_fake` are mean probabilities σ(l) for minimax and non-saturating, mean raw scores
   otherwise (least-squares aims them at 1 and 0; hinge and WGAN scores are unbounded).
 """
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -58,7 +68,8 @@ from torch import nn
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Dataset, Palette
-from genlab.models.base import Capability, GenerativeModel, register
+from genlab.models.base import (Capability, GenerativeModel, conditional_classes, conditional_opt, label_count_opt,
+                                register)
 from genlab.models.gan.losses import (
     LOSSES,
     PROBABILITY_LOSSES,
@@ -68,7 +79,7 @@ from genlab.models.gan.losses import (
     gradient_penalty,
 )
 from genlab.models.gan.modes import MODE_SAMPLES
-from genlab.models.nn import update_average
+from genlab.models.nn import label_bias, update_average, with_label
 
 DIVERSITY_ITEMS = 500  # images `genlab evaluate` draws for the diversity figure
 
@@ -96,6 +107,9 @@ class GANConfig:
     width: int = opt(128, "mlp: hidden units per layer")
     layers: int = opt(3, "mlp: hidden layers in G and in D")
     animate: bool = opt(False, "2-D data: also write training.gif, an animation of the per-epoch frames")
+    conditional: bool = conditional_opt("a class vector in G and a projection discriminator (Miyato & Koyama "
+                                        "2018); `genlab sample --label K` draws class K (images)")
+    label_count: int = label_count_opt()
 
 
 # --- networks -------------------------------------------------------------------------------------
@@ -114,7 +128,7 @@ def dcgan_sizes(h: int, w: int) -> list[tuple[int, int]]:
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, latent: int, shape: tuple[int, int, int], ch: int):
+    def __init__(self, latent: int, shape: tuple[int, int, int], ch: int, classes: int = 0):
         super().__init__()
         c = shape[0]
         self.sizes = dcgan_sizes(*shape[1:])[::-1]  # G's first map ... the image
@@ -124,20 +138,42 @@ class DCGANGenerator(nn.Module):
         self.project = nn.Sequential(nn.Linear(latent, math.prod(self.base), bias=False),
                                      nn.Unflatten(1, self.base),  # (B, 2^(s-1) ch, h0, w0)
                                      nn.BatchNorm2d(widths[0]), nn.ReLU(True))
+        self.label = label_bias(classes, math.prod(self.base))  # a conditional G's class vector
         self.ups = nn.ModuleList(nn.ConvTranspose2d(a, b, 4, 2, 1, bias=(i == stages - 1))
                                  for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])))
         self.norms = nn.ModuleList(nn.BatchNorm2d(b) for b in widths[1:-1])
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.project(z).contiguous(memory_format=torch.channels_last)  # see CHANNELS_LAST
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = run_after_first(self.project, with_label(self.project[0](z), self.label, labels))
+        x = x.contiguous(memory_format=torch.channels_last)  # (B, 2^(s-1) ch, h0, w0), see CHANNELS_LAST
         for i, up in enumerate(self.ups):
             x = up(x, output_size=self.sizes[i + 1])  # (B, widths[i + 1], *sizes[i + 1]): 2h or 2h + 1
             x = F.relu(self.norms[i](x)) if i < len(self.norms) else torch.tanh(x)
         return x  # (B, C, H, W) in [-1, 1]
 
 
+class Projection(nn.Module):
+    """The class term v_yᵀ φ(x) of a projection discriminator (Miyato & Koyama 2018): a learned
+    vector per class, its inner product with D's features; drawn from N(0, 0.02) as DCGAN's weights
+    (not zero: a spectral norm divides by the largest singular value)."""
+
+    def __init__(self, classes: int, features: int):
+        super().__init__()
+        self.embed = nn.Embedding(classes, features)
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)
+
+    def forward(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return (self.embed(labels) * features).sum(1)  # (B, F) -> (B,)
+
+
+def projected(out: torch.Tensor, features: torch.Tensor, projection: Projection | None,
+              labels: torch.Tensor | None) -> torch.Tensor:
+    """D's score (B,) plus the class term of a conditional D; the score itself for an unconditional one."""
+    return out if projection is None else out + projection(features, labels)
+
+
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int, int, int], ch: int, batch_norm: bool):
+    def __init__(self, shape: tuple[int, int, int], ch: int, batch_norm: bool, classes: int = 0):
         super().__init__()
         c = shape[0]
         sizes = dcgan_sizes(*shape[1:])
@@ -150,10 +186,19 @@ class DCGANDiscriminator(nn.Module):
             layers.append(nn.LeakyReLU(0.2, True))
         self.convs = nn.Sequential(*layers)
         self.head = nn.Linear(widths[-1] * math.prod(sizes[-1]), 1)
+        self.projection = Projection(classes, self.head.in_features) if classes else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         f = self.convs(x.contiguous(memory_format=torch.channels_last))  # (B, w, h0, w0), see CHANNELS_LAST
-        return self.head(f.flatten(1)).squeeze(1)  # (B, w*h0*w0) in (channel, row, column) order -> (B,)
+        f = f.flatten(1)  # (B, w*h0*w0) in (channel, row, column) order
+        return projected(self.head(f).squeeze(1), f, self.projection, labels)  # (B,)
+
+
+def run_after_first(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """`net` without its first layer, on x (that layer's output, plus a conditional net's class vector)."""
+    for layer in itertools.islice(net, 1, None):
+        x = layer(x)
+    return x
 
 
 def mlp(n_in: int, width: int, layers: int, n_out: int, act: type[nn.Module], **act_kw) -> nn.Sequential:
@@ -165,24 +210,29 @@ def mlp(n_in: int, width: int, layers: int, n_out: int, act: type[nn.Module], **
 
 
 class MLPGenerator(nn.Module):
-    def __init__(self, latent: int, shape: tuple[int, ...], width: int, layers: int):
+    def __init__(self, latent: int, shape: tuple[int, ...], width: int, layers: int, classes: int = 0):
         super().__init__()
         self.shape = tuple(shape)
         self.image = len(shape) == 3  # images end in tanh, points are unbounded
         self.net = mlp(latent, width, layers, math.prod(shape), nn.ReLU)
+        self.label = label_bias(classes, width)  # a conditional G's class vector, after the first layer
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.net(z)
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = run_after_first(self.net, with_label(self.net[0](z), self.label, labels))
         return torch.tanh(x).view(-1, *self.shape) if self.image else x  # (B, C*H*W) -> (B, C, H, W)
 
 
 class MLPDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int, ...], width: int, layers: int):
+    def __init__(self, shape: tuple[int, ...], width: int, layers: int, classes: int = 0):
         super().__init__()
         self.net = mlp(math.prod(shape), width, layers, 1, nn.LeakyReLU, negative_slope=0.2)
+        self.projection = Projection(classes, width) if classes else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.flatten(1)).squeeze(1)  # (B, ...) -> (B, D) -> (B,)
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        f = x.flatten(1)  # (B, ...) -> (B, D)
+        for layer in itertools.islice(self.net, len(self.net) - 1):
+            f = layer(f)  # -> (B, width): the features before the last layer
+        return projected(self.net[-1](f).squeeze(1), f, self.projection, labels)  # (B,)
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -224,6 +274,7 @@ class GAN(GenerativeModel):
         super().__init__(config, item_shape, palette)
         self.data_kind = "points" if len(self.item_shape) == 1 else "image"
         _check(config, self.item_shape)
+        self.label_count = classes = conditional_classes(config)
         points = self.data_kind == "points"
         self.latent = config.latent or (2 if points else 100)
         self.ema = config.ema if config.ema is not None else (0.999 if points else 0.0)
@@ -231,16 +282,16 @@ class GAN(GenerativeModel):
         arch = config.arch if config.arch != "auto" else ("mlp" if points else "dcgan")
         d_batch_norm = not (config.spectral_norm or config.loss == "wgan-gp")
         if arch == "dcgan":
-            self.generator = DCGANGenerator(self.latent, self.item_shape, config.conv_channels)
-            self.discriminator = DCGANDiscriminator(self.item_shape, config.conv_channels, d_batch_norm)
+            self.generator = DCGANGenerator(self.latent, self.item_shape, config.conv_channels, classes)
+            self.discriminator = DCGANDiscriminator(self.item_shape, config.conv_channels, d_batch_norm, classes)
             dcgan_init(self.generator)
             dcgan_init(self.discriminator)
         else:
-            self.generator = MLPGenerator(self.latent, self.item_shape, config.width, config.layers)
-            self.discriminator = MLPDiscriminator(self.item_shape, config.width, config.layers)
+            self.generator = MLPGenerator(self.latent, self.item_shape, config.width, config.layers, classes)
+            self.discriminator = MLPDiscriminator(self.item_shape, config.width, config.layers, classes)
         if config.spectral_norm:
             for m in list(self.discriminator.modules()):
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding)):  # the projection's class vectors too
                     nn.utils.parametrizations.spectral_norm(m)
         if self.ema > 0:
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
@@ -253,7 +304,9 @@ class GAN(GenerativeModel):
             return data.float()
         return data.float() / 127.5 - 1.0
 
-    def prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def prior(self, n: int, generator: torch.Generator | None = None, labels=None) -> torch.Tensor:
+        """Noise z (n, L) for n items; the same for every class (`labels` is taken, as the VAE's prior
+        takes it, and not used)."""
         shape, dev = (n, self.latent), self.device
         if self.config.prior == "uniform":
             return torch.rand(shape, device=dev, generator=generator) * 2 - 1
@@ -275,17 +328,19 @@ class GAN(GenerativeModel):
         """The figure logged as d_real / d_fake: mean probability, or mean score."""
         return (logits.sigmoid() if self.config.loss in PROBABILITY_LOSSES else logits).mean()
 
-    def d_step(self, real: torch.Tensor, optimizer: torch.optim.Optimizer, keep_graph: bool = False):
+    def d_step(self, real: torch.Tensor, optimizer: torch.optim.Optimizer, keep_graph: bool = False,
+               labels: torch.Tensor | None = None):
         """One D step with G fixed. Returns (figures, generated batch); with keep_graph the batch
-        keeps G's graph (for the G step that follows) — D's loss only ever sees it detached."""
+        keeps G's graph (for the G step that follows) — D's loss only ever sees it detached.
+        A conditional model's `labels` (B,) are the real items' classes, and the generated ones'."""
         D = self.discriminator.requires_grad_(True)
         with torch.set_grad_enabled(keep_graph):
-            fake = self.generator(self.prior(len(real)))
-        out_real, out_fake = D(real), D(fake.detach())
+            fake = self.generator(self.prior(len(real)), labels)
+        out_real, out_fake = D(real, labels), D(fake.detach(), labels)
         d_loss = discriminator_loss(self.config.loss, out_real, out_fake, self._real_target())
         figures = {}
         if self.config.loss == "wgan-gp":
-            gp = gradient_penalty(D, real, fake.detach())
+            gp = gradient_penalty(lambda x: D(x, labels), real, fake.detach())
             d_loss = d_loss + self.config.gp_weight * gp
             figures["gp"] = gp.detach()
         optimizer.zero_grad(set_to_none=True)
@@ -296,15 +351,15 @@ class GAN(GenerativeModel):
         return figures, fake
 
     def g_step(self, fake: torch.Tensor, optimizer: torch.optim.Optimizer,
-               d_optimizer: torch.optim.Optimizer | None = None) -> dict[str, torch.Tensor]:
+               d_optimizer: torch.optim.Optimizer | None = None, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One G step with D fixed: D's parameters need no gradient, so none is computed for them.
         D runs as the bare network even when the trainer routes `discriminator` to a DDP wrapper:
         a fixed network has no gradient to synchronise, and DDP would wait for one.
         `d_optimizer` (the lecture's counter-example only, `fix_d = False`): D is *not* fixed, and
-        G's loss moves D too, toward calling G's output real."""
+        G's loss moves D too, toward calling G's output real. `labels`: the classes `fake` was asked for."""
         D = self._modules["discriminator"].requires_grad_(d_optimizer is not None)
         try:
-            g_loss = generator_loss(self.config.loss, D(fake))
+            g_loss = generator_loss(self.config.loss, D(fake, labels))
             optimizer.zero_grad(set_to_none=True)
             if d_optimizer is not None:
                 d_optimizer.zero_grad(set_to_none=True)
@@ -317,11 +372,14 @@ class GAN(GenerativeModel):
         self._update_ema()
         return {"g_loss": g_loss.detach()}
 
-    def train_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
+    def train_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer],
+                   labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        labels = self.check_labels(labels, len(batch))
         for k in range(self.d_steps):
-            figures, fake = self.d_step(batch, optimizers["discriminator"], keep_graph=k == self.d_steps - 1)
+            figures, fake = self.d_step(batch, optimizers["discriminator"], keep_graph=k == self.d_steps - 1,
+                                        labels=labels)
         free_d = {} if self.fix_d else {"d_optimizer": optimizers["discriminator"]}  # the lecture's counter-example
-        figures.update(self.g_step(fake, optimizers["generator"], **free_d))
+        figures.update(self.g_step(fake, optimizers["generator"], labels=labels, **free_d))
         figures["loss"] = figures["d_loss"] + figures["g_loss"]
         return figures
 
@@ -330,16 +388,16 @@ class GAN(GenerativeModel):
             update_average(self.generator_ema, self._modules["generator"], self.ema_updates, self.ema)
 
     @torch.no_grad()
-    def evaluate_batch(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+    def evaluate_batch(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The training figures on held-out real items against fresh generated ones (no steps)."""
-        D = self.discriminator
-        fake = self.generator(self.prior(len(batch)))
-        out_real, out_fake = D(batch), D(fake)
+        D, labels = self.discriminator, self.check_labels(labels, len(batch))
+        fake = self.generator(self.prior(len(batch)), labels)
+        out_real, out_fake = D(batch, labels), D(fake, labels)
         d_loss = discriminator_loss(self.config.loss, out_real, out_fake, self._real_target())
         figures = {}
         if self.config.loss == "wgan-gp":
             with torch.enable_grad():
-                gp = gradient_penalty(D, batch, fake).detach()
+                gp = gradient_penalty(lambda x: D(x, labels), batch, fake).detach()
             d_loss = d_loss + self.config.gp_weight * gp
             figures["gp"] = gp
         g_loss = generator_loss(self.config.loss, out_fake)
@@ -354,28 +412,35 @@ class GAN(GenerativeModel):
         return self.generator_ema if self.ema > 0 else self.generator
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
-        """Codes (B, L) -> G's raw output ([-1, 1] images or points), batch norm in inference mode
-        so each item depends on its own code only."""
+    def generate(self, z: torch.Tensor, net: nn.Module | None = None,
+                 labels: torch.Tensor | int | None = None) -> torch.Tensor:
+        """Codes (B, L) (and a conditional model's classes, one int or (B,)) -> G's raw output
+        ([-1, 1] images or points), batch norm in inference mode so each item depends on its own
+        code only."""
         net = net or self.sampler
+        labels = self.check_labels(labels, len(z))
         was = net.training
         net.eval()
         try:
-            return net(z.to(self.device))
+            return net(z.to(self.device), labels)
         finally:
             net.train(was)
 
     @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Codes (B, L) -> stored layout: uint8 images (B, C, H, W) or float points (B, 2)."""
-        x = self.generate(z)
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | int | None = None) -> torch.Tensor:
+        """Codes (B, L) -> stored layout: uint8 images (B, C, H, W) or float points (B, 2); a
+        conditional model draws class `labels` (one int or (B,); by default item i gets class i mod classes)."""
+        x = self.generate(z, labels=self.asked_labels(labels, len(z)))
         if self.data_kind == "points":
             return x.float()
         return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.decode(self.prior(n, generator))
+    def sample(self, n: int, generator: torch.Generator | None = None,
+               labels: torch.Tensor | int | None = None) -> torch.Tensor:
+        """n new items; a conditional model draws class `labels` (one int or (n,); by default item i
+        gets class i mod classes)."""
+        return self.decode(self.prior(n, generator), labels)
 
     @torch.no_grad()
     def discriminator_view(self, x: torch.Tensor) -> torch.Tensor:
@@ -426,6 +491,9 @@ def _check(cfg: GANConfig, shape: tuple[int, ...]) -> None:
         raise GenlabError(f"--loss must be one of {', '.join(LOSSES)} (got {cfg.loss!r})")
     if len(shape) == 1 and cfg.arch == "dcgan":
         raise GenlabError("--arch dcgan needs images; 2-D points use --arch mlp (or auto)")
+    if len(shape) == 1 and cfg.conditional:
+        raise GenlabError("--conditional needs images: a GAN on 2-D points is drawn as one D over the plane; "
+                          "train it without --conditional")
     bad = [(flag, v) for flag, v in (("--latent", cfg.latent), ("--d-steps", cfg.d_steps))
            if v is not None and v < 1]
     bad += [(flag, v) for flag, v in (("--conv-channels", cfg.conv_channels), ("--width", cfg.width),

@@ -43,7 +43,7 @@ from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
 from genlab.models.autoregressive import AutoregressiveImageModel, NetSpec, Stepper
-from genlab.models.base import register
+from genlab.models.base import conditional_classes, conditional_opt, label_count_opt, register
 from genlab.models.nn import (
     ConvStep,
     MaskedConv2d,
@@ -267,9 +267,9 @@ class PixelRNNConfig:
                                  "dequantized pixels; mean: the predicted value per channel, trained by squared "
                                  "error and taken as it is when sampling, so only --seed-pixels make samples differ "
                                  "(--colors is then unused)", OUTPUTS)
-    conditional: bool = opt(False, "condition on the data's class labels: `genlab sample --label K` draws "
-                                   "class K, and likelihoods are exact mixtures over the classes")
-    label_count: int = opt(0, "classes of a conditional model (set from the data)", flag=False)
+    conditional: bool = conditional_opt("`genlab sample --label K` draws class K, and likelihoods are exact "
+                                        "mixtures over the classes")
+    label_count: int = label_count_opt()
     ema: float = opt(0.999, "decay of the moving average of the weights (Polyak averaging) that sampling and "
                             "likelihoods use once trained; 0 = off", before=0.0)
 
@@ -295,9 +295,7 @@ class PixelRNN(AutoregressiveImageModel):
                               f"(got {layers}, {width}, {config.head})")
         if not 0 <= config.ema < 1:
             raise GenlabError(f"--ema must be in [0, 1) (got {config.ema})")
-        if config.conditional and config.label_count < 2:
-            raise GenlabError("a conditional model needs label_count >= 2 classes (training sets it from the data)")
-        self.label_count = config.label_count if config.conditional else 0
+        self.label_count = conditional_classes(config)
         spec = NetSpec(self.in_features, self.in_groups, self.out_features, self.out_groups, self.groups,
                        width, layers, config.head, self.label_count)
         self.net = ARCHS[config.arch](spec)

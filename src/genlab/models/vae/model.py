@@ -17,6 +17,17 @@ Samples decode codes drawn from a Gaussian mixture fitted to the training codes 
 (ex-post density estimation, Ghosh et al. 2020; models/vae/mixture.py), not from N(0, I): on
 mnist5k after 2 minutes, FID 5.5-6.0 -> 0.74-0.77. Likelihoods keep the prior N(0, I);
 `--sample-prior normal` samples from it.
+
+`--conditional` makes it the conditional VAE of Sohn, Lee & Yan 2015 ("Learning Structured Output
+Representation using Deep Conditional Generative Models"): q(z | x, y) and p(x | z, y) take the
+class y (models/autoencoder.py says how), the prior stays N(0, I), and `genlab sample --label 7`
+decodes codes with y = 7. Its sampling mixture is fitted per class, to the codes of that class's
+training images: an ex-post conditional prior p(z | y), in the place of the paper's prior network
+(a VAE trained for minutes still carries the class in z, which the decoder then follows: on two
+classes the decoder alone drew the asked class about half the time, bench/README.md); sampling
+from N(0, I) (`--sample-prior normal`) leaves the label to the decoder alone. Likelihoods of a
+conditional VAE asked without labels are bounds on the mixture (1/K) Σ_y p(x | y): log-sum-exp over
+the classes of the per-class bound, minus log K, a lower bound on log p(x) in expectation.
 """
 from __future__ import annotations
 
@@ -29,7 +40,7 @@ import torch
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.models.autoencoder import LOG_2PI, CodingConfig, CodingModel
-from genlab.models.base import Capability, register
+from genlab.models.base import Capability, conditional_opt, label_count_opt, register
 from genlab.models.vae.mixture import draw_codes, fit_mixture
 
 
@@ -83,6 +94,9 @@ class VAEConfig(CodingConfig):
                                        "mnist5k, bench/README.md); normal = N(0, I), the prior of the bound",
                             SAMPLE_PRIORS)
     mixture: int = opt(20, "components of the sampling mixture (--sample-prior mixture)")
+    conditional: bool = conditional_opt("the encoder and the decoder take the class (Sohn et al. 2015's "
+                                        "CVAE); `genlab sample --label K` draws class K")
+    label_count: int = label_count_opt()
 
     def validate(self) -> None:
         super().validate()
@@ -104,49 +118,72 @@ class VAE(CodingModel):
     def __init__(self, config: VAEConfig, item_shape, palette=None):
         super().__init__(config, item_shape, palette)
         k, latent = config.mixture, config.latent
-        # the sampling mixture (models/vae/mixture.py); all-zero weights: not fitted yet, sample from N(0, I)
-        self.register_buffer("code_weights", torch.zeros(k, dtype=torch.float64))
-        self.register_buffer("code_means", torch.zeros(k, latent, dtype=torch.float64))
-        self.register_buffer("code_scales", torch.zeros(k, latent, latent, dtype=torch.float64))
+        # the sampling mixture (models/vae/mixture.py), one per class of a conditional model (a leading
+        # class axis); all-zero weights: not fitted yet, sample from N(0, I)
+        per = (self.label_count,) if self.label_count else ()
+        self.register_buffer("code_weights", torch.zeros(*per, k, dtype=torch.float64))
+        self.register_buffer("code_means", torch.zeros(*per, k, latent, dtype=torch.float64))
+        self.register_buffer("code_scales", torch.zeros(*per, k, latent, latent, dtype=torch.float64))
 
     # --- sampling ---------------------------------------------------------------------------------
-    def fit_sampler(self, train_data) -> bool:
+    def fit_sampler(self, train_data, labels: torch.Tensor | None = None) -> bool:
         """Fit the sampling mixture to the posterior means of (at most MIXTURE_FIT_ITEMS) training
-        images. Deterministic for given weights; touches no global random state."""
+        images (of a conditional model: each encoded with its own class, `labels` (N,), and one
+        mixture fitted per class). Deterministic for given weights; touches no global random state."""
         if self.config.sample_prior != "mixture":
             return False
-        weights, means, scales = fit_mixture(self.training_codes(train_data, MIXTURE_FIT_ITEMS), self.config.mixture)
-        k = len(weights)  # fewer than --mixture when there are fewer training images
-        for buffer, value in ((self.code_weights, weights), (self.code_means, means), (self.code_scales, scales)):
+        codes = self.training_codes(train_data, MIXTURE_FIT_ITEMS, labels)
+        buffers = (self.code_weights, self.code_means, self.code_scales)
+        for buffer in buffers:
             buffer.zero_()
-            buffer[:k] = value.to(buffer.device)
+        if not self.label_count:
+            _store(buffers, fit_mixture(codes, self.config.mixture))
+            return True
+        labels = labels[:len(codes)].to(codes.device)
+        for y in labels.unique().tolist():  # a class with no training image keeps sampling N(0, I)
+            _store([b[y] for b in buffers], fit_mixture(codes[labels == y], self.config.mixture))
         return True
 
     @property
     def mixture_fitted(self) -> bool:
         return bool(self.code_weights.sum() > 0)
 
-    def prior(self, n: int, generator: torch.Generator | None = None, sample_prior: str | None = None) -> torch.Tensor:
-        """Codes for new samples, (n, L): from the fitted mixture, or N(0, I) (`sample_prior="normal"`,
-        or a mixture not fitted yet)."""
+    def prior(self, n: int, generator: torch.Generator | None = None, sample_prior: str | None = None,
+              labels: torch.Tensor | int | None = None) -> torch.Tensor:
+        """Codes for new samples, (n, L): from the fitted mixture (a conditional model's: that of each
+        code's class `labels`, one int or (n,), by default class i mod classes), or N(0, I)
+        (`sample_prior="normal"`, or a mixture not fitted yet)."""
         kind = sample_prior or self.config.sample_prior
         if kind not in SAMPLE_PRIORS:
             raise GenlabError(f"--sample-prior must be one of {', '.join(SAMPLE_PRIORS)}, not {kind!r}")
+        labels = self.asked_labels(labels, n)
         if kind == "normal" or not self.mixture_fitted:
             return super().prior(n, generator)
-        codes = draw_codes(self.code_weights, self.code_means, self.code_scales, n, generator)
-        return codes.to(torch.float32)
+        if labels is None:
+            return draw_codes(self.code_weights, self.code_means, self.code_scales, n, generator).to(torch.float32)
+        codes = super().prior(n, generator)  # N(0, I) for a class without a fitted mixture
+        for y in labels.unique().tolist():  # class by class, in order: a seed gives the same codes
+            mine = labels == y
+            if self.code_weights[y].sum() > 0:
+                codes[mine] = draw_codes(self.code_weights[y], self.code_means[y], self.code_scales[y],
+                                         int(mine.sum()), generator).to(codes)
+        return codes
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, pixels: str = "mean",
-               sample_prior: str | None = None) -> torch.Tensor:
-        return self.decode(self.prior(n, generator, sample_prior), pixels, generator)
+               sample_prior: str | None = None, labels: torch.Tensor | int | None = None) -> torch.Tensor:
+        """n new images, uint8 (n, C, H, W); a conditional model draws class `labels` (one int or
+        (n,); by default image i gets class i mod classes)."""
+        labels = self.asked_labels(labels, n)
+        return self.decode(self.prior(n, generator, sample_prior, labels), pixels, generator, labels)
 
     def after_training(self, run, load_data, say) -> None:
         super().after_training(run, load_data, say)
         if self.mixture_fitted:
-            say(f"samples: codes from a mixture of {int((self.code_weights > 0).sum())} Gaussians fitted to the "
-                f"training codes (`genlab sample RUN --sample-prior normal` draws them from N(0, I))")
+            each = int((self.code_weights > 0).sum(-1).max())  # components of the (largest) mixture
+            say(f"samples: codes from a mixture of {each} Gaussians fitted to the training codes"
+                + (" of each class" if self.label_count else "")
+                + " (`genlab sample RUN --sample-prior normal` draws them from N(0, I))")
 
     def load_state_dict(self, state, strict: bool = True, assign: bool = False):
         """Runs saved before the sampling mixture existed load with it unfitted (they sample from N(0, I))."""
@@ -155,25 +192,25 @@ class VAE(CodingModel):
             state.setdefault(name, getattr(self, name))
         return super().load_state_dict(state, strict, assign)
 
-    def encode(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Observed target (palette indices (B, 1, H, W) or dequantized pixels) -> mean and
-        log-variance of q(z|x), each (B, L)."""
-        m, logvar = self.encoder_out(target).chunk(2, dim=1)
+    def encode(self, target: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Observed target (palette indices (B, 1, H, W) or dequantized pixels) and a conditional
+        model's labels (B,) -> mean and log-variance of q(z | x[, y]), each (B, L)."""
+        m, logvar = self.encoder_out(target, labels).chunk(2, dim=1)
         return m, logvar
 
-    def codes(self, target: torch.Tensor) -> torch.Tensor:
-        return self.encode(target)[0]
+    def codes(self, target: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.encode(target, labels)[0]
 
     # --- objective ------------------------------------------------------------------------------
     def kl_weight(self) -> float:
         warm = self.config.warmup_epochs
         return self.config.beta * (min(1.0, self.progress / warm) if warm > 0 else 1.0)
 
-    def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+    def loss(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         target = self.observe(batch)
-        m, logvar = self.encode(target)
+        m, logvar = self.encode(target, labels)
         z = reparameterize(m, logvar)  # (1, B, L)
-        recon = -self.log_lik(target, z)[0]  # (B,)
+        recon = -self.log_lik(target, z, labels)[0]  # (B,)
         kl = gaussian_kl(m, logvar)
         elbo = -(recon + kl)
         return {
@@ -186,16 +223,31 @@ class VAE(CodingModel):
         }
 
     @torch.no_grad()
-    def elbo(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """ELBO per image in nats, (B,): a lower bound on log p(x)."""
+    def elbo(self, batch: torch.Tensor, generator: torch.Generator | None = None,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
+        """ELBO per image in nats, (B,): a lower bound on log p(x) (on log p(x | y) given labels (B,);
+        a conditional model asked without labels bounds the mixture over the classes)."""
+        if self.label_count and labels is None:
+            return self.mixture_log_prob(lambda x, y: self.elbo(x, generator, y), batch)
         target = self.observe(batch, generator)
-        m, logvar = self.encode(target)
-        return elbo_bound(lambda z: self.log_lik(target, z), m, logvar, generator)
+        m, logvar = self.encode(target, labels)
+        return elbo_bound(lambda z: self.log_lik(target, z, labels), m, logvar, generator)
 
     @torch.no_grad()
-    def iwae(self, batch: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Importance-weighted bound with k samples per image in nats, (B,); ELBO ≤ IWAE_k ≤ log p(x).
-        The Gaussian decoder dequantizes each image once, so all k samples score the same v."""
+    def iwae(self, batch: torch.Tensor, k: int, generator: torch.Generator | None = None,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Importance-weighted bound with k samples per image in nats, (B,); ELBO ≤ IWAE_k ≤ log p(x)
+        (labels as for `elbo`). The Gaussian decoder dequantizes each image once, so all k samples
+        score the same v."""
+        if self.label_count and labels is None:
+            return self.mixture_log_prob(lambda x, y: self.iwae(x, k, generator, y), batch)
         target = self.observe(batch, generator)
-        m, logvar = self.encode(target)
-        return iwae_bound(lambda z: self.log_lik(target, z), m, logvar, k, generator)
+        m, logvar = self.encode(target, labels)
+        return iwae_bound(lambda z: self.log_lik(target, z, labels), m, logvar, k, generator)
+
+
+def _store(buffers, fitted) -> None:
+    """A fitted mixture (weights (k,), means, Cholesky factors) into zeroed buffers of --mixture
+    components: k is fewer when there were fewer codes than components."""
+    for buffer, value in zip(buffers, fitted):
+        buffer[:len(value)] = value.to(buffer.device)

@@ -51,7 +51,8 @@ from torch import nn
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.models.base import Capability, GenerativeModel, register
+from genlab.models.base import (Capability, GenerativeModel, conditional_classes, conditional_opt, label_count_opt,
+                                register)
 from genlab.models.nn import label_bias, with_label
 from genlab.models.wavenet.fast import FastSteps
 
@@ -88,13 +89,13 @@ class WaveNetConfig:
                             "(not with --clock, whose items are whole clips)")
     keep_silence: bool = opt(False, "also train on silent windows (below -60 dBFS); by default the training split "
                                     "leaves them out (test figures and likelihoods always keep every window)")
-    conditional: bool = opt(False, "condition on the data's class labels (the word of `speech`): `genlab sample "
-                                   "--label K` says class K, and likelihoods are exact mixtures over the classes")
+    conditional: bool = conditional_opt("the word of `speech`; `genlab sample --label K` says class K, and "
+                                        "likelihoods are exact mixtures over the classes")
     clock: int = opt(0, "local conditioning on time: each one-second clip cut into this many pieces, a learned "
                         "vector per piece added inside every gated unit, so the network knows where in the clip "
                         "it is (speech: the word, then silence); training items are then whole clips, not --window "
                         "samples (0: off)")
-    label_count: int = opt(0, "classes of a conditional model (set from the data)", flag=False)
+    label_count: int = label_count_opt()
 
     def validate(self) -> None:
         sizes = ("layers", "stacks", "kernel_size", "residual_channels", "gate_channels", "skip_channels", "window")
@@ -151,9 +152,7 @@ class WaveNet(GenerativeModel):
         super().__init__(config, item_shape, palette)
         (self.sample_rate,) = self.item_shape  # one-second clips
         c, k = config, config.kernel_size
-        if c.conditional and c.label_count < 2:
-            raise GenlabError("a conditional model needs label_count >= 2 classes (training sets it from the data)")
-        self.label_count = c.label_count if c.conditional else 0
+        self.label_count = conditional_classes(c)
         if c.clock > self.sample_rate:
             raise GenlabError(f"--clock {c.clock} cuts a clip of {self.sample_rate} samples into pieces shorter than "
                               f"one sample; give at most {self.sample_rate}")
