@@ -1,4 +1,5 @@
 """Fixtures several test files share."""
+import contextlib
 import os
 
 import pytest
@@ -21,3 +22,57 @@ def lecture_dir(tmp_path_factory):
         lecture.lecture(root / "lec", quick=True, only=os.environ.get("GENLAB_TEST_LECTURE_ONLY"), device="cpu",
                         say=lambda _: None, jobs=1)
     return root / "lec"
+
+
+@contextlib.contextmanager
+def figures_unrendered():
+    """Figures are made (a family's picture code runs in full) but not laid out or rendered: that is
+    seconds of matplotlib per picture, and it touches no random state."""
+    import matplotlib.figure
+
+    from genlab import viz
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(viz, "plot_metrics", lambda *_: None)
+        mp.setattr(matplotlib.figure.Figure, "tight_layout", lambda *_, **__: None)
+        mp.setattr(viz, "_save_figure", lambda fig, path: viz._pyplot().close(fig))
+        yield
+
+
+class TinyRuns:
+    """Every family trained once on its tiny configuration (tests/tinyfamilies.py), on first ask:
+    `tiny_runs["gan"]` is the Trainer of a finished STEPS-step run in its own folder."""
+
+    STEPS = 4
+
+    def __init__(self, root):
+        self.root = root
+        self._done = {}
+
+    def train(self, family: str, out, steps: int):
+        from genlab import train
+        from genlab.core.config import DataConfig, TrainConfig
+        from tinyfamilies import TINY
+
+        if family not in TINY:
+            pytest.fail(f"family {family!r} is registered but has no tiny configuration in tests/tinyfamilies.py")
+        tiny = TINY[family]
+        cfg = TrainConfig(steps=steps, batch_size=tiny.batch_size, lr=3e-3, seed=0, device="cpu", log_every=1)
+        with figures_unrendered():
+            return train.start(family, tiny.options, DataConfig(tiny.data, **tiny.data_options), cfg, out, quiet=True)
+
+    def resume(self, out, steps: int):
+        from genlab import train
+
+        with figures_unrendered():
+            return train.resume(out, {"steps": steps}, quiet=True)
+
+    def __getitem__(self, family: str):
+        if family not in self._done:
+            self._done[family] = self.train(family, self.root / family, self.STEPS)
+        return self._done[family]
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    return TinyRuns(tmp_path_factory.mktemp("tiny_runs"))

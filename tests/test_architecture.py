@@ -8,7 +8,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 LAYERS = {"core": 0, "data": 1, "viz": 2, "models": 3, "train": 4, "metrics": 4, "report": 5, "serve": 5, "cli": 6}
-FAMILIES = ("ae", "gan", "gmm", "pixelrnn", "vae", "wavenet")
+FAMILIES = tuple(sorted(p.parent.name for p in (SRC / "genlab" / "models").glob("*/__init__.py")))  # a package each
 SHARED = "genlab"  # genlab/__init__.py (genlab.load) and __main__.py stand above every layer
 
 
@@ -72,6 +72,12 @@ def test_a_family_imports_no_other_family(graph):
     wrong = [f"{m} -> {t}" for m, targets in graph.items() for t in targets
              if _family(m) and _family(t) and _family(m) != _family(t)]
     assert wrong == []
+
+
+def test_each_family_package_registers_a_family_and_each_family_has_its_package():
+    from genlab.models import REGISTRY
+
+    assert sorted({cls.__module__.split(".")[2] for cls in REGISTRY.values()}) == list(FAMILIES)
 
 
 def test_the_trainer_knows_no_family(graph):

@@ -14,7 +14,7 @@ from PIL import Image
 from genlab import viz
 from genlab.cli import main
 from genlab.metrics import features
-from genlab.models import REGISTRY
+from genlab.models import REGISTRY, Capability
 from genlab.report.compare import kinds_of
 from clihelp import cli_error
 
@@ -86,12 +86,12 @@ def test_each_family_gets_its_pictures(report, family):
     section = html.split(f'<h2 id="{family}">')[1].split("<h2")[0]
     cls = REGISTRY[family]
     expected = ["64 samples", "nearest training images", "per step"]
-    expected += ["two completions of each"] if hasattr(cls, "complete") else []
-    expected += ["reconstructions", "straight lines in latent space"] if hasattr(cls, "reconstruct") else []
+    expected += ["two completions of each"] if Capability.COMPLETES in cls.capabilities else []
+    expected += ["reconstructions", "straight lines in latent space"] if Capability.ENCODES in cls.capabilities else []
     for caption in expected:
         assert f"<figcaption>{family}: " in section and caption in section, caption
     assert len(_images(section)) >= len(expected)
-    if not hasattr(cls, "complete"):
+    if Capability.COMPLETES not in cls.capabilities:
         assert "completions" not in section
 
 

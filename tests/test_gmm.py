@@ -1,5 +1,5 @@
 """The Gaussian mixture: EM recovers a known mixture, the density is normalised (points) and on the
-256-level scale (images), save/load and exact resume, and the CLI end to end."""
+256-level scale (images), and the CLI end to end. Save/load and exact resume: test_family_contract.py."""
 import json
 import math
 
@@ -7,12 +7,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 
 import genlab
-from genlab import train
 from genlab.cli import main
-from genlab.core.config import DataConfig, TrainConfig
 from genlab.models.gmm import GMM
 from clihelp import cli_error
 
@@ -97,33 +94,6 @@ def test_image_likelihood_is_the_dequantized_density_on_the_256_level_scale():
     assert pixels.dtype == torch.uint8 and pixels.shape == (20000, 1, 1, 1)
     x = (pixels.double() + 0.5) / 256  # pixel centres, the inverse of the dequantization
     assert x.mean().item() == pytest.approx(0.7 * 0.3 + 0.3 * 0.8, abs=0.01)
-
-
-def _cfg(**kw):
-    return TrainConfig(**{**dict(epochs=2, seed=0, device="cpu"), **kw})
-
-
-def _same_weights(a, b):
-    wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
-    assert wa.keys() == wb.keys() == {"weights", "means", "covariances", "fitted", "last_nll"}
-    for k in wa:
-        assert torch.equal(wa[k], wb[k]), k
-
-
-def test_resumed_run_equals_unbroken_run_and_loads(tmp_path):
-    """Images: the k-means seed and the dequantization noise both come from the checkpointed RNG."""
-    options, data = {"components": 3, "em_steps": 2}, DataConfig(data="digits")
-    whole = train.start("gmm", options, data, _cfg(epochs=3), tmp_path / "whole", quiet=True)
-    train.start("gmm", options, data, _cfg(epochs=1), tmp_path / "split", quiet=True)
-    train.resume(tmp_path / "split", {"epochs": 3}, quiet=True)
-    _same_weights(tmp_path / "whole", tmp_path / "split")
-    run = genlab.load(tmp_path / "whole")
-    for k, v in whole.model.state_dict().items():
-        assert torch.equal(run.model.state_dict()[k], v), k
-    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    assert torch.equal(run.model.sample(6, g1), whole.model.sample(6, g2))
-    rows = [r for r in genlab.viz.read_metrics(tmp_path / "whole" / "metrics.csv") if r["split"] == "test"]
-    assert len(rows) == 3 and all(math.isfinite(float(r["loss"])) for r in rows)
 
 
 def test_cli_points(tmp_path, capsys):

@@ -417,7 +417,7 @@ def test_a_kill_between_checkpoint_and_evaluation_row_logs_each_row_once(tmp_pat
 
 # --- small validation gaps: each message names the user's path and the fix, before any long work ----
 def test_small_gaps_name_the_path_and_the_fix(tmp_path, capsys, monkeypatch):
-    from genlab.cli.fetch import image_set
+    from genlab.cli.fid import image_set
 
     same = np.full((2, 1, 8, 8), 7, np.uint8)  # two items with identical pixels: both are counted
     np.save(tmp_path / "a.npy", same)

@@ -230,8 +230,7 @@ def test_cli_evaluate_n_zero_skips_samples_and_inception_is_refused(vae_run, tmp
     m = json.loads(out.read_text())
     assert "fid" not in m and m["sample_figures"] == "not computed: --n 0"
     capsys.readouterr()
-    for extra, needle in ((["--inception-weights", str(tmp_path / "pt_inception.pth")], "fetch inception --from"),
-                          (["--features", "inception"], "not in genlab's cache; get them with `genlab fetch inception`"),
+    for extra, needle in ((["--features", "inception"], "not in genlab's cache; get them with `genlab fetch inception`"),
                           (["--n", "3"], "at least 6"), (["--seeds", "0"], "--seeds")):
         assert main(["evaluate", str(vae_run), "--limit", "20", *extra, "--out", str(tmp_path / "x.json")]) == 2
         err = capsys.readouterr().err.strip().splitlines()

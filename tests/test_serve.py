@@ -647,3 +647,25 @@ def test_uploads_are_bounded_by_their_declared_sides_before_decoding(client):
     for data, words in ((png_rows(1, 49_999_999), "1x49999999"), (png_rows(1, 3000), "64 times")):
         got = client.post("/api/runs/upload", params={"run": "pcnn"}, files={"file": ("tall.png", data, "image/png")})
         assert got.status_code == 400 and words in got.json()["error"], got.text
+
+
+def test_a_run_gets_the_page_view_its_capabilities_give(tiny_runs):
+    """The contract test's tiny run of every family: its view follows what the family declares. The
+    autoencoder has a latent space and an encoder but no q(z|x): the latent view, its codes on the
+    map, test images as ends, and no posterior."""
+    from genlab.models import REGISTRY
+
+    for family in REGISTRY:
+        tiny_runs[family]
+    with TestClient(create_app(tiny_runs.root)) as c:
+        views = {r["name"]: r["family"] for r in c.get("/api/runs").json()["runs"]}
+        assert views == {"ae": "latent", "gan": "latent", "gmm": "sample", "pixelrnn": "complete", "vae": "latent",
+                         "wavenet": "browse"}
+        latent = c.get("/api/latent", params={"run": "ae"}).json()
+        assert latent["encoder"] is False and latent["latent"] == 2 and len(latent["codes"]) == 300
+        walk = c.post("/api/interpolate", json={"run": "ae", "a": {"index": 0}, "b": {"seed": 1}, "steps": 3})
+        assert walk.status_code == 200 and len(walk.json()["images"]) == 3
+        post = c.get("/api/latent/posterior", params={"run": "ae", "index": 0})
+        assert post.status_code == 400 and "q(z|x)" in post.json()["error"]
+        wrong = c.post("/api/decode", json={"run": "pixelrnn", "z": [0, 0]})
+        assert wrong.status_code == 400 and "ae or gan or vae run on images" in wrong.json()["error"]

@@ -15,8 +15,7 @@ from genlab.data.audio import write_wav
 from genlab.viz import read_metrics
 from genlab.models.wavenet import MU, WaveNet, WaveNetConfig, mu_law_decode, mu_law_encode
 from clihelp import cli_error
-
-TINY = dict(layers=3, stacks=2, residual_channels=6, gate_channels=5, skip_channels=7)
+from tinyfamilies import WAVENET as TINY
 
 
 def _model(rate=1000, seed=0, **cfg):

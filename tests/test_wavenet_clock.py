@@ -13,8 +13,8 @@ from genlab import load
 from genlab.core.errors import GenlabError
 from genlab.models.wavenet import WaveNet, WaveNetConfig, mu_law_decode
 from clihelp import cli_error
+from tinyfamilies import WAVENET as TINY
 
-TINY = dict(layers=3, stacks=2, residual_channels=6, gate_channels=5, skip_channels=7)
 RATE = 60  # samples per clip: the clock's pieces are RATE / clock samples long
 
 

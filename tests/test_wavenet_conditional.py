@@ -16,8 +16,8 @@ from genlab.data.audio import write_wav
 from genlab.core.errors import GenlabError
 from genlab.models.wavenet import WaveNet, WaveNetConfig, mu_law_decode
 from threads import one_thread  # noqa: F401  (autouse fixture)
+from tinyfamilies import WAVENET as TINY
 
-TINY = dict(layers=3, stacks=2, residual_channels=6, gate_channels=5, skip_channels=7)
 CLASSES = 3
 
 

@@ -2,7 +2,7 @@
 
 `parser.py` declares every verb; each group of verbs has its module, imported only when used:
 `train.py` (train, --resume), `use.py` (sample, complete, interpolate), `evaluate.py` (evaluate,
-compare, demo), `data.py`, `serve.py`, `fetch.py` (fetch, fid: the only verb that downloads),
+compare, demo), `data.py`, `serve.py`, `fetch.py` (the only verb that downloads), `fid.py`,
 `lecture.py`; `args.py` holds what they share, `completion.py` and
 `audio.py` what `complete` writes for images and for sound.
 """
@@ -19,7 +19,7 @@ from genlab.core.errors import GenlabError
 
 VERBS = {"train": "train", "sample": "use", "complete": "use", "interpolate": "use", "evaluate": "evaluate",
          "compare": "evaluate", "demo": "evaluate", "data": "data", "serve": "serve", "fetch": "fetch",
-         "fid": "fetch", "lecture": "lecture"}  # verb -> its module
+         "fid": "fid", "lecture": "lecture"}  # verb -> its module
 OWN_THREADS = ("train", "serve")  # verbs that choose their thread count from their own work (trainer, page jobs)
 INTERRUPTED = {  # what Ctrl-C leaves behind, for the verbs that leave something to continue from
     "train": "the last checkpoint is kept (continue with --resume)",

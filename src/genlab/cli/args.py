@@ -10,6 +10,7 @@ from typing import Any
 from genlab.core.config import DataConfig, TrainConfig
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
+from genlab.models import Capability
 from genlab.train import runs
 
 
@@ -52,10 +53,10 @@ def write_json(path: str | Path, payload: dict) -> None:
 def class_label(run: runs.LoadedRun, label: str) -> int:
     """`--label NAME` or `--label K`, checked against the run: it must be class-conditional and know the
     class. A class name (as the data names it, recorded at training time) wins over a number."""
-    classes = getattr(run.model, "label_count", 0)
-    if not classes:
+    if not run.model.can(Capability.CONDITIONAL):
         raise GenlabError(f"--label needs a class-conditional run (train with --conditional); "
                           f"{run.path} is not one")
+    classes = run.model.label_count
     names = run.label_names or []
     if label in names:
         return names.index(label)

@@ -23,6 +23,7 @@ from genlab.cli.args import class_label
 from genlab.core.errors import GenlabError
 from genlab.data.inputs import load_labelled_image_ref
 from genlab.data.masks import occlude, parse_mask
+from genlab.models import Capability
 from genlab.train.runs import LoadedRun
 
 PER_ROW = 10  # pictures per row of the .png grid
@@ -66,7 +67,7 @@ def complete_images(run: LoadedRun, ns: argparse.Namespace) -> None:
     labels = {}
     if ns.label is not None:
         labels = {"labels": class_label(run, ns.label)}
-    elif getattr(model, "label_count", 0) and label is not None and label < model.label_count:
+    elif model.can(Capability.CONDITIONAL) and label is not None and label < model.label_count:
         labels = {"labels": label}  # the item's own class
     completions = model.complete(image, hidden, n=ns.n, generator=g, temperature=ns.temperature,
                                  **labels)  # (n, C, H, W)

@@ -16,7 +16,6 @@ from genlab.core.errors import GenlabError
 def cmd_evaluate(ns: argparse.Namespace) -> None:
     from genlab.data import load_dataset
     from genlab.metrics.evaluate import evaluate, format_report
-    from genlab.metrics.features import INCEPTION_REFUSAL
     from genlab.metrics.spaces import named_space
 
     positive("iwae-k", ns.iwae_k, 100_000)
@@ -25,8 +24,6 @@ def cmd_evaluate(ns: argparse.Namespace) -> None:
     positive("seeds", ns.seeds, 100)
     if not str(ns.out).endswith(".json"):
         raise GenlabError(f"--out {ns.out}: evaluate writes JSON; give a file name ending in .json")
-    if ns.inception_weights is not None:
-        raise GenlabError(INCEPTION_REFUSAL)
     run = load_run(ns)
     opts = dict(run.config["data"])
     spec = ns.data or opts.pop("data")

@@ -136,8 +136,6 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=int, default=1000, help="samples per seed for the sample figures (default 1000; "
                                                         "0 = likelihoods only)")
     e.add_argument("--seeds", type=int, default=1, help="repeat sampling with K seeds and report mean ± std")
-    e.add_argument("--inception-weights", metavar="PATH", help="replaced by `genlab fetch inception --from PATH` "
-                                                               "and --features inception")
     _add_feature_flags(e)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--out", required=True, help="metrics .json file")

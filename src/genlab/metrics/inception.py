@@ -25,7 +25,6 @@ import torch.nn.functional as F
 from torch import nn
 
 SIZE = 299
-FEATURES = 2048
 RESIZES = ("tf1", "torch")
 
 

@@ -10,7 +10,7 @@ import math
 import torch
 
 from genlab.core import progress
-from genlab.models import GenerativeModel
+from genlab.models import Capability, GenerativeModel
 
 
 def bits_per_dim(nats_per_image: float, dims: int) -> float:
@@ -39,12 +39,11 @@ def likelihood_report(model: GenerativeModel, images: torch.Tensor, iwae_k: int 
 
 
 def _bounds(model: GenerativeModel, batch: torch.Tensor, iwae_k: int, g: torch.Generator) -> dict[str, torch.Tensor]:
-    """Per-image log-likelihoods (or lower bounds) by name."""
+    """Per-image log-likelihoods (or lower bounds) by name, as the model's capabilities offer them."""
     out = {}
-    if hasattr(model, "elbo"):
+    if model.can(Capability.BOUND):
         out["elbo_nll"] = model.elbo(batch, generator=g)
-    if hasattr(model, "iwae"):
         out[f"iwae{iwae_k}_nll"] = model.iwae(batch, iwae_k, generator=g)
-    if hasattr(model, "log_prob"):
+    if model.can(Capability.LIKELIHOOD):
         out["nll"] = model.log_prob(batch)
     return out

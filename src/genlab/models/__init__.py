@@ -7,7 +7,7 @@ import importlib
 import pkgutil
 
 from genlab.core.errors import GenlabError
-from genlab.models.base import REGISTRY, GenerativeModel, register
+from genlab.models.base import REGISTRY, Capability, GenerativeModel, register
 
 for _info in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_info.name}")
@@ -20,4 +20,9 @@ def model_class(name: str) -> type[GenerativeModel]:
     return REGISTRY[name]
 
 
-__all__ = ["REGISTRY", "GenerativeModel", "model_class", "register"]
+def families_with(capability: Capability) -> list[str]:
+    """The names of the registered families that offer `capability`, sorted."""
+    return sorted(name for name, cls in REGISTRY.items() if cls.offers(capability))
+
+
+__all__ = ["REGISTRY", "Capability", "GenerativeModel", "families_with", "model_class", "register"]

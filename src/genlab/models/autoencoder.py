@@ -32,7 +32,7 @@ from torch import nn
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.models.base import GenerativeModel, conditional_classes
+from genlab.models.base import Capability, GenerativeModel, conditional_classes
 from genlab.models.nn import label_bias, with_label
 
 LOG_2PI = math.log(2 * math.pi)
@@ -116,6 +116,8 @@ class CodingModel(GenerativeModel):
     `labels` (B,) are the items' classes for a class-conditional model (label_count > 0), else None."""
 
     uses_palette = True
+    capabilities = frozenset({Capability.LATENT, Capability.ENCODES})
+    sample_options = ("pixels",)
     code_outputs = 1  # encoder outputs per latent dimension: 2 for the VAE's (m, log-variance)
 
     def __init__(self, config: CodingConfig, item_shape, palette: Palette | None = None):

@@ -46,7 +46,7 @@ from torch import nn
 
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.models.base import GenerativeModel
+from genlab.models.base import Capability, GenerativeModel
 from genlab.models.nn import channel_groups, update_average
 
 LEVELS = 256  # 8-bit values; regression output models them dequantized on [0, 256)
@@ -140,6 +140,8 @@ class AutoregressiveImageModel(GenerativeModel):
     """
 
     uses_palette = True
+    capabilities = frozenset({Capability.LIKELIHOOD, Capability.COMPLETES})
+    sample_options = ("temperature", "seed_pixels")
 
     def __init__(self, config, item_shape, palette: Palette | None = None):
         super().__init__(config, item_shape, palette)

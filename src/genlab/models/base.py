@@ -6,6 +6,7 @@ generic: one optimiser for most models, two alternating ones for the GAN.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import itertools
 import math
 from pathlib import Path
@@ -19,6 +20,31 @@ from genlab.core.errors import GenlabError
 from genlab.data import Dataset, Palette
 
 REGISTRY: dict[str, type["GenerativeModel"]] = {}
+
+
+class Capability(str, enum.Enum):
+    """What a family can do beyond training and `sample`. A family declares its own once, in
+    `GenerativeModel.capabilities` (SOUND and CONDITIONAL follow from `data_kind` and the config); the
+    command line, the compare report, the likelihood figures and the web page read that declaration.
+    Each one promises the methods in CAPABILITY_METHODS (the contract test holds every family to it)."""
+
+    LIKELIHOOD = "likelihood"  # log_prob(x): the exact log-likelihood per item, in nats
+    BOUND = "bound"  # elbo(x, generator=) and iwae(x, k, generator=): lower bounds on it, per item
+    COMPLETES = "completes"  # complete(...): fill in the hidden part of an item, keeping the rest exactly
+    LATENT = "latent"  # prior(n, generator) -> codes (n, L) and decode(codes) -> items
+    ENCODES = "encodes"  # encode_images(images) -> codes (n, L) and reconstruct(images) -> images
+    POSTERIOR = "posterior"  # encode(prepared) -> mean and log-variance of q(z|x), each (n, L)
+    CONDITIONAL = "conditional"  # takes class labels (`labels=`, `label_count` classes): the config's `conditional`
+    SOUND = "sound"  # its items are sounds (data_kind "audio")
+
+    def __str__(self) -> str:
+        return self.value
+
+
+CAPABILITY_METHODS: dict[Capability, tuple[str, ...]] = {
+    Capability.LIKELIHOOD: ("log_prob",), Capability.BOUND: ("elbo", "iwae"), Capability.COMPLETES: ("complete",),
+    Capability.LATENT: ("prior", "decode"), Capability.ENCODES: ("encode_images", "reconstruct"),
+    Capability.POSTERIOR: ("encode",)}
 
 
 def conditional_opt(effect: str) -> Any:
@@ -99,6 +125,8 @@ class GenerativeModel(nn.Module):
     train_defaults: ClassVar[dict[str, Any]] = {}  # TrainConfig defaults this family prefers (a typed flag wins)
     full_batch: ClassVar[bool] = False  # True: every training step gets the whole training split (EM fits)
     epoch_samples: ClassVar[int] = 64  # items drawn for samples/epoch_NNNN.png after every epoch
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()  # what every model of the family can do
+    sample_options: ClassVar[tuple[str, ...]] = ()  # `genlab sample` options its `sample` takes (e.g. "temperature")
 
     uses_palette: ClassVar[bool] = False  # True: works on palette-index images (config.colors)
     label_count: int = 0  # classes a class-conditional model takes as `labels=`; 0 = unconditional
@@ -117,6 +145,31 @@ class GenerativeModel(nn.Module):
     @property
     def palette(self) -> Palette:
         return Palette(self.palette_colors)
+
+    # --- what the family can do ---------------------------------------------------------------
+    @classmethod
+    def kinds(cls) -> tuple[str, ...]:
+        """The Dataset kinds it trains on ("image", "points", "audio")."""
+        return cls.data_kinds or (cls.data_kind,)
+
+    @classmethod
+    def capabilities_for(cls, config: Any) -> frozenset[Capability]:
+        """What a model of this family built from `config` (its Config, or the dict a run's config.json
+        holds) can do: the declared `capabilities`, SOUND for a family of sound, and CONDITIONAL where
+        the config's `conditional` option asks for class labels."""
+        options = config if isinstance(config, dict) else vars(config)
+        return cls.capabilities | ({Capability.SOUND} if cls.data_kind == "audio" else set()) | (
+            {Capability.CONDITIONAL} if options.get("conditional") else set())
+
+    @classmethod
+    def offers(cls, capability: Capability) -> bool:
+        """Whether a model of this family can do `capability` with some config (CONDITIONAL: where the
+        Config has a `conditional` option)."""
+        return capability in cls.capabilities_for({"conditional": takes_labels(cls)})
+
+    def can(self, capability: Capability) -> bool:
+        """Whether this model can do `capability` (see Capability)."""
+        return capability in self.capabilities_for(self.config)
 
     # --- data -------------------------------------------------------------------------------
     def prepare(self, data: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,7 @@ from genlab.data import Dataset, load_dataset
 from genlab.metrics.evaluate import draw, evaluate, item_kind
 from genlab.metrics.features import feature_space
 from genlab.metrics.spaces import named_space
-from genlab.models import REGISTRY
+from genlab.models import REGISTRY, Capability
 from genlab.models.base import takes_labels
 from genlab.report import families as family_jobs
 from genlab.train import runs
@@ -66,8 +66,7 @@ class Entry:
 
 
 def kinds_of(name: str) -> tuple[str, ...]:
-    cls = REGISTRY[name]
-    return getattr(cls, "data_kinds", ()) or (cls.data_kind,)
+    return REGISTRY[name].kinds()
 
 
 def check_families(names: list[str], data: Dataset, conditional: bool = False) -> None:
@@ -345,7 +344,7 @@ def _pictures(entry: Entry, run: runs.LoadedRun, data: Dataset, folder: Path, ne
         return shown + _curves(entry)
     test = data.test[:SHOWN].to(model.device)  # fewer where the test split is smaller
     count = len(test)
-    if hasattr(model, "complete"):
+    if model.can(Capability.COMPLETES):
         from genlab.data.masks import occlude, parse_mask
 
         hidden = parse_mask("bottom", *data.item_shape[1:])
@@ -355,13 +354,13 @@ def _pictures(entry: Entry, run: runs.LoadedRun, data: Dataset, folder: Path, ne
         viz.save_grid(torch.cat([test.cpu(), occlude(test.cpu(), hidden), done]), path, nrow=count)
         shown.append(Picture(path, f"{label}: test images (row 1), their bottom half hidden (row 2), and two "
                             f"completions of each (rows 3-4)"))
-    if hasattr(model, "reconstruct"):
+    if model.can(Capability.ENCODES):
         path = folder / f"{label}_reconstructions.png"
         own = data.test_labels[:count] if model.label_count else None  # a conditional model: each image's own class
         viz.save_grid(viz.interleave_rows(test.cpu(), model.reconstruct(test, own).cpu(), count), path, nrow=count)
         shown.append(Picture(path, f"{label}: test images (row 1) and their reconstructions (row 2)"))
     pairs = min(SHOWN // 2, count // 2)  # lines between test images 0..P-1 and P..2P-1
-    if hasattr(model, "encode_images") and hasattr(model, "decode") and pairs:
+    if model.can(Capability.ENCODES) and model.can(Capability.LATENT) and pairs:
         from genlab.models.latent import lerp_codes
 
         held = data.test_labels[:pairs] if model.label_count else None  # a conditional model: the start's class

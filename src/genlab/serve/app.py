@@ -26,9 +26,10 @@ from starlette.exceptions import HTTPException
 from genlab.core.errors import GenlabError
 from genlab.data.audio import playable_wav
 from genlab.data.masks import occlude
+from genlab.models import Capability
 from genlab.models.latent import lerp_codes
 from genlab.serve.bodylimit import BodyLimit, upload_too_large
-from genlab.serve.catalog import PICTURE_TYPES, RunCatalog, UnknownRun
+from genlab.serve.catalog import PICTURE_TYPES, RunCatalog, UnknownRun, view_words
 from genlab.serve.gan_game import ACTIONS, GameSettings
 from genlab.serve.hosts import LoopbackOnly, host_name
 from genlab.serve.jobs import JobSlots
@@ -177,7 +178,7 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         info = catalog.describe(name, folder)
         if families and info["family"] not in families:
             raise GenlabError(f"run {name!r} is a {info['model']} run on {info['data']}; this needs a "
-                              f"{' or '.join(_FAMILY_WORDS[f] for f in families)}")
+                              f"{' or '.join(view_words(f) for f in families)}")
         if not info["trained"]:
             raise GenlabError(f"run {name!r} has no weights yet; let its training save a checkpoint")
         return info
@@ -249,7 +250,7 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
             return _checked_code(model, end.z)
         if end.seed is not None:
             return model.prior(1, torch.Generator(device=model.device).manual_seed(end.seed))
-        if not hasattr(model, "encode_images"):
+        if not model.can(Capability.ENCODES):
             raise GenlabError(f"a {info['model']} has no encoder to place test images in its latent space; "
                               f"use z or seed for the ends")
         test = catalog.test_items(info["name"])
@@ -292,8 +293,8 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
 
         def work():
             model = catalog.load(run).model
-            if not hasattr(model, "encode_images"):
-                raise GenlabError(f"a {info['model']} has no encoder: only a VAE maps an image to a code")
+            if not model.can(Capability.POSTERIOR):
+                raise GenlabError(f"a {info['model']} has no encoder q(z|x): only a VAE maps an image to a code")
             test = catalog.test_items(run)
             if index >= len(test):
                 raise GenlabError(f"index {index} is outside the test split (0..{len(test) - 1})")
@@ -321,13 +322,13 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
             model = loaded.model
             size = model.prior(1).shape[1]
             out = {"latent": size, "sliders": min(size, MAX_SLIDERS), "extent": LATENT_EXTENT,
-                   "encoder": hasattr(model, "encode_images"), "model": info["model"]}
+                   "encoder": model.can(Capability.POSTERIOR), "model": info["model"]}
             if size == 2:
                 ticks = torch.linspace(-LATENT_EXTENT, LATENT_EXTENT, LATENT_MAP_SIDE)
                 ys, xs = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")  # top row = largest z2
                 out["map"] = png_urls(model.decode(torch.stack([xs.flatten(), ys.flatten()], 1).to(model.device)))
                 out["map_side"] = LATENT_MAP_SIDE
-                if hasattr(model, "encode_images"):
+                if model.can(Capability.ENCODES):
                     data = loaded.dataset()
                     codes = model.encode_images(data.test[:300]).cpu()
                     labels = data.test_labels[:300].tolist() if data.test_labels is not None else [0] * len(codes)
@@ -464,7 +465,3 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
                                  background=BackgroundTask(release))
 
     return app
-
-
-_FAMILY_WORDS = {"complete": "pixelrnn run on images", "latent": "vae or gan run on images",
-                 "sample": "gmm run on images"}

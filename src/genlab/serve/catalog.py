@@ -15,6 +15,7 @@ from pathlib import Path
 
 from genlab import viz
 from genlab.core.errors import GenlabError
+from genlab.models import REGISTRY, Capability, model_class
 from genlab.train import runs
 
 SCAN_DEPTH = 3  # DIR/a/b/c/config.json is found (a compare report's runs/ sit two levels down)
@@ -23,8 +24,6 @@ PICTURE_TYPES = {".png": "image/png", ".gif": "image/gif",  # training.gif of a 
                  ".wav": "audio/wav"}  # a WaveNet run's samples/epoch_NNNN.wav, played in the page
 CACHED_RUNS = 4
 CURVE_POINTS = 300  # each metric curve is thinned to at most this many points for the page
-LATENT_FAMILIES = ("vae", "gan")
-POINT_FAMILIES = ("gan", "gmm")
 
 
 class UnknownRun(GenlabError):
@@ -32,15 +31,26 @@ class UnknownRun(GenlabError):
 
 
 def family(config: dict) -> str:
-    """What a page can do with a run: "complete", "latent", "points" (2-D GAN/GMM), "sample"
-    (a GMM of images) or "browse"."""
+    """What a page can do with a run, from its family's capabilities: "complete" (images it
+    completes), "latent" (images decoded from a latent space), "sample" (other images), "points"
+    (2-D points) or "browse" (sound)."""
+    cls = model_class(config["model"])
     if len(config["item_shape"]) != 3:  # 2-D points or sound
-        return "points" if config["model"] in POINT_FAMILIES and len(config["item_shape"]) == 1 else "browse"
-    if config["model"] == "pixelrnn":
+        return "points" if "points" in cls.kinds() and len(config["item_shape"]) == 1 else "browse"
+    return _image_view(cls.capabilities_for(config["model_config"]))
+
+
+def _image_view(capabilities) -> str:
+    if Capability.COMPLETES in capabilities:
         return "complete"
-    if config["model"] in LATENT_FAMILIES:
-        return "latent"
-    return "sample" if config["model"] == "gmm" else "browse"  # a mixture of images draws samples
+    return "latent" if Capability.LATENT in capabilities else "sample"
+
+
+def view_words(view: str) -> str:
+    """The runs a page view takes, for a message: "pixelrnn run on images"."""
+    names = [n for n, cls in sorted(REGISTRY.items())
+             if "image" in cls.kinds() and _image_view(cls.capabilities) == view]
+    return f"{' or '.join(names)} run on images"
 
 
 def _thin(points: list, most: int = CURVE_POINTS) -> list:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 
-SCHEDULES = ("constant", "linear")
 HOLD = 0.1  # share of the budget at the full rate
 MEASURE_SHARE = 0.05  # share of --minutes after which the step budget is fixed (well inside the hold)
 

@@ -6,5 +6,4 @@ Docs: docs/ae.md.
 """
 from genlab.models.ae.model import AEConfig, Autoencoder
 
-DOCS = "docs/ae.md"
 __all__ = ["AEConfig", "Autoencoder"]

@@ -10,6 +10,5 @@ from genlab.models.gan.losses import LOSSES, PROBABILITY_LOSSES, discriminator_l
 from genlab.models.gan.model import GAN, GANConfig, dcgan_sizes
 from genlab.models.gan.modes import MODE_SAMPLES
 
-DOCS = "docs/gan.md"
 __all__ = ["GAN", "GANConfig", "LOSSES", "MODE_SAMPLES", "PROBABILITY_LOSSES", "dcgan_sizes", "discriminator_loss",
            "generator_loss", "gradient_penalty"]

@@ -68,7 +68,8 @@ from torch import nn
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Dataset, Palette
-from genlab.models.base import GenerativeModel, conditional_classes, conditional_opt, label_count_opt, register
+from genlab.models.base import (Capability, GenerativeModel, conditional_classes, conditional_opt, label_count_opt,
+                                register)
 from genlab.models.gan.losses import (
     LOSSES,
     PROBABILITY_LOSSES,
@@ -254,6 +255,7 @@ class GAN(GenerativeModel):
     Config = GANConfig
     data_kind = "image"
     data_kinds = ("image", "points")
+    capabilities = frozenset({Capability.LATENT})
     # images: batch 64 makes twice the steps of 128 in a CPU minute, and in two minutes on mnist5k
     # gives visibly better digits (docs/gan.md); lr 2e-3 (10x DCGAN's 2e-4) with β2 0.99 (see
     # configure_optimizers) halves the FID after 2 minutes (bench/README.md, the DCGAN defaults sweep)

@@ -6,5 +6,4 @@ The smallest complete family: docs/architecture.md walks through it. Docs: docs/
 """
 from genlab.models.gmm.model import GMM, GMMConfig
 
-DOCS = "docs/gmm.md"
 __all__ = ["GMM", "GMMConfig"]

@@ -36,7 +36,7 @@ import torch
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.models.base import GenerativeModel, register
+from genlab.models.base import Capability, GenerativeModel, register
 
 LOG_2PI = math.log(2 * math.pi)
 SMALL_DIM = 16  # up to this many dimensions EM runs with one BLAS thread
@@ -66,6 +66,7 @@ class GMM(GenerativeModel):
     Config = GMMConfig
     data_kind = "points"
     data_kinds = ("points", "image")
+    capabilities = frozenset({Capability.LIKELIHOOD})
     full_batch = True
 
     def __init__(self, config: GMMConfig, item_shape, palette: Palette | None = None):

@@ -7,5 +7,4 @@ Sampling and completion are the shared loop of `genlab.models.autoregressive`. D
 """
 from genlab.models.pixelrnn.model import ARCHS, PixelRNN, PixelRNNConfig
 
-DOCS = "docs/pixelrnn.md"
 __all__ = ["ARCHS", "PixelRNN", "PixelRNNConfig"]

@@ -7,5 +7,4 @@ Docs: the README (Using genlab) and docs/evaluate.md (the bounds).
 """
 from genlab.models.vae.model import VAE, VAEConfig, elbo_bound, gaussian_kl, iwae_bound, log_normal, reparameterize
 
-DOCS = "README.md"
 __all__ = ["VAE", "VAEConfig", "elbo_bound", "gaussian_kl", "iwae_bound", "log_normal", "reparameterize"]

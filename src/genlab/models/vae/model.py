@@ -40,7 +40,7 @@ import torch
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.models.autoencoder import LOG_2PI, CodingConfig, CodingModel
-from genlab.models.base import conditional_opt, label_count_opt, register
+from genlab.models.base import Capability, conditional_opt, label_count_opt, register
 from genlab.models.vae.mixture import draw_codes, fit_mixture
 
 
@@ -111,6 +111,8 @@ class VAE(CodingModel):
     """Encoder -> (m, log-variance) -> reparameterized code -> decoder over the pixels."""
 
     Config = VAEConfig
+    capabilities = CodingModel.capabilities | {Capability.BOUND, Capability.POSTERIOR}
+    sample_options = ("pixels", "sample_prior")
     code_outputs = 2
 
     def __init__(self, config: VAEConfig, item_shape, palette=None):

@@ -51,7 +51,8 @@ from torch import nn
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.models.base import GenerativeModel, conditional_classes, conditional_opt, label_count_opt, register
+from genlab.models.base import (Capability, GenerativeModel, conditional_classes, conditional_opt, label_count_opt,
+                                register)
 from genlab.models.nn import label_bias, with_label
 from genlab.models.wavenet.fast import FastSteps
 
@@ -141,6 +142,8 @@ class WaveNet(GenerativeModel):
 
     Config = WaveNetConfig
     data_kind = "audio"
+    capabilities = frozenset({Capability.LIKELIHOOD, Capability.COMPLETES})
+    sample_options = ("seconds", "temperature")
     # linear schedule, one stack of 11 layers at 6e-3: bench/wavenet_quality.py, bench/README.md
     train_defaults = {"batch_size": 4, "lr": 6e-3, "lr_schedule": "linear"}
     epoch_samples = 8  # sounds drawn after every epoch for samples/epoch_NNNN.png (spectrograms)
