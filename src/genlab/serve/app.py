@@ -44,6 +44,7 @@ LATENT_EXTENT = 3.0  # the 2-D latent map covers [-3, 3]²
 LATENT_MAP_SIDE = 12  # decoded images per side of the map
 MAX_SLIDERS = 16  # a GAN with a larger code gets sliders for its first 16 coordinates
 EXAMPLES = 12
+Viewer = Annotated[str | None, Query(max_length=64, pattern=r"^[\w-]+$")]  # a page's own token
 
 
 # --- request bodies ---------------------------------------------------------------------------------
@@ -123,9 +124,10 @@ def _sse(event: dict) -> str:
 
 
 def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
-               allowed_hosts: list[str] | None = None) -> FastAPI:
+               allowed_hosts: list[str] | None = None, restart: str | None = None) -> FastAPI:
     """The app; `allowed_hosts` (e.g. loopback names) refuses requests whose Host header names
-    another machine, so a web page elsewhere cannot reach the API by DNS rebinding."""
+    another machine, so a web page elsewhere cannot reach the API by DNS rebinding. `restart` is
+    the command that starts this server again: the page names it once the server has stopped."""
     catalog = RunCatalog(runs_dir)
     sessions = Sessions(limits)
     jobs = JobSlots(limits)
@@ -169,7 +171,8 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
 
     @app.get("/api/health")
     async def health():
-        return {"ok": True, "games": len(sessions), "jobs": jobs.running}
+        return {"ok": True, "games": len(sessions), "jobs": jobs.running,
+                "restart": restart or "genlab serve --runs RUNS"}
 
     # --- runs -------------------------------------------------------------------------------------
     def _run_of(name: str, *families: str):
@@ -241,6 +244,11 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
             return {"images": png_urls(images), "seconds": time.perf_counter() - started}
         return await jobs.run(work)
 
+    def _distinct_ends(body: InterpolateBody) -> None:
+        if body.a == body.b:
+            raise GenlabError("the two ends are the same code: the walk would show one image "
+                              f"{body.steps} times; pick two different ends")
+
     def _code(model, info, end: Endpoint) -> torch.Tensor:
         given = [k for k in ("index", "z", "seed") if getattr(end, k) is not None]
         if len(given) != 1:
@@ -276,6 +284,7 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
     async def interpolate(body: InterpolateBody):
         info = _run_of(body.run, "latent")
         _bounded("steps", body.steps, limits.max_steps)
+        _distinct_ends(body)
 
         def work():
             model = catalog.load(body.run).model
@@ -397,16 +406,20 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         return _sse_job(work, {"start": True, "occluded": png_url(occlude(image, hidden)[0]), "n": body.n})
 
     # --- the GAN game ---------------------------------------------------------------------------------
+    pace = {"frame_rate": round(1 / limits.frame_interval_s, 2), "frame_work_ms": round(1000 * limits.frame_work_s)}
+
     @app.post("/api/gan")
     async def new_game(body: GameBody):
         settings = GameSettings(**{**body.model_dump(), "points": tuple(map(tuple, body.points))})
         key, game = await asyncio.to_thread(sessions.create, settings)
-        return {"id": key, **game.intro()}
+        return {"id": key, **game.intro(), **pace}
 
     @app.get("/api/gan/{key}")
     async def game_info(key: str):
-        """A running game's plane and settings, for a page that comes back to it (reload, Back)."""
-        return {"id": key, **sessions.get(key).game.intro()}
+        """A running game's plane and settings, for a page that comes back to it (reload, Back) or
+        joins it (a second tab); `watchers`: the pages streaming it now."""
+        session = sessions.get(key)
+        return {"id": key, **session.game.intro(), **pace, "watchers": session.listeners}
 
     @app.post("/api/gan/{key}/control")
     async def control(key: str, body: ControlBody):
@@ -415,20 +428,22 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
         return {"playing": session.game.playing, "iteration": session.game.iteration}
 
     @app.delete("/api/gan/{key}")
-    async def end_game(key: str):
-        if not sessions.close(key):
-            raise UnknownSession(f"no GAN game {key!r}")
-        return {"ended": key}
+    async def end_game(key: str, viewer: Viewer = None):
+        """The page `viewer` leaves the game: it ends unless another page watches it."""
+        others = sessions.leave(key, viewer)
+        return {"ended": key if others == 0 else None, "watchers": others}
 
     @app.get("/api/gan/{key}/stream")
-    async def stream(key: str, frames: Annotated[int | None, Query(ge=1, le=100_000)] = None):
+    async def stream(key: str, frames: Annotated[int | None, Query(ge=1, le=100_000)] = None, viewer: Viewer = None):
         """Frames at a steady rate: each tick trains `speed` iterations (while playing, at most
         `frame_work_s` of work) and draws a frame. A game nobody listens to is dropped after
-        `session_idle_s` (a page that reloads or comes Back within that time finds it again)."""
+        `session_idle_s` (a page that reloads or comes Back within that time finds it again).
+        A game that ends while the page listens gets one last event {"ended": why}."""
         session = sessions.get(key)
         if session.listeners >= limits.max_listeners:
             raise Busy(f"{limits.max_listeners} pages are watching this game already; close one and reload")
         session.listeners += 1  # the place is taken now, so that pages opened at once cannot all pass the check
+        session.viewers[viewer] += 1
         released = False
 
         def release() -> None:  # from the stream's end, or after the response if the stream never started
@@ -436,12 +451,16 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
             if not released:
                 released = True
                 session.listeners -= 1
+                session.viewers[viewer] -= 1
                 session.last_seen = time.monotonic()  # the sweep drops it once nobody came back
 
         async def events() -> AsyncIterator[str]:
             sent, seen, tick, me = 0, 0, asyncio.get_running_loop().time(), object()
             try:
                 while (frames is None or sent < frames) and not app.state.closing.is_set():
+                    if session.closed:
+                        yield _sse({"ended": "this game was ended (by a script, or it idled out); press Start for a new one"})
+                        break
                     game = session.game
                     if session.driver is None:
                         session.driver = me  # one game, one pace, however many pages watch it
