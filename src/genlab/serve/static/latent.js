@@ -10,6 +10,7 @@ let ends = []; // picked test-image indices for the interpolation: [start, end],
 let pending = null;
 let post = null; // q(z|x) of the last test image clicked: {m, std, codes, ...}
 let path = null; // the codes of the last interpolation
+let loaded = null; // the run shown (a "change" to the same run reloads nothing)
 // each field's latest request: an older reply that comes late is dropped
 const decodes = latest();
 const posteriors = latest();
@@ -155,8 +156,10 @@ async function randomCode() {
 
 async function loadRun() {
   const name = run();
-  if (!name) return;
-  const answer = await api(`/api/latent?run=${encodeURIComponent(name)}`);
+  if (!name || name === loaded) return;
+  loaded = name;
+  let answer;
+  try { answer = await api(`/api/latent?run=${encodeURIComponent(name)}`); } catch (err) { loaded = null; throw err; }
   if (name !== run()) return; // another run was picked meanwhile
   info = answer;
   // a VAE starts at the prior's centre; a GAN's z = 0 is often no picture at all, so it starts from a draw
