@@ -2,6 +2,7 @@
 downloaded browser). Screenshots of every step are saved under pytest's tmp_path."""
 import base64
 import io
+import re
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -74,8 +75,8 @@ def test_every_tab_loads_and_missing_families_are_named(page, server, runs_dir, 
         page.wait_for_load_state("networkidle")
         assert page.locator(f"#tab-{tab}").is_visible()
         page.screenshot(path=str(tmp_path / f"tab-{tab}.png"))
-    assert page.locator("#runs-table tbody tr").count() == 4
-    assert page.locator("#run-detail canvas").count() >= 1  # the first run's curves
+    page.wait_for_selector("#run-detail canvas")  # (networkidle was reached long before: it does not wait)
+    assert page.locator("#runs-table tbody tr").count() == 4  # the first run's curves, and every run
     empty = tmp_path / "empty"
     empty.mkdir()
     with live_server(empty) as (bare, _):
@@ -133,20 +134,34 @@ def test_brushed_mask_is_completed_and_unmasked_pixels_are_kept(page, server, ru
     assert any(not np.array_equal(c[4], original[4]) for c in shown)  # and the brushed row was drawn anew
 
 
+def plot_of(page) -> tuple[float, float, float]:
+    """The latent map's plot inside its canvas (left, top, side), in CSS pixels of the page."""
+    left, top, side = map(float, page.get_attribute("#latent-map", "data-plot").split(","))
+    k = page.locator("#latent-map").bounding_box()["width"] / float(page.get_attribute("#latent-map", "width"))
+    return left * k, top * k, side * k
+
+
 def test_clicking_the_latent_map_decodes_that_code(page, server, runs_dir, tmp_path):
-    page.goto(server + "/#latent")
+    page.goto(server + "/#latent")  # a first visit: no run picked by hand
     page.wait_for_selector("#latent-run option[value=vae]", state="attached")
-    page.select_option("#latent-run", "vae")
+    assert page.input_value("#latent-run") == "vae"  # issue 27 (10): the run with an encoder, not the first (gan)
     page.wait_for_selector("#latent-map:not([hidden])")
     decoded = lambda: page.get_attribute("#latent-decoded", "src") or ""
     wait_until(lambda: decoded().startswith("data:image/png"))
+    assert page.locator("#latent-sliders output").all_inner_texts() == ["0.00", "0.00"]  # the sliders show values
+    assert page.inner_text("#latent-decoded-box figcaption") == "the image decoded from z = (0.00, 0.00)"
+    shot = np.asarray(Image.open(io.BytesIO(page.locator("#latent-map").screenshot())).convert("L")).astype(int)
+    left, top, side = plot_of(page)
+    margin = shot[int(top) + 2:int(top + side) - 2, 2:int(left) - 2]  # left of the plot: the z2 axis, its ticks
+    assert (margin > 240).mean() > 0.7 and (margin < 110).sum() > 30  # white paper with dark tick labels
     before = decoded()
-    box = page.locator("#latent-map").bounding_box()
-    x, y = 0.8 * box["width"], 0.15 * box["height"]
+    x, y = left + 0.8 * side, top + 0.15 * side
     page.click("#latent-map", position={"x": x, "y": y})
     wait_until(lambda: decoded() != before)
     page.screenshot(path=str(tmp_path / "latent.png"))
-    z = torch.tensor([[-3 + 6 * x / box["width"], 3 - 6 * y / box["height"]]])
+    z = torch.tensor([[-3 + 6 * (x - left) / side, 3 - 6 * (y - top) / side]])
+    sliders = [float(v) for v in page.locator("#latent-sliders output").all_inner_texts()]
+    assert np.allclose(sliders, z[0].numpy(), atol=0.011)  # the sliders show the code clicked
     expected = genlab.load(runs_dir / "vae").model.decode(z)[0, 0].numpy().astype(int)
     got = pixels_of(page.get_attribute("#latent-decoded", "src")).astype(int)
     assert got.shape == (8, 8) and np.abs(got - expected).max() <= 2
@@ -304,6 +319,22 @@ def dark_ring_near(page, x, y) -> bool:
 def test_drawing_points_after_a_running_game_shows_them_and_ends_that_game(page, server):
     page.goto(server)
     page.fill("#gan-form input[name=width]", "8")
+    # issue 27 (4): a Start whose reply comes late, after a second Start refused for a wrong field
+    held = []
+    page.route("**/api/gan", lambda route: held.append(route))
+    page.click("#gan-start")
+    wait_until(lambda: held or page.wait_for_timeout(20))
+    page.fill("#gan-form input[name=lr_d]", "0")
+    page.click("#gan-start")
+    refused = status(page)
+    assert "learning rate D must be" in refused[0] and refused[1] == "error"
+    with page.expect_request(lambda r: r.method == "DELETE", timeout=10_000) as ended:  # its game: nobody watches it
+        held[0].continue_()
+    page.unroute("**/api/gan")
+    late = ended.value.url.split("/api/gan/")[1].split("?")[0]
+    assert status(page) == refused and page.get_attribute("#gan-form input[name=lr_d]", "aria-invalid") == "true"
+    assert page.is_disabled("#gan-play") and late not in page.evaluate("location.href")  # the page is untouched
+    page.fill("#gan-form input[name=lr_d]", "0.001")
     page.click("#gan-start")
     wait_until(lambda: int(page.inner_text("#gan-frames")) >= 2)
     page.click("#gan-play")
@@ -319,10 +350,14 @@ def test_drawing_points_after_a_running_game_shows_them_and_ends_that_game(page,
     page.click("#gan-plane", position={"x": 200, "y": 60})  # a new point: a new drawing, the game ends
     assert page.is_disabled("#gan-play") and page.is_disabled("#gan-step-d")
     assert dark_ring_near(page, 200, 60) and "3 point(s) drawn" in status(page)[0]
+    # issue 27 (8): and the old game's figures go with it
+    assert [page.inner_text(f"#gan-{k}") for k in ("iteration", "updates", "coverage", "frames")] == ["–", "–", "–", "0"]
+    assert page.get_attribute("#gan-losses", "data-points") == "0" and page.get_attribute("#gan-grad", "data-points") == "0"
 
 
-def test_points_off_the_plane_are_marked_on_its_edge(browser, runs_dir, tmp_path):
-    with live_server(runs_dir) as (base, app):
+def test_points_off_the_plane_are_marked_on_its_edge_and_a_stopped_server_is_named(browser, runs_dir, tmp_path):
+    running = live_server(runs_dir)
+    with running as (base, app):
         context = browser.new_context(viewport={"width": 1350, "height": 900})
         page = context.new_page()
         try:
@@ -341,6 +376,16 @@ def test_points_off_the_plane_are_marked_on_its_edge(browser, runs_dir, tmp_path
             h, w = orange.shape
             assert orange[int(0.85 * h):, int(0.85 * w):].sum() > 10  # markers in the bottom-right corner
             assert orange[:int(0.8 * h), :int(0.8 * w)].sum() == 0  # and no generated point inside the plane
+            # issue 27 (3): the server stops (Ctrl-C) while the game plays: the page says so and what to run
+            page.click("#gan-play")
+            running.__exit__(None, None, None)
+            page.locator("#server-gone").wait_for(state="visible", timeout=15_000)
+            words = page.inner_text("#server-gone")
+            assert "server stopped" in words and "genlab serve --runs" in words, words
+            assert page.is_disabled("#gan-play") and page.is_disabled("#gan-step-d")
+            page.click("#gan-start")  # the next click says the same, not "Failed to fetch"
+            wait_until(lambda: "server stopped" in status(page)[0])
+            page.screenshot(path=str(tmp_path / "server-gone.png"))
         finally:
             context.close()
 
@@ -387,9 +432,10 @@ def test_runs_tab_shows_every_figure_captions_and_gmm_samples(page, server):
     wait_until(lambda: page.locator("#run-detail .gallery img").count() == 16)
 
 
-def cell_colours(png: bytes, side: int = 8) -> np.ndarray:
-    """The colour at the centre of each cell of an 8x8 image drawn on a canvas: (8, 8, 3)."""
-    shot = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+def cell_colours(png, side: int = 8) -> np.ndarray:
+    """The colour at the centre of each cell of an 8x8 image drawn on a canvas (a PNG or its
+    pixels): (8, 8, 3)."""
+    shot = png if isinstance(png, np.ndarray) else np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
     h, w = shot.shape[:2]
     rows, cols = ((np.arange(side) + 0.5) * h / side).astype(int), ((np.arange(side) + 0.5) * w / side).astype(int)
     return shot[rows][:, cols]
@@ -401,20 +447,39 @@ def test_slow_motion_shows_each_pixel_with_its_palette_bars(page, server, tmp_pa
     page.click("#complete-bottom")
     page.click("#slow-go")
     wait_until(lambda: page.get_attribute("#slow-bars", "data-step") == "0")
-    assert "pixel 1 of 32, row 4, column 0" in page.inner_text("#slow-caption")
+    assert "pixel 1 of 32, row 5, column 1 " in page.inner_text("#slow-caption")  # counted from 1, as the pixels
     cells = lambda: cell_colours(page.locator("#slow-image").screenshot())
     before = cells()
     page.click("#slow-step")
     assert page.get_attribute("#slow-bars", "data-step") == "1"
-    assert "pixel 1 of 32, row 4, column 0" in page.inner_text("#slow-caption") and "drew colour" in page.inner_text("#slow-caption")
-    changed = np.abs(cells() - before).sum(axis=2) > 30  # (8, 8)
+    caption = page.inner_text("#slow-caption")
+    assert "pixel 1 of 32, row 5, column 1 " in caption
+    assert re.search(r"drew colour \d, (black|dark grey|grey|light grey|white) \(p = (0\.\d\d|1\.00|0\.00\d+)\)", caption), caption
+    shot = np.asarray(Image.open(io.BytesIO(page.locator("#slow-image").screenshot())).convert("RGB")).astype(int)
+    changed = np.abs(cell_colours(shot) - before).sum(axis=2) > 30  # (8, 8)
     assert changed[4, 0]  # pixel (4, 0) is drawn now
     assert not changed[:4].any() and not changed[4, 1:].any() and not changed[5:].any()  # and nothing else
+    cell = shot[98:118, 3:23]  # pixel (4, 0) but its anti-aliased edge: the marker rings it, so it shows whole
+    assert (cell.max(axis=(0, 1)) - cell.min(axis=(0, 1))).max() <= 30, "the marker hides the colour just drawn"
     page.fill("#slow-speed", "60")
     page.click("#slow-play")
     wait_until(lambda: page.get_attribute("#slow-bars", "data-step") == "32")
     page.screenshot(path=str(tmp_path / "slowmo.png"), full_page=True)
     assert page.inner_text("#slow-play") == "Play"  # it stops at the last pixel
+    # issue 27 (6, 7): another image while a completion runs and a film is shown: neither stays
+    page.click("#complete-go")
+    page.wait_for_selector("#complete-results[data-done='1']", timeout=60_000)
+    assert "completions in" in page.inner_text("#complete-progress")
+    failed, held = [], []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.route("**/api/complete", lambda route: held.append(route))  # the next completion stays in flight
+    page.click("#complete-go")
+    wait_until(lambda: held or page.wait_for_timeout(20))
+    page.locator("#complete-examples img").nth(1).click()
+    assert page.inner_text("#complete-progress") == "" and page.locator("#complete-results img").count() == 0
+    wait_until(lambda: any(u.endswith("/api/complete") for u in failed) or page.wait_for_timeout(20))  # stopped
+    assert page.is_disabled("#slow-step") and page.is_disabled("#slow-play") and page.inner_text("#slow-caption") == ""
+    page.unroute("**/api/complete")
 
 
 def test_clicking_a_test_image_shows_its_code_spread_reconstruction_and_draws(page, server, runs_dir, tmp_path):
@@ -423,6 +488,7 @@ def test_clicking_a_test_image_shows_its_code_spread_reconstruction_and_draws(pa
     page.select_option("#latent-run", "vae")
     page.wait_for_selector("#latent-map:not([hidden])")
     page.wait_for_selector("#latent-examples img")
+    left, top, side = plot_of(page)
     red = lambda: (np.abs(np.asarray(Image.open(io.BytesIO(page.locator("#latent-map").screenshot())).convert("RGB"))
                           .astype(int) - [255, 20, 147]).sum(axis=2) < 30)
     before = red()  # a few class dots may share the colour; the ellipses are what appears
@@ -436,7 +502,7 @@ def test_clicking_a_test_image_shows_its_code_spread_reconstruction_and_draws(pa
     marks = red() & ~before
     h, w = marks.shape
     ys, xs = np.nonzero(marks)
-    centre = np.array([(xs.min() + xs.max()) / 2 / w * 6 - 3, 3 - (ys.min() + ys.max()) / 2 / h * 6])
+    centre = np.array([((xs.min() + xs.max()) / 2 - left) / side * 6 - 3, 3 - ((ys.min() + ys.max()) / 2 - top) / side * 6])
     assert marks.sum() > 50 and np.abs(centre - m.numpy()).max() < 0.6  # the ellipses sit around m
     page.locator("#latent-examples img").nth(5).click()
     page.click("#latent-go")
@@ -453,6 +519,45 @@ def iteration(page) -> int:
     """The game's iteration counter, -1 before the first frame ("–")."""
     text = page.inner_text("#gan-iteration")
     return int(text) if text.isdigit() else -1
+
+
+def frames_of(page) -> int:
+    return int(page.inner_text("#gan-frames"))
+
+
+def test_a_second_page_joins_a_game_and_its_start_ends_no_other_page_game(page, server):
+    """Issue 27 (1): a second tab on the game's URL joins it; its Start makes a game of its own, and
+    both pages go on receiving frames (the first one's game still playing) for 10 s after it."""
+    href = lambda tab: tab.evaluate("location.href")
+    page.goto(server)
+    page.fill("#gan-form input[name=width]", "8")
+    page.click("#gan-start")
+    wait_until(lambda: "/#gan/" in href(page))
+    game_url = href(page)
+    page.click("#gan-play")
+    other = page.context.new_page()
+    problems = []
+    other.on("pageerror", lambda e: problems.append(str(e)))
+    other.goto(game_url)
+    wait_until(lambda: frames_of(other) >= 2 and iteration(other) > 0)
+    joined = status(other)[0]
+    assert other.input_value("#gan-form input[name=width]") == "8"  # the game's settings
+    other.click("#gan-start")
+    wait_until(lambda: href(other) != game_url and frames_of(other) >= 1)
+    seen = [(frames_of(page), frames_of(other), iteration(page))]
+    for _ in range(5):  # 10 s, in 2-s windows
+        time.sleep(2)
+        seen.append((frames_of(page), frames_of(other), iteration(page)))
+    for (a0, b0, i0), (a1, b1, i1) in zip(seen, seen[1:]):
+        assert a1 > a0 and b1 > b0 and i1 > i0, seen  # both pages get frames, and the first game still plays
+    assert href(page) == game_url and status(page)[1] != "error"
+    page.click("#gan-play")  # pause, then a step: the first page's game still answers
+    wait_until(lambda: page.inner_text("#gan-play") == "Play")
+    with page.expect_response(lambda r: r.url.endswith("/control")) as answer:
+        page.click("#gan-step-d")
+    assert answer.value.ok and status(page)[1] != "error" and problems == []
+    assert "joined" in joined and "Start begins a game of your own" in joined  # the second page said what it did
+    other.close()
 
 
 def test_back_and_forward_come_back_to_the_running_game(page, server):

@@ -24,6 +24,8 @@ PICTURE_TYPES = {".png": "image/png", ".gif": "image/gif",  # training.gif of a 
                  ".wav": "audio/wav"}  # a WaveNet run's samples/epoch_NNNN.wav, played in the page
 CACHED_RUNS = 4
 CURVE_POINTS = 300  # each metric curve is thinned to at most this many points for the page
+UNITS = {"bits_per_dim": "bits/dim", "nll": "nats/image", "nll_bound": "nats/image", "kl": "nats/image",
+         "recon": "nats/image"}  # the figures logged with a unit; the rest (loss, fid, ...) are plain numbers
 
 
 class UnknownRun(GenlabError):
@@ -44,6 +46,11 @@ def _image_view(capabilities) -> str:
     if Capability.COMPLETES in capabilities:
         return "complete"
     return "latent" if Capability.LATENT in capabilities else "sample"
+
+
+def encodes(config: dict) -> bool:
+    """Whether the run's model maps an image to q(z|x) (a VAE): the latent tab opens on such a run."""
+    return Capability.POSTERIOR in model_class(config["model"]).capabilities_for(config["model_config"])
 
 
 def view_words(view: str) -> str:
@@ -100,7 +107,8 @@ class RunCatalog:
         config = runs.read_config(folder)
         return {"name": name, "model": config["model"], "family": family(config), "data": config["data"]["data"],
                 "item_shape": config["item_shape"], "model_config": config["model_config"],
-                "latent": config["model_config"].get("latent"), "trained": (folder / runs.WEIGHTS).is_file()}
+                "latent": config["model_config"].get("latent"), "encoder": encodes(config),
+                "trained": (folder / runs.WEIGHTS).is_file()}
 
     def listing(self) -> list[dict]:
         out = []
@@ -147,11 +155,12 @@ class RunCatalog:
         return self.folder(name) / path
 
     def metrics(self, name: str) -> dict:
-        """Curves per logged figure {key: {"train": [[step, value]...], "test": [...]}} and the last
-        test row."""
+        """Curves per logged figure {key: {"train": [[step, value]...], "test": [...]}}, each figure's
+        last test value (a row of sample-quality figures holds only those, so each figure is taken
+        from the last test row that has it) and the units of those that have one."""
         csv_path = self.folder(name) / "metrics.csv"
         if not csv_path.is_file():
-            return {"curves": {}, "last": {}}
+            return {"curves": {}, "last": {}, "units": {}}
         try:
             rows = [r for r in viz.read_metrics(csv_path) if _complete_row(r)]  # a row being appended is skipped
         except (csv.Error, UnicodeDecodeError) as exc:
@@ -162,9 +171,8 @@ class RunCatalog:
             curves[key] = {split: _thin([[int(r["step"]), _number(r[key])] for r in rows
                                          if r["split"] == split and r.get(key) not in ("", None)])
                            for split in ("train", "test")}
-        tests = [r for r in rows if r["split"] == "test"]
-        last = {k: _number(v) for k, v in (tests[-1] if tests else {}).items() if k != "split" and v not in ("", None)}
-        return {"curves": curves, "last": last}
+        last = {k: c["test"][-1][1] for k, c in curves.items() if c["test"]}
+        return {"curves": curves, "last": last, "units": {k: UNITS[k] for k in last if k in UNITS}}
 
     def test_items(self, name: str):
         """The run's test split (uint8 items), cached with the run."""

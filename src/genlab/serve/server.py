@@ -3,6 +3,7 @@ warn when the page is exposed beyond this machine, and hand the socket to uvicor
 from __future__ import annotations
 
 import asyncio
+import shlex
 import socket
 import sys
 from pathlib import Path
@@ -52,7 +53,8 @@ def serve(runs_dir: str | None, host: str, port: int, allow_remote: bool, say=pr
     # the page runs up to `jobs` model jobs and `gan_sessions` games at once, each a small step at a time
     thread_policy.apply(threads, processes=limits.jobs + limits.gan_sessions)
     sock = bind(host, port)
-    app = create_app(runs_dir, limits, allowed_hosts=None if host not in LOOPBACK else ["127.0.0.1", "localhost", "[::1]", "::1"])
+    app = create_app(runs_dir, limits, allowed_hosts=None if host not in LOOPBACK else ["127.0.0.1", "localhost", "[::1]", "::1"],
+                     restart=restart_command(runs_dir, host, sock.getsockname()[1], allow_remote))
     found = len(app.state.catalog.scan())
     if host not in LOOPBACK:
         print(f"genlab: warning: serving on {host}: anyone who can reach this machine on port "
@@ -66,6 +68,15 @@ def serve(runs_dir: str | None, host: str, port: int, allow_remote: bool, say=pr
     except KeyboardInterrupt:  # uvicorn hands Ctrl-C on once it has shut down
         pass
     say("genlab serve: stopped", flush=True)
+
+
+def restart_command(runs_dir: str | None, host: str, port: int, allow_remote: bool) -> str:
+    """The command line that starts this server again on the same address (the page names it once
+    the server has stopped, so the page's own URL works again)."""
+    words = ["genlab", "serve", *(["--runs", str(runs_dir)] if runs_dir is not None else []), "--port", str(port)]
+    if host != "127.0.0.1":
+        words += ["--host", host, *(["--allow-remote"] if allow_remote else [])]
+    return shlex.join(words)
 
 
 def _quiet_server_class():

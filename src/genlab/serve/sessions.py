@@ -1,10 +1,15 @@
 """The GAN games being played: at most `Limits.gan_sessions` at once, each stopped and dropped as
-soon as its page stops listening (or never started listening within `session_idle_s`)."""
+soon as its pages stop listening (or never started listening within `session_idle_s`).
+
+Several pages may watch one game (a second tab, a projector): each page names itself with a
+`viewer` token when it listens, and a page that ends a game ends it only when no other page
+watches it (`Sessions.leave`), so one page never ends another page's game."""
 from __future__ import annotations
 
 import secrets
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from genlab.core.errors import GenlabError
@@ -24,8 +29,14 @@ class UnknownSession(GenlabError):
 class Session:
     game: GanGame
     listeners: int = 0
+    viewers: Counter = field(default_factory=Counter)  # open streams per page token (anonymous ones are not named)
     driver: object | None = None  # the one stream that trains the game; the others only draw it
     last_seen: float = field(default_factory=time.monotonic)
+    closed: bool = False  # ended: its open streams say so and stop
+
+    def others(self, viewer: str | None) -> int:
+        """Open streams of pages other than `viewer`."""
+        return self.listeners - (self.viewers[viewer] if viewer else 0)
 
 
 class Sessions:
@@ -74,8 +85,21 @@ class Sessions:
         with self._lock:
             return self._close_locked(key)
 
+    def leave(self, key: str, viewer: str | None) -> int:
+        """The page `viewer` is done with the game: it ends unless other pages watch it. Returns how
+        many other streams watch it (0: it ended)."""
+        with self._lock:
+            session = self._items.get(key)
+            if session is None:
+                raise UnknownSession(f"no GAN game {key!r}")
+            others = session.others(viewer)
+            if others == 0:
+                self._close_locked(key)
+            return others
+
     def _close_locked(self, key: str) -> bool:
         session = self._items.pop(key, None)
         if session is not None:
             session.game.playing = False
+            session.closed = True
         return session is not None

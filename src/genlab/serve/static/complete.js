@@ -1,6 +1,6 @@
 // The Complete tab: pick or upload an image, brush a mask, stream completions row by row.
-import { api, brush, fillRunSelect, image, postEvents, readNumber, say } from "./common.js";
-import { setupSlowMotion } from "./slowmo.js";
+import { aborted, api, brush, fillRunSelect, image, latest, postEvents, readNumber, say, speaker } from "./common.js";
+import { resetSlowMotion, setupSlowMotion } from "./slowmo.js";
 
 const $ = (id) => document.getElementById(id);
 let runs = [];
@@ -8,7 +8,8 @@ let shape = null; // [C, H, W]
 let pixels = null; // the chosen image, (C, H, W) flattened
 let mask = null; // (H, W) flattened, 1 = hidden
 let inverted = null; // the upload turned light-for-dark, offered when it looks inverted
-let running = null; // AbortController of the completion being streamed
+const completions = latest(); // the completion being streamed: a new image stops it (here and on the server)
+const uploads = latest(); // the latest upload: a pick meanwhile wins over its late reply
 
 function currentRun() { return runs.find((r) => r.name === $("complete-run").value); }
 
@@ -45,7 +46,12 @@ function paint(fx, fy) {
   drawCanvas();
 }
 
+// A new image: whatever was shown or is still being drawn for the old one goes.
 function choose(values, picked) {
+  completions.cancel(); // the server stops the completion at its next row
+  resetSlowMotion();
+  $("complete-progress").textContent = "";
+  $("complete-results").dataset.done = "";
   pixels = values;
   if (picked !== undefined) { inverted = null; $("complete-inverted").hidden = true; }
   const [, h, w] = shape;
@@ -64,7 +70,7 @@ async function loadRun() {
   $("complete-examples").replaceChildren(...examples.map((ex) => {
     const img = image(ex.png, `test image ${ex.index}`);
     img.dataset.index = ex.index;
-    img.addEventListener("click", () => choose(ex.pixels, img));
+    img.addEventListener("click", () => { uploads.cancel(); choose(ex.pixels, img); });
     return img;
   }));
   const first = $("complete-examples").querySelector("img");
@@ -76,14 +82,17 @@ async function upload() {
   if (!file) return;
   const form = new FormData();
   form.append("file", file);
+  const { signal, current } = uploads.begin();
+  const tell = speaker();
   try {
-    say(`uploading ${file.name}…`);
-    const answer = await api(`/api/runs/upload?run=${encodeURIComponent(currentRun().name)}`, { method: "POST", body: form });
+    tell(`uploading ${file.name}…`);
+    const answer = await api(`/api/runs/upload?run=${encodeURIComponent(currentRun().name)}`, { method: "POST", body: form, signal });
+    if (!current()) return;
     choose(answer.pixels, null);
     inverted = answer.inverted;
     $("complete-inverted").hidden = !inverted;
-    say(`uploaded ${file.name}: resized to the run's ${shape[2]}x${shape[1]} and shown in its colours`);
-  } catch (err) { say(err.message, true); }
+    tell(`uploaded ${file.name}: resized to the run's ${shape[2]}x${shape[1]} and shown in its colours`);
+  } catch (err) { if (!aborted(err)) tell(err.message, true); }
   $("complete-upload").value = ""; // the same file can be picked again
 }
 
@@ -96,8 +105,8 @@ async function complete() {
     temperature = readNumber($("complete-temperature"), "temperature", { min: 0.1, max: 10, integer: false });
   } catch (err) { say(err.message, true); return; }
   say("");
-  if (running) running.abort();
-  running = new AbortController();
+  const { signal, current } = completions.begin();
+  $("complete-progress").textContent = "";
   const results = $("complete-results");
   results.dataset.done = "";
   const slots = Array.from({ length: n }, (_, i) => image("", `completion ${i + 1}`));
@@ -108,6 +117,7 @@ async function complete() {
       run: currentRun().name, pixels, mask, n, seed: Math.floor(Math.random() * 1e6),
       temperature,
     }, (ev) => {
+      if (!current()) return;
       if (ev.error) throw new Error(ev.error);
       if (ev.start) slots.forEach((img) => { img.src = ev.occluded; });
       if (ev.images) ev.images.forEach((src, i) => { slots[i].src = src; });
@@ -116,9 +126,9 @@ async function complete() {
         $("complete-progress").textContent = `${n} completions in ${((performance.now() - started) / 1000).toFixed(1)} s`;
         results.dataset.done = "1";
       }
-    }, running.signal);
+    }, signal);
   } catch (err) {
-    if (err.name !== "AbortError") say(err.message, true);
+    if (!aborted(err) && current()) say(err.message, true);
   }
 }
 

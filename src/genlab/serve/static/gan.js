@@ -1,9 +1,17 @@
 // The GAN game tab: start a game on the server, steer it, and draw the frames it streams.
-import { api, lineChart, readNumber, say } from "./common.js";
+// Several pages may show one game (a second tab, a projector): each names itself with VIEWER when
+// it listens and when it leaves, and the server ends a game only when no other page watches it.
+import { api, lineChart, readNumber, say, serverAnswers, speaker } from "./common.js";
 
 const RAMP = [[175, 141, 195], [247, 247, 247], [127, 191, 123]]; // purple (generated) .. white .. green (real)
 const DRAWN_BOUNDS = [-3, 3, -3, 3];
 const MAX_CURVE = 4000;
+const GRAD_RANGE = [-2, 2]; // log10 |grad G|: one scale for every game, so two games compare by eye
+const PRESETS = { // the notes' point, that a strong D starves the minimax G, shows with these
+  "strong-d": { d_steps: 5, lr_d: 0.005 },
+  defaults: { layers: 2, width: 64, d_steps: 1, lr_d: 0.001, lr_g: 0.001, speed: 5 },
+};
+const VIEWER = Array.from(crypto.getRandomValues(new Uint8Array(9)), (b) => b.toString(16).padStart(2, "0")).join("");
 // the server's limits on each field (app.GameBody)
 const FIELDS = {
   layers: { min: 1, max: 4 }, width: { min: 4, max: 256 }, d_steps: { min: 1, max: 10 }, speed: { min: 1, max: 50 },
@@ -20,6 +28,9 @@ let drawn = []; // centres clicked for "draw points"
 let wantPlaying = false; // what the user last asked for (Play/Pause decide from this, not from a frame)
 let controls = Promise.resolve(); // control requests, sent one after another in click order
 let inFlight = 0;
+let starts = 0; // Start presses: the reply to a superseded one is dropped (and its game ended)
+let previous = null; // the previous game's gradient curve {label, points}, drawn under this game's
+let arrivals = []; // when the latest frames came, for the real frame rate
 let leaving = false; // set when the page is unloaded (Back, reload): the game is kept for a return
 window.addEventListener("beforeunload", () => { leaving = true; });
 window.addEventListener("pagehide", () => { leaving = true; });
@@ -130,9 +141,22 @@ function drawLosses() {
     { label: "D loss", color: "#2166ac", points: curves.d },
     { label: "G loss", color: "#e6550d", points: curves.g },
   ], "losses per iteration");
-  lineChart($("gan-grad"), [{ label: "", color: "#7b3294", points: curves.grad }], "log10 size of G's gradient");
+  const mine = { label: previous ? "this game" : "", color: "#7b3294", points: curves.grad };
+  lineChart($("gan-grad"), previous ? [{ label: "previous game", color: "#999", dash: [5, 3], points: previous.points }, mine] : [mine],
+    "log10 size of G's gradient", { y: GRAD_RANGE });
+  $("gan-previous").textContent = previous ? `dashed grey: the previous game (${previous.label})` : "";
   $("gan-losses").dataset.points = String(curves.d.length);
   $("gan-grad").dataset.points = String(curves.grad.length);
+  $("gan-grad").dataset.previous = String(previous ? previous.points.length : 0);
+}
+
+const describe = (s) => `${s.loss}, ${s.d_steps} D step${s.d_steps > 1 ? "s" : ""} per G step, lr D ${s.lr_d}, lr G ${s.lr_g}`;
+
+// Frames per second over the last two seconds (null until there are a few).
+function frameRate() {
+  const now = performance.now();
+  arrivals = [...arrivals.filter((t) => now - t < 2000), now];
+  return arrivals.length >= 5 ? (1000 * (arrivals.length - 1)) / (now - arrivals[0]) : null;
 }
 
 function onFrame(frame) {
@@ -148,12 +172,18 @@ function onFrame(frame) {
   $("gan-iteration").textContent = frame.iteration;
   $("gan-updates").textContent = `${frame.d_updates} / ${frame.g_updates}`;
   $("gan-frames").textContent = frames;
+  const rate = frameRate();
+  $("gan-rate").textContent = rate === null ? "–" : rate.toFixed(1);
   drawColorBar(frame.heat_label);
   const c = frame.coverage;
   $("gan-coverage").textContent = c ? `${c.modes_covered} of ${c.modes_total} modes, ${(100 * c.high_quality).toFixed(0)} % high quality` : "– (no known modes)";
   const [asked, done] = frame.work;
-  $("gan-work").textContent = frame.playing && done < asked
-    ? `${done} of ${asked} iterations fit in a frame: the server caps each frame's training time, so heavy settings run slower` : "";
+  const notes = [];
+  if (frame.playing && done < asked) notes.push(`${done} of ${asked} iterations fit in a frame (the server trains at most ${game.frame_work_ms} ms per frame)`);
+  if (frame.playing && rate !== null && rate < 0.8 * game.frame_rate) {
+    notes.push(`${rate.toFixed(1)} frames per second, not ${game.frame_rate}: one iteration of these settings, and drawing the frame, take longer than a frame`);
+  }
+  $("gan-work").textContent = notes.length ? `${notes.join("; ")}: training runs slower than asked.` : "";
   if (inFlight === 0) wantPlaying = frame.playing; // e.g. a diverged game paused itself
   $("gan-play").textContent = wantPlaying ? "Pause" : "Play";
   drawPlane();
@@ -164,11 +194,16 @@ function setButtons(enabled) {
   for (const id of ["gan-play", "gan-step-d", "gan-step-g", "gan-reset"]) $(id).disabled = !enabled;
 }
 
+// The figures beside the plane start over (a new game, a Reset, a new drawing).
 function clearCurves() {
   for (const key of Object.keys(curves)) curves[key] = [];
   last = null;
   frames = 0;
+  arrivals = [];
   $("gan-frames").textContent = "0";
+  for (const id of ["gan-iteration", "gan-updates", "gan-coverage", "gan-rate"]) $(id).textContent = "–";
+  $("gan-work").textContent = "";
+  drawLosses();
 }
 
 // The URL names the game (#gan/ID), so Back, Forward or a reload come back to it.
@@ -179,21 +214,32 @@ function nameInUrl() {
 }
 
 function listen() {
-  stream = new EventSource(`/api/gan/${game.id}/stream`);
-  stream.onmessage = (e) => onFrame(JSON.parse(e.data));
+  stream = new EventSource(`/api/gan/${game.id}/stream?viewer=${VIEWER}`);
   const mine = stream;
-  // An error while the page unloads, or one the browser retries, is no end of the game (the server
-  // keeps it for a return); only a stream the browser gave up on is.
-  mine.onerror = () => {
-    if (leaving || mine !== stream || mine.readyState !== EventSource.CLOSED) return;
-    say("the game's stream closed (the game ended or the server stopped); press Start for a new game", true);
-    stop();
+  mine.onmessage = (e) => {
+    const event = JSON.parse(e.data);
+    if (mine !== stream) return;
+    if (event.ended) { stop({ leave: false }); say(event.ended, true); return; }
+    onFrame(event);
+  };
+  // An error while the page unloads is no end of the game (the server keeps it for a return). The
+  // browser retries a broken stream by itself: if the server still answers, that is a hiccup; if
+  // not, the server stopped and the page says so (serverAnswers shows how to start it again).
+  mine.onerror = async () => {
+    if (leaving || mine !== stream) return;
+    if (mine.readyState === EventSource.CLOSED) {
+      say("the game's stream closed (the game ended); press Start for a new game", true);
+      stop({ leave: false });
+    } else if (!(await serverAnswers()) && mine === stream) {
+      stop({ leave: false });
+    }
   };
   setButtons(true);
   nameInUrl();
 }
 
-// A game named in the URL that is still on the server: show its settings and watch it again.
+// A game named in the URL that is still on the server: show its settings and watch it (again).
+// Another page may be showing it (a second tab): this page joins it and sees the same frames.
 async function rejoin(id) {
   try {
     game = await api(`/api/gan/${encodeURIComponent(id)}`);
@@ -202,12 +248,20 @@ async function rejoin(id) {
   for (const [key, value] of Object.entries(game.settings)) if (form[key]) form[key].value = value;
   clearCurves();
   listen();
-  say(`back to your game on ${game.settings.dataset}`);
+  say(game.watchers > 0
+    ? `you joined a game on ${game.settings.dataset} that another page shows: both see it and steer it; Start begins a game of your own`
+    : `back to your game on ${game.settings.dataset}`);
 }
 
-function stop() {
+// This page leaves its game: the server ends it unless another page watches it.
+function leaveGame(id) {
+  api(`/api/gan/${encodeURIComponent(id)}?viewer=${VIEWER}`, { method: "DELETE" }).catch(() => {});
+}
+
+// Stop showing the game; `leave`: tell the server (not when the game or the server is gone already).
+function stop({ leave = true } = {}) {
   if (stream) stream.close();
-  if (game) api(`/api/gan/${game.id}`, { method: "DELETE" }).catch(() => {});
+  if (game && leave) leaveGame(game.id);
   stream = null;
   game = null;
   nameInUrl();
@@ -224,20 +278,27 @@ function readSettings() {
 
 async function start(event) {
   event.preventDefault();
+  const mine = ++starts; // any later press, even one with a wrong field, supersedes this one
+  const tell = speaker();
   let body;
-  try { body = readSettings(); } catch (err) { say(err.message, true); return; }
+  try { body = readSettings(); } catch (err) { tell(err.message, true); return; }
   if (body.dataset === "drawn") {
-    if (drawn.length === 0) { say("click the plane to place some points first", true); return; }
+    if (drawn.length === 0) { tell("click the plane to place some points first", true); return; }
     body.points = drawn;
   }
+  if (game && curves.grad.length) previous = { label: describe(game.settings), points: curves.grad };
   stop();
-  say("starting a game…");
+  clearCurves();
+  tell("starting a game…");
+  let made;
   try {
-    game = await api("/api/gan", { json: body });
-  } catch (err) { say(err.message, true); return; }
+    made = await api("/api/gan", { json: body });
+  } catch (err) { if (mine === starts) tell(err.message, true); return; }
+  if (mine !== starts) { leaveGame(made.id); return; } // superseded: nobody will watch this game
+  game = made;
   clearCurves();
   listen();
-  say(`game on ${body.dataset}: press Play, or step D and G`);
+  tell(`game on ${body.dataset}: press Play, or step D and G`);
   drawPlane();
 }
 
@@ -248,16 +309,27 @@ function act(action) {
   $("gan-play").textContent = wantPlaying ? "Pause" : "Play";
   if (action === "reset") clearCurves();
   const id = game.id;
+  const tell = speaker();
   inFlight += 1;
   controls = controls.then(() => api(`/api/gan/${id}/control`, { json: { action } }))
-    .then(() => say(""))
-    .catch((err) => say(err.message, true))
+    .then(() => tell(""))
+    .catch((err) => tell(err.message, true))
     .finally(() => { inFlight -= 1; });
+}
+
+function applyPreset() {
+  const chosen = PRESETS[$("gan-preset").value];
+  if (!chosen) return;
+  const form = $("gan-form").elements;
+  for (const [key, value] of Object.entries(chosen)) { form[key].value = value; form[key].setAttribute("aria-invalid", "false"); }
+  say($("gan-preset").value === "strong-d"
+    ? "strong D: press Start under minimax, then under non-saturating, and compare G's gradient with the previous game's (dashed)"
+    : "the default settings");
 }
 
 function placePoint(e) {
   if (!drawing()) { say("choose “draw points” to place your own data"); return; }
-  if (game) { stop(); last = null; } // a new drawing: the game on the old one ends
+  if (game) { stop(); clearCurves(); } // a new drawing: the game on the old one ends, and its figures go
   const canvas = $("gan-plane");
   const r = canvas.getBoundingClientRect();
   const [x0, x1, y0, y1] = DRAWN_BOUNDS;
@@ -275,8 +347,11 @@ export async function setupGan() {
   $("gan-step-g").addEventListener("click", () => act("step_g"));
   $("gan-reset").addEventListener("click", () => act("reset"));
   $("gan-clear").addEventListener("click", () => { drawn = []; drawPlane(); say(""); });
+  $("gan-preset").addEventListener("change", applyPreset);
+  $("gan-form").addEventListener("input", (e) => { if (e.target.name in FIELDS) $("gan-preset").value = ""; });
+  document.addEventListener("server-gone", () => { if (game) stop({ leave: false }); });
   $("gan-form").elements.dataset.addEventListener("change", () => {
-    if (drawing() && game && game.settings.dataset !== "drawn") { stop(); last = null; }
+    if (drawing() && game && game.settings.dataset !== "drawn") { stop(); clearCurves(); }
     say(drawing() ? "click the plane to place points, then press Start" : "");
     drawPlane();
   });

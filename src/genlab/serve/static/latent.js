@@ -1,5 +1,5 @@
 // The Latent tab: click a 2-D latent map or move sliders to decode a code; interpolate between ends.
-import { api, fillRunSelect, image, readNumber, say } from "./common.js";
+import { aborted, api, fillRunSelect, image, latest, readNumber, say, speaker } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 const LABEL_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
@@ -10,16 +10,26 @@ let ends = []; // picked test-image indices for the interpolation: [start, end],
 let pending = null;
 let post = null; // q(z|x) of the last test image clicked: {m, std, codes, ...}
 let path = null; // the codes of the last interpolation
+let loaded = null; // the run shown (a "change" to the same run reloads nothing)
+// each field's latest request: an older reply that comes late is dropped
+const decodes = latest();
+const posteriors = latest();
+const walks = latest();
+// the map's plot inside its canvas (the margins hold the z1 and z2 axes): left, top, side in pixels
+const PLOT = { left: 36, top: 8, side: 356 };
 
 function run() { return $("latent-run").value; }
 
 async function decode() {
+  const { signal, current } = decodes.begin();
+  const asked = z.slice();
   try {
-    const { png } = await api("/api/decode", { json: { run: run(), z } });
+    const { png } = await api("/api/decode", { json: { run: run(), z: asked }, signal });
+    if (!current()) return;
     $("latent-decoded").src = png;
-    $("latent-z").textContent = `z = (${z.slice(0, 6).map((v) => v.toFixed(2)).join(", ")}${z.length > 6 ? ", …" : ""})`;
+    $("latent-z").textContent = `z = (${asked.slice(0, 6).map((v) => v.toFixed(2)).join(", ")}${asked.length > 6 ? ", …" : ""})`;
     if (info.latent === 2) drawMap();
-  } catch (err) { say(err.message, true); }
+  } catch (err) { if (!aborted(err)) say(err.message, true); }
 }
 
 function decodeSoon() {
@@ -27,32 +37,73 @@ function decodeSoon() {
   pending = setTimeout(decode, 60);
 }
 
+// The z1 (across) and z2 (up) axes in the map's margins, with a tick at every whole number.
+function drawAxes(ctx, canvas) {
+  const e = info.extent;
+  const { left, top, side } = PLOT;
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = "#444";
+  ctx.fillStyle = "#333";
+  ctx.lineWidth = 1;
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.textAlign = "center";
+  for (let v = -Math.floor(e); v <= e; v++) {
+    const x = left + ((v + e) / (2 * e)) * side;
+    const y = top + ((e - v) / (2 * e)) * side;
+    ctx.beginPath();
+    ctx.moveTo(x, top + side);
+    ctx.lineTo(x, top + side + 4);
+    ctx.moveTo(left - 4, y);
+    ctx.lineTo(left, y);
+    ctx.stroke();
+    ctx.fillText(String(v), x, top + side + 15);
+    ctx.fillText(String(v), left - 14, y + 4);
+  }
+  ctx.font = "italic 12px system-ui, sans-serif";
+  ctx.fillText("z1", left + side / 2, canvas.height - 3);
+  ctx.save();
+  ctx.translate(10, top + side / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.fillText("z2", 0, 0);
+  ctx.restore();
+  ctx.textAlign = "left";
+}
+
 function drawMap() {
   const canvas = $("latent-map");
   const ctx = canvas.getContext("2d");
+  drawAxes(ctx, canvas);
   const side = info.map_side;
-  const cell = canvas.width / side;
+  const { left, top } = PLOT;
+  const cell = PLOT.side / side;
   ctx.imageSmoothingEnabled = false;
-  info.mapImages.forEach((img, i) => ctx.drawImage(img, (i % side) * cell, Math.floor(i / side) * cell, cell, cell));
+  info.mapImages.forEach((img, i) => ctx.drawImage(img, left + (i % side) * cell, top + Math.floor(i / side) * cell, cell, cell));
   const e = info.extent;
-  const at = ([a, b]) => [((a + e) / (2 * e)) * canvas.width, ((e - b) / (2 * e)) * canvas.height];
+  const at = ([a, b]) => [left + ((a + e) / (2 * e)) * PLOT.side, top + ((e - b) / (2 * e)) * PLOT.side];
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left, top, PLOT.side, PLOT.side);
+  ctx.clip(); // codes outside [-e, e]² stay off the axes
   for (const [a, b, label] of info.codes || []) {
     const [x, y] = at([a, b]);
     ctx.fillStyle = LABEL_COLORS[label % LABEL_COLORS.length];
     ctx.fillRect(x - 2, y - 2, 4, 4);
   }
-  const scale = canvas.width / (2 * e);
-  if (post) { // the encoder's m and spread: ellipses at 1 and 2 standard deviations, and the draws
+  const scale = PLOT.side / (2 * e);
+  if (post) { // the encoder's m and spread: the draws, then ellipses at 1 and 2 standard deviations on top
     const [mx, my] = at(post.m);
-    ctx.strokeStyle = "#ff1493";
-    ctx.lineWidth = 2;
-    for (const k of [1, 2]) {
-      ctx.beginPath();
-      ctx.ellipse(mx, my, Math.max(1, k * post.std[0] * scale), Math.max(1, k * post.std[1] * scale), 0, 0, 2 * Math.PI);
-      ctx.stroke();
-    }
     ctx.fillStyle = "#ff1493";
-    for (const c of post.codes) { const [cx, cy] = at(c); ctx.fillRect(cx - 3, cy - 3, 6, 6); }
+    for (const c of post.codes) { const [cx, cy] = at(c); ctx.fillRect(cx - 1.5, cy - 1.5, 3, 3); }
+    for (const [color, width] of [["#fff", 4], ["#ff1493", 2]]) { // a white halo keeps a small ellipse visible
+      ctx.strokeStyle = color;
+      ctx.lineWidth = width;
+      for (const k of [1, 2]) {
+        ctx.beginPath();
+        ctx.ellipse(mx, my, Math.max(1, k * post.std[0] * scale), Math.max(1, k * post.std[1] * scale), 0, 0, 2 * Math.PI);
+        ctx.stroke();
+      }
+    }
   }
   if (path) { // the interpolation's walk through the code space
     ctx.strokeStyle = "#111";
@@ -69,6 +120,7 @@ function drawMap() {
   ctx.beginPath();
   ctx.arc(x, y, 7, 0, 2 * Math.PI);
   ctx.stroke();
+  ctx.restore();
 }
 
 function buildSliders() {
@@ -77,8 +129,9 @@ function buildSliders() {
   for (let i = 0; i < info.sliders; i++) {
     const label = document.createElement("label");
     const input = Object.assign(document.createElement("input"), { type: "range", min: -3, max: 3, step: 0.05, value: z[i] });
-    input.addEventListener("input", () => { z[i] = parseFloat(input.value); decodeSoon(); });
-    label.append(`z${i + 1}`, input);
+    const shown = Object.assign(document.createElement("output"), { value: z[i].toFixed(2) });
+    input.addEventListener("input", () => { z[i] = parseFloat(input.value); shown.value = z[i].toFixed(2); decodeSoon(); });
+    label.append(`z${i + 1}`, input, shown);
     box.append(label);
   }
   if (info.latent > info.sliders) box.append(`(the other ${info.latent - info.sliders} coordinates stay as drawn)`);
@@ -103,8 +156,10 @@ async function randomCode() {
 
 async function loadRun() {
   const name = run();
-  if (!name) return;
-  const answer = await api(`/api/latent?run=${encodeURIComponent(name)}`);
+  if (!name || name === loaded) return;
+  loaded = name;
+  let answer;
+  try { answer = await api(`/api/latent?run=${encodeURIComponent(name)}`); } catch (err) { loaded = null; throw err; }
   if (name !== run()) return; // another run was picked meanwhile
   info = answer;
   // a VAE starts at the prior's centre; a GAN's z = 0 is often no picture at all, so it starts from a draw
@@ -157,9 +212,10 @@ function pickEnd(index) {
 // map, its mean and spread as ellipses).
 async function showPosterior(index) {
   const name = run();
+  const { signal, current } = posteriors.begin();
   try {
-    const answer = await api(`/api/latent/posterior?run=${encodeURIComponent(name)}&index=${index}&seed=${index}`);
-    if (name !== run()) return;
+    const answer = await api(`/api/latent/posterior?run=${encodeURIComponent(name)}&index=${index}&seed=${index}`, { signal });
+    if (name !== run() || !current()) return;
     post = answer;
     const caption = Object.assign(document.createElement("p"), { className: "hint",
       textContent: `test image ${index}: m = (${post.m.slice(0, 4).map((v) => v.toFixed(2)).join(", ")}${post.m.length > 4 ? ", …" : ""}), `
@@ -169,7 +225,7 @@ async function showPosterior(index) {
     recon.className = "recon";
     $("latent-posterior").replaceChildren(caption, recon, ...post.draws.map((src, i) => image(src, `draw ${i + 1}`)));
     if (info.latent === 2) drawMap();
-  } catch (err) { say(err.message, true); }
+  } catch (err) { if (!aborted(err)) say(err.message, true); }
 }
 
 // The map's dots are test images' codes, coloured by class; the legend names the colours.
@@ -194,27 +250,41 @@ async function interpolate() {
       [a, b] = ends.map((index) => ({ index }));
     } else {
       [a, b] = [["latent-seed-a", "start seed"], ["latent-seed-b", "end seed"]].map(([id, name]) => ({ seed: readNumber($(id), name, { min: 0, max: 2147483647 }) }));
+      if (a.seed === b.seed) {
+        $("latent-seed-b").setAttribute("aria-invalid", "true");
+        throw new Error(`the start and end seeds are both ${a.seed}: the walk would show one image ${steps} times; pick two different seeds`);
+      }
     }
   } catch (err) { say(err.message, true); return; }
-  say("");
+  const tell = speaker();
+  tell("");
+  const { signal, current } = walks.begin();
   try {
-    const { images, codes } = await api("/api/interpolate", { json: { run: run(), a, b, steps, path: $("latent-path").value } });
+    const { images, codes } = await api("/api/interpolate", { json: { run: run(), a, b, steps, path: $("latent-path").value }, signal });
+    if (!current()) return;
     $("latent-walk").replaceChildren(...images.map((src, i) => image(src, `step ${i + 1}`)));
     path = codes;
     if (info.latent === 2) drawMap();
-  } catch (err) { say(err.message, true); }
+  } catch (err) { if (!aborted(err)) tell(err.message, true); }
 }
 
 export async function setupLatent() {
+  // the tab opens on a run with an encoder (its notes speak of the encoder's ellipses), a 2-D one first
   runs = await fillRunSelect($("tab-latent"), $("latent-run"), ["latent"],
-    "No VAE or GAN run on images under --runs. Train one, e.g. `genlab train vae --data digits --latent 2 --epochs 5 --out RUNS/vae`, and reload.");
+    "No VAE or GAN run on images under --runs. Train one, e.g. `genlab train vae --data digits --latent 2 --epochs 5 --out RUNS/vae`, and reload.",
+    (r) => 2 * r.encoder + (r.latent === 2));
   $("latent-run").addEventListener("change", loadRun);
   $("latent-random").addEventListener("click", randomCode);
   $("latent-go").addEventListener("click", interpolate);
+  $("latent-map").dataset.plot = `${PLOT.left},${PLOT.top},${PLOT.side}`;
   $("latent-map").addEventListener("click", (e) => {
-    const r = e.target.getBoundingClientRect();
+    const canvas = e.target;
+    const r = canvas.getBoundingClientRect();
+    const k = canvas.width / r.width; // CSS pixels -> canvas pixels (the canvas shrinks on a phone)
+    const [fx, fy] = [((e.clientX - r.left) * k - PLOT.left) / PLOT.side, ((e.clientY - r.top) * k - PLOT.top) / PLOT.side];
+    if (fx < 0 || fx > 1 || fy < 0 || fy > 1) return; // a click on the axes
     const ext = info.extent;
-    z = [-ext + ((e.clientX - r.left) / r.width) * 2 * ext, ext - ((e.clientY - r.top) / r.height) * 2 * ext];
+    z = [-ext + fx * 2 * ext, ext - fy * 2 * ext];
     buildSliders();
     decode();
   });

@@ -1,7 +1,7 @@
 // Tabs: each is set up the first time it is shown. The tab lives in the URL hash and every switch is
 // a history entry, so the browser's Back goes to the previous tab (the page, and a running game,
 // stay) instead of leaving the app.
-import { say } from "./common.js";
+import { rememberRestart, say } from "./common.js";
 import { ganHash, setupGan } from "./gan.js";
 import { setupComplete } from "./complete.js";
 import { setupLatent } from "./latent.js";
@@ -29,5 +29,7 @@ document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("cli
   show(b.dataset.tab);
 }));
 window.addEventListener("popstate", () => show(fromHash()));
+// the command that starts this server again, for the page to name if the server stops
+fetch("/api/health").then((r) => r.json()).then((h) => rememberRestart(h.restart)).catch(() => {});
 if (!location.hash.startsWith("#gan/")) history.replaceState(null, "", `#${fromHash()}`);
 show(fromHash());

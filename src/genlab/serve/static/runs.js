@@ -1,16 +1,16 @@
 // The Runs tab: every run under --runs, its last test figures, curves, pictures and fresh samples.
-import { api, image, lineChart, say } from "./common.js";
+import { aborted, api, figure, image, latest, lineChart, say } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
-const SKIP = new Set(["epoch", "step", "seconds"]);
 const FIRST = "bits_per_dim"; // the one figure every likelihood family reports on the same footing
 const SAMPLES = { complete: true, latent: true, sample: true }; // families /api/sample draws from
+const details = latest(); // the run whose details are being fetched: a later click wins
+const firstFirst = ([a], [b]) => (b === FIRST) - (a === FIRST);
 
-// Every last test figure, bits/dim first.
-function figures(last) {
-  return Object.entries(last || {}).filter(([k]) => !SKIP.has(k))
-    .sort(([a], [b]) => (b === FIRST) - (a === FIRST))
-    .map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`).join(", ");
+// Each figure's last test value with its unit, bits/dim first.
+function figures({ last, units }) {
+  return Object.entries(last || {}).sort(firstFirst)
+    .map(([k, v]) => `${k} ${figure(v)}${units && units[k] ? ` ${units[k]}` : ""}`).join(", ");
 }
 
 // A picture with its file name as caption (a click opens it full size), or a sound to play.
@@ -31,13 +31,16 @@ function picture(name, path) {
 async function showRun(name) {
   const detail = $("run-detail");
   detail.replaceChildren("loading…");
+  const { signal, current } = details.begin();
   try {
-    const run = await api(`/api/runs/info?run=${encodeURIComponent(name)}`);
+    const run = await api(`/api/runs/info?run=${encodeURIComponent(name)}`, { signal });
+    if (!current()) return;
     const parts = [Object.assign(document.createElement("h2"), { textContent: `${run.name}: ${run.model} on ${run.data}` })];
-    for (const [key, splits] of Object.entries(run.curves).sort(([a], [b]) => (b === FIRST) - (a === FIRST)).slice(0, 6)) {
+    for (const [key, splits] of Object.entries(run.curves).sort(firstFirst)) { // every curve (a VAE's FID is its 7th)
       const canvas = Object.assign(document.createElement("canvas"), { width: 320, height: 180 });
+      canvas.dataset.figure = key;
       lineChart(canvas, [{ label: "train", color: "#2166ac", points: splits.train },
-        { label: "test", color: "#e6550d", points: splits.test }], key);
+        { label: "test", color: "#e6550d", points: splits.test }], run.units[key] ? `${key} (${run.units[key]})` : key);
       parts.push(canvas);
     }
     const shown = run.pictures.filter((p) => !p.startsWith("samples/") && !p.startsWith("frames/") && !p.startsWith("mixture/"));
@@ -59,7 +62,7 @@ async function showRun(name) {
       parts.push(document.createElement("div"), button, box);
     }
     detail.replaceChildren(...parts);
-  } catch (err) { detail.replaceChildren(); say(err.message, true); }
+  } catch (err) { if (!aborted(err) && current()) { detail.replaceChildren(); say(err.message, true); } }
 }
 
 export async function setupRuns() {
@@ -72,7 +75,7 @@ export async function setupRuns() {
   const rows = await Promise.all(runs.map(async (r) => {
     const tr = document.createElement("tr");
     let last = "";
-    if (r.family !== "broken") last = figures((await api(`/api/runs/info?run=${encodeURIComponent(r.name)}`)).last);
+    if (r.family !== "broken") last = figures(await api(`/api/runs/info?run=${encodeURIComponent(r.name)}`));
     for (const text of [r.name, r.model || "damaged", r.data || r.error, last]) tr.append(Object.assign(document.createElement("td"), { textContent: text }));
     tr.addEventListener("click", () => showRun(r.name));
     return tr;
