@@ -172,6 +172,9 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
     if main and out.exists() and (out / runs.CONFIG).exists():
         runs.prepare_new_run(out)  # raises before the data is even loaded
     data = _load_data(cls, data_cfg)
+    defaults = {k: v for k, v in cls.model_defaults_for(data.kind, data.item_shape).items() if k not in model_values}
+    if defaults:  # options whose default depends on the data (a palette on colour images)
+        model_cfg = cls.make_config(**model_values, **defaults)
     if typed is not None:
         train_cfg = replace(train_cfg, **{k: v for k, v in cls.train_defaults_for(data.kind).items() if k not in typed})
     quality = _probe(train_cfg, probe, data)  # before the run folder is made: it may refuse the data
