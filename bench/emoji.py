@@ -19,7 +19,8 @@ mean head's samples differ only through what they are given), and the chroma of 
 bottom halves is compared with the real bottom halves': the mean head's is measurably greyer when it
 is below the palette head's and the data's by more than the seeds' spread.
 
-    .venv/bin/python bench/emoji.py [--minutes 2] [--seeds 1] [--families pixelrnn,vae,gan] [--out bench/emoji]
+    .venv/bin/python bench/emoji.py [--minutes 2] [--seeds 1] [--first-seed 0] [--families pixelrnn,vae,gan]
+                                    [--no-plain] [--out bench/emoji]
 """
 from __future__ import annotations
 
@@ -80,6 +81,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=2.0, help="training minutes of every run (scored at the end)")
     p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     p.add_argument("--families", default="pixelrnn,vae,gan")
     p.add_argument("--no-plain", action="store_true")
     p.add_argument("--out", default="bench/emoji")
@@ -95,14 +97,14 @@ def main() -> None:
     load, started = [os.getloadavg()[0]], time.process_time()
     runs: dict[str, list[dict]] = {}
     colour: dict[str, list[float]] = {"data": [], "palette": [], "mean": [], "palette_samples": [], "steps": []}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for family in [f.strip() for f in args.families.split(",") if f.strip()]:
             variant = quality.Variant.parse(family)
             with tempfile.TemporaryDirectory() as tmp:
                 rows = quality.genlab_run(variant, args.minutes, args.minutes, seed, scorer, Path(tmp), spec=SPEC)
                 runs.setdefault(variant.label, []).append(rows[-1])
                 model = genlab.load(Path(tmp) / "run").model
-                if seed == 0:
+                if seed == args.first_seed:
                     viz.save_grid(quality.sample(model, 64), out / "grids" / f"{family}.png", nrow=8)
                 if family == "pixelrnn":
                     steps = int(rows[-1]["steps"])
@@ -112,7 +114,7 @@ def main() -> None:
                     colour["palette_samples"].append(rows[-1]["chroma"])
                     colour["palette"].append(chroma(bottom_halves(model, data.test, seed)))
                     colour["mean"].append(chroma(bottom_halves(other, data.test, seed)))
-                    if seed == 0:
+                    if seed == args.first_seed:
                         hidden = (torch.arange(32)[:, None] >= 16).expand(32, 32)  # the bottom half
                         viz.save_grid(other.complete(data.test[:32], hidden, 1).cpu(),
                                       out / "grids" / "mean_head_completions.png", nrow=8)

@@ -118,6 +118,9 @@ def test_without_the_font_or_the_list_it_exits_2_with_the_install_command(tmp_pa
     assert INSTALL in cli_error(capsys, ["data", "emoji"])  # a file that is no emoji font
     monkeypatch.setenv(emoji.EMOJI_TEST_ENV, str(tmp_path / "none.txt"))
     assert INSTALL in cli_error(capsys, ["data", "emoji"])
+    (tmp_path / "bad.txt").write_bytes(b"# group: Flags\nXYZ ; fully-qualified # ?\n")
+    monkeypatch.setenv(emoji.EMOJI_TEST_ENV, str(tmp_path / "bad.txt"))
+    assert "lists no emoji" in cli_error(capsys, ["data", "emoji"])
     parsed = emoji.parse_emoji_test(list_file.read_text(encoding="utf-8"))
     assert [(e.text, e.name, e.group) for e in parsed] == [("\U0001F600", "grinning face", 0)]  # no skin tones
 

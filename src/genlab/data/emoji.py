@@ -165,7 +165,15 @@ def cached_set(size: int = DEFAULT_SIZE, items: list[Emoji] | None = None) -> tu
     font_bytes = _readable(font_file, "Debian's colour emoji font (fonts-noto-color-emoji)")
     listing = _readable(emoji_test_path(), "the emoji list of Debian's unicode-data (emoji-test.txt)")
     if items is None:
-        items = parse_emoji_test(listing.decode("utf-8"))
+        try:
+            items = parse_emoji_test(listing.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:  # not UTF-8, or a code point that is no hex number
+            items, why = [], f" ({type(exc).__name__}: {exc})"
+        else:
+            why = ""
+        if not items:
+            raise GenlabError(f"{emoji_test_path()} lists no emoji as Unicode's emoji-test.txt does{why}; install "
+                              f"Debian's with {INSTALL}")
     recipe = {"version": VERSION, "size": size, "strike": STRIKE, "square": SQUARE, "background": BACKGROUND,
               "items": [e.text for e in items], "font": hashlib.sha256(font_bytes).hexdigest(),
               "libraries": _libraries()}
