@@ -10,17 +10,18 @@ settings, PyTorch's DCGAN example), each trained for --minutes of wall-clock tra
 classifier of the 9 emoji groups): FID, KID, precision/recall, the classifier's mean top-class
 confidence over the groups, its inception score, the nearest-neighbour ratio; and the samples' chroma.
 
-Part 2 (colour): chroma = max - min of R, G, B per pixel, mean over pixels and images
-(report/lecture/colours.py). (a) The 1,000 samples of part 1's PixelRNN (palette head) against the
-test split's: the target is within 15 % of the data's. (b) The same network with `--output mean`
-(R, G, B predicted as three numbers by squared error, the prediction taken as it is) trained for the
-same number of steps; both heads complete the bottom half of every test emoji from its top half (the
-mean head's samples differ only through what they are given), and the chroma of the completed
-bottom halves is compared with the real bottom halves': the mean head's is measurably greyer when it
-is below the palette head's and the data's by more than the seeds' spread.
+Part 2 (colour, --colour-steps N; 0 leaves it out): chroma = max - min of R, G, B per pixel, mean
+over pixels and images (report/lecture/colours.py). PixelRNN with genlab's defaults (palette head,
+32 colours) and the same network with `--output mean` (R, G, B predicted as three numbers by squared
+error, the prediction taken as it is), each trained N steps (a budget in steps: the same weights
+however busy the machine). (a) 1,000 samples of the palette head against the test split: the
+target is chroma within 15 % of the data's. (b) Both heads complete the bottom half of every test
+emoji from its top half (the mean head's samples differ only through what they are given); the
+chroma of the completed bottom halves against the real bottom halves': the mean head's is
+measurably greyer when it is below the palette head's and the data's by more than the seeds' spread.
 
     .venv/bin/python bench/emoji.py [--minutes 2] [--seeds 1] [--first-seed 0] [--families pixelrnn,vae,gan]
-                                    [--no-plain] [--out bench/emoji]
+                                    [--no-plain] [--colour-steps 600] [--out bench/emoji]
 """
 from __future__ import annotations
 
@@ -65,12 +66,28 @@ def bottom_halves(model, images: torch.Tensor, seed: int) -> torch.Tensor:
     return done[:, :, h // 2:]
 
 
-def mean_head(steps: int, seed: int, folder: Path):
-    """PixelRNN with genlab's defaults but --output mean, trained `steps` steps."""
+def pixelrnn(options: dict, steps: int, seed: int, run: Path):
+    """PixelRNN with genlab's defaults and `options`, trained `steps` steps into `run`."""
     cfg = TrainConfig(steps=steps, seed=seed, device="cpu", threads=1)
-    train.start("pixelrnn", {"output": "mean"}, DataConfig(data=SPEC), cfg, folder / "mean", quiet=True,
-                typed={"steps", "seed", "device", "threads"})
-    return genlab.load(folder / "mean").model
+    train.start("pixelrnn", options, DataConfig(data=SPEC), cfg, run, quiet=True, typed={"steps", "seed", "device", "threads"})
+    return genlab.load(run).model
+
+
+def colour_part(data, steps: int, seed: int, out: Path, colour: dict[str, list[float]]) -> None:
+    """Both heads for `steps` steps: the palette head's samples' chroma, both heads' completed bottom halves'."""
+    with tempfile.TemporaryDirectory() as tmp:
+        palette_head = pixelrnn({}, steps, seed, Path(tmp) / "palette")
+        mean_head = pixelrnn({"output": "mean"}, steps, seed, Path(tmp) / "mean")
+    samples = quality.sample(palette_head, quality.N)
+    colour["palette_samples"].append(chroma(samples))
+    colour["palette"].append(chroma(bottom_halves(palette_head, data.test, seed)))
+    colour["mean"].append(chroma(bottom_halves(mean_head, data.test, seed)))
+    if not (out / "grids" / "colour_palette_head.png").exists():
+        viz.save_grid(samples[:64], out / "grids" / "colour_palette_head.png", nrow=8)
+        hidden = (torch.arange(32)[:, None] >= 16).expand(32, 32)  # the bottom half
+        for name, model in (("palette", palette_head), ("mean", mean_head)):
+            g = torch.Generator().manual_seed(seed)
+            viz.save_grid(model.complete(data.test[:32], hidden, 1, g).cpu(), out / "grids" / f"colour_{name}_completions.png", nrow=8)
 
 
 def spread(values: list[float]) -> str:
@@ -82,8 +99,9 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=2.0, help="training minutes of every run (scored at the end)")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
-    p.add_argument("--families", default="pixelrnn,vae,gan")
+    p.add_argument("--families", default="pixelrnn,vae,gan", help="part 1's families ('' for none)")
     p.add_argument("--no-plain", action="store_true")
+    p.add_argument("--colour-steps", type=int, default=600, help="steps of each PixelRNN head in part 2 (0: no part 2)")
     p.add_argument("--out", default="bench/emoji")
     args = p.parse_args()
     threads.apply(1)
@@ -106,23 +124,17 @@ def main() -> None:
                 model = genlab.load(Path(tmp) / "run").model
                 if seed == args.first_seed:
                     viz.save_grid(quality.sample(model, 64), out / "grids" / f"{family}.png", nrow=8)
-                if family == "pixelrnn":
-                    steps = int(rows[-1]["steps"])
-                    other = mean_head(steps, seed, Path(tmp))
-                    colour["steps"].append(steps)
-                    colour["data"].append(real_bottom)
-                    colour["palette_samples"].append(rows[-1]["chroma"])
-                    colour["palette"].append(chroma(bottom_halves(model, data.test, seed)))
-                    colour["mean"].append(chroma(bottom_halves(other, data.test, seed)))
-                    if seed == args.first_seed:
-                        hidden = (torch.arange(32)[:, None] >= 16).expand(32, 32)  # the bottom half
-                        viz.save_grid(other.complete(data.test[:32], hidden, 1).cpu(),
-                                      out / "grids" / "mean_head_completions.png", nrow=8)
             if family in quality.PLAIN and not args.no_plain:
                 plain = quality.plain_run(family, args.minutes, args.minutes, seed, scorer, palette, spec=SPEC)
                 runs.setdefault(quality.PLAIN[family], []).append(plain[-1])
             load.append(os.getloadavg()[0])
             print(f"seed {seed}: {family} done (load {load[-1]:.1f})", file=sys.stderr, flush=True)
+        if args.colour_steps:
+            colour_part(data, args.colour_steps, seed, out, colour)
+            colour["steps"].append(args.colour_steps)
+            colour["data"].append(real_bottom)
+            load.append(os.getloadavg()[0])
+            print(f"seed {seed}: colour heads done (load {load[-1]:.1f})", file=sys.stderr, flush=True)
     print(f"torch {torch.__version__}, 1 thread; {SPEC}: {len(data.train)} train / {len(data.test)} test, "
           f"{quality.N} samples vs the test split in {scorer.space.name}; {args.minutes:g} min per run; "
           f"{args.seeds} seed(s), medians (range); load average {min(load):.1f}-{max(load):.1f}; "
@@ -143,7 +155,7 @@ def main() -> None:
         greyer = [min(p, d) - m for p, m, d in zip(colour["palette"], colour["mean"], colour["data"])]
         noise = max(max(v) - min(v) for v in (colour["palette"], colour["mean"]))
         print(f"colour: bottom halves completed from the top halves of the {len(data.test)} test emoji "
-              f"({spread(colour['steps'])} steps per head): data {real_bottom:.3f}, palette head "
+              f"({colour['steps'][0]} steps per head): data {real_bottom:.3f}, palette head "
               f"{spread(colour['palette'])}, mean head {spread(colour['mean'])}; the mean head below both by "
               f"{spread(greyer)} (seeds' spread {noise:.3f}: {'greyer' if min(greyer) > noise else 'not shown'})")
     (out / "rows.json").write_text(json.dumps({"floor": floor, "runs": runs, "colour": colour}, indent=1))

@@ -41,12 +41,16 @@ def digest(*arrays) -> str:
 @pytest.fixture(scope="module")
 def emoji_set(tmp_path_factory):
     """The whole set at the default 32x32, built twice, each into a cache of its own, without network."""
-    built = []
+    built, files = [], []
     with pytest.MonkeyPatch.context() as mp:
         no_network(mp)
         for name in ("a", "b"):
-            mp.setenv("GENLAB_CACHE", str(tmp_path_factory.mktemp(name)))
+            cache = tmp_path_factory.mktemp(name)
+            mp.setenv("GENLAB_CACHE", str(cache))
             built.append(load_dataset("emoji"))
+            files.append(sorted((cache / "emoji").iterdir()))
+    (a,), (b,) = files  # one cached file per build: the same name and the same bytes
+    assert a.name == b.name and a.read_bytes() == b.read_bytes()
     return built
 
 
