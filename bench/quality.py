@@ -63,7 +63,7 @@ from genlab.models.gan import GAN, GANConfig  # noqa: E402
 from genlab.models.pixelrnn import PixelRNN, PixelRNNConfig  # noqa: E402
 from genlab.models.vae import VAE, VAEConfig  # noqa: E402
 
-N, SAMPLE_SEED, SHAPE = 1000, 0, (1, 28, 28)
+N, SAMPLE_SEED = 1000, 0
 FIGURES = ("fid", "kid", "precision", "recall", "confidence", "inception_score", "nn_ratio")
 EXTRAS = ("steps", "test_nll")  # genlab's runs: steps trained, the final model's test NLL (nats per image)
 PLAIN = {"pixelrnn": "plain PixelCNN", "vae": "plain VAE 784-400-20", "gan": "plain DCGAN"}
@@ -154,12 +154,12 @@ def typed_value(field: dataclasses.Field, value: str, spec: str):
 
 
 def genlab_run(variant: Variant, minutes: float, every: float, seed: int, scorer: Scorer, folder: Path,
-               lr_schedule: str = "constant") -> list[dict]:
-    """Train the variant for `minutes`, scored every `every` minutes; the run folder is folder/run."""
+               lr_schedule: str = "constant", spec: str = "mnist5k") -> list[dict]:
+    """Train the variant on `spec` for `minutes`, scored every `every` minutes; the run folder is folder/run."""
     cfg = TrainConfig(minutes=minutes, seed=seed, device="cpu", quality_every=every * 60, threads=1, lr_schedule=lr_schedule)
     cfg = dataclasses.replace(cfg, **variant.train)
     probe = scorer.at_temperature(variant.temperature)
-    train.start(variant.family, variant.model, DataConfig(data="mnist5k"), cfg, folder / "run", quiet=True,
+    train.start(variant.family, variant.model, DataConfig(data=spec), cfg, folder / "run", quiet=True,
                 typed={"minutes", "seed", "device", "quality_every", "threads", "lr_schedule", *variant.train},
                 probe=lambda data: probe)
     metrics = viz.read_metrics(folder / "run" / "metrics.csv")
@@ -173,14 +173,16 @@ def slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=-]+", "_", label).strip("_")
 
 
-def plain_model(family: str, palette: Palette):
-    """(model to sample from, its training data, one step of the plain loop on a batch)."""
-    data = load_dataset("mnist5k").train
+def plain_model(family: str, palette: Palette, spec: str = "mnist5k"):
+    """(model to sample from, its training data, one step of the plain loop on a batch); the VAE and
+    the PixelCNN on `palette` (mnist5k: binarized)."""
+    data = load_dataset(spec).train
+    shape = tuple(data.shape[1:])  # (1, 28, 28) for mnist5k
     if family == "gan":
-        loop = gan_speed.ExampleLoop(GAN(GANConfig(), SHAPE))
-        return loop.gan, data.float() / 127.5 - 1, loop.step  # (4000, 1, 28, 28) in [-1, 1]
-    model = (VAE(VAEConfig(colors=2, sample_prior="normal"), SHAPE, palette) if family == "vae"  # codes from N(0, I)
-             else PixelRNN(PixelRNNConfig(arch="pixelcnn", layers=5, width=32, colors=2, ema=0.0), SHAPE, palette))
+        loop = gan_speed.ExampleLoop(GAN(GANConfig(), shape))
+        return loop.gan, data.float() / 127.5 - 1, loop.step  # (N, C, H, W) in [-1, 1]
+    model = (VAE(VAEConfig(colors=palette.k, sample_prior="normal"), shape, palette) if family == "vae"  # codes from N(0, I)
+             else PixelRNN(PixelRNNConfig(arch="pixelcnn", layers=5, width=32, colors=palette.k, ema=0.0), shape, palette))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)  # the tutorials' setting
 
     def step(x: torch.Tensor) -> None:
@@ -192,10 +194,11 @@ def plain_model(family: str, palette: Palette):
     return model, model.prepare(data), step
 
 
-def plain_run(family: str, minutes: float, every: float, seed: int, scorer: Scorer, palette: Palette) -> list[dict]:
+def plain_run(family: str, minutes: float, every: float, seed: int, scorer: Scorer, palette: Palette,
+              spec: str = "mnist5k") -> list[dict]:
     """The tutorial loop (DataLoader, shuffle) for `minutes` of training, scored every `every` minutes."""
     torch.manual_seed(seed)
-    model, data, step = plain_model(family, palette)
+    model, data, step = plain_model(family, palette, spec)
     loader = DataLoader(TensorDataset(data), batch_size=gan_speed.BATCH if family == "gan" else 128, shuffle=True)
     rows, trained, last = [], 0.0, 0.0
 

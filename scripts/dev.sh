@@ -21,8 +21,8 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$st
   quiet_pip -e '.[test]'
   touch "$stamp"
 fi
-debian_package_for_tests() {  # NAME PROGRAM WHAT: install Debian's NAME unless PROGRAM is there; WHAT is skipped without it
-  if ! command -v "$2" >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+debian_package_for_tests() {  # NAME PROGRAM WHAT: install Debian's NAME unless PROGRAM (or that file) is there; WHAT is skipped without it
+  if ! command -v "$2" >/dev/null && [ ! -f "$2" ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "genlab: installing Debian's $1 for $3" >&2
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null; } \
       || echo "genlab: $1 could not be installed; $3 will be skipped" >&2
@@ -32,6 +32,9 @@ test_tools() {
   # chromium: the compare report (tests/test_compare.py) and the web page (tests/test_serve_browser.py, via Playwright)
   debian_package_for_tests chromium /usr/bin/chromium "the browser tests"
   debian_package_for_tests flite flite "the speech tests"  # the built-in speech set (tests/test_speech.py)
+  # the built-in emoji set (tests/test_emoji.py): the colour emoji font and Unicode's emoji list
+  debian_package_for_tests fonts-noto-color-emoji /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf "the emoji tests"
+  debian_package_for_tests unicode-data /usr/share/unicode/emoji/emoji-test.txt "the emoji tests"
   inception_for_tests
 }
 inception_for_tests() {  # the FID Inception weights for the golden test, via the package registry; skipped on failure

@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_threads_flag(e)
 
     d = sub.add_parser("data", help="show what a data spec holds")
-    d.add_argument("spec", help="digits, mnist5k, toy:NAME, patches:NAME, or a path")
+    d.add_argument("spec", help="digits, mnist5k, toy:NAME, patches:NAME, emoji, or a path")
     _add_config_flags(d, DataConfig, "data")
     d.add_argument("--colors", type=int, help="also fit a palette of this many colours and show it")
     d.add_argument("--out", help="draw the first training items into this .png")

@@ -59,7 +59,7 @@ def process_count(text: str) -> int:
 
 @dataclass
 class DataConfig:
-    data: str = opt("mnist5k", "data spec: digits, mnist5k, toy:NAME, patches:NAME, or a path (see `genlab data`)")
+    data: str = opt("mnist5k", "data spec: digits, mnist5k, toy:NAME, patches:NAME, emoji, or a path (see `genlab data`)")
     image_size: int | None = opt(None, "resize images to SIZE x SIZE")
     channels: int | None = opt(None, "1 = grey, 3 = RGB (default: as the data is)", (1, 3))
     sample_rate: int = opt(16000, "sound: the rate in Hz every .wav is converted to (WaveNet; ignored for images)")

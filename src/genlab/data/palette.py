@@ -1,7 +1,8 @@
 """Colours as 1-of-N classes: a palette of K colours and the nearest-colour index of each pixel.
 
 `--colors 2` is black and white (grey: threshold at 128), `--colors 256` on grey images is every
-grey level (identity), any other K is a seeded k-means palette of the training pixels.
+grey level (identity), any other K is a seeded k-means palette of the training pixels. A palette
+family given no `--colors` takes 2 on grey images and COLOUR_DEFAULT on RGB ones.
 """
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ MAX_FIT_PIXELS = 100_000  # k-means on RGB pixels sees at most this many, drawn 
 CHUNK_BYTES = 16 * 2**20  # the float32 (pixels, K) distance block in encode stays below this
 LUT_MIN_PIXELS = 1 << 17  # RGB batches this large are matched by distinct colour
 KMEANS_INIT = 3
+# --colors on RGB images when none is given: on emoji, 16 k-means colours turn purples grey and greens brown,
+# 32 keep them (chroma 4 % below the data's, 16: 9 %; bench/README.md)
+COLOUR_DEFAULT = 32
+
+
+def default_colors(channels: int) -> int:
+    """The palette size a palette family takes when the user gives none: binarized grey, COLOUR_DEFAULT on RGB."""
+    return COLOUR_DEFAULT if channels == 3 else 2
 
 
 def check_k(k: int) -> None:

@@ -8,7 +8,7 @@ from genlab.core.errors import GenlabError
 from genlab.data.dataset import Dataset, check_options, finish_images
 
 BUILTIN_SPECS = ("digits", "mnist5k", "toy:rings", "toy:gmm8", "toy:grid25", "toy:spiral",
-                 "toy:swissroll", "patches:china", "patches:flower", "tones", "speech", "speech:voice")
+                 "toy:swissroll", "patches:china", "patches:flower", "emoji", "tones", "speech", "speech:voice")
 FETCHED_SPECS = ("mnist", "fashion-mnist", "binarized-mnist", "cifar10")  # after `genlab fetch NAME`
 ACCEPTED_PATHS = ("a folder of .png/.jpg/.jpeg/.bmp/.gif/.webp images, a .npz or .npy file, "
                   "MNIST IDX files (-idx3-ubyte, .gz or not), a CIFAR-10/100 folder, or .wav sound (a file or a folder)")
@@ -67,8 +67,8 @@ def load_dataset(spec: str, image_size: int | None = None, channels: int | None 
     """Load a data spec (see docs/data.md) with its fixed train/test split.
 
     image_size resizes every image to image_size x image_size (for patches:* it is the crop size,
-    default 32); channels 1 or 3 converts grey <-> RGB. Both are ignored for 2-D point sets and
-    sound; sample_rate (default 16000 Hz) is the rate every sound is converted to.
+    default 32; emoji are rendered at it, default 32); channels 1 or 3 converts grey <-> RGB. Both
+    are ignored for 2-D point sets and sound; sample_rate (default 16000 Hz) is the rate every sound is converted to.
     """
     spec = os.fspath(spec)
     check_options(image_size, channels)
@@ -90,6 +90,9 @@ def load_dataset(spec: str, image_size: int | None = None, channels: int | None 
     elif spec == "speech" or spec.startswith("speech:"):
         from genlab.data.speech import load_speech
         return load_speech(spec, sample_rate)
+    elif spec == "emoji":
+        from genlab.data.emoji import load_emoji
+        ds = load_emoji(image_size)
     elif spec.startswith("patches:"):
         from genlab.data.builtin import load_patches_spec
         ds = load_patches_spec(spec[len("patches:"):], image_size)

@@ -46,7 +46,8 @@ class CodingConfig:
     hidden: int = opt(400, "width of the hidden layer between the image and the code")
     latent: int = opt(20, "size of the code z (2 draws a latent map and a scatter of codes)")
     conv_channels: int = opt(32, "conv arch: channels of the first convolution (doubled in the second)")
-    colors: int = opt(2, "palette size: 2 = binarized (Bernoulli), K = k-means colours, 256 = every grey level")
+    colors: int = opt(2, "palette size: 2 = binarized (Bernoulli), K = k-means colours, 256 = every grey level; "
+                         "given none, colour images take 32 k-means colours and grey ones 2")
     decoder: str = opt("categorical", "categorical: a palette colour per pixel; gaussian: N(μ(z), σ(z)) per "
                                       "channel value on dequantized pixels (ignores --colors)",
                        ("categorical", "gaussian"))

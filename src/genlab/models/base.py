@@ -18,6 +18,7 @@ from torch import nn
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Dataset, Palette
+from genlab.data.palette import default_colors
 
 REGISTRY: dict[str, type["GenerativeModel"]] = {}
 
@@ -247,6 +248,15 @@ class GenerativeModel(nn.Module):
     def check_given(cls, given: dict[str, Any]) -> None:
         """Refuse model options the user gave that would have no effect together (a one-line
         GenlabError); `given` holds only the options set explicitly. Nothing to refuse by default."""
+
+    @classmethod
+    def model_defaults_for(cls, data_kind: str, item_shape: tuple[int, ...]) -> dict[str, Any]:
+        """Config values this family takes on such data where the user gave none (a typed option wins):
+        a palette family's --colors is 2 on grey images and a k-means palette on RGB ones
+        (`data.palette.default_colors`)."""
+        if cls.uses_palette and data_kind == "image":
+            return {"colors": default_colors(item_shape[0])}
+        return {}
 
     @classmethod
     def train_defaults_for(cls, data_kind: str) -> dict[str, Any]:

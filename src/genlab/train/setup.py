@@ -205,7 +205,8 @@ def settle(cls: type[GenerativeModel], model_values: dict[str, Any], data: Datas
     family's defaults for this kind of data. `typed`: the TrainConfig fields the user set (None: all)."""
     if typed is not None:
         train_cfg = replace(train_cfg, **{k: v for k, v in cls.train_defaults_for(data.kind).items() if k not in typed})
-    return cls.make_config(**model_values), train_cfg
+    defaults = cls.model_defaults_for(data.kind, data.item_shape)  # a palette's colours on colour images
+    return cls.make_config(**{**defaults, **model_values}), train_cfg
 
 
 BUDGETS = ("epochs", "minutes", "steps")

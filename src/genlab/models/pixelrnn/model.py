@@ -261,7 +261,8 @@ class PixelRNNConfig:
     width: int | None = opt(None, "features per pixel in every hidden layer, h in the paper (default: "
                                   + ", ".join(f"{v[1]} for {k}" for k, v in DEFAULT_SIZES.items()) + ")")
     head: int = opt(64, "features of the hidden 1x1 layer of the output head")
-    colors: int = opt(2, "palette size: 2 = binarized, K = k-means colours, 256 = every grey level (palette output)")
+    colors: int = opt(2, "palette size: 2 = binarized, K = k-means colours, 256 = every grey level (palette output); "
+                         "given none, colour images take 32 k-means colours and grey ones 2")
     output: str = opt("palette", "palette: one softmax over --colors per pixel; raw: a 256-way softmax per "
                                  "channel, R -> G -> B; regression: a Gaussian per channel, R -> G -> B, on "
                                  "dequantized pixels; mean: the predicted value per channel, trained by squared "
