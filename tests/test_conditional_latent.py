@@ -164,3 +164,43 @@ def test_a_conditional_vae_bounds_the_mixture_without_labels():
     best = per_class.max(0).values
     assert (per_class[0] - per_class[1]).abs().max() > 0.5  # the label changes the likelihood
     assert bool((mixture <= best + 0.05).all() and (mixture >= best - np.log(2) - 0.05).all())
+
+
+def test_the_web_page_draws_the_class_it_is_asked_for(runs):
+    """The page's class picker ("draw me a 7") asks the API for a class: samples, decodes, walks and
+    draws of the conditional runs hold it; the encoder reads a test item as its own class; a class
+    the run lacks, or a class asked of an unconditional run, is a one-line 400."""
+    from fastapi.testclient import TestClient
+
+    from genlab.serve.app import create_app
+
+    def images(answer) -> np.ndarray:
+        from io import BytesIO
+        from base64 import b64decode
+        from PIL import Image
+
+        return np.stack([np.asarray(Image.open(BytesIO(b64decode(src.split(",", 1)[1]))).convert("L"))[None]
+                         for src in answer])
+
+    with TestClient(create_app(runs)) as c:
+        listed = {r["name"]: r for r in c.get("/api/runs").json()["runs"]}
+        assert listed["gan"]["classes"] == listed["vae"]["classes"] == ["0", "1"]
+        for family in FAMILIES:
+            for label in (0, 1):
+                drawn = c.post("/api/sample", json={"run": family, "n": 16, "seed": 3, "label": label}).json()["images"]
+                assert (bright(images(drawn)) == bool(label)).mean() >= 0.9, (family, label)
+            for label in (0, 1):  # a code drawn as the run samples that class (a VAE: its class's mixture)
+                drawn = [c.get(f"/api/latent/draw?run={family}&seed={seed}&label={label}").json() for seed in range(4)]
+                assert list(bright(images([d["png"] for d in drawn]))) == [bool(label)] * 4, (family, label)
+            ends = [c.get(f"/api/latent/draw?run={family}&seed={seed}&label=0").json()["z"] for seed in (1, 2)]
+            walk = c.post("/api/interpolate", json={"run": family, "a": {"z": ends[0]}, "b": {"z": ends[1]},
+                                                    "steps": 4, "label": 0}).json()["images"]
+            assert not bright(images(walk)).any()  # the whole walk draws class 0
+            if family == "gan":  # G takes the class beside the code: the same code, two classes
+                pair = [c.post("/api/decode", json={"run": family, "z": ends[0], "label": k}).json()["png"] for k in (0, 1)]
+                assert list(bright(images(pair))) == [False, True]
+            wrong = c.post("/api/sample", json={"run": family, "n": 4, "label": 5})
+            assert wrong.status_code == 400 and "label from 0 to 1" in wrong.json()["error"]
+        seen = c.get("/api/latent/posterior?run=vae&index=0").json()  # q(z|x, y) with the item's own class
+        assert len(seen["m"]) == 3 and len(seen["draws"]) == 8
+        assert c.get("/api/latent?run=vae").json()["classes"] == ["0", "1"]

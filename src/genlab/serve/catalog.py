@@ -48,6 +48,14 @@ def _image_view(capabilities) -> str:
     return "latent" if Capability.LATENT in capabilities else "sample"
 
 
+def class_names(config: dict) -> list[str]:
+    """A class-conditional run's classes as the data names them (digits 0-9, emoji groups); [] otherwise."""
+    model = config["model_config"]
+    count = model.get("label_count", 0) if model.get("conditional") else 0
+    names = config.get("label_names") or []
+    return [names[k] if k < len(names) else str(k) for k in range(count)]
+
+
 def encodes(config: dict) -> bool:
     """Whether the run's model maps an image to q(z|x) (a VAE): the latent tab opens on such a run."""
     return Capability.POSTERIOR in model_class(config["model"]).capabilities_for(config["model_config"])
@@ -108,6 +116,7 @@ class RunCatalog:
         return {"name": name, "model": config["model"], "family": family(config), "data": config["data"]["data"],
                 "item_shape": config["item_shape"], "model_config": config["model_config"],
                 "latent": config["model_config"].get("latent"), "encoder": encodes(config),
+                "classes": class_names(config),
                 "trained": (folder / runs.WEIGHTS).is_file()}
 
     def listing(self) -> list[dict]:

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from genlab.core.errors import GenlabError
 from genlab.serve.catalog import RunCatalog, view_words
@@ -30,6 +30,19 @@ class Body(BaseModel):
     """Every request body refuses NaN and infinities (JSON from Python's encoder may carry them)."""
 
     model_config = ConfigDict(allow_inf_nan=False)
+
+
+LABEL = Field(None, ge=0, le=9999, description="a class-conditional run's class to draw (default: item i gets "
+                                                "class i mod classes)")
+
+
+def asked_class(model, label: int | None, n: int) -> dict:
+    """{"labels": label} for a class-conditional model asked for a class (checked: a one-line error for
+    a class it does not have, or for a run that takes none); {} when no class was asked for."""
+    if label is None:
+        return {}
+    model.check_labels(label, n)
+    return {"labels": label}
 
 
 def error(status: int, message: str) -> JSONResponse:

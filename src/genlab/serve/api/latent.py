@@ -11,7 +11,7 @@ from pydantic import Field
 from genlab.core.errors import GenlabError
 from genlab.models import Capability
 from genlab.models.latent import lerp_codes
-from genlab.serve.api.common import Body, Served, bounded, run_of
+from genlab.serve.api.common import LABEL, Body, asked_class, Served, bounded, run_of
 from genlab.serve.pictures import png_url, png_urls
 from genlab.serve.posterior import posterior
 
@@ -23,6 +23,7 @@ MAX_SLIDERS = 16  # a GAN with a larger code gets sliders for its first 16 coord
 class DecodeBody(Body):
     run: str
     z: list[Annotated[float, Field(ge=-10, le=10)]] = Field(max_length=1024)
+    label: int | None = LABEL
 
 
 class Endpoint(Body):
@@ -39,6 +40,12 @@ class InterpolateBody(Body):
     b: Endpoint
     steps: int = Field(8, ge=2)
     path: Literal["linear", "spherical"] = "linear"
+    label: int | None = LABEL  # a class-conditional run: the whole walk draws this class
+
+
+def _own_labels(model, data, n: int):
+    """The first n test items' classes for a class-conditional model's encoder; None otherwise."""
+    return data.test_labels[:n] if model.label_count and data.test_labels is not None else None
 
 
 def router(served: Served) -> APIRouter:
@@ -64,7 +71,14 @@ def router(served: Served) -> APIRouter:
         test = catalog.test_items(info["name"])
         if end.index >= len(test):
             raise GenlabError(f"index {end.index} is outside the test split (0..{len(test) - 1})")
-        return model.encode_images(test[end.index:end.index + 1])
+        return model.encode_images(test[end.index:end.index + 1], labels=_own_label(info, end.index))
+
+    def _own_label(info: dict, index: int) -> int | None:
+        """A test item's own class, for a class-conditional encoder (None for any other run)."""
+        if not info["classes"]:
+            return None
+        labels = catalog.load(info["name"]).dataset().test_labels
+        return None if labels is None else int(labels[index])
 
     def _checked_code(model, z: list[float]) -> torch.Tensor:
         latent = model.prior(1).shape[1]
@@ -78,7 +92,7 @@ def router(served: Served) -> APIRouter:
 
         def work():
             model = catalog.load(body.run).model
-            return {"png": png_url(model.decode(_checked_code(model, body.z))[0])}
+            return {"png": png_url(model.decode(_checked_code(model, body.z), **asked_class(model, body.label, 1))[0])}
         return await jobs.run(work)
 
     @api.post("/api/interpolate")
@@ -91,7 +105,8 @@ def router(served: Served) -> APIRouter:
             model = catalog.load(body.run).model
             ends = [_code(model, info, e) for e in (body.a, body.b)]
             codes = lerp_codes(*ends, body.steps, body.path)
-            return {"images": png_urls(model.decode(codes)), "codes": codes.cpu().tolist()}
+            images = model.decode(codes, **asked_class(model, body.label, len(codes)))
+            return {"images": png_urls(images), "codes": codes.cpu().tolist()}
         return await jobs.run(work)
 
     @api.get("/api/latent/posterior")
@@ -107,19 +122,21 @@ def router(served: Served) -> APIRouter:
             test = catalog.test_items(run)
             if index >= len(test):
                 raise GenlabError(f"index {index} is outside the test split (0..{len(test) - 1})")
-            return posterior(model, test[index:index + 1], seed)
+            return posterior(model, test[index:index + 1], seed, _own_label(info, index))
         return await jobs.run(work)
 
     @api.get("/api/latent/draw")
     async def latent_draw(run: Annotated[str, Query(max_length=500)],
-                          seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0):
+                          seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+                          label: Annotated[int | None, Query(ge=0, le=9999)] = None):
         """A code drawn the way the run samples (a VAE's fitted mixture, a GAN's prior) and its picture."""
         run_of(served, run, "latent")
 
         def work():
             model = catalog.load(run).model
-            z = model.prior(1, torch.Generator(device=model.device).manual_seed(seed))
-            return {"z": z[0].cpu().tolist(), "png": png_url(model.decode(z)[0])}
+            asked = asked_class(model, label, 1)  # a conditional VAE draws from that class's mixture
+            z = model.prior(1, torch.Generator(device=model.device).manual_seed(seed), **asked)
+            return {"z": z[0].cpu().tolist(), "png": png_url(model.decode(z, **asked)[0])}
         return await jobs.run(work)
 
     @api.get("/api/latent")
@@ -131,7 +148,7 @@ def router(served: Served) -> APIRouter:
             model = loaded.model
             size = model.prior(1).shape[1]
             out = {"latent": size, "sliders": min(size, MAX_SLIDERS), "extent": LATENT_EXTENT,
-                   "encoder": model.can(Capability.POSTERIOR), "model": info["model"]}
+                   "encoder": model.can(Capability.POSTERIOR), "model": info["model"], "classes": info["classes"]}
             if size == 2:
                 ticks = torch.linspace(-LATENT_EXTENT, LATENT_EXTENT, LATENT_MAP_SIDE)
                 ys, xs = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")  # top row = largest z2
@@ -139,7 +156,7 @@ def router(served: Served) -> APIRouter:
                 out["map_side"] = LATENT_MAP_SIDE
                 if model.can(Capability.ENCODES):
                     data = loaded.dataset()
-                    codes = model.encode_images(data.test[:300]).cpu()
+                    codes = model.encode_images(data.test[:300], labels=_own_labels(model, data, 300)).cpu()
                     labels = data.test_labels[:300].tolist() if data.test_labels is not None else [0] * len(codes)
                     out["codes"] = [[round(float(a), 3), round(float(b), 3), int(c)] for (a, b), c in zip(codes.tolist(), labels)]
             return out

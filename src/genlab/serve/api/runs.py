@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import Field
 
 from genlab.data.audio import playable_wav
-from genlab.serve.api.common import EXAMPLES, Body, Served, bounded, error, run_of
+from genlab.serve.api.common import EXAMPLES, LABEL, Body, asked_class, Served, bounded, error, run_of
 from genlab.serve.bodylimit import upload_too_large
 from genlab.serve.catalog import PICTURE_TYPES
 from genlab.serve.pictures import png_url, png_urls
@@ -23,6 +23,7 @@ class SampleBody(Body):
     run: str
     n: int = Field(16, ge=1)
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    label: int | None = LABEL
 
 
 def router(served: Served) -> APIRouter:
@@ -83,7 +84,8 @@ def router(served: Served) -> APIRouter:
         def work():
             model = catalog.load(body.run).model
             started = time.perf_counter()
-            images = model.sample(body.n, generator=torch.Generator(device=model.device).manual_seed(body.seed))
+            images = model.sample(body.n, generator=torch.Generator(device=model.device).manual_seed(body.seed),
+                                  **asked_class(model, body.label, body.n))
             return {"images": png_urls(images), "seconds": time.perf_counter() - started}
         return await jobs.run(work)
 

@@ -260,3 +260,20 @@ export async function fillRunSelect(section, select, families, missingText, rank
   section.querySelectorAll(".needs-run").forEach((el) => { el.hidden = usable.length === 0; });
   return usable;
 }
+
+// "Draw me a 7": a class picker for a class-conditional run (`classes`: the data's names), or null.
+// Its value is "" (each item its own class, i mod classes) or the class's number.
+export function classPicker(classes, onChange = null) {
+  if (!classes || !classes.length) return null;
+  const select = document.createElement("select");
+  select.className = "class-picker";
+  select.append(new Option("every class in turn", ""), ...classes.map((name, k) => new Option(name, String(k))));
+  if (onChange) select.addEventListener("change", onChange);
+  return Object.assign(document.createElement("label"), { textContent: "class " }).appendChild(select).parentNode;
+}
+
+// The class a picker asks for: {label: K}, or {} for none.
+export function pickedClass(picker) {
+  const select = picker && picker.querySelector("select");
+  return select && select.value !== "" ? { label: Number(select.value) } : {};
+}

@@ -1,5 +1,5 @@
 // The Latent tab: click a 2-D latent map or move sliders to decode a code; interpolate between ends.
-import { aborted, api, fillRunSelect, image, latest, readNumber, say, speaker } from "./common.js";
+import { aborted, api, classPicker, fillRunSelect, image, latest, pickedClass, readNumber, say, speaker } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 const LABEL_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
@@ -19,12 +19,14 @@ const walks = latest();
 const PLOT = { left: 36, top: 8, side: 356 };
 
 function run() { return $("latent-run").value; }
+// The class a class-conditional run is asked to draw ({} for any other run, or "every class in turn").
+function asking() { return pickedClass($("latent-class")); }
 
 async function decode() {
   const { signal, current } = decodes.begin();
   const asked = z.slice();
   try {
-    const { png } = await api("/api/decode", { json: { run: run(), z: asked }, signal });
+    const { png } = await api("/api/decode", { json: { run: run(), z: asked, ...asking() }, signal });
     if (!current()) return;
     $("latent-decoded").src = png;
     $("latent-z").textContent = `z = (${asked.slice(0, 6).map((v) => v.toFixed(2)).join(", ")}${asked.length > 6 ? ", …" : ""})`;
@@ -140,7 +142,8 @@ function buildSliders() {
 async function drawCode() {
   // a code drawn the way the run samples: a VAE's mixture fitted to its training codes, a GAN's prior
   const seed = Math.floor(Math.random() * 2147483647);
-  return (await api(`/api/latent/draw?run=${encodeURIComponent(run())}&seed=${seed}`)).z;
+  const { label } = asking();
+  return (await api(`/api/latent/draw?run=${encodeURIComponent(run())}&seed=${seed}${label === undefined ? "" : `&label=${label}`}`)).z;
 }
 
 async function randomCode() {
@@ -162,6 +165,8 @@ async function loadRun() {
   try { answer = await api(`/api/latent?run=${encodeURIComponent(name)}`); } catch (err) { loaded = null; throw err; }
   if (name !== run()) return; // another run was picked meanwhile
   info = answer;
+  const picker = classPicker(info.classes, () => { decode(); $("latent-walk").replaceChildren(); });
+  $("latent-class").replaceChildren(...(picker ? [picker] : []));
   // a VAE starts at the prior's centre; a GAN's z = 0 is often no picture at all, so it starts from a draw
   z = info.encoder ? new Array(info.latent).fill(0) : await drawCode();
   if (name !== run()) return;
@@ -260,7 +265,7 @@ async function interpolate() {
   tell("");
   const { signal, current } = walks.begin();
   try {
-    const { images, codes } = await api("/api/interpolate", { json: { run: run(), a, b, steps, path: $("latent-path").value }, signal });
+    const { images, codes } = await api("/api/interpolate", { json: { run: run(), a, b, steps, path: $("latent-path").value, ...asking() }, signal });
     if (!current()) return;
     $("latent-walk").replaceChildren(...images.map((src, i) => image(src, `step ${i + 1}`)));
     path = codes;

@@ -1,5 +1,5 @@
 // The Runs tab: every run under --runs, its last test figures, curves, pictures and fresh samples.
-import { aborted, api, figure, image, latest, lineChart, say } from "./common.js";
+import { aborted, api, classPicker, figure, image, latest, lineChart, pickedClass, say } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 const FIRST = "bits_per_dim"; // the one figure every likelihood family reports on the same footing
@@ -51,15 +51,17 @@ async function showRun(name) {
     if (SAMPLES[run.family]) {
       const button = Object.assign(document.createElement("button"), { textContent: "Draw 16 new samples" });
       const box = Object.assign(document.createElement("div"), { className: "gallery" });
+      const picker = classPicker(run.classes); // a class-conditional run: "draw me a 7"
       button.addEventListener("click", async () => {
         box.replaceChildren("sampling…");
         say("");
         try {
-          const { images } = await api("/api/sample", { json: { run: name, n: 16, seed: Math.floor(Math.random() * 1e6) } });
+          const asked = { run: name, n: 16, seed: Math.floor(Math.random() * 1e6), ...pickedClass(picker) };
+          const { images } = await api("/api/sample", { json: asked });
           box.replaceChildren(...images.map((src) => image(src)));
         } catch (err) { say(err.message, true); }
       });
-      parts.push(document.createElement("div"), button, box);
+      parts.push(document.createElement("div"), ...(picker ? [picker] : []), button, box);
     }
     detail.replaceChildren(...parts);
   } catch (err) { if (!aborted(err) && current()) { detail.replaceChildren(); say(err.message, true); } }
