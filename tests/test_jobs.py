@@ -5,10 +5,8 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
-import pytest
 
 from genlab.core import jobs, threads
 
@@ -71,7 +69,7 @@ def test_each_child_is_told_how_many_share_the_cores():
 
 def test_ctrl_c_stops_every_child_within_seconds(tmp_path):
     script = tmp_path / "parent.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(textwrap.dedent("""
         import sys
         from genlab.core import jobs
         work = [jobs.Job(n, [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]) for n in "ab"]

@@ -4,7 +4,6 @@ import base64
 import io
 import json
 import os
-import math
 import re
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 import torch
 from PIL import Image
 
-from genlab.cli import main
 from genlab.report import lecture as lecture_pkg
 from genlab.report.lecture import base
 from clihelp import cli_error
