@@ -5,6 +5,7 @@ FLOPs of one training step, the machine's matrix-product peak, and peak memory.
 Import it from a script in bench/ (`from common import ...`): the scripts put their own folder
 first on sys.path when run as `.venv/bin/python bench/NAME.py`.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -41,8 +42,9 @@ def plain_loop(model: torch.nn.Module, data: torch.Tensor, batch: int, lr: float
     return epochs * len(data) / (time.perf_counter() - start)
 
 
-def trainer_speed(model: torch.nn.Module, train: torch.Tensor, test: torch.Tensor, batch: int, lr: float,
-                  epochs: int, **cfg) -> tuple[float, float]:
+def trainer_speed(
+    model: torch.nn.Module, train: torch.Tensor, test: torch.Tensor, batch: int, lr: float, epochs: int, **cfg
+) -> tuple[float, float]:
     """(images/s of the training loop, images/s end to end) of genlab's Trainer on prepared data.
     The loop figure leaves out the extras (test evaluation, sample grid, checkpoints, loss.png),
     timed by wrapping the trainer's `_end_of_epoch`, `save` and the loss plot."""
@@ -55,6 +57,7 @@ def trainer_speed(model: torch.nn.Module, train: torch.Tensor, test: torch.Tenso
                 return method(*args, **kwargs)
             finally:
                 extras[0] += time.perf_counter() - start
+
         return call
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,7 +75,9 @@ def trainer_speed(model: torch.nn.Module, train: torch.Tensor, test: torch.Tenso
     return epochs * len(train) / (total - extras[0]), epochs * len(train) / total
 
 
-def alternate(rounds: int, runs: dict[str, Callable[[], float]], say: Callable[[str], None] = print) -> dict[str, list[float]]:
+def alternate(
+    rounds: int, runs: dict[str, Callable[[], float]], say: Callable[[str], None] = print
+) -> dict[str, list[float]]:
     """Run every measurement once per round, in turn, so that a busy machine slows them alike; one
     warm-up round first (lazy initialisation, kernel selection, first-touch memory) is not counted."""
     for run in runs.values():
@@ -116,9 +121,11 @@ def matmul_peak(device: torch.device | str = "cpu", n: int = 2048, seconds: floa
 def peak_rss_mb(genlab_argv: list[str]) -> float:
     """Peak resident memory (MB) of `genlab ARGV` run alone in a fresh Python process."""
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through fork and exec
-    code = ("import sys, runpy; sys.argv = ['genlab'] + sys.argv[1:]\n"
-            "try:\n    runpy.run_module('genlab', run_name='__main__')\nexcept SystemExit as e:\n"
-            "    assert not e.code, e.code\n"
-            "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))")
+    code = (
+        "import sys, runpy; sys.argv = ['genlab'] + sys.argv[1:]\n"
+        "try:\n    runpy.run_module('genlab', run_name='__main__')\nexcept SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))"
+    )
     out = subprocess.run([sys.executable, "-c", code, *genlab_argv], check=True, capture_output=True, text=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024  # kB

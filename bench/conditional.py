@@ -15,6 +15,7 @@ through the decoder alone.
     .venv/bin/python bench/conditional.py [--seeds 1] [--first-seed 0] [--families vae,gan]
         [--vae-steps 2269] [--gan-steps 2216]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,11 @@ def score(scorer: Scorer, model) -> dict[str, float]:
     asked = asked_classes(model, N)
     if asked is not None:
         found = asked_class_figures(class_probabilities(scorer.space, samples), asked)
-        figures.update(recognised_as_asked=found["recognised_as_asked"], asked_confidence=found["asked_confidence"],
-                       worst_class=min(found["asked_by_class"].items(), key=lambda kv: kv[1]["recognised"])[0])
+        figures.update(
+            recognised_as_asked=found["recognised_as_asked"],
+            asked_confidence=found["asked_confidence"],
+            worst_class=min(found["asked_by_class"].items(), key=lambda kv: kv[1]["recognised"])[0],
+        )
     return figures
 
 
@@ -72,8 +76,15 @@ def main() -> None:
                 begun = time.monotonic()
                 with tempfile.TemporaryDirectory() as tmp:
                     cfg = TrainConfig(steps=steps[family], seed=seed, device="cpu", threads=1)
-                    train.start(family, {"conditional": conditional}, DataConfig(data="mnist5k"), cfg,
-                                Path(tmp) / "run", quiet=True, typed={"steps", "seed", "device", "threads"})
+                    train.start(
+                        family,
+                        {"conditional": conditional},
+                        DataConfig(data="mnist5k"),
+                        cfg,
+                        Path(tmp) / "run",
+                        quiet=True,
+                        typed={"steps", "seed", "device", "threads"},
+                    )
                     model = genlab.load(Path(tmp) / "run").model
                     found = {f"{family}{' --conditional' if conditional else ''}": score(scorer, model)}
                     if family == "vae" and conditional:
@@ -81,23 +92,34 @@ def main() -> None:
                         found[f"{family} --conditional, codes from N(0, I)"] = score(scorer, model)
                 for name, figures in found.items():
                     rows.setdefault(name, []).append(figures)
-                    line = {"seed": seed, "run": name, "steps": steps[family],
-                            "seconds": round(time.monotonic() - begun, 1), **figures}
+                    line = {
+                        "seed": seed,
+                        "run": name,
+                        "steps": steps[family],
+                        "seconds": round(time.monotonic() - begun, 1),
+                        **figures,
+                    }
                     print(json.dumps(line), file=sys.stderr, flush=True)
                     if args.rows:
                         with open(args.rows, "a", encoding="utf-8") as fh:
                             fh.write(json.dumps(line) + "\n")
                 load.append(os.getloadavg()[0])
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    print(f"mnist5k, VAE {args.vae_steps} and GAN {args.gan_steps} steps, seeds {seeds}, {N} samples each; "
-          f"load average {min(load):.1f}-{max(load):.1f}; median over seeds (each seed's value in brackets)")
+    print(
+        f"mnist5k, VAE {args.vae_steps} and GAN {args.gan_steps} steps, seeds {seeds}, {N} samples each; "
+        f"load average {min(load):.1f}-{max(load):.1f}; median over seeds (each seed's value in brackets)"
+    )
     print("| run | " + " | ".join(SHOWN) + " |\n|---|" + "---:|" * len(SHOWN))
     for name, found in rows.items():
         cells = []
         for k in SHOWN:
             values = [r[k] for r in found if k in r]
-            cells.append("" if not values else f"{statistics.median(values):.3g}" + (
-                f" ({', '.join(f'{v:.3g}' for v in values)})" if len(values) > 1 else ""))
+            cells.append(
+                ""
+                if not values
+                else f"{statistics.median(values):.3g}"
+                + (f" ({', '.join(f'{v:.3g}' for v in values)})" if len(values) > 1 else "")
+            )
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 

@@ -9,6 +9,7 @@ medians; rows go to OUT/demo_split.json.
 
     .venv/bin/python bench/demo_split.py [--seeds 3] [--first-seed 0] [--families pixelrnn,gan]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,22 +49,47 @@ def main() -> None:
                 run = Path(tmp) / f"{family}-{seed}"
                 for i, steps in enumerate(SPLITS[family]):
                     if i == 0:
-                        genlab("train", family, "--data", "mnist5k", "--steps", str(steps), "--seed", str(seed),
-                               "--threads", "1", "--out", str(run))
+                        genlab(
+                            "train",
+                            family,
+                            "--data",
+                            "mnist5k",
+                            "--steps",
+                            str(steps),
+                            "--seed",
+                            str(seed),
+                            "--threads",
+                            "1",
+                            "--out",
+                            str(run),
+                        )
                     else:
                         genlab("train", family, "--resume", "--steps", str(steps), "--threads", "1", "--out", str(run))
                     s = scorer(runs.load(run).model)
-                    rows.append({"family": family, "seed": seed, "steps": steps, "fid": s["fid"], "kid": s["kid"],
-                                 "confidence": s["confidence"]})
-                    print(f"{family:8s} seed {seed} {steps:5d} steps: FID {s['fid']:6.2f}, KID {s['kid']:.4f}, "
-                          f"confidence {s['confidence']:.3f}", flush=True)
+                    rows.append(
+                        {
+                            "family": family,
+                            "seed": seed,
+                            "steps": steps,
+                            "fid": s["fid"],
+                            "kid": s["kid"],
+                            "confidence": s["confidence"],
+                        }
+                    )
+                    print(
+                        f"{family:8s} seed {seed} {steps:5d} steps: FID {s['fid']:6.2f}, KID {s['kid']:.4f}, "
+                        f"confidence {s['confidence']:.3f}",
+                        flush=True,
+                    )
     for family in args.families.split(","):
         for steps in SPLITS[family]:
             mine = [r for r in rows if r["family"] == family and r["steps"] == steps]
             fids = sorted(r["fid"] for r in mine)
-            print(f"{family:8s} {steps:5d} steps: median FID {statistics.median(fids):.2f} "
-                  f"(seeds {fids[0]:.2f}..{fids[-1]:.2f}), confidence "
-                  f"{statistics.median(r['confidence'] for r in mine):.3f}")
+            print(
+                f"{family:8s} {steps:5d} steps: median FID {statistics.median(fids):.2f} "
+                f"(seeds {fids[0]:.2f}..{fids[-1]:.2f}), confidence "
+                f"{statistics.median(r['confidence'] for r in mine):.3f}"
+            )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "demo_split.json").write_text(json.dumps(rows, indent=1) + "\n")
 

@@ -23,6 +23,7 @@ measurably greyer when it is below the palette head's and the data's by more tha
     .venv/bin/python bench/emoji.py [--minutes 2] [--seeds 1] [--first-seed 0] [--families pixelrnn,vae,gan]
                                     [--no-plain] [--colour-steps 600] [--out bench/emoji]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,16 +61,18 @@ def bottom_halves(model, images: torch.Tensor, seed: int) -> torch.Tensor:
     """The bottom half of each image as the model completes it from the top half, (N, 3, H/2, W)."""
     h = images.shape[2]
     hidden = torch.zeros(h, images.shape[3], dtype=torch.bool)
-    hidden[h // 2:] = True
+    hidden[h // 2 :] = True
     g = torch.Generator(device=model.device).manual_seed(seed)
-    done = torch.cat([model.complete(images[i:i + 125], hidden, 1, g).cpu() for i in range(0, len(images), 125)])
-    return done[:, :, h // 2:]
+    done = torch.cat([model.complete(images[i : i + 125], hidden, 1, g).cpu() for i in range(0, len(images), 125)])
+    return done[:, :, h // 2 :]
 
 
 def pixelrnn(options: dict, steps: int, seed: int, run: Path):
     """PixelRNN with genlab's defaults and `options`, trained `steps` steps into `run`."""
     cfg = TrainConfig(steps=steps, seed=seed, device="cpu", threads=1)
-    train.start("pixelrnn", options, DataConfig(data=SPEC), cfg, run, quiet=True, typed={"steps", "seed", "device", "threads"})
+    train.start(
+        "pixelrnn", options, DataConfig(data=SPEC), cfg, run, quiet=True, typed={"steps", "seed", "device", "threads"}
+    )
     return genlab.load(run).model
 
 
@@ -87,7 +90,11 @@ def colour_part(data, steps: int, seed: int, out: Path, colour: dict[str, list[f
         hidden = (torch.arange(32)[:, None] >= 16).expand(32, 32)  # the bottom half
         for name, model in (("palette", palette_head), ("mean", mean_head)):
             g = torch.Generator().manual_seed(seed)
-            viz.save_grid(model.complete(data.test[:32], hidden, 1, g).cpu(), out / "grids" / f"colour_{name}_completions.png", nrow=8)
+            viz.save_grid(
+                model.complete(data.test[:32], hidden, 1, g).cpu(),
+                out / "grids" / f"colour_{name}_completions.png",
+                nrow=8,
+            )
 
 
 def spread(values: list[float]) -> str:
@@ -109,9 +116,9 @@ def main() -> None:
     (out / "grids").mkdir(parents=True, exist_ok=True)
     data = load_dataset(SPEC)
     scorer = Scorer(data)
-    floor = scorer.images(data.train[:quality.N])  # 1,000 training emoji: what real images score
+    floor = scorer.images(data.train[: quality.N])  # 1,000 training emoji: what real images score
     palette = Palette.fit(data.train, COLOUR_DEFAULT, seed=0)
-    real_bottom = chroma(data.test[:, :, data.test.shape[2] // 2:])
+    real_bottom = chroma(data.test[:, :, data.test.shape[2] // 2 :])
     load, started = [os.getloadavg()[0]], time.process_time()
     runs: dict[str, list[dict]] = {}
     colour: dict[str, list[float]] = {"data": [], "palette": [], "mean": [], "palette_samples": [], "steps": []}
@@ -135,13 +142,17 @@ def main() -> None:
             colour["data"].append(real_bottom)
             load.append(os.getloadavg()[0])
             print(f"seed {seed}: colour heads done (load {load[-1]:.1f})", file=sys.stderr, flush=True)
-    print(f"torch {torch.__version__}, 1 thread; {SPEC}: {len(data.train)} train / {len(data.test)} test, "
-          f"{quality.N} samples vs the test split in {scorer.space.name}; {args.minutes:g} min per run; "
-          f"{args.seeds} seed(s), medians (range); load average {min(load):.1f}-{max(load):.1f}; "
-          f"{time.process_time() - started:.0f} CPU s in this process")
-    print(f"real floor ({quality.N} training emoji): "
-          + ", ".join(f"{k} {v:.3g}" for k, v in floor.items() if k != "nn_ratio")
-          + f"; test split chroma {chroma(data.test):.3f}")
+    print(
+        f"torch {torch.__version__}, 1 thread; {SPEC}: {len(data.train)} train / {len(data.test)} test, "
+        f"{quality.N} samples vs the test split in {scorer.space.name}; {args.minutes:g} min per run; "
+        f"{args.seeds} seed(s), medians (range); load average {min(load):.1f}-{max(load):.1f}; "
+        f"{time.process_time() - started:.0f} CPU s in this process"
+    )
+    print(
+        f"real floor ({quality.N} training emoji): "
+        + ", ".join(f"{k} {v:.3g}" for k, v in floor.items() if k != "nn_ratio")
+        + f"; test split chroma {chroma(data.test):.3f}"
+    )
     figures = ("steps", *quality.FIGURES)
     print("| run | " + " | ".join(figures) + " |\n|---|" + "---:|" * len(figures))
     for name, rows in runs.items():
@@ -149,15 +160,19 @@ def main() -> None:
     data_chroma = chroma(data.test)
     within = [abs(c / data_chroma - 1) for c in colour["palette_samples"]]
     if colour["steps"]:
-        print(f"colour: palette head samples' chroma {spread(colour['palette_samples'])} vs the test split's "
-              f"{data_chroma:.3f}: {spread([100 * w for w in within])} % off (target <= {100 * WITHIN:g} %: "
-              f"{'met' if max(within) <= WITHIN else 'not met'})")
+        print(
+            f"colour: palette head samples' chroma {spread(colour['palette_samples'])} vs the test split's "
+            f"{data_chroma:.3f}: {spread([100 * w for w in within])} % off (target <= {100 * WITHIN:g} %: "
+            f"{'met' if max(within) <= WITHIN else 'not met'})"
+        )
         greyer = [min(p, d) - m for p, m, d in zip(colour["palette"], colour["mean"], colour["data"])]
         noise = max(max(v) - min(v) for v in (colour["palette"], colour["mean"]))
-        print(f"colour: bottom halves completed from the top halves of the {len(data.test)} test emoji "
-              f"({colour['steps'][0]} steps per head): data {real_bottom:.3f}, palette head "
-              f"{spread(colour['palette'])}, mean head {spread(colour['mean'])}; the mean head below both by "
-              f"{spread(greyer)} (seeds' spread {noise:.3f}: {'greyer' if min(greyer) > noise else 'not shown'})")
+        print(
+            f"colour: bottom halves completed from the top halves of the {len(data.test)} test emoji "
+            f"({colour['steps'][0]} steps per head): data {real_bottom:.3f}, palette head "
+            f"{spread(colour['palette'])}, mean head {spread(colour['mean'])}; the mean head below both by "
+            f"{spread(greyer)} (seeds' spread {noise:.3f}: {'greyer' if min(greyer) > noise else 'not shown'})"
+        )
     (out / "rows.json").write_text(json.dumps({"floor": floor, "runs": runs, "colour": colour}, indent=1))
     print(f"wrote {out / 'rows.json'} and {out / 'grids'}/")
 

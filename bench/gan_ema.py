@@ -9,6 +9,7 @@ Scorer: FID, KID, precision/recall, confidence, inception score, nearest-neighbo
 
     .venv/bin/python bench/gan_ema.py [--steps 1864] [--seeds 2] [--decays 0.999,0.99]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,15 +42,24 @@ def main() -> None:
         for decay in map(float, args.decays.split(",")):
             with tempfile.TemporaryDirectory() as tmp:
                 cfg = TrainConfig(steps=args.steps, seed=seed, device="cpu", threads=1)
-                train.start("gan", {"ema": decay}, DataConfig(data="mnist5k"), cfg, Path(tmp) / "run", quiet=True,
-                            typed={"steps", "seed", "device", "threads"})
+                train.start(
+                    "gan",
+                    {"ema": decay},
+                    DataConfig(data="mnist5k"),
+                    cfg,
+                    Path(tmp) / "run",
+                    quiet=True,
+                    typed={"steps", "seed", "device", "threads"},
+                )
                 model = genlab.load(Path(tmp) / "run").model
                 scores.setdefault(f"ema {decay:g}", []).append(scorer(model))
                 model.ema = 0.0  # samples from the raw generator of the same run
                 scores.setdefault("raw generator", []).append(scorer(model))
             load.append(os.getloadavg()[0])
             print(f"seed {seed}, decay {decay:g} done (load average {load[-1]:.1f})", file=sys.stderr, flush=True)
-    print(f"DCGAN on mnist5k, {args.steps} steps, {args.seeds} seed(s), medians; load average {min(load):.1f}-{max(load):.1f}")
+    print(
+        f"DCGAN on mnist5k, {args.steps} steps, {args.seeds} seed(s), medians; load average {min(load):.1f}-{max(load):.1f}"
+    )
     print("| generator | " + " | ".join(FIGURES) + " |\n|---|" + "---:|" * len(FIGURES))
     for name, rows in scores.items():
         print(f"| {name} | " + " | ".join(f"{statistics.median(r[k] for r in rows):.3g}" for k in FIGURES) + " |")

@@ -21,6 +21,7 @@ mode), and the figures at the end (`genlab evaluate`'s).
 
     .venv/bin/python bench/gan_speed.py [--epochs 8] [--rounds 5] [--minutes 2] [--skip-speed] [--skip-modes]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -135,20 +136,26 @@ def genlab_loop(epochs: int) -> tuple[float, float]:
 
 def speed(epochs: int, rounds: int) -> None:
     images = load_dataset("mnist5k").train.float() / 127.5 - 1  # (4000, 1, 28, 28) in [-1, 1]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; DCGAN 28x28 on mnist5k, {epochs} epochs "
-          f"x {len(images)} images, batch {BATCH}, {rounds} alternating rounds")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; DCGAN 28x28 on mnist5k, {epochs} epochs "
+        f"x {len(images)} images, batch {BATCH}, {rounds} alternating rounds"
+    )
     steps, whole, plain = [], [], []
     for r in range(rounds):
         s, w = genlab_loop(epochs)
         steps.append(s)
         whole.append(w)
         plain.append(plain_loop(images, epochs))
-        print(f"  round {r + 1}: genlab {s:6.2f} G steps/s in its training steps, {w:6.2f} over the whole run;"
-              f"   plain DataLoader loop {plain[-1]:6.2f}")
+        print(
+            f"  round {r + 1}: genlab {s:6.2f} G steps/s in its training steps, {w:6.2f} over the whole run;"
+            f"   plain DataLoader loop {plain[-1]:6.2f}"
+        )
     s = statistics.median(a / b for a, b in zip(steps, plain))  # each round's pair ran back to back
     w = statistics.median(a / b for a, b in zip(whole, plain))
-    print(f"median of the rounds' ratios: genlab's training steps {s:.2f}x the plain loop; genlab's whole run, "
-          f"with its per-epoch test figures, grids and plots, {w:.2f}x (target >= 1.2x)")
+    print(
+        f"median of the rounds' ratios: genlab's training steps {s:.2f}x the plain loop; genlab's whole run, "
+        f"with its per-epoch test figures, grids and plots, {w:.2f}x (target >= 1.2x)"
+    )
 
 
 def modes(minutes: float) -> None:
@@ -156,25 +163,33 @@ def modes(minutes: float) -> None:
         run = Path(tmp) / "run"
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
-            assert genlab_main(["train", "gan", "--data", "toy:gmm8", "--minutes", str(minutes), "--quiet",
-                                "--out", str(run)]) == 0
+            assert (
+                genlab_main(
+                    ["train", "gan", "--data", "toy:gmm8", "--minutes", str(minutes), "--quiet", "--out", str(run)]
+                )
+                == 0
+            )
         wall = time.perf_counter() - start
         rows = [r for r in viz.read_metrics(run / "metrics.csv") if r["split"] == "test"]
         good = [r for r in rows if int(r["modes_covered"]) == 8 and float(r["high_quality"]) >= 0.9]
         if good:
             first = good[0]
             later = [r for r in rows if float(r["seconds"]) >= float(first["seconds"])]
-            print(f"toy:gmm8, default settings: all 8 modes with >= 90% high-quality samples first after "
-                  f"{float(first['seconds']):.0f} s (epoch {float(first['epoch']):.0f}, step {first['step']}); "
-                  f"held at {len(good)} of the {len(later)} epochs since")
+            print(
+                f"toy:gmm8, default settings: all 8 modes with >= 90% high-quality samples first after "
+                f"{float(first['seconds']):.0f} s (epoch {float(first['epoch']):.0f}, step {first['step']}); "
+                f"held at {len(good)} of the {len(later)} epochs since"
+            )
         else:
             print("toy:gmm8, default settings: never covered all 8 modes with >= 90% high-quality samples")
         with contextlib.redirect_stdout(io.StringIO()):  # the figures we need are printed below
             assert genlab_main(["evaluate", str(run), "--out", str(Path(tmp) / "m.json"), "--quiet"]) == 0
         report = json.loads((Path(tmp) / "m.json").read_text())
-        print(f"after {minutes:g} min ({wall:.0f} s wall, {rows[-1]['step']} G steps): modes covered "
-              f"{report['modes_covered']}/{report['modes_total']}, high quality {100 * report['high_quality']:.1f}%, "
-              f"diversity {report['diversity']:.2f} (target: 8/8 and >= 90% in under 2 minutes)")
+        print(
+            f"after {minutes:g} min ({wall:.0f} s wall, {rows[-1]['step']} G steps): modes covered "
+            f"{report['modes_covered']}/{report['modes_total']}, high quality {100 * report['high_quality']:.1f}%, "
+            f"diversity {report['diversity']:.2f} (target: 8/8 and >= 90% in under 2 minutes)"
+        )
 
 
 def main() -> None:

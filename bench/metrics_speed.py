@@ -11,6 +11,7 @@ space). Target: the metrics in under a minute, the process's peak memory under 2
 
 The times are wall-clock seconds on this machine as it is (other processes included).
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,10 @@ def main() -> None:
     g = torch.Generator().manual_seed(0)
     noise = torch.randint(-40, 41, real_images.shape, generator=g)
     fake_images = (real_images.roll(1, dims=3).int() + noise).clamp(0, 255).to(torch.uint8)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; peak memory before the metrics: "
-          f"{peak_mb():.0f} MB")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; peak memory before the metrics: "
+        f"{peak_mb():.0f} MB"
+    )
 
     t = time.perf_counter()
     space = feature_space(data)
@@ -55,22 +58,26 @@ def main() -> None:
         print(f"{name:>44}: {times[name]:6.1f} s", flush=True)
         return out
 
-    real, fake, train = stage("embed 2 x 5,000 + 4,000 training images",
-                              lambda: (space.embed(real_images), space.embed(fake_images), space.embed(data.train)))
+    real, fake, train = stage(
+        "embed 2 x 5,000 + 4,000 training images",
+        lambda: (space.embed(real_images), space.embed(fake_images), space.embed(data.train)),
+    )
     value = stage("FID", lambda: fid(real, fake))
     kid_mean, kid_std = stage("KID (100 subsets of 1,000)", lambda: kid(real, fake))
     figures = stage("precision/recall/density/coverage", lambda: prdc(real, fake))
     train_px, test_px = flat_pixels(data.train), flat_pixels(data.test)
-    memo_px = stage("nearest training image, pixels (784-d)",
-                    lambda: memorization(flat_pixels(fake_images), train_px, test_px)[0])
-    memo_f = stage("nearest training image, features",
-                   lambda: memorization(fake, train, real[4000:])[0])
+    memo_px = stage(
+        "nearest training image, pixels (784-d)", lambda: memorization(flat_pixels(fake_images), train_px, test_px)[0]
+    )
+    memo_f = stage("nearest training image, features", lambda: memorization(fake, train, real[4000:])[0])
     total = time.perf_counter() - start
     print(f"{'all metrics':>44}: {total:6.1f} s  (target < 60 s)")
     print(f"{'peak memory of the process':>44}: {peak_mb():6.0f} MB (target < 2048 MB)")
-    print(f"figures: FID {value:.2f}, KID {kid_mean:.4f} ± {kid_std:.4f}, "
-          + ", ".join(f"{k} {v:.3f}" for k, v in figures.items())
-          + f", nn_ratio pixels {memo_px['ratio']:.3f}, features {memo_f['ratio']:.3f}")
+    print(
+        f"figures: FID {value:.2f}, KID {kid_mean:.4f} ± {kid_std:.4f}, "
+        + ", ".join(f"{k} {v:.3f}" for k, v in figures.items())
+        + f", nn_ratio pixels {memo_px['ratio']:.3f}, features {memo_f['ratio']:.3f}"
+    )
 
 
 if __name__ == "__main__":

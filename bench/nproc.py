@@ -9,6 +9,7 @@ over seeds; rows go to OUT/nproc.json.
 
     .venv/bin/python bench/nproc.py [--families pixelrnn,vae,gan] [--minutes 1] [--seeds 3] [--nprocs 1,2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,24 @@ def children_cpu() -> float:
 
 def train(family: str, nproc: int, minutes: float, seed: int, out: Path) -> dict:
     """Train one run in a child command; its steps, training seconds, wall and CPU seconds."""
-    argv = [sys.executable, "-m", "genlab", "train", family, "--data", "mnist5k", "--minutes", str(minutes),
-            "--seed", str(seed), "--nproc", str(nproc), "--out", str(out), "--quiet"]
+    argv = [
+        sys.executable,
+        "-m",
+        "genlab",
+        "train",
+        family,
+        "--data",
+        "mnist5k",
+        "--minutes",
+        str(minutes),
+        "--seed",
+        str(seed),
+        "--nproc",
+        str(nproc),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}  # the thread policy decides
     cpu, start = children_cpu(), time.perf_counter()
     subprocess.run(argv, check=True, env=env)
@@ -57,31 +74,37 @@ def main() -> None:
     args = p.parse_args()
     nprocs = [int(n) for n in args.nprocs.split(",")]
     scorer = Scorer(load_dataset("mnist5k"))
-    print(f"cores {len(os.sched_getaffinity(0))}, load average at start {os.getloadavg()[0]:.1f}; "
-          f"{args.minutes:g} min of training per run")
+    print(
+        f"cores {len(os.sched_getaffinity(0))}, load average at start {os.getloadavg()[0]:.1f}; "
+        f"{args.minutes:g} min of training per run"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for family in args.families.split(","):
             for seed in range(args.seeds):
-                for n in (nprocs if seed % 2 == 0 else nprocs[::-1]):
+                for n in nprocs if seed % 2 == 0 else nprocs[::-1]:
                     out = Path(tmp) / f"{family}-{seed}-{n}"
-                    row = {"family": family, "nproc": n, "seed": seed,
-                           **train(family, n, args.minutes, seed, out)}
+                    row = {"family": family, "nproc": n, "seed": seed, **train(family, n, args.minutes, seed, out)}
                     scores = scorer(runs.load(out).model)
                     row.update(fid=scores["fid"], confidence=scores["confidence"], load=os.getloadavg()[0])
                     rows.append(row)
-                    print(f"{family:8s} nproc {n} seed {seed}: {row['steps']:6d} steps "
-                          f"({row['steps'] / row['train_seconds']:6.1f}/s), wall {row['wall']:5.1f} s, "
-                          f"CPU {row['cpu']:6.1f} s, FID {row['fid']:6.2f}, confidence {row['confidence']:.3f}, "
-                          f"load {row['load']:.1f}", flush=True)
+                    print(
+                        f"{family:8s} nproc {n} seed {seed}: {row['steps']:6d} steps "
+                        f"({row['steps'] / row['train_seconds']:6.1f}/s), wall {row['wall']:5.1f} s, "
+                        f"CPU {row['cpu']:6.1f} s, FID {row['fid']:6.2f}, confidence {row['confidence']:.3f}, "
+                        f"load {row['load']:.1f}",
+                        flush=True,
+                    )
     print(f"load average at end {os.getloadavg()[0]:.1f}")
     for family in args.families.split(","):
         for n in nprocs:
             mine = [r for r in rows if r["family"] == family and r["nproc"] == n]
             med = {k: statistics.median(r[k] for r in mine) for k in ("steps", "wall", "cpu", "fid", "confidence")}
-            print(f"{family:8s} nproc {n}: median {med['steps']:.0f} steps, wall {med['wall']:.0f} s, "
-                  f"CPU {med['cpu']:.0f} s, FID {med['fid']:.2f}, confidence {med['confidence']:.3f} "
-                  f"(FID over seeds {min(r['fid'] for r in mine):.2f}..{max(r['fid'] for r in mine):.2f})")
+            print(
+                f"{family:8s} nproc {n}: median {med['steps']:.0f} steps, wall {med['wall']:.0f} s, "
+                f"CPU {med['cpu']:.0f} s, FID {med['fid']:.2f}, confidence {med['confidence']:.3f} "
+                f"(FID over seeds {min(r['fid'] for r in mine):.2f}..{max(r['fid'] for r in mine):.2f})"
+            )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "nproc.json").write_text(json.dumps(rows, indent=1) + "\n")
 

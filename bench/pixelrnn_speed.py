@@ -17,6 +17,7 @@
 
 Figures are ratios measured side by side in one process; absolute times depend on the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,12 +69,18 @@ def genlab_loop(indices: torch.Tensor, test: torch.Tensor, palette: Palette, epo
 def nll_after_budget(arch: str, minutes: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(minutes=minutes, batch_size=BATCH, lr=LR, device="cpu", save_every=1e9)
-        trainer = train.start("pixelrnn", {"arch": arch}, DataConfig(data="mnist5k"), cfg, Path(tmp) / "run", quiet=True)
+        trainer = train.start(
+            "pixelrnn", {"arch": arch}, DataConfig(data="mnist5k"), cfg, Path(tmp) / "run", quiet=True
+        )
         test = load_dataset("mnist5k").test
         report = likelihood_report(trainer.model, test)
         c = trainer.counters
-        return {"steps": c.step, "epochs": c.step / trainer.steps_per_epoch, "nats": report["nll_nats"],
-                "bits": report["nll_bits_per_dim"]}
+        return {
+            "steps": c.step,
+            "epochs": c.step / trainer.steps_per_epoch,
+            "nats": report["nll_nats"],
+            "bits": report["nll_bits_per_dim"],
+        }
 
 
 def main() -> None:
@@ -90,27 +97,37 @@ def main() -> None:
     archs = args.archs.split(",")
     data = load_dataset("mnist5k")
     palette = Palette.fit(data.train, 2)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; binarized mnist5k 28x28, "
-          f"default sizes per architecture")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; binarized mnist5k 28x28, "
+        f"default sizes per architecture"
+    )
     if "a" in args.parts:
         print("(a) sampling 16 images, same seed: fast path vs naive loop (784 whole-network passes)")
         for arch in archs:
             fast, naive, same = sampling(arch, palette)
-            print(f"  {arch:16s} fast {fast:7.2f} s   naive {naive:8.1f} s   ratio {naive / fast:6.1f}x   "
-                  f"identical images: {'yes' if same else 'NO'}", flush=True)
+            print(
+                f"  {arch:16s} fast {fast:7.2f} s   naive {naive:8.1f} s   ratio {naive / fast:6.1f}x   "
+                f"identical images: {'yes' if same else 'NO'}",
+                flush=True,
+            )
     if "b" in args.parts:
         indices = palette.encode(data.train)  # (N, 1, 28, 28): the binarized digits genlab trains on
         test = palette.encode(data.test)
-        print(f"(b) training the default PixelCNN, {args.epochs} epoch(s) x {len(indices)} images, batch {BATCH}, "
-              f"{args.rounds} alternating rounds")
+        print(
+            f"(b) training the default PixelCNN, {args.epochs} epoch(s) x {len(indices)} images, batch {BATCH}, "
+            f"{args.rounds} alternating rounds"
+        )
         steps, ends, plain = [], [], []
         for r in range(args.rounds):
             s, e = genlab_loop(indices, test, palette, args.epochs)
             steps.append(s)
             ends.append(e)
             plain.append(plain_loop(indices, palette, args.epochs))
-            print(f"  round {r + 1}: genlab {s:6.0f} img/s (loop), {e:6.0f} img/s (with per-epoch extras)   "
-                  f"plain DataLoader loop {plain[-1]:6.0f} img/s", flush=True)
+            print(
+                f"  round {r + 1}: genlab {s:6.0f} img/s (loop), {e:6.0f} img/s (with per-epoch extras)   "
+                f"plain DataLoader loop {plain[-1]:6.0f} img/s",
+                flush=True,
+            )
         s, e, b = statistics.median(steps), statistics.median(ends), statistics.median(plain)
         print(f"  median ratio genlab / plain: {s / b:.2f}x for the loop, {e / b:.2f}x with the extras (target >= 1x)")
     if "c" in args.parts:

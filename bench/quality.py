@@ -26,6 +26,7 @@ samples (seed 0) of each run's final model at each temperature it is scored at.
 budget) and the time to FID <= 2x the real floor; writes OUT/time_to_quality.png and OUT/rows.json.
 Everything runs on one thread (genlab's policy for these networks on a shared 2-core machine).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,10 +87,14 @@ class Scorer:
     def images(self, samples: torch.Tensor) -> dict[str, float]:
         fake = self.space.embed(samples)
         pr = prdc(self.real, fake)
-        return {"fid": fid(self.real, fake), "kid": kid(self.real, fake, seed=0, warn=False).mean,
-                "precision": pr["precision"], "recall": pr["recall"],
-                **classifier_scores(class_probabilities(self.space, samples)),
-                "nn_ratio": memorization(fake, self.train_features, self.real)[0]["ratio"]}
+        return {
+            "fid": fid(self.real, fake),
+            "kid": kid(self.real, fake, seed=0, warn=False).mean,
+            "precision": pr["precision"],
+            "recall": pr["recall"],
+            **classifier_scores(class_probabilities(self.space, samples)),
+            "nn_ratio": memorization(fake, self.train_features, self.real)[0]["ratio"],
+        }
 
     def __call__(self, model) -> dict[str, float]:
         return self.images(sample(model, N, self.temperature))
@@ -100,12 +105,15 @@ def sample(model, n: int, temperature: float = 1.0) -> torch.Tensor:
     if temperature == 1.0:
         return draw(model, n, SAMPLE_SEED)
     g = torch.Generator(device=model.device).manual_seed(SAMPLE_SEED)
-    return torch.cat([model.sample(min(500, n - i), generator=g, temperature=temperature).cpu() for i in range(0, n, 500)])
+    return torch.cat(
+        [model.sample(min(500, n - i), generator=g, temperature=temperature).cpu() for i in range(0, n, 500)]
+    )
 
 
 @dataclasses.dataclass
 class Variant:
     """One genlab run: a family and option overrides, parsed from `FAMILY[:KEY=VALUE,...]`."""
+
     label: str
     family: str
     model: dict
@@ -130,8 +138,10 @@ class Variant:
             elif key in train_fields and key not in FIXED:
                 v.train[key] = typed_value(train_fields[key], value, spec)
             else:
-                raise GenlabError(f"--variant {spec}: unknown option {key!r} (the {family} options, the training "
-                                  f"options but {', '.join(sorted(FIXED))}, or temperature)")
+                raise GenlabError(
+                    f"--variant {spec}: unknown option {key!r} (the {family} options, the training "
+                    f"options but {', '.join(sorted(FIXED))}, or temperature)"
+                )
         return v
 
 
@@ -152,19 +162,44 @@ def typed_value(field: dataclasses.Field, value: str, spec: str):
     return value.strip()
 
 
-def genlab_run(variant: Variant, minutes: float, every: float, seed: int, scorer: Scorer, folder: Path,
-               lr_schedule: str = "constant", spec: str = "mnist5k") -> list[dict]:
+def genlab_run(
+    variant: Variant,
+    minutes: float,
+    every: float,
+    seed: int,
+    scorer: Scorer,
+    folder: Path,
+    lr_schedule: str = "constant",
+    spec: str = "mnist5k",
+) -> list[dict]:
     """Train the variant on `spec` for `minutes`, scored every `every` minutes; the run folder is folder/run."""
-    cfg = TrainConfig(minutes=minutes, seed=seed, device="cpu", quality_every=every * 60, threads=1, lr_schedule=lr_schedule)
+    cfg = TrainConfig(
+        minutes=minutes, seed=seed, device="cpu", quality_every=every * 60, threads=1, lr_schedule=lr_schedule
+    )
     cfg = dataclasses.replace(cfg, **variant.train)
     probe = scorer.at_temperature(variant.temperature)
-    train.start(variant.family, variant.model, DataConfig(data=spec), cfg, folder / "run", quiet=True,
-                typed={"minutes", "seed", "device", "quality_every", "threads", "lr_schedule", *variant.train},
-                probe=lambda data: probe)
+    train.start(
+        variant.family,
+        variant.model,
+        DataConfig(data=spec),
+        cfg,
+        folder / "run",
+        quiet=True,
+        typed={"minutes", "seed", "device", "quality_every", "threads", "lr_schedule", *variant.train},
+        probe=lambda data: probe,
+    )
     metrics = viz.read_metrics(folder / "run" / "metrics.csv")
     nll = {r["step"]: float(r["nll"]) for r in metrics if r.get("split") == "test" and r.get("nll")}  # nats per image
-    return [{"seconds": float(r["seconds"]), "steps": float(r["step"]), **{k: float(r[k]) for k in FIGURES},
-             **({"test_nll": nll[r["step"]]} if r["step"] in nll else {})} for r in metrics if r.get("fid")]
+    return [
+        {
+            "seconds": float(r["seconds"]),
+            "steps": float(r["step"]),
+            **{k: float(r[k]) for k in FIGURES},
+            **({"test_nll": nll[r["step"]]} if r["step"] in nll else {}),
+        }
+        for r in metrics
+        if r.get("fid")
+    ]
 
 
 def slug(label: str) -> str:
@@ -180,8 +215,11 @@ def plain_model(family: str, palette: Palette, spec: str = "mnist5k"):
     if family == "gan":
         loop = gan_speed.ExampleLoop(GAN(GANConfig(), shape))
         return loop.gan, data.float() / 127.5 - 1, loop.step  # (N, C, H, W) in [-1, 1]
-    model = (VAE(VAEConfig(colors=palette.k, sample_prior="normal"), shape, palette) if family == "vae"  # codes from N(0, I)
-             else PixelRNN(PixelRNNConfig(arch="pixelcnn", layers=5, width=32, colors=palette.k, ema=0.0), shape, palette))
+    model = (
+        VAE(VAEConfig(colors=palette.k, sample_prior="normal"), shape, palette)
+        if family == "vae"  # codes from N(0, I)
+        else PixelRNN(PixelRNNConfig(arch="pixelcnn", layers=5, width=32, colors=palette.k, ema=0.0), shape, palette)
+    )
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)  # the tutorials' setting
 
     def step(x: torch.Tensor) -> None:
@@ -190,11 +228,13 @@ def plain_model(family: str, palette: Palette, spec: str = "mnist5k"):
         loss.backward()
         opt.step()
         loss.item()  # the tutorials log every step
+
     return model, model.prepare(data), step
 
 
-def plain_run(family: str, minutes: float, every: float, seed: int, scorer: Scorer, palette: Palette,
-              spec: str = "mnist5k") -> list[dict]:
+def plain_run(
+    family: str, minutes: float, every: float, seed: int, scorer: Scorer, palette: Palette, spec: str = "mnist5k"
+) -> list[dict]:
     """The tutorial loop (DataLoader, shuffle) for `minutes` of training, scored every `every` minutes."""
     torch.manual_seed(seed)
     model, data, step = plain_model(family, palette, spec)
@@ -206,6 +246,7 @@ def plain_run(family: str, minutes: float, every: float, seed: int, scorer: Scor
         with torch.random.fork_rng(devices=[]):
             rows.append({"seconds": trained, **scorer(model)})
         model.train()
+
     while trained < minutes * 60:
         for (x,) in loader:
             start = time.perf_counter()
@@ -240,13 +281,22 @@ def main() -> None:
     p.add_argument("--every", type=float, default=1.0, help="minutes between scorings")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--families", default="pixelrnn,vae,gan,gmm", help="genlab's defaults ('' for none)")
-    p.add_argument("--variant", action="append", default=[], metavar="FAMILY:KEY=VALUE,...",
-                   help="one more genlab run with these options (repeatable), e.g. 'pixelrnn:arch=gated-pixelcnn,layers=8'")
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="FAMILY:KEY=VALUE,...",
+        help="one more genlab run with these options (repeatable), e.g. 'pixelrnn:arch=gated-pixelcnn,layers=8'",
+    )
     p.add_argument("--temperatures", default="", help="also score each genlab run's final model at these, e.g. 0.9,0.8")
     p.add_argument("--grids", action="store_true", help="save 64 samples of each run's final model: OUT/grids/")
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--lr-schedule", default="constant", choices=("constant", "linear"),
-                   help="genlab's runs: linear decays to 0 at the budget's end (then only the last row is that budget's)")
+    p.add_argument(
+        "--lr-schedule",
+        default="constant",
+        choices=("constant", "linear"),
+        help="genlab's runs: linear decays to 0 at the budget's end (then only the last row is that budget's)",
+    )
     p.add_argument("--no-plain", action="store_true", help="genlab's runs only (for sweeps)")
     p.add_argument("--out", default="bench/quality")
     args = p.parse_args()
@@ -273,27 +323,42 @@ def main() -> None:
         for variant in variants:
             with tempfile.TemporaryDirectory() as tmp:
                 runs.setdefault(variant.label, []).append(
-                    genlab_run(variant, args.minutes, args.every, seed, scorer, Path(tmp), args.lr_schedule))
+                    genlab_run(variant, args.minutes, args.every, seed, scorer, Path(tmp), args.lr_schedule)
+                )
                 finals = {variant.temperature: runs[variant.label][-1][-1]}
                 model = genlab.load(Path(tmp) / "run").model if temperatures or args.grids else None
                 for t in temperatures:
                     final = finals[variant.temperature]
-                    finals[t] = {"seconds": final["seconds"], "steps": final["steps"], **scorer.at_temperature(t)(model)}
+                    finals[t] = {
+                        "seconds": final["seconds"],
+                        "steps": final["steps"],
+                        **scorer.at_temperature(t)(model),
+                    }
                     runs.setdefault(f"{variant.label} @T{t:g}", []).append([finals[t]])
                 if args.grids and seed == 0:
                     for t in finals:
                         viz.save_grid(sample(model, 64, t), out / "grids" / f"{slug(variant.label)}@T{t:g}.png", nrow=8)
             family = variant.family
             if variant.label == f"genlab {family}" and family in PLAIN and not args.no_plain:
-                runs.setdefault(PLAIN[family], []).append(plain_run(family, args.minutes, args.every, seed, scorer, palette))
+                runs.setdefault(PLAIN[family], []).append(
+                    plain_run(family, args.minutes, args.every, seed, scorer, palette)
+                )
             load.append(os.getloadavg()[0])
-            print(f"seed {seed}: {variant.label} done (load average {load[-1]:.2f}); final FID "
-                  + ", ".join(f"{r[-1]['fid']:.3g}" for r in runs[variant.label]), file=sys.stderr, flush=True)
+            print(
+                f"seed {seed}: {variant.label} done (load average {load[-1]:.2f}); final FID "
+                + ", ".join(f"{r[-1]['fid']:.3g}" for r in runs[variant.label]),
+                file=sys.stderr,
+                flush=True,
+            )
     budgets = [round(args.every * i, 6) for i in range(1, int(round(args.minutes / args.every)) + 1)]
-    print(f"torch {torch.__version__}, 1 thread; genlab --lr-schedule {args.lr_schedule}; mnist5k, {N} samples vs {len(data.test)} test digits in "
-          f"{scorer.space.name}; {args.seeds} seed(s), medians; load average {min(load):.1f}-{max(load):.1f}")
-    print(f"real floor ({N} training digits, not in the test split; their nn_ratio is 0 by construction): "
-          + ", ".join(f"{k} {v:.3g}" for k, v in floor.items() if k != "nn_ratio"))
+    print(
+        f"torch {torch.__version__}, 1 thread; genlab --lr-schedule {args.lr_schedule}; mnist5k, {N} samples vs {len(data.test)} test digits in "
+        f"{scorer.space.name}; {args.seeds} seed(s), medians; load average {min(load):.1f}-{max(load):.1f}"
+    )
+    print(
+        f"real floor ({N} training digits, not in the test split; their nn_ratio is 0 by construction): "
+        + ", ".join(f"{k} {v:.3g}" for k, v in floor.items() if k != "nn_ratio")
+    )
     print("| run | minutes | " + " | ".join(EXTRAS + FIGURES) + " |\n|---|---:|" + "---:|" * len(EXTRAS + FIGURES))
     lines = {}
     for name, seeds in runs.items():
@@ -302,13 +367,24 @@ def main() -> None:
             print(f"| {name} | {b:g} | " + " | ".join(median(rows, k) for k in EXTRAS + FIGURES) + " |")
         reach = [next((r["seconds"] / 60 for r in s if r["fid"] <= 2 * floor["fid"]), None) for s in seeds]
         reached = [m for m in reach if m is not None]
-        print(f"  {name}: FID <= 2x the real floor ({2 * floor['fid']:.3g}) after "
-              + (f"{statistics.median(reached):.2f} min" if len(reached) == len(reach) else
-                 f"more than {args.minutes:g} min (not reached in {len(reach) - len(reached)} of {len(reach)} seed(s))"))
+        print(
+            f"  {name}: FID <= 2x the real floor ({2 * floor['fid']:.3g}) after "
+            + (
+                f"{statistics.median(reached):.2f} min"
+                if len(reached) == len(reach)
+                else f"more than {args.minutes:g} min (not reached in {len(reach) - len(reached)} of {len(reach)} seed(s))"
+            )
+        )
         if "@T" not in name:
             lines[name] = [[r["seconds"] / 60, r["fid"]] for r in seeds[0]]
-    viz.save_line_plot(lines, out / "time_to_quality.png", xlabel="training minutes (scoring left out)",
-                       ylabel=f"FID, {N} samples, domain features (log)", title="mnist5k: time to quality", log_y=True)
+    viz.save_line_plot(
+        lines,
+        out / "time_to_quality.png",
+        xlabel="training minutes (scoring left out)",
+        ylabel=f"FID, {N} samples, domain features (log)",
+        title="mnist5k: time to quality",
+        log_y=True,
+    )
     (out / "rows.json").write_text(json.dumps({"floor": floor, "runs": runs}, indent=1))
     print(f"wrote {out / 'time_to_quality.png'} and {out / 'rows.json'}")
 

@@ -20,6 +20,7 @@ networks, fast against naive sampling, peak memory, and the distance to the hard
 --quick: one epoch, two rounds, two PixelRNN architectures, the memory of the VAE run only (about
 3 minutes on 2 CPU cores). Ratios hold on a busy machine; absolute figures do not.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,30 +48,38 @@ SHAPE = (1, 28, 28)
 
 def families(palette: Palette) -> dict[str, dict]:
     """Per family: a fresh model (seed 0), its batch size and learning rate, the target ratio."""
+
     def seeded(make):
         def build():
             torch.manual_seed(0)
             return make()
+
         return build
 
     return {
         "vae": dict(make=seeded(lambda: VAE(VAEConfig(colors=2), SHAPE, palette)), batch=128, lr=1e-3, target=2.0),
         "dcgan": dict(make=seeded(lambda: GAN(GANConfig(), SHAPE)), batch=gan_speed.BATCH, lr=gan_speed.LR, target=1.2),
-        "pixelcnn": dict(make=seeded(lambda: PixelRNN(PixelRNNConfig(arch="pixelcnn", layers=5, width=32), SHAPE, palette)),
-                         batch=128, lr=PixelRNN.train_defaults["lr"], target=1.0),
+        "pixelcnn": dict(
+            make=seeded(lambda: PixelRNN(PixelRNNConfig(arch="pixelcnn", layers=5, width=32), SHAPE, palette)),
+            batch=128,
+            lr=PixelRNN.train_defaults["lr"],
+            target=1.0,
+        ),
     }
 
 
 def plain(name: str, spec: dict, data: torch.Tensor, epochs: int) -> float:
     if name == "dcgan":  # PyTorch's DCGAN-example loop: G steps/s, one real batch per step
-        return gan_speed.plain_loop(data, epochs) * spec["batch"] * len(data) / (len(data) + (-len(data)) % spec["batch"])
+        return (
+            gan_speed.plain_loop(data, epochs) * spec["batch"] * len(data) / (len(data) + (-len(data)) % spec["batch"])
+        )
     return plain_loop(spec["make"]().to(data.device), data, spec["batch"], spec["lr"], epochs)
 
 
 def flops_per_image(spec: dict, data: torch.Tensor) -> float:
     model = spec["make"]().to(data.device).train()
     optimizers = model.configure_optimizers(spec["lr"])
-    batch = data[:spec["batch"]]
+    batch = data[: spec["batch"]]
     model.train_step(batch, optimizers)  # warm-up (lazy state)
     return step_flops(lambda: model.train_step(batch, optimizers)) / len(batch)
 
@@ -78,13 +87,18 @@ def flops_per_image(spec: dict, data: torch.Tensor) -> float:
 def training_table(args, device: torch.device, peak: float) -> list[str]:
     data = load_dataset("mnist5k")
     palette = Palette.fit(data.train, 2)
-    rows = [f"{'family':10s} {'genlab loop':>12s} {'genlab e2e':>11s} {'plain':>9s} {'loop/plain':>11s} "
-            f"{'e2e/plain':>10s} {'target':>7s} {'MFLOP/img':>10s} {'GFLOP/s':>8s} {'% peak':>7s}"]
+    rows = [
+        f"{'family':10s} {'genlab loop':>12s} {'genlab e2e':>11s} {'plain':>9s} {'loop/plain':>11s} "
+        f"{'e2e/plain':>10s} {'target':>7s} {'MFLOP/img':>10s} {'GFLOP/s':>8s} {'% peak':>7s}"
+    ]
     for name, spec in families(palette).items():
         probe = spec["make"]()
         train, test = (probe.prepare(x.to(device)) for x in (data.train, data.test))
-        print(f"training {name}: {args.epochs} epoch(s) x {len(train)} images, batch {spec['batch']}, "
-              f"{args.rounds} alternating rounds (images/s)", flush=True)
+        print(
+            f"training {name}: {args.epochs} epoch(s) x {len(train)} images, batch {spec['batch']}, "
+            f"{args.rounds} alternating rounds (images/s)",
+            flush=True,
+        )
         speeds: dict[str, list] = {"genlab": [], "e2e": []}
 
         def genlab_run():
@@ -92,14 +106,18 @@ def training_table(args, device: torch.device, peak: float) -> list[str]:
             speeds["e2e"].append(e2e)
             return loop
 
-        measured = alternate(args.rounds, {"genlab": genlab_run, "plain": lambda: plain(name, spec, train, args.epochs)})
+        measured = alternate(
+            args.rounds, {"genlab": genlab_run, "plain": lambda: plain(name, spec, train, args.epochs)}
+        )
         loop, e2e, base = (statistics.median(v) for v in (measured["genlab"], speeds["e2e"], measured["plain"]))
         per_image = flops_per_image(spec, train)
         achieved = per_image * loop
-        rows.append(f"{name:10s} {loop:12,.0f} {e2e:11,.0f} {base:9,.0f} "
-                    f"{median_ratio(measured['genlab'], measured['plain']):10.2f}x "
-                    f"{median_ratio(speeds['e2e'], measured['plain']):9.2f}x {spec['target']:6.1f}x "
-                    f"{per_image / 1e6:10.1f} {achieved / 1e9:8.2f} {100 * achieved / peak:6.1f}%")
+        rows.append(
+            f"{name:10s} {loop:12,.0f} {e2e:11,.0f} {base:9,.0f} "
+            f"{median_ratio(measured['genlab'], measured['plain']):10.2f}x "
+            f"{median_ratio(speeds['e2e'], measured['plain']):9.2f}x {spec['target']:6.1f}x "
+            f"{per_image / 1e6:10.1f} {achieved / 1e9:8.2f} {100 * achieved / peak:6.1f}%"
+        )
     return rows
 
 
@@ -109,11 +127,15 @@ def sampling_table(args) -> list[str]:
     for arch in args.archs:
         fast, naive, same = pixelrnn_speed.sampling(arch, palette)
         target = 20 if "pixelcnn" in arch else 10
-        rows.append(f"{arch:16s} {fast:8.2f} {naive:9.1f} {naive / fast:8.1f}x {'yes' if same else 'NO':>10s} {target:6d}x")
+        rows.append(
+            f"{arch:16s} {fast:8.2f} {naive:9.1f} {naive / fast:8.1f}x {'yes' if same else 'NO':>10s} {target:6d}x"
+        )
         print(rows[-1], flush=True)
     fast, naive, same = wavenet_speed.measure(rounds=1, steps=args.wavenet_steps)
-    rows.append(f"{'wavenet (1 s)':16s} {fast:8.2f} {naive:9.1f} {naive / fast:8.1f}x {'yes' if same else 'NO':>10s} "
-                f"{10:6d}x  (naive extrapolated: a lower bound)")
+    rows.append(
+        f"{'wavenet (1 s)':16s} {fast:8.2f} {naive:9.1f} {naive / fast:8.1f}x {'yes' if same else 'NO':>10s} "
+        f"{10:6d}x  (naive extrapolated: a lower bound)"
+    )
     return rows
 
 
@@ -136,22 +158,37 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: genlab's thread policy, "
-                                                              "this process's share of the cores; see docs/threads.md)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: genlab's thread policy, "
+        "this process's share of the cores; see docs/threads.md)",
+    )
     args = p.parse_args()
     args.archs, args.memory, args.wavenet_steps = list(ARCHS), ["vae", "gan", "pixelrnn"], 200
     if args.quick:
-        args.rounds, args.epochs, args.archs, args.memory, args.wavenet_steps = 2, 1, ["pixelcnn", "row-lstm"], ["vae"], 50
+        args.rounds, args.epochs, args.archs, args.memory, args.wavenet_steps = (
+            2,
+            1,
+            ["pixelcnn", "row-lstm"],
+            ["vae"],
+            50,
+        )
     threads.apply(args.threads)
     device = torch.device(args.device)
     peak = matmul_peak(device)
     load = os.getloadavg()[0]
-    header = (f"torch {torch.__version__} on {args.device} ({torch.get_num_threads()} threads); load average "
-              f"{load:.1f} at start; fp32 matmul peak measured now: {peak / 1e9:,.1f} GFLOP/s")
+    header = (
+        f"torch {torch.__version__} on {args.device} ({torch.get_num_threads()} threads); load average "
+        f"{load:.1f} at start; fp32 matmul peak measured now: {peak / 1e9:,.1f} GFLOP/s"
+    )
     print(header, flush=True)
-    sections = [("training images/s, genlab vs a plain loop of the same network (medians)", training_table(args, device, peak)),
-                ("sampling: fast path vs naive loop, same seed", sampling_table(args)),
-                ("memory", memory_table(args))]
+    sections = [
+        ("training images/s, genlab vs a plain loop of the same network (medians)", training_table(args, device, peak)),
+        ("sampling: fast path vs naive loop, same seed", sampling_table(args)),
+        ("memory", memory_table(args)),
+    ]
     print("\n" + header)
     for title, rows in sections:
         print(f"\n## {title}")

@@ -6,6 +6,7 @@ steps, CPU seconds and the median ratio (steps/s together) / (steps/s alone). Ta
 
     .venv/bin/python bench/side_by_side.py [--families pixelrnn,gan] [--seconds 60] [--rounds 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,20 @@ from genlab.core import jobs
 
 
 def job(family: str, seconds: float, out: Path) -> jobs.Job:
-    argv = [sys.executable, "-m", "genlab", "train", family, "--data", "mnist5k", "--minutes", str(seconds / 60),
-            "--out", str(out), "--quiet"]
+    argv = [
+        sys.executable,
+        "-m",
+        "genlab",
+        "train",
+        family,
+        "--data",
+        "mnist5k",
+        "--minutes",
+        str(seconds / 60),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     return jobs.Job(family, argv, cost=seconds)
 
 
@@ -34,8 +47,11 @@ def measure(families: list[str], seconds: float, together: bool, root: Path, tag
     """{family: (steps, cpu seconds)} of one round."""
     runs = {f: root / f"{tag}-{f}" for f in families}
     work = [job(f, seconds, runs[f]) for f in families]
-    results = (jobs.run_jobs(work, slots=len(work), say=lambda _: None) if together else
-               [jobs.run_jobs([w], slots=1, say=lambda _: None)[0] for w in work])
+    results = (
+        jobs.run_jobs(work, slots=len(work), say=lambda _: None)
+        if together
+        else [jobs.run_jobs([w], slots=1, say=lambda _: None)[0] for w in work]
+    )
     for r in results:
         if not r.ok:
             raise SystemExit(f"{r.name} failed: {r.why()}")
@@ -54,13 +70,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             order = [False, True] if r % 2 == 0 else [True, False]
-            got = {mode: measure(families, args.seconds, mode, Path(tmp), f"r{r}-{'both' if mode else 'alone'}")
-                   for mode in order}
+            got = {
+                mode: measure(families, args.seconds, mode, Path(tmp), f"r{r}-{'both' if mode else 'alone'}")
+                for mode in order
+            }
             for f in families:
                 (alone, cpu_a), (both, cpu_b) = got[False][f], got[True][f]
                 ratios[f].append(both / alone)
-                print(f"round {r}: {f:9s} alone {alone:6d} steps ({cpu_a:5.1f} CPU s), side by side {both:6d} steps "
-                      f"({cpu_b:5.1f} CPU s): {both / alone:.2f}x")
+                print(
+                    f"round {r}: {f:9s} alone {alone:6d} steps ({cpu_a:5.1f} CPU s), side by side {both:6d} steps "
+                    f"({cpu_b:5.1f} CPU s): {both / alone:.2f}x"
+                )
     print(f"load average at end {os.getloadavg()[0]:.1f}")
     for f in families:
         print(f"{f}: median steps/s side by side / alone = {statistics.median(ratios[f]):.2f}x (target >= 0.85x)")

@@ -11,6 +11,7 @@
 
     .venv/bin/python bench/stream_speed.py [--rounds 3] [--workers 2] [--gb 2] [--minutes 1.5] [--parts ab]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,14 +61,17 @@ def part_a(rounds: int, epochs: int, batch: int, workers: int) -> None:
                 loop, end_to_end = _rates(out, batch, time.perf_counter() - start, epochs * len(data.train))
                 whole[name].append(end_to_end)
                 return loop
+
             return measure
 
         got = alternate(rounds, {"memory": run("mnist5k", "memory"), "stream": run(str(pack), "stream")})
         whole = {k: v[1:] for k, v in whole.items()}  # without the warm-up round
         for name, rates in (("loop", got), ("end to end", whole)):
-            print(f"(a) {name}: in memory {statistics.median(rates['memory']):,.0f} images/s, streamed "
-                  f"{statistics.median(rates['stream']):,.0f} images/s; median ratio streamed/memory "
-                  f"{median_ratio(rates['stream'], rates['memory']):.2f}x")
+            print(
+                f"(a) {name}: in memory {statistics.median(rates['memory']):,.0f} images/s, streamed "
+                f"{statistics.median(rates['stream']):,.0f} images/s; median ratio streamed/memory "
+                f"{median_ratio(rates['stream'], rates['memory']):.2f}x"
+            )
 
 
 def _memory_kb(pid: int) -> dict[str, int]:
@@ -94,18 +98,44 @@ def part_b(gb: float, minutes: float, batch: int) -> None:
         n_test = n // 10
         t = time.perf_counter()
         rng = np.random.default_rng(0)
-        with PackWriter(tmp / "big", "synthetic", (3, 64, 64), f"{n - n_test} train / {n_test} test (random)",
-                        None) as writer:
+        with PackWriter(
+            tmp / "big", "synthetic", (3, 64, 64), f"{n - n_test} train / {n_test} test (random)", None
+        ) as writer:
             for split, count in (("train", n - n_test), ("test", n_test)):
                 for start in range(0, count, 8192):
                     writer.add(split, rng.integers(0, 256, (min(8192, count - start), 3, 64, 64), dtype=np.uint8))
             pack = writer.close()
         size = sum(f.stat().st_size for f in pack.iterdir())
-        print(f"(b) wrote a {size / 2**30:.2f} GiB pack of {n:,} 64x64 colour images in {time.perf_counter() - t:.0f} s")
+        print(
+            f"(b) wrote a {size / 2**30:.2f} GiB pack of {n:,} 64x64 colour images in {time.perf_counter() - t:.0f} s"
+        )
         out = tmp / "run"
-        argv = [sys.executable, "-m", "genlab", "train", "gan", "--data", str(pack), "--conv-channels", "8",
-                "--latent", "16", "--batch-size", str(batch), "--minutes", str(minutes), "--device", "cpu",
-                "--log-every", "20", "--save-every", "1e9", "--quiet", "--out", str(out)]
+        argv = [
+            sys.executable,
+            "-m",
+            "genlab",
+            "train",
+            "gan",
+            "--data",
+            str(pack),
+            "--conv-channels",
+            "8",
+            "--latent",
+            "16",
+            "--batch-size",
+            str(batch),
+            "--minutes",
+            str(minutes),
+            "--device",
+            "cpu",
+            "--log-every",
+            "20",
+            "--save-every",
+            "1e9",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
         proc = subprocess.Popen(argv)
         samples = []
         while proc.poll() is None:
@@ -117,19 +147,26 @@ def part_b(gb: float, minutes: float, batch: int) -> None:
         assert proc.wait() == 0
         rows = [r for r in viz.read_metrics(out / "metrics.csv") if r["split"] == "train"]
         steps = int(rows[-1]["step"])
-        print(f"(b) trained {steps} steps of {batch} ({steps * batch:,} images, "
-              f"{steps * batch * 3 * 64 * 64 / 2**20:,.0f} MiB read) in {minutes} minute(s)")
+        print(
+            f"(b) trained {steps} steps of {batch} ({steps * batch:,} images, "
+            f"{steps * batch * 3 * 64 * 64 / 2**20:,.0f} MiB read) in {minutes} minute(s)"
+        )
         t0 = samples[0][0]
-        for i in sorted({len(samples) // 10, len(samples) // 4, len(samples) // 2, 3 * len(samples) // 4,
-                         len(samples) - 1}):
+        for i in sorted(
+            {len(samples) // 10, len(samples) // 4, len(samples) // 2, 3 * len(samples) // 4, len(samples) - 1}
+        ):
             when, kb = samples[i]
-            print(f"    t={when - t0:5.0f} s: RssAnon trainer {kb['main_RssAnon'] / 1024:,.0f} MiB, "
-                  f"with workers {kb['RssAnon'] / 1024:,.0f} MiB; RssFile (page cache, reclaimable) "
-                  f"{kb['RssFile'] / 1024:,.0f} MiB")
-        late = [kb["RssAnon"] for _, kb in samples[len(samples) // 4:]]
-        print(f"(b) RssAnon with workers after the first quarter: min {min(late) / 1024:,.0f} MiB, max "
-              f"{max(late) / 1024:,.0f} MiB; held in memory the training split alone would take "
-              f"{(n - n_test) * 3 * 64 * 64 / 2**20:,.0f} MiB as uint8 and 4x that prepared as float32")
+            print(
+                f"    t={when - t0:5.0f} s: RssAnon trainer {kb['main_RssAnon'] / 1024:,.0f} MiB, "
+                f"with workers {kb['RssAnon'] / 1024:,.0f} MiB; RssFile (page cache, reclaimable) "
+                f"{kb['RssFile'] / 1024:,.0f} MiB"
+            )
+        late = [kb["RssAnon"] for _, kb in samples[len(samples) // 4 :]]
+        print(
+            f"(b) RssAnon with workers after the first quarter: min {min(late) / 1024:,.0f} MiB, max "
+            f"{max(late) / 1024:,.0f} MiB; held in memory the training split alone would take "
+            f"{(n - n_test) * 3 * 64 * 64 / 2**20:,.0f} MiB as uint8 and 4x that prepared as float32"
+        )
 
 
 def main() -> None:
@@ -142,8 +179,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--workers", type=int, default=2, help="(a) DataLoader workers of the streamed run")
     args = ap.parse_args()
-    print(f"load average {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores; torch threads "
-          f"{__import__('torch').get_num_threads()}")
+    print(
+        f"load average {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores; torch threads "
+        f"{__import__('torch').get_num_threads()}"
+    )
     if "a" in args.parts:
         part_a(args.rounds, args.epochs, args.batch_size, args.workers)
     if "b" in args.parts:

@@ -7,6 +7,7 @@ beside the FLOPs of the step (what `genlab.core.threads` decides from).
 --busy keeps one other core busy with a spinning process for the whole run (a shared machine).
 Quote the load average it prints: on a machine shared with others, the figures move with it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,10 @@ def main() -> None:
         spinner.start()
     data = load_dataset("mnist5k")
     cores = threads.cores()
-    print(f"torch {torch.__version__}; cores this process may use: {cores}; other core busy: {args.busy}; "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"torch {torch.__version__}; cores this process may use: {cores}; other core busy: {args.busy}; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     try:
         for name in args.models.split(","):
             cls = model_class(name)
@@ -62,14 +65,22 @@ def main() -> None:
             torch.manual_seed(0)
             palette = Palette.fit(data.train, cfg.colors, seed=0) if cls.uses_palette else None
             model = cls(cfg, data.item_shape, palette)
-            batch = model.prepare(data.train[:cls.train_defaults.get("batch_size", 128)])
+            batch = model.prepare(data.train[: cls.train_defaults.get("batch_size", 128)])
             optimizers = model.configure_optimizers(cls.train_defaults.get("lr", 1e-3))
             flops = step_flops(model, batch)
-            runs = common.alternate(args.rounds, {f"{n} thread(s)": (lambda n=n: step_ms(model, optimizers, batch, n, args.steps))
-                                                  for n in sorted({1, cores})}, say=lambda _: None)
+            runs = common.alternate(
+                args.rounds,
+                {
+                    f"{n} thread(s)": (lambda n=n: step_ms(model, optimizers, batch, n, args.steps))
+                    for n in sorted({1, cores})
+                },
+                say=lambda _: None,
+            )
             medians = {k: statistics.median(v) for k, v in runs.items()}
-            print(f"{name}: {flops / 1e9:.2f} GFLOP/step (policy: {threads.choose(flops, cores=cores)} thread(s)); "
-                  + ", ".join(f"{k} {v:.1f} ms" for k, v in medians.items()))
+            print(
+                f"{name}: {flops / 1e9:.2f} GFLOP/step (policy: {threads.choose(flops, cores=cores)} thread(s)); "
+                + ", ".join(f"{k} {v:.1f} ms" for k, v in medians.items())
+            )
     finally:
         if spinner is not None:
             spinner.terminate()

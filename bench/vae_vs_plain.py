@@ -11,6 +11,7 @@ Rounds alternate between the two and the medians are compared.
 A second part trains genlab's VAE on mnist5k in a child process and prints its peak memory
 (target: under 1.5 GB).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,21 @@ def dataloader_only(indices: torch.Tensor, epochs: int) -> float:
 def peak_memory_of_training_run(epochs: int) -> float:
     """Peak resident memory (MB) of `genlab train vae --data mnist5k` in a fresh process."""
     with tempfile.TemporaryDirectory() as tmp:
-        return common.peak_rss_mb(["train", "vae", "--data", "mnist5k", "--epochs", str(epochs), "--out", f"{tmp}/run",
-                                   "--quiet", "--device", "cpu"])
+        return common.peak_rss_mb(
+            [
+                "train",
+                "vae",
+                "--data",
+                "mnist5k",
+                "--epochs",
+                str(epochs),
+                "--out",
+                f"{tmp}/run",
+                "--quiet",
+                "--device",
+                "cpu",
+            ]
+        )
 
 
 def main() -> None:
@@ -74,19 +88,25 @@ def main() -> None:
     data = load_dataset("mnist5k")
     palette = Palette.fit(data.train, 2)
     indices = palette.encode(data.train)  # (N, 1, 28, 28) the same binarized digits genlab trains on
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.epochs} epochs x "
-          f"{len(indices)} images, batch {BATCH}, {args.rounds} alternating rounds")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.epochs} epochs x "
+        f"{len(indices)} images, batch {BATCH}, {args.rounds} alternating rounds"
+    )
     ours, plain, loader = [], [], []
     for r in range(args.rounds):
         ours.append(genlab_loop(args.epochs, len(indices)))
         plain.append(plain_loop(indices, palette, args.epochs))
         loader.append(dataloader_only(indices, args.epochs))
-        print(f"  round {r + 1}: genlab {ours[-1]:7.0f} img/s end to end; plain DataLoader loop {plain[-1]:7.0f} "
-              f"img/s; the DataLoader alone {loader[-1]:7.0f} img/s")
+        print(
+            f"  round {r + 1}: genlab {ours[-1]:7.0f} img/s end to end; plain DataLoader loop {plain[-1]:7.0f} "
+            f"img/s; the DataLoader alone {loader[-1]:7.0f} img/s"
+        )
     g, b, d = (statistics.median(v) for v in (ours, plain, loader))
     print(f"median: genlab {g:.0f} img/s end to end, plain loop {b:.0f} img/s: ratio {g / b:.2f}x (target >= 2x)")
-    print(f"the DataLoader alone runs at {d:.0f} img/s, i.e. {100 * b / d:.1f}% of the plain loop's time is "
-          f"batch loading: that is all that in-memory batching can remove for this model")
+    print(
+        f"the DataLoader alone runs at {d:.0f} img/s, i.e. {100 * b / d:.1f}% of the plain loop's time is "
+        f"batch loading: that is all that in-memory batching can remove for this model"
+    )
     print(f"peak memory of a mnist5k training run: {peak_memory_of_training_run(2):.0f} MB (target < 1500 MB)")
 
 

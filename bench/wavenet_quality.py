@@ -8,6 +8,7 @@ network), so a pair shares the machine alike; medians over seeds.
     .venv/bin/python bench/wavenet_quality.py --minutes 2 --seeds 2 --variant "" --variant "--lr-schedule linear"
     .venv/bin/python bench/wavenet_quality.py --minutes 5 --seeds 2 --n 32 --variant "" --variant "--stacks 1 --lr 6e-3"
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,9 +28,11 @@ def run(variant: str, seed: int, minutes: float, root: Path, n: int) -> tuple[su
     out = root / f"{abs(hash(variant))}-{seed}"
     genlab = [sys.executable, "-m", "genlab"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    script = (f"{shlex.join(genlab)} train wavenet --data tones --minutes {minutes} --seed {seed} --threads 1 "
-              f"--quiet --out {out} {variant} && {shlex.join(genlab)} evaluate {out} --n {n} --seed {seed} --threads 1 "
-              f"--quiet --out {out}.json")
+    script = (
+        f"{shlex.join(genlab)} train wavenet --data tones --minutes {minutes} --seed {seed} --threads 1 "
+        f"--quiet --out {out} {variant} && {shlex.join(genlab)} evaluate {out} --n {n} --seed {seed} --threads 1 "
+        f"--quiet --out {out}.json"
+    )
     return subprocess.Popen(["bash", "-c", script], env=env, stdout=subprocess.DEVNULL), out
 
 
@@ -45,13 +48,15 @@ def main() -> None:
     jobs = [(v, s) for s in range(args.seeds) for v in variants]
     results: dict[str, list[dict]] = {v: [] for v in variants}
     for i in range(0, len(jobs), 2):  # two at a time: one per core
-        started = [(v, *run(v, s, args.minutes, root, args.n)) for v, s in jobs[i:i + 2]]
+        started = [(v, *run(v, s, args.minutes, root, args.n)) for v, s in jobs[i : i + 2]]
         for variant, proc, out in started:
             if proc.wait() != 0:
                 sys.exit(f"wavenet_quality: a run failed ({variant!r}); see {out}")
             results[variant].append(json.loads(Path(f"{out}.json").read_text()))
-    print(f"WaveNet on tones, {args.minutes:g} minute(s), medians of {args.seeds} seed(s); load average "
-          f"{os.getloadavg()[0]:.1f}")
+    print(
+        f"WaveNet on tones, {args.minutes:g} minute(s), medians of {args.seeds} seed(s); load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
     print("| variant | " + " | ".join(FIGURES) + " |")
     print("|---|" + "---:|" * len(FIGURES))
     for variant, rows in results.items():

@@ -23,6 +23,7 @@ itself costs; on a machine shared with other jobs the wall clock also counts wai
     .venv/bin/python bench/wavenet_speed.py [--rounds 3] [--naive-steps 200] [--full-naive] [--threads N]
                                             [--rtf-seconds 0.5] [--rtf-only]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,9 @@ def timed(fn):
     return out, time.perf_counter() - start
 
 
-def measure(rounds: int = 3, steps: int = 200, full_naive: bool = False, say=lambda text: None) -> tuple[float, float, bool]:
+def measure(
+    rounds: int = 3, steps: int = 200, full_naive: bool = False, say=lambda text: None
+) -> tuple[float, float, bool]:
     """(fast seconds, naive seconds, identical output) for one second of audio, medians of the rounds."""
     torch.manual_seed(0)
     model = WaveNet(WaveNetConfig(), (RATE,)).eval()
@@ -74,8 +77,9 @@ RTF_MODELS = {"default (1 stack of 11)": {}, "2 stacks of 10 (the default before
 RTF_BATCHES = (1, 8)
 
 
-def real_time_factors(rounds: int = 3, seconds: float = 0.5,
-                      say=lambda text: None) -> dict[tuple[str, int], tuple[float, float]]:
+def real_time_factors(
+    rounds: int = 3, seconds: float = 0.5, say=lambda text: None
+) -> dict[tuple[str, int], tuple[float, float]]:
     """{(model, batch): seconds of audio per second of (wall-clock, CPU) time}, medians of interleaved rounds."""
     models = {}
     for name, cfg in RTF_MODELS.items():
@@ -90,9 +94,13 @@ def real_time_factors(rounds: int = 3, seconds: float = 0.5,
                 _, dt = timed(lambda: model.generate(steps, n=batch, generator=torch.Generator().manual_seed(r)))
                 cpu = time.process_time() - cpu
                 times.setdefault((name, batch), []).append((dt, cpu))
-                say(f"round {r + 1}: {name}, batch {batch}: {dt:.2f} s wall, {cpu:.2f} s CPU for {seconds:g} s of audio each")
-    return {key: tuple(key[1] * seconds / statistics.median(t[i] for t in ts) for i in (0, 1))  # key[1]: sounds at once
-            for key, ts in times.items()}
+                say(
+                    f"round {r + 1}: {name}, batch {batch}: {dt:.2f} s wall, {cpu:.2f} s CPU for {seconds:g} s of audio each"
+                )
+    return {
+        key: tuple(key[1] * seconds / statistics.median(t[i] for t in ts) for i in (0, 1))  # key[1]: sounds at once
+        for key, ts in times.items()
+    }
 
 
 def main() -> None:
@@ -108,13 +116,18 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if not args.rtf_only:
         compare_naive(args)
-    print(f"real-time factor of fast generation (audio seconds per compute second; target >= 0.25x), "
-          f"median of {args.rounds} rounds of {args.rtf_seconds:g} s, torch threads {torch.get_num_threads()}:")
-    for (name, batch), (wall, cpu) in real_time_factors(args.rounds, args.rtf_seconds,
-                                                        say=lambda text: print(text, flush=True)).items():
+    print(
+        f"real-time factor of fast generation (audio seconds per compute second; target >= 0.25x), "
+        f"median of {args.rounds} rounds of {args.rtf_seconds:g} s, torch threads {torch.get_num_threads()}:"
+    )
+    for (name, batch), (wall, cpu) in real_time_factors(
+        args.rounds, args.rtf_seconds, say=lambda text: print(text, flush=True)
+    ).items():
         rf = WaveNet(WaveNetConfig(**RTF_MODELS[name]), (RATE,)).receptive_field
-        print(f"  {name:<18} (receptive field {rf}), {batch} sound(s) at once: {wall:.3f}x real time by the "
-              f"wall clock, {cpu:.3f}x by CPU time")
+        print(
+            f"  {name:<18} (receptive field {rf}), {batch} sound(s) at once: {wall:.3f}x real time by the "
+            f"wall clock, {cpu:.3f}x by CPU time"
+        )
 
 
 def compare_naive(args) -> None:
@@ -122,16 +135,24 @@ def compare_naive(args) -> None:
     print(WaveNet(WaveNetConfig(), (RATE,)).summary())
     print(f"one sound (batch 1), {RATE} samples; torch threads: {torch.get_num_threads()}")
     fast, naive, same = measure(args.rounds, steps, args.full_naive, say=lambda text: print(text, flush=True))
-    print(f"fast (queues): {fast:.1f} s for 1 s of audio ({1000 * fast / RATE:.2f} ms per sample), "
-          f"median of {args.rounds}")
+    print(
+        f"fast (queues): {fast:.1f} s for 1 s of audio ({1000 * fast / RATE:.2f} ms per sample), "
+        f"median of {args.rounds}"
+    )
     if args.full_naive:
         print(f"naive: {naive:.1f} s for 1 s of audio, timed in full, median of {args.rounds}")
     else:
-        print(f"naive: {naive:.1f} s for 1 s of audio, EXTRAPOLATED from {steps} timed steps from silence "
-              f"(x {rf} steps) + {steps} timed steps after a {rf}-sample context (x {RATE - rf} steps), "
-              f"median of {args.rounds}; a lower bound (the early steps' cost grows with the context)")
+        print(
+            f"naive: {naive:.1f} s for 1 s of audio, EXTRAPOLATED from {steps} timed steps from silence "
+            f"(x {rf} steps) + {steps} timed steps after a {rf}-sample context (x {RATE - rf} steps), "
+            f"median of {args.rounds}; a lower bound (the early steps' cost grows with the context)"
+        )
     print(f"speed-up fast vs naive: {naive / fast:.1f}x (target >= 10x)")
-    checked = "the whole second" if args.full_naive else f"{steps} samples from silence and {steps} after a {rf}-sample prefix"
+    checked = (
+        "the whole second"
+        if args.full_naive
+        else f"{steps} samples from silence and {steps} after a {rf}-sample prefix"
+    )
     print(f"identical output for the same seed: {'yes' if same else 'NO'} ({checked}, every round)")
 
 

@@ -14,6 +14,7 @@ spectral flatness and loudness of the samples.
     .venv/bin/python bench/wavenet_words.py --words six,no --steps 500 --keep-silence --no-ramp   # the old training
     .venv/bin/python bench/wavenet_words.py --clock 16 --batch-size 2   # local conditioning on time: whole clips as items
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ from genlab.train import schedule
 
 def binomial_tail(hits: int, n: int) -> float:
     """P(X >= hits) for X ~ Binomial(n, 1/2): how often chance recognises that many."""
-    return sum(math.comb(n, k) for k in range(hits, n + 1)) / 2 ** n
+    return sum(math.comb(n, k) for k in range(hits, n + 1)) / 2**n
 
 
 def log_odds_shift(classifier, sounds: torch.Tensor, labels: torch.Tensor) -> float:
@@ -83,15 +84,28 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=32, help="sounds drawn (and as many with swapped labels)")
     ap.add_argument("--keep-silence", action="store_true", help="train on silent windows too")
     ap.add_argument("--no-ramp", action="store_true", help="PyTorch's init for the input convolution")
-    ap.add_argument("--clock", type=int, default=0, help="pieces per clip of the clock (0: off); items are then "
-                    "whole clips, so --window is unused and --batch-size counts clips")
+    ap.add_argument(
+        "--clock",
+        type=int,
+        default=0,
+        help="pieces per clip of the clock (0: off); items are then "
+        "whole clips, so --window is unused and --batch-size counts clips",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     data = load_dataset(f"speech:{args.words}", sample_rate=args.sample_rate)
-    config = WaveNetConfig(layers=args.layers, stacks=args.stacks, residual_channels=args.channels,
-                           gate_channels=args.channels, skip_channels=2 * args.channels, window=args.window,
-                           keep_silence=args.keep_silence, clock=args.clock, conditional=True,
-                           label_count=len(data.label_names))
+    config = WaveNetConfig(
+        layers=args.layers,
+        stacks=args.stacks,
+        residual_channels=args.channels,
+        gate_channels=args.channels,
+        skip_channels=2 * args.channels,
+        window=args.window,
+        keep_silence=args.keep_silence,
+        clock=args.clock,
+        conditional=True,
+        label_count=len(data.label_names),
+    )
     start = time.process_time()
     model = train(data, config, args.steps, args.batch_size, args.lr, args.seed, not args.no_ramp)
     train_seconds = time.process_time() - start
@@ -108,17 +122,28 @@ def main() -> None:
     hits = {k: int((p == y).sum()) for k, (p, y) in heard.items()}
     paired = paired_rate(classifier, sounds["asked"], sounds["swapped"], asked)
     shift = log_odds_shift(classifier, torch.cat(list(sounds.values())), torch.cat([y for _, y in heard.values()]))
-    print(json.dumps({**vars(args), "train_cpu_seconds": round(train_seconds, 1), "test_nll_bits": round(nll, 3),
-                      "classifier_test_accuracy": classifier.accuracy(data.test, data.test_labels),
-                      "recognised_as_asked": hits["asked"] / args.n, "recognised_swapped": hits["swapped"] / args.n,
-                      "recognised_both": (hits["asked"] + hits["swapped"]) / (2 * args.n),
-                      "changed_with_label": float((heard["asked"][0] != heard["swapped"][0]).float().mean()),
-                      "paired": paired, "p_paired": binomial_tail(round(paired * args.n), args.n),
-                      "log_odds_shift": round(shift, 2),
-                      "log_odds_shift_test": round(log_odds_shift(classifier, data.test, data.test_labels), 2),
-                      "p_chance": binomial_tail(hits["asked"] + hits["swapped"], 2 * args.n),
-                      "spectral_flatness": spectral_flatness(sounds["asked"]), "rms": loudness(sounds["asked"]),
-                      "rms_test": loudness(data.test)}))
+    print(
+        json.dumps(
+            {
+                **vars(args),
+                "train_cpu_seconds": round(train_seconds, 1),
+                "test_nll_bits": round(nll, 3),
+                "classifier_test_accuracy": classifier.accuracy(data.test, data.test_labels),
+                "recognised_as_asked": hits["asked"] / args.n,
+                "recognised_swapped": hits["swapped"] / args.n,
+                "recognised_both": (hits["asked"] + hits["swapped"]) / (2 * args.n),
+                "changed_with_label": float((heard["asked"][0] != heard["swapped"][0]).float().mean()),
+                "paired": paired,
+                "p_paired": binomial_tail(round(paired * args.n), args.n),
+                "log_odds_shift": round(shift, 2),
+                "log_odds_shift_test": round(log_odds_shift(classifier, data.test, data.test_labels), 2),
+                "p_chance": binomial_tail(hits["asked"] + hits["swapped"], 2 * args.n),
+                "spectral_flatness": spectral_flatness(sounds["asked"]),
+                "rms": loudness(sounds["asked"]),
+                "rms_test": loudness(data.test),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ growth from half-way to the end). Tiny runs on `digits` are trained first (about
 
     .venv/bin/python bench/web_load.py [--clients 16] [--requests 2000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,13 @@ async def one(client: httpx.AsyncClient, kind: str, digit: list[int]) -> int:
     if kind == "runs":
         return (await client.get("/api/runs")).status_code
     if kind == "sample":
-        return (await client.post("/api/sample", json={"run": "vae", "n": 8, "seed": random.randrange(1000)})).status_code
+        return (
+            await client.post("/api/sample", json={"run": "vae", "n": 8, "seed": random.randrange(1000)})
+        ).status_code
     if kind == "decode":
-        return (await client.post("/api/decode", json={"run": "vae", "z": [random.gauss(0, 1), random.gauss(0, 1)]})).status_code
+        return (
+            await client.post("/api/decode", json={"run": "vae", "z": [random.gauss(0, 1), random.gauss(0, 1)]})
+        ).status_code
     body = {"run": "pcnn", "pixels": digit, "mask": [0] * 32 + [1] * 32, "n": 2, "seed": random.randrange(1000)}
     async with client.stream("POST", "/api/complete", json=body) as response:
         async for _ in response.aiter_bytes():
@@ -57,7 +62,9 @@ async def load(base: str, clients: int, requests: int, server: psutil.Process) -
     kinds = random.choices([k for k, _ in MIX], [w for _, w in MIX], k=requests)
     latency, statuses, rss = defaultdict(list), Counter(), {}
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
-        digit = (await client.get("/api/runs/examples", params={"run": "pcnn", "count": 1})).json()["examples"][0]["pixels"]
+        digit = (await client.get("/api/runs/examples", params={"run": "pcnn", "count": 1})).json()["examples"][0][
+            "pixels"
+        ]
         for kind, _ in MIX:  # warm-up: every kind once
             await one(client, kind, digit)
         rss["after warm-up"] = server.memory_info().rss
@@ -88,8 +95,21 @@ def main() -> int:
     random.seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp)
-        genlab("train", "pixelrnn", "--arch", "pixelcnn", "--colors", "4", "--width", "8", "--layers", "2", *TINY,
-               "--out", str(runs / "pcnn"))
+        genlab(
+            "train",
+            "pixelrnn",
+            "--arch",
+            "pixelcnn",
+            "--colors",
+            "4",
+            "--width",
+            "8",
+            "--layers",
+            "2",
+            *TINY,
+            "--out",
+            str(runs / "pcnn"),
+        )
         genlab("train", "vae", "--hidden", "32", "--latent", "2", *TINY, "--out", str(runs / "vae"))
         proc = genlab("serve", "--runs", str(runs), "--port", "0", background=True)
         try:
@@ -100,8 +120,10 @@ def main() -> int:
             proc.terminate()
             proc.wait(10)
     all_ms = np.concatenate([np.array(v) for v in result["latency"].values()]) * 1000
-    print(f"{args.requests} requests from {args.clients} clients in {result['wall']:.1f} s "
-          f"({args.requests / result['wall']:.0f} requests/s); load average {psutil.getloadavg()[0]:.1f}")
+    print(
+        f"{args.requests} requests from {args.clients} clients in {result['wall']:.1f} s "
+        f"({args.requests / result['wall']:.0f} requests/s); load average {psutil.getloadavg()[0]:.1f}"
+    )
     print("status counts:", dict(sorted(result["statuses"].items())))
     print(f"{'kind':<10}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}")
     for kind, _ in MIX:
@@ -109,8 +131,11 @@ def main() -> int:
         print(f"{kind:<10}{len(ms):>6}{np.percentile(ms, 50):>10.1f}{np.percentile(ms, 99):>10.1f}")
     print(f"{'all':<10}{len(all_ms):>6}{np.percentile(all_ms, 50):>10.1f}{np.percentile(all_ms, 99):>10.1f}")
     rss = {k: v / 2**20 for k, v in result["rss"].items()}
-    print("server RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items())
-          + f"; growth from half-way to the end {rss['end'] - rss['half-way']:+.0f} MB")
+    print(
+        "server RSS (MB): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in rss.items())
+        + f"; growth from half-way to the end {rss['end'] - rss['half-way']:+.0f} MB"
+    )
     errors = sum(n for status, n in result["statuses"].items() if status >= 500)
     print(f"5xx answers: {errors} (target 0)")
     return 1 if errors else 0

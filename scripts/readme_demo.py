@@ -2,6 +2,7 @@
 copy its key pictures to docs/demo/ and write its metrics table into README.md.
 
 Run it as `scripts/dev.sh readme [--demo DIR]`."""
+
 from __future__ import annotations
 
 import argparse

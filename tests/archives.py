@@ -1,5 +1,6 @@
 """Test helpers: write TorchScript-like and torch.save zip archives without running any TorchScript,
 with zero-stride tensors (one stored number each) so full-size networks cost a few kilobytes."""
+
 import collections
 import copyreg
 import io

@@ -1,4 +1,5 @@
 """Shared by the CLI tests: run `genlab` in-process and expect a one-line exit-2 error."""
+
 from genlab.cli import main
 
 
@@ -14,6 +15,34 @@ def cli_error(capsys, argv) -> str:
 
 def train_conditional_tones(run, sample_rate: int) -> None:
     """A tiny class-conditional WaveNet on the built-in tones (three classes), one epoch."""
-    assert main(["train", "wavenet", "--data", "tones", "--sample-rate", str(sample_rate), "--conditional",
-                 "--layers", "3", "--stacks", "1", "--residual-channels", "6", "--gate-channels", "6",
-                 "--skip-channels", "8", "--window", "500", "--epochs", "1", "--out", str(run), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "wavenet",
+                "--data",
+                "tones",
+                "--sample-rate",
+                str(sample_rate),
+                "--conditional",
+                "--layers",
+                "3",
+                "--stacks",
+                "1",
+                "--residual-channels",
+                "6",
+                "--gate-channels",
+                "6",
+                "--skip-channels",
+                "8",
+                "--window",
+                "500",
+                "--epochs",
+                "1",
+                "--out",
+                str(run),
+                "--quiet",
+            ]
+        )
+        == 0
+    )

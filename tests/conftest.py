@@ -1,4 +1,5 @@
 """Fixtures several test files share."""
+
 import contextlib
 import os
 
@@ -19,8 +20,14 @@ def lecture_dir(tmp_path_factory):
         mp.setenv("GENLAB_CACHE", str(root / "cache"))
         mp.setattr(features, "STEPS", 40)  # the classifiers the sections score with: a few steps here
         mp.setattr(base.Lab, "budget", lambda self, quick, full: max(quick // 10, 1))
-        lecture.lecture(root / "lec", quick=True, only=os.environ.get("GENLAB_TEST_LECTURE_ONLY"), device="cpu",
-                        say=lambda _: None, jobs=1)
+        lecture.lecture(
+            root / "lec",
+            quick=True,
+            only=os.environ.get("GENLAB_TEST_LECTURE_ONLY"),
+            device="cpu",
+            say=lambda _: None,
+            jobs=1,
+        )
     return root / "lec"
 
 

@@ -1,5 +1,6 @@
 """Crafted files for the tests of hostile inputs: valid headers that declare what the data does not hold,
 or sizes that are legal but absurd, built in memory at a few kilobytes each."""
+
 import io
 import struct
 import wave
@@ -8,16 +9,21 @@ import zlib
 
 def png_rows(width: int, height: int) -> bytes:
     """A valid grey PNG of width x height black pixels, built row by row (a 1 x 49,999,999 one is 97 KB)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     z, row, parts = zlib.compressobj(1), bytes(1 + width), []
     block = row * max(1, 2_000_000 // len(row))
     for start in range(0, height, len(block) // len(row)):
-        parts.append(z.compress(block[:min(len(block), (height - start) * len(row))]))
+        parts.append(z.compress(block[: min(len(block), (height - start) * len(row))]))
     parts.append(z.flush())
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", b"".join(parts))
+        + chunk(b"IEND", b"")
+    )
 
 
 def npy_header(shape, dtype="<u1") -> bytes:

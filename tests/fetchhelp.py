@@ -1,5 +1,6 @@
 """Shared by the download tests: a private cache and no mirror from the environment, and a file pinned
 by its own size and SHA-256."""
+
 import hashlib
 
 import pytest

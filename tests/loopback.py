@@ -5,6 +5,7 @@ misbehave, for tests of genlab's downloads (no other network is touched):
 - announce: bytes announced in Content-Length beyond what is sent (a server that lies about length);
 - trickle: seconds between single bytes (a server that stalls without going silent);
 - redirect: {name: location} answered with 308 (a redirect loop when a name points at itself)."""
+
 import contextlib
 import http.server
 import threading
@@ -40,7 +41,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         try:
             if srv.cut_after is not None:  # send part of the body, then drop the connection
-                self.wfile.write(payload[:srv.cut_after])
+                self.wfile.write(payload[: srv.cut_after])
                 srv.cut_after = None
                 self.close_connection = True
                 return
@@ -48,12 +49,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 for i in range(len(payload)):
                     if srv.stopping.wait(srv.trickle):
                         break
-                    self.wfile.write(payload[i:i + 1])
+                    self.wfile.write(payload[i : i + 1])
                     self.wfile.flush()
                 self.close_connection = True
                 return
             for i in range(0, len(payload), 1 << 16):  # in pieces, so a client that hangs up stops it
-                self.wfile.write(payload[i:i + (1 << 16)])
+                self.wfile.write(payload[i : i + (1 << 16)])
                 srv.sent += min(1 << 16, len(payload) - i)
             if srv.announce:
                 self.close_connection = True

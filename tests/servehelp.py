@@ -1,5 +1,6 @@
 """Shared by the web tests: tiny runs made with the real CLI, and `genlab serve`'s app on a real
 uvicorn server in a thread (loopback, a free port)."""
+
 import contextlib
 import threading
 import time
@@ -19,8 +20,26 @@ TINY = ["--data", "digits", "--epochs", "1", "--device", "cpu", "--quiet"]
 def make_runs(root, gan: bool = False, gmm: bool = False):
     """root/pcnn (PixelCNN, 4 colours), root/vae (2-D latent) and, with gan=True, root/gan (DCGAN),
     with gmm=True, root/gmm (a 2-component mixture of images)."""
-    assert main(["train", "pixelrnn", "--arch", "pixelcnn", "--colors", "4", "--width", "4", "--layers", "1",
-                 *TINY, "--out", str(root / "pcnn")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "pixelrnn",
+                "--arch",
+                "pixelcnn",
+                "--colors",
+                "4",
+                "--width",
+                "4",
+                "--layers",
+                "1",
+                *TINY,
+                "--out",
+                str(root / "pcnn"),
+            ]
+        )
+        == 0
+    )
     assert main(["train", "vae", "--hidden", "8", "--latent", "2", *TINY, "--out", str(root / "vae")]) == 0
     if gan:
         assert main(["train", "gan", "--conv-channels", "4", "--latent", "4", *TINY, "--out", str(root / "gan")]) == 0

@@ -1,4 +1,5 @@
 """The plain autoencoder: no noise, no KL term, the VAE's networks; sampling from its fitted Gaussian."""
+
 import numpy as np
 import pytest
 import torch
@@ -51,15 +52,37 @@ def test_samples_come_from_the_gaussian_fitted_to_the_training_codes():
     draws = ae.prior(200_000, torch.Generator().manual_seed(0)).double()
     # 200k draws: the sample mean is within a few std/sqrt(n) of the fitted mean
     std = cov.diagonal().sqrt()
-    assert ((draws.mean(0) - ae.code_mean.double()).abs() < 5 * std / 200_000 ** 0.5).all()
+    assert ((draws.mean(0) - ae.code_mean.double()).abs() < 5 * std / 200_000**0.5).all()
     a = ae.sample(4, torch.Generator().manual_seed(5))
     assert torch.equal(a, ae.sample(4, torch.Generator().manual_seed(5))) and a.shape == (4, 1, 8, 8)
 
 
 def test_train_ae_end_to_end_saves_the_fitted_gaussian(tmp_path):
     run = tmp_path / "ae"
-    assert main(["train", "ae", "--data", "digits", "--hidden", "8", "--latent", "2", "--colors", "2",
-                 "--steps", "12", "--batch-size", "64", "--quiet", "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "ae",
+                "--data",
+                "digits",
+                "--hidden",
+                "8",
+                "--latent",
+                "2",
+                "--colors",
+                "2",
+                "--steps",
+                "12",
+                "--batch-size",
+                "64",
+                "--quiet",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     model = genlab.load(run).model
     assert isinstance(model, Autoencoder)
     fitted_mean = model.code_mean.clone()

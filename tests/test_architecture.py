@@ -1,6 +1,7 @@
 """The layout keeps its shape: imports flow one way (core <- data <- viz <- models <- train, metrics
 <- report, serve <- cli), a family imports no other family, and no module imports itself back
 through others, at module level or inside a function. docs/architecture.md draws it."""
+
 import ast
 from pathlib import Path
 
@@ -32,7 +33,9 @@ def _imports(path: Path, name: str, modules: dict[str, Path]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:  # relative: from . import x
-                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             if not base.startswith("genlab"):
                 continue
             for alias in node.names:  # `from genlab.x import y` names module genlab.x.y when there is one
@@ -63,14 +66,22 @@ def test_every_top_level_part_has_a_layer(graph):
 
 
 def test_imports_flow_one_way(graph):
-    wrong = [f"{m} -> {t}" for m, targets in graph.items() for t in targets
-             if _layer(t)[0] != _layer(m)[0] and _layer(t)[1] >= _layer(m)[1]]
+    wrong = [
+        f"{m} -> {t}"
+        for m, targets in graph.items()
+        for t in targets
+        if _layer(t)[0] != _layer(m)[0] and _layer(t)[1] >= _layer(m)[1]
+    ]
     assert wrong == []
 
 
 def test_a_family_imports_no_other_family(graph):
-    wrong = [f"{m} -> {t}" for m, targets in graph.items() for t in targets
-             if _family(m) and _family(t) and _family(m) != _family(t)]
+    wrong = [
+        f"{m} -> {t}"
+        for m, targets in graph.items()
+        for t in targets
+        if _family(m) and _family(t) and _family(m) != _family(t)
+    ]
     assert wrong == []
 
 
@@ -93,7 +104,7 @@ def test_no_import_circles(graph):
         state[m] = 1
         for t in sorted(graph[m]):
             if state.get(t) == 1:
-                circles.append(" -> ".join(path[path.index(t):] + [t]))
+                circles.append(" -> ".join(path[path.index(t) :] + [t]))
             elif t not in state:
                 visit(t, path + [t])
         state[m] = 2
@@ -109,7 +120,10 @@ def test_the_checker_sees_a_circle_and_an_upward_import(tmp_path):
     (tmp_path / "genlab" / "data").mkdir(parents=True)
     (tmp_path / "genlab" / "__init__.py").write_text("")
     (tmp_path / "genlab" / "data" / "__init__.py").write_text("def f():\n    from genlab.train import runs\n")
-    names = {"genlab": tmp_path / "genlab" / "__init__.py", "genlab.data": tmp_path / "genlab" / "data" / "__init__.py",
-             "genlab.train.runs": tmp_path / "x.py"}
+    names = {
+        "genlab": tmp_path / "genlab" / "__init__.py",
+        "genlab.data": tmp_path / "genlab" / "data" / "__init__.py",
+        "genlab.train.runs": tmp_path / "x.py",
+    }
     found = _imports(names["genlab.data"], "genlab.data", names)
     assert found == {"genlab.train.runs"} and _layer("genlab.train.runs")[1] > _layer("genlab.data")[1]

@@ -1,5 +1,6 @@
 """Sound as data: .wav reading (every PCM width, channels, rates), one-second clips and splits,
 the built-in `tones`, writing .wav, and exit-2 errors for bad files."""
+
 import struct
 import wave
 
@@ -50,7 +51,7 @@ def test_resampling_keeps_pitch_and_duration(tmp_path):
         assert len(x) == target  # one second
         freqs = np.fft.rfftfreq(len(x), 1 / target)
         assert freqs[np.abs(np.fft.rfft(x)).argmax()] == pytest.approx(440, abs=1)
-        assert x[target // 4: 3 * target // 4].std() == pytest.approx(0.5 / np.sqrt(2), rel=0.01)
+        assert x[target // 4 : 3 * target // 4].std() == pytest.approx(0.5 / np.sqrt(2), rel=0.01)
 
 
 def test_clips_and_splits(tmp_path):
@@ -86,7 +87,7 @@ def test_tones_are_deterministic_and_band_limited():
         peaks = np.abs(sounds).max(1)
         assert (peaks >= 0.3 - 1e-6).all() and (peaks <= 0.8 + 1e-6).all()
         power = np.abs(np.fft.rfft(sounds, axis=1)) ** 2  # no partial near Nyquist, only onset leakage
-        assert power[:, int(0.46 * rate):].sum() < 1e-3 * power.sum()
+        assert power[:, int(0.46 * rate) :].sum() < 1e-3 * power.sum()
 
 
 def _riff(fmt_tag=1, channels=1, width=2, rate=8000, data=b"\x00\x00" * 10):
@@ -95,14 +96,17 @@ def _riff(fmt_tag=1, channels=1, width=2, rate=8000, data=b"\x00\x00" * 10):
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-@pytest.mark.parametrize("name,content,why", [
-    ("empty.wav", b"", "empty"),
-    ("text.wav", b"this is not a sound file at all", "RIFF"),
-    ("nochannels.wav", _riff(channels=0), "channels"),
-    ("float.wav", _riff(fmt_tag=3, width=4, data=b"\x00" * 40), "format"),
-    ("noframes.wav", _riff(data=b""), "no audio"),
-    ("cut.wav", _riff()[:30], "readable WAV"),
-])
+@pytest.mark.parametrize(
+    "name,content,why",
+    [
+        ("empty.wav", b"", "empty"),
+        ("text.wav", b"this is not a sound file at all", "RIFF"),
+        ("nochannels.wav", _riff(channels=0), "channels"),
+        ("float.wav", _riff(fmt_tag=3, width=4, data=b"\x00" * 40), "format"),
+        ("noframes.wav", _riff(data=b""), "no audio"),
+        ("cut.wav", _riff()[:30], "readable WAV"),
+    ],
+)
 def test_bad_audio_is_one_line_exit_2_naming_the_file(tmp_path, capsys, name, content, why):
     folder = tmp_path / "sounds"
     write_wav(folder / "good.wav", np.zeros(100), 1000)

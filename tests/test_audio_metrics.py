@@ -1,6 +1,7 @@
 """Sound figures of `genlab evaluate`: spectral flatness and the log-mel distance measure what they
 say on sounds whose answer is known, a conditional run reports word recognition, and every WAV that
 `sample` / `complete` write gets a spectrogram PNG beside it."""
+
 import json
 import math
 
@@ -28,7 +29,7 @@ def test_spectral_flatness_of_noise_tones_and_silence():
     # a DC offset is removed before the spectrum: an offset tone is still a tone
     assert spectral_flatness(tone + 0.3) < 1e-4
     # silent frames are left out: a tone followed by silence is as flat as the tone; silence alone has none
-    half = torch.cat([tone[:, :RATE // 2], torch.zeros(1, RATE // 2, dtype=torch.float64)], 1)
+    half = torch.cat([tone[:, : RATE // 2], torch.zeros(1, RATE // 2, dtype=torch.float64)], 1)
     assert spectral_flatness(half) == pytest.approx(spectral_flatness(tone), rel=0.5)
     assert spectral_flatness(torch.zeros(2, RATE)) is None
     assert loudness(tone + 0.3) == pytest.approx(loudness(tone)) == pytest.approx(float(tone.std()), rel=1e-3)
@@ -79,8 +80,25 @@ def test_sample_and_complete_write_a_spectrogram_beside_every_wav(conditional_to
     _, run = conditional_tones
     assert main(["sample", str(run), "--n", "2", "--seconds", "0.2", "--out", str(tmp_path / "new.wav")]) == 0
     assert main(["sample", str(run), "--n", "2", "--seconds", "0.2", "--out", str(tmp_path / "each")]) == 0
-    assert main(["complete", str(run), "--input", "tones:test:1", "--keep-seconds", "0.2", "--seconds", "0.1",
-                 "--n", "1", "--out", str(tmp_path / "more.wav")]) == 0
+    assert (
+        main(
+            [
+                "complete",
+                str(run),
+                "--input",
+                "tones:test:1",
+                "--keep-seconds",
+                "0.2",
+                "--seconds",
+                "0.1",
+                "--n",
+                "1",
+                "--out",
+                str(tmp_path / "more.wav"),
+            ]
+        )
+        == 0
+    )
     for png in ("new.png", "each/0000.png", "each/0001.png", "more.png"):
         with Image.open(tmp_path / png) as im:
             pixels = np.asarray(im.convert("L"))

@@ -1,5 +1,6 @@
 """The classifier figures of bench/quality.py: confidence and the classifier inception score,
 against values worked out by hand."""
+
 import math
 
 import pytest
@@ -22,4 +23,6 @@ def test_a_mixed_case_by_hand():
     p = torch.tensor([[0.9, 0.1], [0.5, 0.5]], dtype=torch.float64)  # p(y) = (0.7, 0.3)
     kl = [0.9 * math.log(0.9 / 0.7) + 0.1 * math.log(0.1 / 0.3), 0.5 * math.log(0.5 / 0.7) + 0.5 * math.log(0.5 / 0.3)]
     scores = classifier_scores(p)
-    assert scores["confidence"] == pytest.approx(0.7) and scores["inception_score"] == pytest.approx(math.exp(sum(kl) / 2))
+    assert scores["confidence"] == pytest.approx(0.7) and scores["inception_score"] == pytest.approx(
+        math.exp(sum(kl) / 2)
+    )

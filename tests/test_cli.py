@@ -1,4 +1,5 @@
 """The real command line end to end on tiny configs, and its exit-2 errors."""
+
 import json
 import subprocess
 import sys
@@ -10,8 +11,21 @@ from PIL import Image
 from genlab.cli import main
 from clihelp import cli_error
 
-TINY = ["--data", "digits", "--hidden", "16", "--latent", "2", "--epochs", "2", "--batch-size", "64",
-        "--device", "cpu", "--quiet"]
+TINY = [
+    "--data",
+    "digits",
+    "--hidden",
+    "16",
+    "--latent",
+    "2",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "64",
+    "--device",
+    "cpu",
+    "--quiet",
+]
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +60,46 @@ def test_sample_png_npz_and_folder(run, tmp_path, capsys):
 
 def test_interpolate_between_images_and_random_codes(run, tmp_path):
     out = tmp_path / "i.npz"
-    assert main(["interpolate", str(run), "--from", "digits:test:0", "--to", "digits:test:1", "--steps", "5",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "interpolate",
+                str(run),
+                "--from",
+                "digits:test:0",
+                "--to",
+                "digits:test:1",
+                "--steps",
+                "5",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = np.load(out)["images"]
     assert rows.shape == (5, 1, 8, 8)
     assert not np.array_equal(rows[0], rows[-1])
     assert main(["interpolate", str(run), "--n", "3", "--steps", "4", "--out", str(tmp_path / "r.npz")]) == 0
     assert np.load(tmp_path / "r.npz")["images"].shape == (12, 1, 8, 8)
     Image.fromarray(np.full((20, 20), 255, np.uint8)).save(tmp_path / "white.png")
-    assert main(["interpolate", str(run), "--from", str(tmp_path / "white.png"), "--to", "digits:train:3",
-                 "--steps", "3", "--out", str(tmp_path / "f.png")]) == 0
+    assert (
+        main(
+            [
+                "interpolate",
+                str(run),
+                "--from",
+                str(tmp_path / "white.png"),
+                "--to",
+                "digits:train:3",
+                "--steps",
+                "3",
+                "--out",
+                str(tmp_path / "f.png"),
+            ]
+        )
+        == 0
+    )
 
 
 def test_evaluate_reports_bounds_in_nats_and_bits(run, tmp_path):
@@ -76,30 +120,37 @@ def test_data_command_describes_and_draws(tmp_path, capsys):
     assert (tmp_path / "t.png").stat().st_size > 1000
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["train", "vae", "--data", "digits"], "--out"),
-    (["train", "nosuch", "--out", "x"], "invalid choice"),
-    (["train", "vae", "--data", "toy:rings", "--out", "{tmp}/p", "--epochs", "1"], "holds points"),
-    (["train", "vae", "--data", "{tmp}/missing", "--out", "{tmp}/q"], "missing"),
-    (["train", "vae", "--data", "digits", "--epochs", "0", "--out", "{tmp}/z"], "--epochs"),
-    (["train", "vae", "--data", "digits", "--lr", "abc", "--out", "{tmp}/z"], "invalid float"),
-    (["train", "vae", "--data", "digits", "--latent", "0", "--out", "{tmp}/z"], "--latent"),
-    (["train", "vae", "--data", "digits", "--colors", "1", "--out", "{tmp}/z"], "--colors"),
-    (["sample", "{tmp}/nosuchrun", "--out", "{tmp}/s.png"], "does not exist"),
-    (["sample", "{tmp}", "--out", "{tmp}/s.png"], "not a genlab run"),
-    (["sample", "{run}", "--out", "{tmp}/s.jpg"], ".png"),
-    (["sample", "{run}", "--n", "0", "--out", "{tmp}/s.png"], "--n"),
-    (["interpolate", "{run}", "--from", "digits:test:0", "--out", "{tmp}/i.png"], "both --from and --to"),
-    (["interpolate", "{run}", "--from", "digits:test:9999", "--to", "digits:test:0", "--out", "{tmp}/i.png"],
-     "outside"),
-    (["interpolate", "{run}", "--from", "{tmp}/nofile.png", "--to", "digits:test:0", "--out", "{tmp}/i.png"],
-     "neither an image file"),
-    (["evaluate", "{run}", "--out", "{tmp}/m.txt"], ".json"),
-    (["evaluate", "{run}", "--data", "mnist5k", "--out", "{tmp}/m.json"], "shape"),
-    (["train", "vae", "--out", "{run}", "--resume", "--lr", "0.5"], "cannot change"),
-    (["train", "vae", "--data", "digits", "--out", "{run}"], "already holds a run"),
-    (["data", "toy:nosuch"], "nosuch"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["train", "vae", "--data", "digits"], "--out"),
+        (["train", "nosuch", "--out", "x"], "invalid choice"),
+        (["train", "vae", "--data", "toy:rings", "--out", "{tmp}/p", "--epochs", "1"], "holds points"),
+        (["train", "vae", "--data", "{tmp}/missing", "--out", "{tmp}/q"], "missing"),
+        (["train", "vae", "--data", "digits", "--epochs", "0", "--out", "{tmp}/z"], "--epochs"),
+        (["train", "vae", "--data", "digits", "--lr", "abc", "--out", "{tmp}/z"], "invalid float"),
+        (["train", "vae", "--data", "digits", "--latent", "0", "--out", "{tmp}/z"], "--latent"),
+        (["train", "vae", "--data", "digits", "--colors", "1", "--out", "{tmp}/z"], "--colors"),
+        (["sample", "{tmp}/nosuchrun", "--out", "{tmp}/s.png"], "does not exist"),
+        (["sample", "{tmp}", "--out", "{tmp}/s.png"], "not a genlab run"),
+        (["sample", "{run}", "--out", "{tmp}/s.jpg"], ".png"),
+        (["sample", "{run}", "--n", "0", "--out", "{tmp}/s.png"], "--n"),
+        (["interpolate", "{run}", "--from", "digits:test:0", "--out", "{tmp}/i.png"], "both --from and --to"),
+        (
+            ["interpolate", "{run}", "--from", "digits:test:9999", "--to", "digits:test:0", "--out", "{tmp}/i.png"],
+            "outside",
+        ),
+        (
+            ["interpolate", "{run}", "--from", "{tmp}/nofile.png", "--to", "digits:test:0", "--out", "{tmp}/i.png"],
+            "neither an image file",
+        ),
+        (["evaluate", "{run}", "--out", "{tmp}/m.txt"], ".json"),
+        (["evaluate", "{run}", "--data", "mnist5k", "--out", "{tmp}/m.json"], "shape"),
+        (["train", "vae", "--out", "{run}", "--resume", "--lr", "0.5"], "cannot change"),
+        (["train", "vae", "--data", "digits", "--out", "{run}"], "already holds a run"),
+        (["data", "toy:nosuch"], "nosuch"),
+    ],
+)
 def test_user_errors_exit_2_with_one_line(run, tmp_path, capsys, argv, needle):
     argv = [a.format(tmp=tmp_path, run=run) for a in argv]
     before = sorted(p.name for p in run.rglob("*"))
@@ -115,11 +166,19 @@ def test_damaged_run_file_is_exit_2(tmp_path, capsys):
 
 
 def test_console_script_runs_as_a_process(run, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "genlab", "sample", str(run), "--out", "/dev/null/x.png"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "genlab", "sample", str(run), "--out", "/dev/null/x.png"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and done.stderr.startswith("genlab: error:") and "Traceback" not in done.stderr
-    ok = subprocess.run([sys.executable, "-m", "genlab", "sample", str(run), "--n", "4", "--out",
-                         str(tmp_path / "s.png")], capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [sys.executable, "-m", "genlab", "sample", str(run), "--n", "4", "--out", str(tmp_path / "s.png")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     assert "wrote 4 samples" in ok.stdout
 

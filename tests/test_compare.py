@@ -1,5 +1,6 @@
 """`genlab compare`: every registered image family trained on the same data and budget, one
 self-contained report (checked in headless Chromium when it is installed), and its exit-2 errors."""
+
 import base64
 import io
 import json
@@ -29,9 +30,33 @@ def report(tmp_path_factory):
         mp.setenv("GENLAB_CACHE", str(root / "cache"))
         mp.setattr(features, "STEPS", 40)
         out = root / "cmp"
-        assert main(["compare", "--data", "digits", "--models", ",".join(FAMILIES), "--minutes", "0.02",
-                     "--n", "30", "--seeds", "2", "--limit", "40", "--iwae-k", "4", "--out", str(out), "--quiet",
-                     "--jobs", "1"]) == 0  # in this process: side by side is test_compare_jobs.py's
+        assert (
+            main(
+                [
+                    "compare",
+                    "--data",
+                    "digits",
+                    "--models",
+                    ",".join(FAMILIES),
+                    "--minutes",
+                    "0.02",
+                    "--n",
+                    "30",
+                    "--seeds",
+                    "2",
+                    "--limit",
+                    "40",
+                    "--iwae-k",
+                    "4",
+                    "--out",
+                    str(out),
+                    "--quiet",
+                    "--jobs",
+                    "1",
+                ]
+            )
+            == 0
+        )  # in this process: side by side is test_compare_jobs.py's
     return out
 
 
@@ -95,8 +120,11 @@ def test_each_family_gets_its_pictures(report, family):
         assert "completions" not in section
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium; "
-                                                  "scripts/dev.sh test does it where apt-get is available)")
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (apt-get install chromium; "
+    "scripts/dev.sh test does it where apt-get is available)",
+)
 def test_report_renders_in_headless_chromium(report, tmp_path):
     """Load a copy of the page with a probe script in front of its policy: no console error, no
     blocked resource, every image decoded, and the metrics table equal to metrics.json."""
@@ -120,10 +148,19 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     </script>"""
     page = tmp_path / "page.html"
     page.write_text((report / "report.html").read_text().replace("<head>", "<head>" + probe, 1))
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'ud'}"]
-    done = subprocess.run([str(CHROMIUM), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
-                          timeout=120)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'ud'}",
+    ]
+    done = subprocess.run(
+        [str(CHROMIUM), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+    )
     found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
     assert found, done.stderr[-2000:]
     result = json.loads(found.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
@@ -142,16 +179,36 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         assert shown == pytest.approx(mean, rel=5e-3, abs=rounded), (model, key, text)
         assert (" ± " in text) == isinstance(value, dict)  # two seeds: mean ± std
     shot = tmp_path / "report.png"
-    subprocess.run([str(CHROMIUM), *flags, "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [str(CHROMIUM), *flags, "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
     assert Image.open(shot).size == (1200, 1600)
 
 
 def test_compare_given_runs_without_training(report, tmp_path, capsys):
     runs = [str(report / "runs" / name) for name in FAMILIES[:2]]
     out = tmp_path / "again"
-    assert main(["compare", "--runs", ",".join(runs), "--n", "0", "--limit", "20", "--iwae-k", "2",
-                 "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--runs",
+                ",".join(runs),
+                "--n",
+                "0",
+                "--limit",
+                "20",
+                "--iwae-k",
+                "2",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     m = json.loads((out / "metrics.json").read_text())
     assert list(m["models"]) == FAMILIES[:2] and m["budget_minutes"] is None and m["features"] is None
     assert all("fid" not in f for f in m["models"].values())
@@ -163,20 +220,24 @@ def test_compare_errors_exit_2(report, tmp_path, capsys):
     line = cli_error(capsys, ["compare", "--data", "digits", "--models", "vae,nosuch", "--out", str(tmp_path / "x")])
     assert "nosuch" in line and all(name in line for name in REGISTRY)  # names what exists
     if "wavenet" in REGISTRY:
-        assert "cannot train on digits" in cli_error(capsys, ["compare", "--data", "digits", "--models", "wavenet",
-                                                           "--out", str(tmp_path / "x")])
+        assert "cannot train on digits" in cli_error(
+            capsys, ["compare", "--data", "digits", "--models", "wavenet", "--out", str(tmp_path / "x")]
+        )
     other = tmp_path / "other"
     shutil.copytree(report / "runs" / FAMILIES[0], other)
     config = json.loads((other / "config.json").read_text())
     config["data"]["data"] = "mnist5k"
     (other / "config.json").write_text(json.dumps(config))
-    assert "different data" in cli_error(capsys, ["compare", "--runs", f"{report / 'runs' / FAMILIES[0]},{other}",
-                                               "--out", str(tmp_path / "x")])
-    assert "not both" in cli_error(capsys, ["compare", "--runs", str(other), "--models", "vae", "--out",
-                                         str(tmp_path / "x")])
+    assert "different data" in cli_error(
+        capsys, ["compare", "--runs", f"{report / 'runs' / FAMILIES[0]},{other}", "--out", str(tmp_path / "x")]
+    )
+    assert "not both" in cli_error(
+        capsys, ["compare", "--runs", str(other), "--models", "vae", "--out", str(tmp_path / "x")]
+    )
     assert "twice" in cli_error(capsys, ["compare", "--models", "vae,vae", "--out", str(tmp_path / "x")])
-    assert "already holds" in cli_error(capsys, ["compare", "--data", "digits", "--models", FAMILIES[0], "--out",
-                                              str(report)])
+    assert "already holds" in cli_error(
+        capsys, ["compare", "--data", "digits", "--models", FAMILIES[0], "--out", str(report)]
+    )
     assert not (tmp_path / "x").exists()
 
 
@@ -214,10 +275,34 @@ def test_a_test_split_smaller_than_a_picture_row_shrinks_the_rows(tmp_path, monk
     monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(features, "STEPS", 20)
     out = tmp_path / "cmp"
-    assert main(["compare", "--data", str(folder), "--models", "pixelrnn,vae", "--minutes", "0.005", "--n", "30",
-                 "--iwae-k", "2", "--jobs", "1", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--data",
+                str(folder),
+                "--models",
+                "pixelrnn,vae",
+                "--minutes",
+                "0.005",
+                "--n",
+                "30",
+                "--iwae-k",
+                "2",
+                "--jobs",
+                "1",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "against 6 test items" in capsys.readouterr().out
-    for name, (cols, rows) in {"pixelrnn_completions": (6, 4), "vae_reconstructions": (6, 2),
-                               "vae_interpolations": (10, 3)}.items():
+    for name, (cols, rows) in {
+        "pixelrnn_completions": (6, 4),
+        "vae_reconstructions": (6, 2),
+        "vae_interpolations": (10, 3),
+    }.items():
         w, h = Image.open(out / "pictures" / f"{name}.png").size  # cells of c pixels, padding c / 5
         assert w / h == pytest.approx((cols + 0.2) / (rows + 0.2), rel=0.02), name

@@ -2,6 +2,7 @@
 (report/families.py on core/jobs.py). The same trained weights as one after another, whole prefixed
 log lines, a failing family named in the report while the others finish, and Ctrl-C that ends every
 child and leaves no half-written run."""
+
 import json
 import os
 import re
@@ -41,16 +42,25 @@ def one_and_two(tmp_path_factory):
 def test_two_jobs_train_the_same_weights_as_one_after_another(one_and_two):
     one, two, _ = one_and_two
     for family in ("vae", "gan"):
-        a, b = load_file(one / "runs" / family / "model.safetensors"), load_file(two / "runs" / family / "model.safetensors")
+        a, b = (
+            load_file(one / "runs" / family / "model.safetensors"),
+            load_file(two / "runs" / family / "model.safetensors"),
+        )
         assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a), family
     m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (one, two))
     assert m1["jobs"] == 1 and m2["jobs"] == 2 and m2["budget_steps"] == 20 and m2["budget_minutes"] is None
     for family in ("vae", "gan"):  # evaluated in a child: the same figures, the same pictures
         strip = lambda figures: {k: v for k, v in figures.items() if k != "training"}  # noqa: E731
         assert strip(m1["models"][family]) == strip(m2["models"][family])
-        assert (one / "pictures" / f"{family}_samples.png").read_bytes() == \
-            (two / "pictures" / f"{family}_samples.png").read_bytes()
-    assert sorted(p.name for p in two.iterdir()) == ["metrics.json", "pictures", "report.html", "runs"]  # no pieces left
+        assert (one / "pictures" / f"{family}_samples.png").read_bytes() == (
+            two / "pictures" / f"{family}_samples.png"
+        ).read_bytes()
+    assert sorted(p.name for p in two.iterdir()) == [
+        "metrics.json",
+        "pictures",
+        "report.html",
+        "runs",
+    ]  # no pieces left
     assert sorted(p.name for p in (two / "runs").iterdir()) == ["gan", "vae"]  # no staging left
 
 
@@ -62,7 +72,9 @@ def test_each_familys_steps_wall_and_cpu_seconds_are_recorded_and_shown(one_and_
             t = figures["training"]
             assert t["steps"] == 20 and t["wall_seconds"] > 0 and 0 < t["cpu_seconds"]
             assert t["evaluation"]["wall_seconds"] > 0
-            assert json.loads((report / "runs" / family / "compare.json").read_text())["cpu_seconds"] == t["cpu_seconds"]
+            assert (
+                json.loads((report / "runs" / family / "compare.json").read_text())["cpu_seconds"] == t["cpu_seconds"]
+            )
             for key in TRAINING:  # one cell each, side by side in the table
                 assert re.search(rf'<td data-model="{family}" data-key="training/{key}">[0-9.]+</td>', html), key
         assert "CPU s" in html and "wall s" in html
@@ -89,11 +101,31 @@ def test_a_failing_family_is_named_in_the_report_and_the_others_finish(tmp_path,
             Image.fromarray((x * 16).clip(0, 255).astype("uint8")).save(tmp_path / "few" / split / f"{i}.png")
     monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "cmp"
-    line = cli_error(capsys, ["compare", "--data", tmp_path / "few", "--models", "vae,gmm", "--steps", "3", "--n", "0",
-                              "--iwae-k", "2", "--jobs", "2", "--out", out])
+    line = cli_error(
+        capsys,
+        [
+            "compare",
+            "--data",
+            tmp_path / "few",
+            "--models",
+            "vae,gmm",
+            "--steps",
+            "3",
+            "--n",
+            "0",
+            "--iwae-k",
+            "2",
+            "--jobs",
+            "2",
+            "--out",
+            out,
+        ],
+    )
     assert "1 of 2 families failed: gmm (training: a mixture of 8 Gaussians needs at least 8" in line
     m = json.loads((out / "metrics.json").read_text())
-    assert list(m["models"]) == ["vae"] and m["failed"]["gmm"]["stage"] == "training" and m["failed"]["gmm"]["user_error"]
+    assert (
+        list(m["models"]) == ["vae"] and m["failed"]["gmm"]["stage"] == "training" and m["failed"]["gmm"]["user_error"]
+    )
     assert sorted(p.name for p in (out / "runs").iterdir()) == ["vae"]  # the failed one's staging is gone
     assert (out / "runs" / "vae" / "model.safetensors").is_file()
     html = (out / "report.html").read_text()
@@ -109,8 +141,31 @@ def test_a_bug_in_one_family_exits_1_and_the_others_finish(tmp_path, monkeypatch
     monkeypatch.setattr(REGISTRY["gan"], "train_step", broken)
     monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "cmp"
-    assert main(["compare", "--data", "digits", "--models", "gan,vae", "--steps", "3", "--n", "0", "--limit", "10", "--iwae-k", "2",
-                 "--jobs", "1", "--out", str(out), "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "compare",
+                "--data",
+                "digits",
+                "--models",
+                "gan,vae",
+                "--steps",
+                "3",
+                "--n",
+                "0",
+                "--limit",
+                "10",
+                "--iwae-k",
+                "2",
+                "--jobs",
+                "1",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "RuntimeError: a bug in the GAN" in err  # its traceback, for the bug report
     assert err.strip().splitlines()[-1].startswith("genlab: error: 1 of 2 families failed: gan (training: RuntimeError")
@@ -152,10 +207,31 @@ def test_ctrl_c_ends_every_child_leaves_no_half_written_run_and_a_rerun_works(tm
     monkeypatch.setattr(features, "STEPS", 20)
     features.feature_space(load_dataset("digits"))  # the probes' feature network, cached for the children
     out = tmp_path / "cmp"
-    parent = subprocess.Popen([sys.executable, "-m", "genlab", "compare", "--data", "digits", "--models", "vae,gan",
-                               "--minutes", "1", "--n", "0", "--jobs", "2", "--out", str(out)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
-                              preexec_fn=_interruptible)
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "genlab",
+            "compare",
+            "--data",
+            "digits",
+            "--models",
+            "vae,gan",
+            "--minutes",
+            "1",
+            "--n",
+            "0",
+            "--jobs",
+            "2",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ.copy(),
+        preexec_fn=_interruptible,
+    )
     staging = [out / "runs" / f".{name}.new" / "config.json" for name in ("vae", "gan")]
     deadline = time.monotonic() + 120
     while not all(p.is_file() for p in staging) and parent.poll() is None and time.monotonic() < deadline:
@@ -172,8 +248,23 @@ def test_ctrl_c_ends_every_child_leaves_no_half_written_run_and_a_rerun_works(tm
     runs = out / "runs"
     assert not [p.name for p in runs.iterdir() if p.name.startswith(".")]  # no staging left
     assert all((p / "model.safetensors").is_file() for p in runs.iterdir())  # a final run is a whole run
-    argv = ["compare", *TINY[:4], "--steps", "3", "--n", "0", "--limit", "10", "--iwae-k", "2", "--jobs", "1",
-            "--out", str(out), "--quiet"]
+    argv = [
+        "compare",
+        *TINY[:4],
+        "--steps",
+        "3",
+        "--n",
+        "0",
+        "--limit",
+        "10",
+        "--iwae-k",
+        "2",
+        "--jobs",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(argv) == 0  # the rerun into the same folder
     assert sorted(p.name for p in runs.iterdir()) == ["gan", "vae"]
 
@@ -194,7 +285,11 @@ def test_a_rerun_keeps_the_runs_it_finished_and_refuses_other_settings(one_and_t
 
 def test_bad_jobs_and_budgets_exit_2(tmp_path, capsys):
     out = tmp_path / "x"
-    assert "--jobs" in cli_error(capsys, ["compare", "--data", "digits", "--models", "vae", "--jobs", "0", "--out", out])
+    assert "--jobs" in cli_error(
+        capsys, ["compare", "--data", "digits", "--models", "vae", "--jobs", "0", "--out", out]
+    )
     assert "--steps is a budget of its own" in cli_error(capsys, ["compare", *TINY, "--minutes", "1", "--out", out])
-    assert "--steps" in cli_error(capsys, ["compare", "--data", "digits", "--models", "vae", "--steps", "0", "--out", out])
+    assert "--steps" in cli_error(
+        capsys, ["compare", "--data", "digits", "--models", "vae", "--steps", "0", "--out", out]
+    )
     assert not out.exists()

@@ -3,6 +3,7 @@
 clips (resampled to 8 kHz, as the web page plays them) above their spectrograms, with the sound
 figures and, for a conditional run, the share recognised as asked per class; checked in headless
 Chromium when it is installed."""
+
 import base64
 import io
 import json
@@ -33,8 +34,29 @@ RATE = 1000  # below what a browser plays: the report must resample
 def sound_report(tmp_path_factory):
     root = tmp_path_factory.mktemp("cmpsound")
     out = root / "cmp"
-    assert main(["compare", "--data", "tones", "--sample-rate", str(RATE), "--models", "wavenet", "--minutes", "0.02",
-                 "--n", "2", "--threads", "1", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--data",
+                "tones",
+                "--sample-rate",
+                str(RATE),
+                "--models",
+                "wavenet",
+                "--minutes",
+                "0.02",
+                "--n",
+                "2",
+                "--threads",
+                "1",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -42,7 +64,12 @@ def sound_report(tmp_path_factory):
 def conditional_report(tmp_path_factory):
     root = tmp_path_factory.mktemp("cmpcond")
     train_conditional_tones(root / "run", RATE)
-    assert main(["compare", "--runs", str(root / "run"), "--n", "6", "--limit", "4", "--out", str(root / "cmp"), "--quiet"]) == 0
+    assert (
+        main(
+            ["compare", "--runs", str(root / "run"), "--n", "6", "--limit", "4", "--out", str(root / "cmp"), "--quiet"]
+        )
+        == 0
+    )
     return root / "run", root / "cmp"
 
 
@@ -52,8 +79,11 @@ def _section(html: str, heading_id: str) -> str:
 
 def _figures(section: str) -> list[tuple[bytes, bytes, str]]:
     """(wav bytes, png bytes, caption) of every figure with a sound."""
-    found = re.findall(r'<figure class=plot><audio controls preload="auto" src="data:audio/wav;base64,([^"]*)"></audio>'
-                       r'<img src="data:image/png;base64,([^"]*)" alt="[^"]*"><figcaption>([^<]*)</figcaption>', section)
+    found = re.findall(
+        r'<figure class=plot><audio controls preload="auto" src="data:audio/wav;base64,([^"]*)"></audio>'
+        r'<img src="data:image/png;base64,([^"]*)" alt="[^"]*"><figcaption>([^<]*)</figcaption>',
+        section,
+    )
     return [(base64.b64decode(w), base64.b64decode(p), caption) for w, p, caption in found]
 
 
@@ -120,18 +150,29 @@ def test_a_conditional_run_shows_the_share_recognised_per_class(conditional_repo
     for name, share in by_class.items():
         assert f'data-key="recognised_by_class/{name}">{share:.3g}<' in table
     captions = [caption for *_, caption in _figures(_section(html, "wavenet"))]
-    assert [c.split(" (")[0] for c in captions] == [f"wavenet: sample {i} asked for “{n}”"
-                                                    for i, n in enumerate(["note", "chord", "chirp", "note"])]
+    assert [c.split(" (")[0] for c in captions] == [
+        f"wavenet: sample {i} asked for “{n}”" for i, n in enumerate(["note", "chord", "chirp", "note"])
+    ]
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium; "
-                                                  "scripts/dev.sh test does it where apt-get is available)")
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (apt-get install chromium; "
+    "scripts/dev.sh test does it where apt-get is available)",
+)
 def test_every_sound_loads_in_headless_chromium(sound_report):
     """The page under its own policy: every audio element decodes (a duration, no error), every
     image shows, and the console stays quiet (a blocked data: URI would be reported there)."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"]
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
         try:

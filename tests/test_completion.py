@@ -1,4 +1,5 @@
 """`genlab complete` and the PixelRNN command line end to end on tiny configs, and their exit-2 errors."""
+
 import csv
 import json
 
@@ -13,9 +14,23 @@ from genlab.data.masks import parse_mask
 from clihelp import cli_error
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
-TINY = ["--data", "digits", "--width", "4", "--layers", "1", "--head", "8", "--epochs", "1", "--batch-size", "256",
-        "--device", "cpu", "--quiet"]
-
+TINY = [
+    "--data",
+    "digits",
+    "--width",
+    "4",
+    "--layers",
+    "1",
+    "--head",
+    "8",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "256",
+    "--device",
+    "cpu",
+    "--quiet",
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +57,22 @@ def test_mask_kinds_hide_exactly_what_they_say(tmp_path):
     assert parse_mask(str(tmp_path / "m.png"), 5, 6).nonzero().tolist() == [[1, 2], [4, 5]]
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("box:2,2,2,5", "empty"), ("box:3,1,1,4", "empty"), ("box:-1,0,3,3", "outside"), ("box:0,0,9,3", "outside"),
-    ("box:1,2,3", "four whole numbers"), ("box:a,b,c,d", "four whole numbers"), ("top", "not bottom"),
-    ("", "not bottom"), ("{tmp}/black.png", "hides no pixel"), ("{tmp}/small.png", "is 4x4 but the image is 8x8"),
-    ("{tmp}/broken.png", "not a readable image"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("box:2,2,2,5", "empty"),
+        ("box:3,1,1,4", "empty"),
+        ("box:-1,0,3,3", "outside"),
+        ("box:0,0,9,3", "outside"),
+        ("box:1,2,3", "four whole numbers"),
+        ("box:a,b,c,d", "four whole numbers"),
+        ("top", "not bottom"),
+        ("", "not bottom"),
+        ("{tmp}/black.png", "hides no pixel"),
+        ("{tmp}/small.png", "is 4x4 but the image is 8x8"),
+        ("{tmp}/broken.png", "not a readable image"),
+    ],
+)
 def test_bad_masks_are_user_errors(tmp_path, text, needle):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "black.png")
     Image.fromarray(np.full((4, 4), 255, np.uint8)).save(tmp_path / "small.png")
@@ -60,8 +85,10 @@ def test_complete_each_mask_kind_keeps_the_visible_pixels(run, digit, tmp_path):
     Image.fromarray(np.pad(np.full((3, 3), 255, np.uint8), ((5, 0), (0, 5)))).save(tmp_path / "mask.png")
     for mask, hidden_count in (("bottom", 32), ("right", 32), ("box:2,1,6,4", 12), (tmp_path / "mask.png", 9)):
         out = tmp_path / "c.npz"
-        assert main(["complete", str(run), "--input", "digits:test:3", "--mask", str(mask), "--n", "3",
-                     "--out", str(out)]) == 0
+        assert (
+            main(["complete", str(run), "--input", "digits:test:3", "--mask", str(mask), "--n", "3", "--out", str(out)])
+            == 0
+        )
         arrays = np.load(out)
         assert np.array_equal(arrays["original"][0], digit.numpy())
         hidden = arrays["mask"]
@@ -71,12 +98,16 @@ def test_complete_each_mask_kind_keeps_the_visible_pixels(run, digit, tmp_path):
         assert (completions[:, 0][:, ~hidden] == digit.numpy()[0][~hidden]).all()  # kept exactly
         assert not np.array_equal(arrays["occluded"][0][:, hidden], digit.numpy()[:, hidden])
     grid = tmp_path / "c.png"
-    assert main(["complete", str(run), "--input", "digits:test:3", "--n", "4", "--temperature", "0.5",
-                 "--out", str(grid)]) == 0
+    assert (
+        main(["complete", str(run), "--input", "digits:test:3", "--n", "4", "--temperature", "0.5", "--out", str(grid)])
+        == 0
+    )
     assert Image.open(grid).size[0] > 3 * Image.open(grid).size[1]  # one row: original, occluded, 4 completions
     folder = tmp_path / "cdir"
-    assert main(["complete", str(run), "--input", "digits:test:3", "--mask", "right", "--n", "2",
-                 "--out", str(folder)]) == 0
+    assert (
+        main(["complete", str(run), "--input", "digits:test:3", "--mask", "right", "--n", "2", "--out", str(folder)])
+        == 0
+    )
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["0000.png", "0001.png", "mask.png", "occluded.png", "original.png"]
     assert np.array_equal(np.asarray(Image.open(folder / "original.png")), digit.numpy()[0])
@@ -85,8 +116,23 @@ def test_complete_each_mask_kind_keeps_the_visible_pixels(run, digit, tmp_path):
 def test_complete_an_image_file_with_a_seed(run, tmp_path):
     Image.fromarray(np.tile(np.array([0, 255], np.uint8), (16, 8))).save(tmp_path / "stripes.png")  # 16x16: resized
     for name in ("a", "b"):
-        assert main(["complete", str(run), "--input", str(tmp_path / "stripes.png"), "--mask", "bottom",
-                     "--seed", "5", "--out", str(tmp_path / f"{name}.npz")]) == 0
+        assert (
+            main(
+                [
+                    "complete",
+                    str(run),
+                    "--input",
+                    str(tmp_path / "stripes.png"),
+                    "--mask",
+                    "bottom",
+                    "--seed",
+                    "5",
+                    "--out",
+                    str(tmp_path / f"{name}.npz"),
+                ]
+            )
+            == 0
+        )
     a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
     assert a["completions"].shape == (8, 1, 8, 8)
     assert np.array_equal(a["completions"], b["completions"])
@@ -94,8 +140,25 @@ def test_complete_an_image_file_with_a_seed(run, tmp_path):
 
 def test_sample_with_temperature_and_seed_pixels_and_evaluate(run, tmp_path):
     for name in ("a", "b"):
-        assert main(["sample", str(run), "--n", "6", "--seed", "1", "--temperature", "0.7", "--seed-pixels", "5",
-                     "--out", str(tmp_path / f"{name}.npz")]) == 0
+        assert (
+            main(
+                [
+                    "sample",
+                    str(run),
+                    "--n",
+                    "6",
+                    "--seed",
+                    "1",
+                    "--temperature",
+                    "0.7",
+                    "--seed-pixels",
+                    "5",
+                    "--out",
+                    str(tmp_path / f"{name}.npz"),
+                ]
+            )
+            == 0
+        )
     a = np.load(tmp_path / "a.npz")["images"]
     assert a.shape == (6, 1, 8, 8) and a.dtype == np.uint8
     assert np.array_equal(a, np.load(tmp_path / "b.npz")["images"])
@@ -116,24 +179,42 @@ def test_train_every_architecture_then_complete(arch, extra, tmp_path):
     out = tmp_path / arch
     assert main(["train", "pixelrnn", "--arch", arch, *extra, *TINY, "--out", str(out)]) == 0
     assert (out / "samples" / "epoch_0001.png").exists()
-    assert main(["complete", str(out), "--input", "digits:test:0", "--mask", "box:0,4,8,8", "--n", "2",
-                 "--out", str(tmp_path / "c.npz")]) == 0
+    assert (
+        main(
+            [
+                "complete",
+                str(out),
+                "--input",
+                "digits:test:0",
+                "--mask",
+                "box:0,4,8,8",
+                "--n",
+                "2",
+                "--out",
+                str(tmp_path / "c.npz"),
+            ]
+        )
+        == 0
+    )
     arrays = np.load(tmp_path / "c.npz")
     assert (arrays["completions"][:, :, :4] == arrays["original"][:, :, :4]).all()
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["--mask", "box:0,0,9,9"], "outside"),
-    (["--mask", "box:3,3,3,3"], "empty"),
-    (["--mask", "{tmp}/black.png"], "hides no pixel"),
-    (["--mask", "{tmp}/big.png"], "but the image is 8x8"),
-    (["--mask", "{tmp}/nofile.png"], "not bottom"),
-    (["--input", "digits:test:99999"], "outside"),
-    (["--temperature", "0"], "--temperature"),
-    (["--seconds", "2"], "--seconds is for sound"),
-    (["--out", "{tmp}/c.wav"], "pictures"),
-    (["--n", "0"], "--n"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--mask", "box:0,0,9,9"], "outside"),
+        (["--mask", "box:3,3,3,3"], "empty"),
+        (["--mask", "{tmp}/black.png"], "hides no pixel"),
+        (["--mask", "{tmp}/big.png"], "but the image is 8x8"),
+        (["--mask", "{tmp}/nofile.png"], "not bottom"),
+        (["--input", "digits:test:99999"], "outside"),
+        (["--temperature", "0"], "--temperature"),
+        (["--seconds", "2"], "--seconds is for sound"),
+        (["--out", "{tmp}/c.wav"], "pictures"),
+        (["--n", "0"], "--n"),
+    ],
+)
 def test_complete_user_errors_exit_2(run, tmp_path, capsys, argv, needle):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "black.png")
     Image.fromarray(np.zeros((9, 9), np.uint8)).save(tmp_path / "big.png")
@@ -148,7 +229,29 @@ def test_sample_errors_and_complete_on_a_vae_run(run, tmp_path, capsys):
     assert "seed pixels" in cli_error(capsys, ["sample", run, "--seed-pixels", "65", "--out", tmp_path / "s.png"])
     assert "temperature" in cli_error(capsys, ["sample", run, "--temperature", "-1", "--out", tmp_path / "s.png"])
     vae = tmp_path / "vae"
-    assert main(["train", "vae", "--data", "digits", "--hidden", "8", "--latent", "2", "--epochs", "1",
-                 "--device", "cpu", "--quiet", "--out", str(vae)]) == 0
-    assert "autoregressive" in cli_error(capsys, ["complete", vae, "--input", "digits:test:0", "--out", tmp_path / "c.png"])
+    assert (
+        main(
+            [
+                "train",
+                "vae",
+                "--data",
+                "digits",
+                "--hidden",
+                "8",
+                "--latent",
+                "2",
+                "--epochs",
+                "1",
+                "--device",
+                "cpu",
+                "--quiet",
+                "--out",
+                str(vae),
+            ]
+        )
+        == 0
+    )
+    assert "autoregressive" in cli_error(
+        capsys, ["complete", vae, "--input", "digits:test:0", "--out", tmp_path / "c.png"]
+    )
     assert "--seed-pixels" in cli_error(capsys, ["sample", vae, "--seed-pixels", "3", "--out", tmp_path / "s.png"])

@@ -3,6 +3,7 @@
 the label changes a seeded sample and holds along an interpolation; unknown labels exit 2 naming the
 valid ones; the report scores each class as the data's classifier reads it; the GAN's options
 (spectral norm, EMA, WGAN-GP) carry the class; and runs saved before the option load as trained."""
+
 import json
 
 import numpy as np
@@ -41,8 +42,24 @@ def runs(tmp_path_factory):
     x = np.clip(np.where(y == 0, 40, 215)[:, None, None] + rng.normal(0, 25, (1600, 8, 8)), 0, 255).astype(np.uint8)
     np.savez(root / "two.npz", x_train=x[:1280], y_train=y[:1280], x_test=x[1280:], y_test=y[1280:])
     for family, options in FAMILIES.items():
-        assert main(["train", family, "--data", root / "two.npz", "--conditional", *options, "--batch-size", "32",
-                     "--out", root / family, "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    family,
+                    "--data",
+                    root / "two.npz",
+                    "--conditional",
+                    *options,
+                    "--batch-size",
+                    "32",
+                    "--out",
+                    root / family,
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     return root
 
 
@@ -71,8 +88,23 @@ def test_interpolation_holds_the_class(runs, family):
     assert main(["interpolate", runs / family, "--n", "2", "--steps", "5", "--label", "1", "--out", out]) == 0
     assert bright(np.load(out)["images"]).mean() >= 0.8
     if family == "vae":  # between two dark test squares, held to their class
-        assert main(["interpolate", runs / family, "--from", f"{runs / 'two.npz'}:test:0",
-                     "--to", f"{runs / 'two.npz'}:test:2", "--steps", "4", "--out", out]) == 0
+        assert (
+            main(
+                [
+                    "interpolate",
+                    runs / family,
+                    "--from",
+                    f"{runs / 'two.npz'}:test:0",
+                    "--to",
+                    f"{runs / 'two.npz'}:test:2",
+                    "--steps",
+                    "4",
+                    "--out",
+                    out,
+                ]
+            )
+            == 0
+        )
         assert not bright(np.load(out)["images"]).any()
 
 
@@ -82,10 +114,22 @@ def test_unknown_labels_exit_2_naming_the_classes(runs, capsys, tmp_path):
         for label in ("2", "seven"):
             line = cli_error(capsys, ["sample", run, "--label", label, "--out", tmp_path / "x.png"])
             assert line == f"genlab: error: --label {label}: {run} knows classes 0 to 1 or their names 0, 1"
-        assert "knows classes 0 to 1" in cli_error(capsys, ["interpolate", run, "--label", "-1", "--out",
-                                                             tmp_path / "y.png"])
-    assert "give --label" in cli_error(capsys, ["interpolate", runs / "vae", "--from", runs / "vae" / "reconstructions.png",
-                                                "--to", runs / "vae" / "reconstructions.png", "--out", tmp_path / "z.png"])
+        assert "knows classes 0 to 1" in cli_error(
+            capsys, ["interpolate", run, "--label", "-1", "--out", tmp_path / "y.png"]
+        )
+    assert "give --label" in cli_error(
+        capsys,
+        [
+            "interpolate",
+            runs / "vae",
+            "--from",
+            runs / "vae" / "reconstructions.png",
+            "--to",
+            runs / "vae" / "reconstructions.png",
+            "--out",
+            tmp_path / "z.png",
+        ],
+    )
     assert not any(tmp_path.iterdir())
 
 
@@ -95,8 +139,25 @@ def test_the_report_scores_each_asked_class(runs, monkeypatch):
     monkeypatch.setenv("GENLAB_CACHE", str(runs / "cache"))
     monkeypatch.setattr(features, "STEPS", 40)  # the data's classifier: a few steps tell dark from bright
     out = runs / "cmp"
-    assert main(["compare", "--runs", f"{runs / 'vae'},{runs / 'gan'}", "--n", "40", "--iwae-k", "2", "--jobs", "1",
-                 "--out", out, "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--runs",
+                f"{runs / 'vae'},{runs / 'gan'}",
+                "--n",
+                "40",
+                "--iwae-k",
+                "2",
+                "--jobs",
+                "1",
+                "--out",
+                out,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     for family in FAMILIES:
         figures = metrics["models"][family]
@@ -128,8 +189,19 @@ def test_the_gan_carries_the_class_through_its_options():
     """Spectral norm covers the projection's class vectors, the EMA copy averages G's, WGAN-GP's
     critic scores with the class, and D's score depends on the class it is given."""
     torch.manual_seed(0)
-    model = GAN(GAN.make_config(conditional=True, label_count=3, loss="wgan-gp", d_steps=1, spectral_norm=True,
-                                ema=0.5, conv_channels=4, latent=4), (1, 8, 8))
+    model = GAN(
+        GAN.make_config(
+            conditional=True,
+            label_count=3,
+            loss="wgan-gp",
+            d_steps=1,
+            spectral_norm=True,
+            ema=0.5,
+            conv_channels=4,
+            latent=4,
+        ),
+        (1, 8, 8),
+    )
     projection = model.discriminator.projection.embed
     assert torch.nn.utils.parametrize.is_parametrized(projection, "weight")
     optimizers = model.configure_optimizers(1e-2)
@@ -153,8 +225,11 @@ def test_a_conditional_vae_bounds_the_mixture_without_labels():
     from genlab.data import Palette
 
     torch.manual_seed(0)
-    model = VAE(VAE.make_config(conditional=True, label_count=2, hidden=8, latent=2), (1, 4, 4),
-                Palette(torch.tensor([[0], [255]], dtype=torch.uint8))).eval()
+    model = VAE(
+        VAE.make_config(conditional=True, label_count=2, hidden=8, latent=2),
+        (1, 4, 4),
+        Palette(torch.tensor([[0], [255]], dtype=torch.uint8)),
+    ).eval()
     with torch.no_grad():
         model.encoder.label.table.weight.normal_(0, 3)
         model.decoder[0].label.table.weight.normal_(0, 3)
@@ -179,8 +254,9 @@ def test_the_web_page_draws_the_class_it_is_asked_for(runs):
         from base64 import b64decode
         from PIL import Image
 
-        return np.stack([np.asarray(Image.open(BytesIO(b64decode(src.split(",", 1)[1]))).convert("L"))[None]
-                         for src in answer])
+        return np.stack(
+            [np.asarray(Image.open(BytesIO(b64decode(src.split(",", 1)[1]))).convert("L"))[None] for src in answer]
+        )
 
     with TestClient(create_app(runs)) as c:
         listed = {r["name"]: r for r in c.get("/api/runs").json()["runs"]}
@@ -193,11 +269,15 @@ def test_the_web_page_draws_the_class_it_is_asked_for(runs):
                 drawn = [c.get(f"/api/latent/draw?run={family}&seed={seed}&label={label}").json() for seed in range(4)]
                 assert list(bright(images([d["png"] for d in drawn]))) == [bool(label)] * 4, (family, label)
             ends = [c.get(f"/api/latent/draw?run={family}&seed={seed}&label=0").json()["z"] for seed in (1, 2)]
-            walk = c.post("/api/interpolate", json={"run": family, "a": {"z": ends[0]}, "b": {"z": ends[1]},
-                                                    "steps": 4, "label": 0}).json()["images"]
+            walk = c.post(
+                "/api/interpolate",
+                json={"run": family, "a": {"z": ends[0]}, "b": {"z": ends[1]}, "steps": 4, "label": 0},
+            ).json()["images"]
             assert not bright(images(walk)).any()  # the whole walk draws class 0
             if family == "gan":  # G takes the class beside the code: the same code, two classes
-                pair = [c.post("/api/decode", json={"run": family, "z": ends[0], "label": k}).json()["png"] for k in (0, 1)]
+                pair = [
+                    c.post("/api/decode", json={"run": family, "z": ends[0], "label": k}).json()["png"] for k in (0, 1)
+                ]
                 assert list(bright(images(pair))) == [False, True]
             wrong = c.post("/api/sample", json={"run": family, "n": 4, "label": 5})
             assert wrong.status_code == 400 and "label from 0 to 1" in wrong.json()["error"]

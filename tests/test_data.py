@@ -1,4 +1,5 @@
 """genlab.data: built-in specs, every file format, every bad-data error, and the colour palette."""
+
 from __future__ import annotations
 
 import gzip
@@ -31,7 +32,7 @@ def user_error(spec, *, names, **kwargs) -> str:
 def seed0_split(n: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
     """The documented split: the last n_test of a numpy default_rng(0) permutation are test."""
     perm = np.random.default_rng(0).permutation(n)
-    return perm[: n - n_test], perm[n - n_test:]
+    return perm[: n - n_test], perm[n - n_test :]
 
 
 def save_png(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
@@ -47,6 +48,7 @@ def noise_png_bytes(tmp_path: Path) -> bytes:
 
 
 # ---------------------------------------------------------------- built-in specs
+
 
 def test_digits_shapes_split_values_and_determinism():
     from sklearn.datasets import load_digits
@@ -155,9 +157,10 @@ def test_image_size_and_channels_apply_to_builtins():
     assert torch.equal(grey.train[:1, 0].long(), luma)
 
 
-@pytest.mark.parametrize("options, flag", [({"image_size": 1}, "--image-size"),
-                                           ({"image_size": 513}, "--image-size"),
-                                           ({"channels": 2}, "--channels")])
+@pytest.mark.parametrize(
+    "options, flag",
+    [({"image_size": 1}, "--image-size"), ({"image_size": 513}, "--image-size"), ({"channels": 2}, "--channels")],
+)
 def test_bad_options_are_user_errors(options, flag):
     user_error("digits", names=flag, **options)
 
@@ -172,6 +175,7 @@ def test_describe_dataset_summarises_split_labels_and_palette():
 
 
 # ---------------------------------------------------------------- palette
+
 
 def test_two_colours_on_grey_is_threshold_at_128():
     x = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16)
@@ -269,6 +273,7 @@ def test_palette_refuses_images_with_other_channels():
 
 # ---------------------------------------------------------------- image folders
 
+
 def mixed_folder(root: Path) -> dict[str, str]:
     """Six images in three labelled subfolders, one per mode; returns file name -> label."""
     rgb = np.zeros((6, 6, 3), np.uint8)
@@ -282,8 +287,14 @@ def mixed_folder(root: Path) -> dict[str, str]:
     save_png(root / "dogs" / "d_red.jpg", rgb)
     save_png(root / "owls" / "e_bits.bmp", np.eye(6, dtype=bool) * np.uint8(255), mode="1")
     save_png(root / "owls" / "f_anim.gif", rgb, mode="P")
-    return {"a_rgba.png": "cats", "b_palette.png": "cats", "c_grey.png": "dogs", "d_red.jpg": "dogs",
-            "e_bits.bmp": "owls", "f_anim.gif": "owls"}
+    return {
+        "a_rgba.png": "cats",
+        "b_palette.png": "cats",
+        "c_grey.png": "dogs",
+        "d_red.jpg": "dogs",
+        "e_bits.bmp": "owls",
+        "f_anim.gif": "owls",
+    }
 
 
 def by_file(ds) -> dict[str, tuple[np.ndarray, str]]:
@@ -382,6 +393,7 @@ def test_mixed_sizes_need_image_size(tmp_path):
 
 # ---------------------------------------------------------------- MNIST IDX
 
+
 def idx_bytes(array: np.ndarray, magic: int) -> bytes:
     return struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape) + array.tobytes()
 
@@ -446,6 +458,7 @@ def test_idx_labels_of_another_length(tmp_path):
 
 # ---------------------------------------------------------------- .npz / .npy
 
+
 def test_npz_with_named_splits_round_trips(tmp_path):
     rng = np.random.default_rng(0)
     x_tr = rng.integers(0, 256, (6, 5, 4, 3), dtype=np.uint8)  # channels last
@@ -502,8 +515,13 @@ def test_npz_with_mismatched_train_and_test_shapes(tmp_path):
 
 
 def test_npz_with_labels_of_the_wrong_length(tmp_path):
-    np.savez(tmp_path / "l.npz", x_train=np.zeros((4, 8, 8), np.uint8), x_test=np.zeros((2, 8, 8), np.uint8),
-             y_train=np.zeros(5, np.int64), y_test=np.zeros(2, np.int64))
+    np.savez(
+        tmp_path / "l.npz",
+        x_train=np.zeros((4, 8, 8), np.uint8),
+        x_test=np.zeros((2, 8, 8), np.uint8),
+        y_train=np.zeros(5, np.int64),
+        y_test=np.zeros(2, np.int64),
+    )
     assert "y_train" in user_error(tmp_path / "l.npz", names=tmp_path / "l.npz")
 
 
@@ -525,6 +543,7 @@ def test_object_npy_is_refused_without_unpickling(tmp_path):
 
 
 # ---------------------------------------------------------------- CIFAR
+
 
 def cifar_rows(n: int, seed: int) -> tuple[np.ndarray, list[int]]:
     rng = np.random.default_rng(seed)
@@ -595,6 +614,7 @@ def test_cifar_binary_batch_of_the_wrong_size(tmp_path):
 
 
 # ---------------------------------------------------------------- unknown specs
+
 
 def test_nonexistent_path_lists_what_genlab_reads(tmp_path):
     msg = user_error(tmp_path / "nowhere", names=tmp_path / "nowhere")

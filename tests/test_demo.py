@@ -1,5 +1,6 @@
 """`genlab demo`: compare on mnist5k with every image family, built aside and moved in only when
 complete, so a failed or killed demo never costs the previous one."""
+
 import json
 
 import pytest
@@ -21,6 +22,7 @@ def fake_compare(calls, fail=False):
             raise GenlabError("training failed halfway")
         (out / "metrics.json").write_text(json.dumps({"models": {}}))
         return {}
+
     return compare
 
 
@@ -80,8 +82,10 @@ def test_a_demo_killed_while_moving_its_report_in_is_repaired_next_time(tmp_path
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "runs"]
 
 
-@pytest.mark.parametrize("argv,message", [(["--minutes", "0"], "--minutes must be above 0"),
-                                          (["--n", "-3"], "--n"), (["--jobs", "0"], "--jobs")])
+@pytest.mark.parametrize(
+    "argv,message",
+    [(["--minutes", "0"], "--minutes must be above 0"), (["--n", "-3"], "--n"), (["--jobs", "0"], "--jobs")],
+)
 def test_bad_demo_options(tmp_path, capsys, argv, message):
     assert message in cli_error(capsys, ["demo", "--out", tmp_path / "d", *argv])
     assert not (tmp_path / "d").exists()

@@ -3,6 +3,7 @@ batch, the GAN's two networks stay in sync, and a killed 2-process run resumes e
 
 Worker processes come from a fork server with torch and genlab imported (a worker starts in
 milliseconds); one test goes through the real `genlab train --nproc 2` launcher."""
+
 import multiprocessing
 import os
 import signal
@@ -38,8 +39,9 @@ def _free_port() -> int:
 
 
 def _worker(rank, world, port, fn, args):
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     torch.set_num_threads(1)
     fn(rank, *args)
 
@@ -49,8 +51,18 @@ def _in_processes(world, fn, *args):
     forked from a fork server that has imported torch and genlab once (a fork of the test process
     itself, whose threads have run torch, may hang)."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["torch", "genlab.train", "genlab.models", "genlab.data", "genlab.viz", "safetensors.torch",
-                                "sklearn.datasets", "matplotlib.pyplot"])
+    ctx.set_forkserver_preload(
+        [
+            "torch",
+            "genlab.train",
+            "genlab.models",
+            "genlab.data",
+            "genlab.viz",
+            "safetensors.torch",
+            "sklearn.datasets",
+            "matplotlib.pyplot",
+        ]
+    )
     port = _free_port()
     procs = [ctx.Process(target=_worker, args=(r, world, port, fn, args)) for r in range(world)]
     for p in procs:
@@ -76,8 +88,9 @@ def _start(rank, model, values, data, cfg, run, record_dir=None):
         seen.append(len(batch))
         items.extend(zlib.crc32(b.cpu().numpy().tobytes()) for b in batch)
         out = step(self, batch, optimizers, **kw)
-        grads.update({f"grad{len(seen) - 1}/{k}": p.grad.clone() for k, p in self.named_parameters()
-                      if p.grad is not None})
+        grads.update(
+            {f"grad{len(seen) - 1}/{k}": p.grad.clone() for k, p in self.named_parameters() if p.grad is not None}
+        )
         return out
 
     cls.train_step = recording
@@ -142,7 +155,11 @@ def test_two_processes_share_every_batch_and_average_the_gradient(tmp_path):
     _in_processes(2, _start, "pixelrnn", PCNN, DIGITS, cfg, tmp_path / "two", tmp_path)
     _start(0, "pixelrnn", PCNN, DIGITS, cfg, tmp_path / "one", tmp_path / "one")
     one, r0, r1 = _records(tmp_path / "one" / "rank0", tmp_path / "rank0", tmp_path / "rank1")
-    assert (r0["seen"].tolist(), r1["seen"].tolist(), one["seen"].tolist()) == ([747, 2] * 2, [747, 1] * 2, [1494, 3] * 2)
+    assert (r0["seen"].tolist(), r1["seen"].tolist(), one["seen"].tolist()) == (
+        [747, 2] * 2,
+        [747, 1] * 2,
+        [1494, 3] * 2,
+    )
     assert torch.equal(_merged_items(r0, r1), one["items"])  # every global batch: no item twice, none lost
     grads = [k for k in one if k.startswith("grad")]
     assert len(grads) == 4 * len([k for k in grads if k.startswith("grad0/")]) > 0
@@ -166,7 +183,9 @@ def test_two_processes_train_as_one_with_the_same_global_batch(tmp_path):
     _in_processes(2, _start, "pixelrnn", PCNN, DIGITS, cfg, tmp_path / "two", tmp_path)
     _start(0, "pixelrnn", PCNN, DIGITS, cfg, tmp_path / "one", tmp_path / "one")
     one, r0, r1 = _records(tmp_path / "one" / "rank0", tmp_path / "rank0", tmp_path / "rank1")
-    assert r0["seen"].tolist() == [50] * 14 + [49] + [50] * 14 + [49] and r1["seen"].tolist() == [50] * 14 + [48] + [50] * 14 + [48]
+    assert r0["seen"].tolist() == [50] * 14 + [49] + [50] * 14 + [49] and r1["seen"].tolist() == [50] * 14 + [48] + [
+        50
+    ] * 14 + [48]
     assert torch.equal(_merged_items(r0, r1), one["items"])  # step by step, the same items in the same order
     rows = {name: _train_rows(tmp_path / name) for name in ("one", "two")}
     assert [r["step"] for r in rows["two"]] == [r["step"] for r in rows["one"]] == [str(s) for s in range(1, 31)]
@@ -187,27 +206,66 @@ def test_gan_networks_stay_identical_across_processes(tmp_path, options):
     r0, r1 = load_file(str(tmp_path / "rank0")), load_file(str(tmp_path / "rank1"))
     assert r0.pop("seen").sum() + r1.pop("seen").sum() == 1497  # 24 steps of 64 (the last 25), shared
     stats = ("running_mean", "running_var", "num_batches_tracked")  # batch norm's: each rank keeps its own
-    kept = [{k: v for k, v in r.items() if not k.endswith(stats) and k != "items" and not k.startswith("grad")}
-            for r in (r0, r1)]
+    kept = [
+        {k: v for k, v in r.items() if not k.endswith(stats) and k != "items" and not k.startswith("grad")}
+        for r in (r0, r1)
+    ]
     assert kept[0].keys() == kept[1].keys()
     for k in kept[0]:  # both ranks apply the same all-reduced gradients with the same ops: the same bits
         assert torch.equal(kept[0][k], kept[1][k]), (k, (kept[0][k] - kept[1][k]).abs().max())
     torch.manual_seed(0)  # the initial weights, as train.start makes them
     init = GAN(GAN.make_config(**values, label_count=10 if options.get("conditional") else 0), (1, 8, 8)).state_dict()
     moved = ["generator.project.0.weight", "discriminator.convs.0.bias"]
-    moved += ["generator.label.table.weight", "discriminator.projection.embed.parametrizations.weight.original"] \
-        if options.get("conditional") else []
+    moved += (
+        ["generator.label.table.weight", "discriminator.projection.embed.parametrizations.weight.original"]
+        if options.get("conditional")
+        else []
+    )
     assert min((r0[k] - init[k]).abs().max() for k in moved) > 1e-3
 
 
 @pytest.mark.numerics
 def test_killed_two_process_run_resumes_to_the_unbroken_weights(tmp_path):
     run = tmp_path / "killed"
-    argv = [sys.executable, "-m", "genlab", "train", "pixelrnn", "--data", "digits", "--arch", "pixelcnn", "--width",
-            "8", "--layers", "2", "--epochs", "4", "--batch-size", "64", "--lr", "3e-3", "--device", "cpu",
-            "--log-every", "5", "--save-every", "0", "--nproc", "2", "--quiet", "--out", str(run)]
-    proc = subprocess.Popen(argv, env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    argv = [
+        sys.executable,
+        "-m",
+        "genlab",
+        "train",
+        "pixelrnn",
+        "--data",
+        "digits",
+        "--arch",
+        "pixelcnn",
+        "--width",
+        "8",
+        "--layers",
+        "2",
+        "--epochs",
+        "4",
+        "--batch-size",
+        "64",
+        "--lr",
+        "3e-3",
+        "--device",
+        "cpu",
+        "--log-every",
+        "5",
+        "--save-every",
+        "0",
+        "--nproc",
+        "2",
+        "--quiet",
+        "--out",
+        str(run),
+    ]
+    proc = subprocess.Popen(
+        argv,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not (run / "checkpoint.safetensors").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -269,10 +327,12 @@ def test_nproc_auto_gives_each_idle_core_a_process_where_the_network_is_too_smal
     monkeypatch.setattr(threads, "cores", lambda: 4)
     cfg = TrainConfig(device="cpu", batch_size=64, nproc=0)
     assert processes.resolve("pixelrnn", PCNN, DIGITS, cfg, {"batch_size"})[0] == 4  # a tiny net: 1 thread each
-    assert processes.resolve("pixelrnn", PCNN, DIGITS, replace(cfg, threads=2),
-                             {"batch_size", "threads"})[0] == 2  # --threads 2: two cores per process
-    assert processes.resolve("pixelrnn", PCNN, DIGITS, replace(cfg, batch_size=16),
-                             {"batch_size"})[0] == 2  # shares of at least MIN_SHARE items
+    assert (
+        processes.resolve("pixelrnn", PCNN, DIGITS, replace(cfg, threads=2), {"batch_size", "threads"})[0] == 2
+    )  # --threads 2: two cores per process
+    assert (
+        processes.resolve("pixelrnn", PCNN, DIGITS, replace(cfg, batch_size=16), {"batch_size"})[0] == 2
+    )  # shares of at least MIN_SHARE items
     monkeypatch.setenv(threads.SHARING, "2")  # compare runs two jobs beside this one: half the cores each
     assert processes.resolve("pixelrnn", PCNN, DIGITS, cfg, {"batch_size"})[0] == 2
     assert processes.resolve("gmm", {}, DIGITS, cfg, set())[0] == 1  # EM on the whole split

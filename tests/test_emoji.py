@@ -1,6 +1,7 @@
 """The built-in `emoji` set: rendered offline from Debian's colour emoji font, byte-identical on every
 build, labelled by Unicode emoji group, split stratified; without the font (or the emoji list) a
 one-line exit-2 error with the install command. Palette families default to colour palettes on it."""
+
 import hashlib
 import json
 import socket
@@ -17,8 +18,11 @@ from genlab.data import load_dataset
 from genlab.data import emoji
 
 has_font = emoji.font_path().is_file() and emoji.emoji_test_path().is_file()
-needs_font = pytest.mark.skipif(not has_font, reason="Debian's fonts-noto-color-emoji and unicode-data are not "
-                                                     "installed (scripts/dev.sh test installs them as root)")
+needs_font = pytest.mark.skipif(
+    not has_font,
+    reason="Debian's fonts-noto-color-emoji and unicode-data are not "
+    "installed (scripts/dev.sh test installs them as root)",
+)
 INSTALL = "apt-get install fonts-noto-color-emoji unicode-data"
 
 
@@ -62,7 +66,9 @@ def test_two_builds_are_identical_in_count_shape_labels_and_split(emoji_set):
     assert a.item_shape == (3, 32, 32) and a.train.dtype == torch.uint8 and a.label_names == emoji.LABELS
     for ds in (a, b):
         assert len(set(ds.files)) == len(ds.files)  # every emoji once: no skin-tone variants, no duplicates
-    assert digest(a.train, a.test, a.train_labels, a.test_labels) == digest(b.train, b.test, b.train_labels, b.test_labels)
+    assert digest(a.train, a.test, a.train_labels, a.test_labels) == digest(
+        b.train, b.test, b.train_labels, b.test_labels
+    )
     assert a.files == b.files and a.split_note == b.split_note
     # stratified: a fifth (rounded) of each group is test, every group in both splits
     train_counts, test_counts = (torch.bincount(y, minlength=9) for y in (a.train_labels, a.test_labels))
@@ -80,7 +86,9 @@ def test_the_pictures_are_the_emoji_they_are_labelled_with(emoji_set):
     pixel = images[face, :, 16, 16].tolist()  # the yellow face at the centre, white corners
     assert pixel[0] > 200 and pixel[1] > 150 and pixel[2] < 100, pixel
     assert (images[face, :, 0, 0] == 255).all() and (images[face, :, -1, -1] == 255).all()
-    flag = next(i for f, i in named.items() if f.startswith("U+1F1E9 U+1F1EA flag: Germany ("))  # two code points, one glyph
+    flag = next(
+        i for f, i in named.items() if f.startswith("U+1F1E9 U+1F1EA flag: Germany (")
+    )  # two code points, one glyph
     assert data.label_names[labels[flag]] == "flags"
     assert data.label_names[labels[next(i for f, i in named.items() if " dog face (" in f)]] == "animals"
     assert not any("skin tone" in f for f in data.files)
@@ -115,8 +123,11 @@ def test_without_the_font_or_the_list_it_exits_2_with_the_install_command(tmp_pa
     not_a_font = tmp_path / "font.ttf"
     not_a_font.write_text("not a font")
     list_file = tmp_path / "emoji-test.txt"
-    list_file.write_text("# group: Smileys & Emotion\n1F600 ; fully-qualified # \U0001F600 E1.0 grinning face\n"
-                         "1F44B 1F3FB ; fully-qualified # x E1.0 waving hand: light skin tone\n", encoding="utf-8")
+    list_file.write_text(
+        "# group: Smileys & Emotion\n1F600 ; fully-qualified # \U0001f600 E1.0 grinning face\n"
+        "1F44B 1F3FB ; fully-qualified # x E1.0 waving hand: light skin tone\n",
+        encoding="utf-8",
+    )
     monkeypatch.setenv(emoji.EMOJI_TEST_ENV, str(list_file))
     monkeypatch.setenv(emoji.FONT_ENV, str(not_a_font))
     assert INSTALL in cli_error(capsys, ["data", "emoji"])  # a file that is no emoji font
@@ -126,7 +137,7 @@ def test_without_the_font_or_the_list_it_exits_2_with_the_install_command(tmp_pa
     monkeypatch.setenv(emoji.EMOJI_TEST_ENV, str(tmp_path / "bad.txt"))
     assert "lists no emoji" in cli_error(capsys, ["data", "emoji"])
     parsed = emoji.parse_emoji_test(list_file.read_text(encoding="utf-8"))
-    assert [(e.text, e.name, e.group) for e in parsed] == [("\U0001F600", "grinning face", 0)]  # no skin tones
+    assert [(e.text, e.name, e.group) for e in parsed] == [("\U0001f600", "grinning face", 0)]  # no skin tones
 
 
 def test_palette_families_take_a_colour_palette_on_colour_images(tmp_path):
@@ -143,8 +154,24 @@ def test_palette_families_take_a_colour_palette_on_colour_images(tmp_path):
     tiny = {"pixelrnn": ["--layers", "0", "--width", "4", "--head", "4"], "vae": ["--hidden", "4", "--latent", "3"]}
     for family, typed, colours in (("pixelrnn", [], 32), ("vae", ["--colors", "4"], 4)):  # a typed --colors wins
         run = tmp_path / family
-        assert main(["train", family, "--data", str(tmp_path / "rgb.npy"), "--steps", "1", *tiny[family], *typed,
-                     "--out", str(run), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    family,
+                    "--data",
+                    str(tmp_path / "rgb.npy"),
+                    "--steps",
+                    "1",
+                    *tiny[family],
+                    *typed,
+                    "--out",
+                    str(run),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         config = json.loads((run / "config.json").read_text())
         assert config["model_config"]["colors"] == colours, (family, typed)
         assert genlab.load(run).model.palette.k == colours  # fitted with that many colours (the data has more)

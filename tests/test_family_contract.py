@@ -5,6 +5,7 @@ like an unbroken one; sampling with a seed leaves the global random state alone;
 bound, where the family has one, is finite and on the right side of zero; completion, the latent
 space and the encoder, where the family declares them, keep their promises; what it declares is what
 it has. Each family is trained once (the session's `tiny_runs`) and shared by every check."""
+
 import dataclasses
 import inspect
 import math
@@ -142,9 +143,10 @@ def test_a_likelihood_or_bound_is_finite_and_signed(loaded, items):
     tight as the ELBO; a family with neither reports no likelihood."""
     model = loaded.model
     report = likelihood_report(model, loaded.dataset().test[:32], iwae_k=8)
-    names = {k[:-len("_nats")] for k in report if k.endswith("_nats")}
-    expected = (({"nll"} if model.can(Capability.LIKELIHOOD) else set())
-                | ({"elbo_nll", "iwae8_nll"} if model.can(Capability.BOUND) else set()))
+    names = {k[: -len("_nats")] for k in report if k.endswith("_nats")}
+    expected = ({"nll"} if model.can(Capability.LIKELIHOOD) else set()) | (
+        {"elbo_nll", "iwae8_nll"} if model.can(Capability.BOUND) else set()
+    )
     assert names == expected
     for name in names:
         assert math.isfinite(report[f"{name}_nats"]) and report[f"{name}_nats"] > 0, (name, report)
@@ -156,7 +158,7 @@ def _complete(model, items):
     if model.can(Capability.SOUND):  # continue the first 100 samples of a sound by 50
         return model.complete(items[0, :100], seconds=50 / model.sample_rate, n=2, generator=_seeded(5))
     hidden = torch.zeros(items.shape[-2:], dtype=torch.bool)
-    hidden[items.shape[-2] // 2:] = True  # the bottom half
+    hidden[items.shape[-2] // 2 :] = True  # the bottom half
     return model.complete(items[:2], hidden, n=2, generator=_seeded(5))
 
 

@@ -1,5 +1,6 @@
 """`genlab fetch` and the fetched data specs, against a local HTTP server on 127.0.0.1 only:
 verified downloads, resume after a cut connection, and no network access without `fetch`."""
+
 import gzip
 import io
 import json
@@ -17,7 +18,6 @@ from genlab.data.download import download
 from genlab.core.errors import GenlabError
 from fetchhelp import pinned, private_cache  # noqa: F401  (autouse fixture)
 from loopback import serve
-
 
 
 def test_a_hash_mismatch_is_refused_and_the_partial_file_removed(tmp_path):
@@ -61,7 +61,9 @@ def idx_gz(array: np.ndarray, magic: int) -> bytes:
 
 
 def serve_fixture(monkeypatch, name: str, files: dict[str, bytes]):
-    monkeypatch.setitem(fetch.DATASETS, name, [pinned(n, b, f"http://unreachable.invalid/{n}") for n, b in files.items()])
+    monkeypatch.setitem(
+        fetch.DATASETS, name, [pinned(n, b, f"http://unreachable.invalid/{n}") for n, b in files.items()]
+    )
     return serve(files)
 
 
@@ -69,8 +71,12 @@ def test_fetch_mnist_from_a_mirror_then_use_the_spec(monkeypatch, capsys):
     rng = np.random.default_rng(1)
     x_tr, x_te = rng.integers(0, 256, (12, 28, 28)), rng.integers(0, 256, (4, 28, 28))
     y_tr, y_te = rng.integers(0, 10, 12), rng.integers(0, 10, 4)
-    files = {"train-images-idx3-ubyte.gz": idx_gz(x_tr, 2051), "train-labels-idx1-ubyte.gz": idx_gz(y_tr, 2049),
-             "t10k-images-idx3-ubyte.gz": idx_gz(x_te, 2051), "t10k-labels-idx1-ubyte.gz": idx_gz(y_te, 2049)}
+    files = {
+        "train-images-idx3-ubyte.gz": idx_gz(x_tr, 2051),
+        "train-labels-idx1-ubyte.gz": idx_gz(y_tr, 2049),
+        "t10k-images-idx3-ubyte.gz": idx_gz(x_te, 2051),
+        "t10k-labels-idx1-ubyte.gz": idx_gz(y_te, 2049),
+    }
     with serve_fixture(monkeypatch, "mnist", files) as server:
         assert main(["fetch", "mnist", "--mirror", server.url + "/mnist/", "--quiet"]) == 0
         assert sorted(p for p, _ in server.requests) == sorted(f"/mnist/{n}" for n in files)

@@ -1,6 +1,7 @@
 """The GAN: who gets gradients when, the five losses by hand, the gradient penalty, learning, mode
 coverage, the EMA copy in a saved run, the guards, and the command line on tiny configs. Save/load and
 exact resume: test_family_contract.py."""
+
 import json
 import math
 
@@ -17,8 +18,7 @@ from genlab.core.config import DataConfig, TrainConfig
 from genlab.data import toy_modes
 from genlab.core.errors import GenlabError
 from genlab.models.gan.modes import diversity_ratio, mode_coverage
-from genlab.models.gan import (GAN, GANConfig, dcgan_sizes, discriminator_loss, generator_loss,
-                               gradient_penalty)
+from genlab.models.gan import GAN, GANConfig, dcgan_sizes, discriminator_loss, generator_loss, gradient_penalty
 from clihelp import cli_error
 
 TINY_IMG = {"conv_channels": 4, "latent": 8}
@@ -54,11 +54,14 @@ def _batch(model, n=16):
 
 
 # --- who is fixed when -------------------------------------------------------------------------------
-@pytest.mark.parametrize("shape, options", [
-    ((1, 8, 8), {}),  # DCGAN with batch norm
-    ((1, 8, 8), {"spectral_norm": True, "ema": 0.9}),  # spectral-norm parametrizations, EMA copy
-    ((2,), {"loss": "wgan-gp", "d_steps": 2}),  # MLP, a penalty with create_graph, several D steps
-])
+@pytest.mark.parametrize(
+    "shape, options",
+    [
+        ((1, 8, 8), {}),  # DCGAN with batch norm
+        ((1, 8, 8), {"spectral_norm": True, "ema": 0.9}),  # spectral-norm parametrizations, EMA copy
+        ((2,), {"loss": "wgan-gp", "d_steps": 2}),  # MLP, a penalty with create_graph, several D steps
+    ],
+)
 def test_d_step_fixes_g_and_g_step_fixes_d(shape, options):
     torch.manual_seed(0)
     model = GAN(GANConfig(**{**TINY_IMG, **TINY_PTS, **options}), shape)
@@ -127,12 +130,18 @@ def _log_one_minus_sigmoid(x):
 
 
 EXPECTED = {
-    "minimax": (_mean([-_log_sigmoid(r) for r in REAL]) + _mean([-_log_one_minus_sigmoid(f) for f in FAKE]),
-                _mean([_log_one_minus_sigmoid(f) for f in FAKE])),
-    "non-saturating": (_mean([-_log_sigmoid(r) for r in REAL]) + _mean([-_log_one_minus_sigmoid(f) for f in FAKE]),
-                       _mean([-_log_sigmoid(f) for f in FAKE])),
-    "least-squares": (0.5 * _mean([(r - 1) ** 2 for r in REAL]) + 0.5 * _mean([f ** 2 for f in FAKE]),
-                      0.5 * _mean([(f - 1) ** 2 for f in FAKE])),
+    "minimax": (
+        _mean([-_log_sigmoid(r) for r in REAL]) + _mean([-_log_one_minus_sigmoid(f) for f in FAKE]),
+        _mean([_log_one_minus_sigmoid(f) for f in FAKE]),
+    ),
+    "non-saturating": (
+        _mean([-_log_sigmoid(r) for r in REAL]) + _mean([-_log_one_minus_sigmoid(f) for f in FAKE]),
+        _mean([-_log_sigmoid(f) for f in FAKE]),
+    ),
+    "least-squares": (
+        0.5 * _mean([(r - 1) ** 2 for r in REAL]) + 0.5 * _mean([f**2 for f in FAKE]),
+        0.5 * _mean([(f - 1) ** 2 for f in FAKE]),
+    ),
     "hinge": (_mean([max(0.0, 1 - r) for r in REAL]) + _mean([max(0.0, 1 + f) for f in FAKE]), -_mean(FAKE)),
     "wgan-gp": (_mean(FAKE) - _mean(REAL), -_mean(FAKE)),
 }
@@ -149,10 +158,11 @@ def test_losses_match_hand_computed_values(loss):
 def test_one_sided_label_smoothing_moves_only_the_real_target():
     real, fake = torch.tensor(REAL, dtype=torch.float64), torch.tensor(FAKE, dtype=torch.float64)
     s = 0.1  # real target 0.9: −(0.9 log σ(r) + 0.1 log(1 − σ(r))); generated targets stay 0
-    expected = (_mean([-(1 - s) * _log_sigmoid(r) - s * _log_one_minus_sigmoid(r) for r in REAL])
-                + _mean([-_log_one_minus_sigmoid(f) for f in FAKE]))
+    expected = _mean([-(1 - s) * _log_sigmoid(r) - s * _log_one_minus_sigmoid(r) for r in REAL]) + _mean(
+        [-_log_one_minus_sigmoid(f) for f in FAKE]
+    )
     assert float(discriminator_loss("non-saturating", real, fake, 1 - s)) == pytest.approx(expected, rel=1e-12)
-    ls = 0.5 * _mean([(r - 0.9) ** 2 for r in REAL]) + 0.5 * _mean([f ** 2 for f in FAKE])
+    ls = 0.5 * _mean([(r - 0.9) ** 2 for r in REAL]) + 0.5 * _mean([f**2 for f in FAKE])
     assert float(discriminator_loss("least-squares", real, fake, 1 - s)) == pytest.approx(ls, rel=1e-12)
 
 
@@ -281,8 +291,32 @@ def test_collapse_warning_is_printed_once_when_diversity_falls(tmp_path, monkeyp
 @pytest.fixture(scope="module")
 def image_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gan") / "digits"
-    assert main(["train", "gan", "--data", "digits", "--conv-channels", "4", "--latent", "8", "--epochs", "2",
-                 "--batch-size", "128", "--lr-d", "1e-3", "--device", "cpu", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan",
+                "--data",
+                "digits",
+                "--conv-channels",
+                "4",
+                "--latent",
+                "8",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "128",
+                "--lr-d",
+                "1e-3",
+                "--device",
+                "cpu",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -297,7 +331,10 @@ def test_cli_trains_an_image_gan_with_its_pictures_and_defaults(image_run):
     assert not (image_run / "frames").exists()  # frames are for 2-D data
     run = genlab.load(image_run)
     optimizers = run.model.configure_optimizers(2e-4)
-    assert {name: opt.param_groups[0]["lr"] for name, opt in optimizers.items()} == {"discriminator": 1e-3, "generator": 2e-4}
+    assert {name: opt.param_groups[0]["lr"] for name, opt in optimizers.items()} == {
+        "discriminator": 1e-3,
+        "generator": 2e-4,
+    }
     assert {opt.param_groups[0]["betas"] for opt in optimizers.values()} == {(0.5, 0.99)}  # images: β2 0.99
 
 
@@ -308,16 +345,43 @@ def test_cli_sample_interpolate_and_evaluate_images(image_run, tmp_path, capsys)
     assert a.shape == (5, 1, 8, 8) and a.dtype == np.uint8
     assert np.array_equal(a, np.load(tmp_path / "b.npz")["images"])
     for path in ("linear", "spherical"):
-        assert main(["interpolate", str(image_run), "--n", "2", "--steps", "6", "--path", path,
-                     "--out", str(tmp_path / f"{path}.npz")]) == 0
+        assert (
+            main(
+                [
+                    "interpolate",
+                    str(image_run),
+                    "--n",
+                    "2",
+                    "--steps",
+                    "6",
+                    "--path",
+                    path,
+                    "--out",
+                    str(tmp_path / f"{path}.npz"),
+                ]
+            )
+            == 0
+        )
     lin, sph = (np.load(tmp_path / f"{p}.npz")["images"] for p in ("linear", "spherical"))
     assert lin.shape == sph.shape == (12, 1, 8, 8)
     assert np.array_equal(lin.reshape(2, 6, 64)[:, [0, -1]], sph.reshape(2, 6, 64)[:, [0, -1]])  # same ends
     assert not np.array_equal(lin, sph)  # different paths between them
-    assert "no encoder" in cli_error(capsys, ["interpolate", str(image_run), "--from", "digits:test:0",
-                                            "--to", "digits:test:1", "--out", str(tmp_path / "x.png")])
-    assert "--pixels does not apply" in cli_error(capsys, ["sample", str(image_run), "--pixels", "sample",
-                                                          "--out", str(tmp_path / "p.png")])
+    assert "no encoder" in cli_error(
+        capsys,
+        [
+            "interpolate",
+            str(image_run),
+            "--from",
+            "digits:test:0",
+            "--to",
+            "digits:test:1",
+            "--out",
+            str(tmp_path / "x.png"),
+        ],
+    )
+    assert "--pixels does not apply" in cli_error(
+        capsys, ["sample", str(image_run), "--pixels", "sample", "--out", str(tmp_path / "p.png")]
+    )
     assert main(["evaluate", str(image_run), "--out", str(tmp_path / "m.json"), "--quiet"]) == 0
     report = json.loads((tmp_path / "m.json").read_text())
     assert report["model"] == "gan" and 0 < report["diversity"] < 3
@@ -325,8 +389,31 @@ def test_cli_sample_interpolate_and_evaluate_images(image_run, tmp_path, capsys)
 
 def test_cli_toy_gmm8_with_frames_animation_and_mode_figures(tmp_path):
     out = tmp_path / "toy"
-    assert main(["train", "gan", "--data", "toy:gmm8", "--width", "16", "--layers", "2", "--epochs", "3",
-                 "--batch-size", "512", "--animate", "--device", "cpu", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan",
+                "--data",
+                "toy:gmm8",
+                "--width",
+                "16",
+                "--layers",
+                "2",
+                "--epochs",
+                "3",
+                "--batch-size",
+                "512",
+                "--animate",
+                "--device",
+                "cpu",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["lr"] == 1e-3  # the 2-D default (2e-4 locks into few modes; docs/gan.md)
     model = genlab.load(out).model
@@ -343,8 +430,23 @@ def test_cli_toy_gmm8_with_frames_animation_and_mode_figures(tmp_path):
     assert all(0 <= int(r["modes_covered"]) <= 8 and 0 <= float(r["high_quality"]) <= 1 for r in test_rows)
     assert main(["sample", str(out), "--n", "7", "--out", str(tmp_path / "p.npz")]) == 0
     assert np.load(tmp_path / "p.npz")["points"].shape == (7, 2)
-    assert main(["interpolate", str(out), "--n", "2", "--steps", "3", "--path", "spherical",
-                 "--out", str(tmp_path / "walk.npz")]) == 0
+    assert (
+        main(
+            [
+                "interpolate",
+                str(out),
+                "--n",
+                "2",
+                "--steps",
+                "3",
+                "--path",
+                "spherical",
+                "--out",
+                str(tmp_path / "walk.npz"),
+            ]
+        )
+        == 0
+    )
     assert np.load(tmp_path / "walk.npz")["points"].shape == (6, 2)
     assert main(["evaluate", str(out), "--out", str(tmp_path / "m.json"), "--quiet"]) == 0
     report = json.loads((tmp_path / "m.json").read_text())
@@ -353,10 +455,12 @@ def test_cli_toy_gmm8_with_frames_animation_and_mode_figures(tmp_path):
 
 def test_cli_refuses_settings_that_cannot_work(tmp_path, capsys):
     base = ["train", "gan", "--data", "toy:gmm8", "--epochs", "1", "--quiet"]
-    assert "--label-smoothing needs" in cli_error(capsys, [*base, "--loss", "hinge", "--label-smoothing", "0.1",
-                                                       "--out", str(tmp_path / "a")])
+    assert "--label-smoothing needs" in cli_error(
+        capsys, [*base, "--loss", "hinge", "--label-smoothing", "0.1", "--out", str(tmp_path / "a")]
+    )
     assert "--arch dcgan needs images" in cli_error(capsys, [*base, "--arch", "dcgan", "--out", str(tmp_path / "b")])
     assert "--ema must be in [0, 1)" in cli_error(capsys, [*base, "--ema", "1.5", "--out", str(tmp_path / "c")])
-    assert "vae trains on image data" in cli_error(capsys, ["train", "vae", "--data", "toy:gmm8", "--epochs", "1",
-                                                         "--out", str(tmp_path / "d")])
+    assert "vae trains on image data" in cli_error(
+        capsys, ["train", "vae", "--data", "toy:gmm8", "--epochs", "1", "--out", str(tmp_path / "d")]
+    )
     assert not any((tmp_path / name).exists() for name in "abcd")

@@ -1,5 +1,6 @@
 """The Gaussian mixture: EM recovers a known mixture, the density is normalised (points) and on the
 256-level scale (images), and the CLI end to end. Save/load and exact resume: test_family_contract.py."""
+
 import json
 import math
 
@@ -16,8 +17,9 @@ from clihelp import cli_error
 # a known mixture in 2-D: weights, means, covariances
 TRUE_W = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
 TRUE_MU = torch.tensor([[0.0, 0.0], [3.0, 1.0], [-2.0, 3.0]], dtype=torch.float64)
-TRUE_COV = torch.tensor([[[1.0, 0.6], [0.6, 0.8]], [[0.3, -0.1], [-0.1, 0.2]], [[0.5, 0.0], [0.0, 1.5]]],
-                        dtype=torch.float64)
+TRUE_COV = torch.tensor(
+    [[[1.0, 0.6], [0.6, 0.8]], [[0.3, -0.1], [-0.1, 0.2]], [[0.5, 0.0], [0.0, 1.5]]], dtype=torch.float64
+)
 
 
 def true_mixture():
@@ -54,7 +56,9 @@ def test_em_recovers_a_known_mixture():
     second = (TRUE_W[:, None, None] * (TRUE_COV + TRUE_MU[:, :, None] * TRUE_MU[:, None, :])).sum(0)
     assert torch.allclose(draws.mean(0), mean, atol=0.05)
     assert torch.allclose(draws.T.cov(), second - torch.outer(mean, mean), atol=0.1)
-    assert torch.equal(model.sample(5, torch.Generator().manual_seed(2)), model.sample(5, torch.Generator().manual_seed(2)))
+    assert torch.equal(
+        model.sample(5, torch.Generator().manual_seed(2)), model.sample(5, torch.Generator().manual_seed(2))
+    )
 
 
 @pytest.mark.parametrize("covariance", ["full", "diag"])
@@ -65,8 +69,9 @@ def test_density_is_the_mixture_and_integrates_to_one(covariance):
     cov = TRUE_COV if covariance == "full" else TRUE_COV.diagonal(dim1=1, dim2=2)
     model.covariances.copy_(cov)
     full = TRUE_COV if covariance == "full" else torch.diag_embed(cov)
-    reference = torch.distributions.MixtureSameFamily(torch.distributions.Categorical(TRUE_W),
-                                                      torch.distributions.MultivariateNormal(TRUE_MU, full))
+    reference = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(TRUE_W), torch.distributions.MultivariateNormal(TRUE_MU, full)
+    )
     x = torch.randn(500, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2
     assert torch.allclose(model.log_prob(x), reference.log_prob(x), atol=1e-9)
     ticks = torch.linspace(-9, 9, 601, dtype=torch.float64)
@@ -98,8 +103,10 @@ def test_image_likelihood_is_the_dequantized_density_on_the_256_level_scale():
 
 def test_cli_points(tmp_path, capsys):
     run = tmp_path / "gmm8"
-    assert main(["train", "gmm", "--data", "toy:gmm8", "--epochs", "2", "--em-steps", "3", "--quiet",
-                 "--out", str(run)]) == 0
+    assert (
+        main(["train", "gmm", "--data", "toy:gmm8", "--epochs", "2", "--em-steps", "3", "--quiet", "--out", str(run)])
+        == 0
+    )
     assert "8 full-covariance Gaussians" not in capsys.readouterr().out  # --quiet: no summary line
     for name in ("mixture.png", "mixture/epoch_0001.png", "mixture/epoch_0002.png", "samples/epoch_0002.png"):
         assert Image.open(run / name).size[0] > 200, name
@@ -115,8 +122,10 @@ def test_cli_points(tmp_path, capsys):
 
 def test_cli_digits_and_errors(tmp_path, capsys):
     run = tmp_path / "digits"
-    assert main(["train", "gmm", "--data", "digits", "--components", "4", "--epochs", "1", "--quiet",
-                 "--out", str(run)]) == 0
+    assert (
+        main(["train", "gmm", "--data", "digits", "--components", "4", "--epochs", "1", "--quiet", "--out", str(run)])
+        == 0
+    )
     assert Image.open(run / "components.png").size[0] > 100
     assert main(["sample", str(run), "--n", "5", "--out", str(tmp_path / "s.npz")]) == 0
     images = np.load(tmp_path / "s.npz")["images"]
@@ -125,18 +134,23 @@ def test_cli_digits_and_errors(tmp_path, capsys):
     report = json.loads((tmp_path / "m.json").read_text())
     assert report["dims_per_image"] == 64 and 3 < report["nll_bits_per_dim"] < 8
     assert "KID over 300 and 1000 items" in capsys.readouterr().err  # digits' 300 test items: smaller KID subsets
-    assert "--components" in cli_error(capsys, ["train", "gmm", "--data", "toy:gmm8", "--components", "0",
-                                             "--out", str(tmp_path / "bad")])
+    assert "--components" in cli_error(
+        capsys, ["train", "gmm", "--data", "toy:gmm8", "--components", "0", "--out", str(tmp_path / "bad")]
+    )
     assert "points or image" in cli_error(capsys, ["train", "gmm", "--data", "tones", "--out", str(tmp_path / "bad2")])
-    assert "--covariance" in cli_error(capsys, ["train", "gmm", "--covariance", "spherical", "--out", str(tmp_path / "b3")])
+    assert "--covariance" in cli_error(
+        capsys, ["train", "gmm", "--covariance", "spherical", "--out", str(tmp_path / "b3")]
+    )
 
 
 def test_training_stops_once_em_has_converged(tmp_path, capsys):
     """--tol: an epoch that lowers the training NLL by less than tol nats per dimension ends training;
     --tol 0 trains for every epoch asked for."""
     run = tmp_path / "tol"
-    assert main(["train", "gmm", "--data", "toy:gmm8", "--epochs", "40", "--em-steps", "2", "--quiet",
-                 "--out", str(run)]) == 0
+    assert (
+        main(["train", "gmm", "--data", "toy:gmm8", "--epochs", "40", "--em-steps", "2", "--quiet", "--out", str(run)])
+        == 0
+    )
     assert "stopped early: training has converged" in capsys.readouterr().out
     rows = [r for r in genlab.viz.read_metrics(run / "metrics.csv") if r["split"] == "train"]
     epochs = len(rows)
@@ -145,6 +159,24 @@ def test_training_stops_once_em_has_converged(tmp_path, capsys):
     assert nll[-2] - nll[-1] < 1e-4 * 2  # the last epoch gained less than tol per dimension (2 of them)
     assert all(a - b >= 1e-4 * 2 for a, b in zip(nll[:-2], nll[1:-1]))  # and every earlier one more
     full = tmp_path / "full"
-    assert main(["train", "gmm", "--data", "toy:gmm8", "--epochs", "12", "--em-steps", "2", "--tol", "0",
-                 "--quiet", "--out", str(full)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gmm",
+                "--data",
+                "toy:gmm8",
+                "--epochs",
+                "12",
+                "--em-steps",
+                "2",
+                "--tol",
+                "0",
+                "--quiet",
+                "--out",
+                str(full),
+            ]
+        )
+        == 0
+    )
     assert len([r for r in genlab.viz.read_metrics(full / "metrics.csv") if r["split"] == "train"]) == 12

@@ -2,6 +2,7 @@
 exit 2 with one `genlab: error:` line naming the user's path, memory and disk stay bounded by what
 a file really holds, caches and packs are verified rather than trusted, and nothing of the user's is
 lost. Networks are loopback servers started here (tests/loopback.py), with timeouts made short."""
+
 import gzip
 import hashlib
 import io
@@ -31,7 +32,6 @@ from loopback import serve
 SRC = str(Path(genlab.__file__).resolve().parents[1])  # the genlab under test, for child processes
 
 
-
 def peak_rss_of(cases: list[list[str]], warm_up: list[str], cache: Path) -> list[dict]:
     """Run `genlab` on each argv in one fresh process; for each: exit code, stderr lines and how far
     the process's peak RSS rose above its peak after `warm_up` (which imports what the cases need)."""
@@ -54,8 +54,13 @@ def peak_rss_of(cases: list[list[str]], warm_up: list[str], cache: Path) -> list
         print(json.dumps(out))
     """)
     env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1", "GENLAB_CACHE": str(cache)}
-    done = subprocess.run([sys.executable, "-c", script, json.dumps([warm_up, cases])], capture_output=True,
-                          text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps([warm_up, cases])],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -69,13 +74,18 @@ def assert_refused(result: dict, *words: str, most_mb: float = 100) -> None:
 # --- memory and disk bounded by what the file declares, checked before allocating ----------------
 def _hostile_files(root: Path) -> dict[str, list[str]]:
     """Crafted files (a few KB each) -> the `genlab` command that reads each."""
-    files = {"tall/a.png": png_rows(1, 49_999_999),  # the issue's 97 KB PNG
-             "strip/a.png": png_rows(1, 3000),  # small, but 3000 times taller than wide
-             "huge.npy": npy_header((10**6, 1000, 1000)) + b"\0" * 100,
-             "train-images-idx3-ubyte": struct.pack(">IIII", 2051, 2**31, 28, 28) + b"\0" * 784,
-             "t10k-images-idx3-ubyte.gz": gzip.compress(struct.pack(">IIII", 2051, 2**31, 28, 28) + b"\0" * 784),
-             "long.wav": wav_declaring(2**31 - 100, 8000), "rate.wav": wav_declaring(32, 4_000_000_007 % 2**32),
-             "slow.wav": wav_declaring(32, 1), "ok/0.png": png_rows(8, 8), "ok/1.png": png_rows(8, 8)}
+    files = {
+        "tall/a.png": png_rows(1, 49_999_999),  # the issue's 97 KB PNG
+        "strip/a.png": png_rows(1, 3000),  # small, but 3000 times taller than wide
+        "huge.npy": npy_header((10**6, 1000, 1000)) + b"\0" * 100,
+        "train-images-idx3-ubyte": struct.pack(">IIII", 2051, 2**31, 28, 28) + b"\0" * 784,
+        "t10k-images-idx3-ubyte.gz": gzip.compress(struct.pack(">IIII", 2051, 2**31, 28, 28) + b"\0" * 784),
+        "long.wav": wav_declaring(2**31 - 100, 8000),
+        "rate.wav": wav_declaring(32, 4_000_000_007 % 2**32),
+        "slow.wav": wav_declaring(32, 1),
+        "ok/0.png": png_rows(8, 8),
+        "ok/1.png": png_rows(8, 8),
+    }
     grow = b"\x80\x02c__builtin__\nbytearray\nJ" + struct.pack("<i", 10**9) + b"\x85R."  # bytearray(10**9)
     files.update({"cifar/data_batch_1": grow, "cifar/test_batch": grow})
     npz = io.BytesIO()
@@ -87,8 +97,12 @@ def _hostile_files(root: Path) -> dict[str, list[str]]:
         (root / name).write_bytes(data)
     commands = {name: ["data", str(root / name)] for name in files if "/" not in name}
     commands["cifar"] = ["data", str(root / "cifar")]
-    commands.update({name: ["data", str(root / name.split("/")[0]), "--image-size", "28"]
-                     for name in ("tall/a.png", "strip/a.png", "ok/0.png")})
+    commands.update(
+        {
+            name: ["data", str(root / name.split("/")[0]), "--image-size", "28"]
+            for name in ("tall/a.png", "strip/a.png", "ok/0.png")
+        }
+    )
     return commands
 
 
@@ -105,19 +119,26 @@ def refused(tmp_path_factory) -> dict[str, dict]:
 
 def test_images_are_refused_from_their_declared_size_before_a_pixel_is_decoded(refused):
     root = refused["root"]
-    assert_refused(refused["tall/a.png"], str(root / "tall" / "a.png"), "1x49999999", "16384 pixels a side",
-                   most_mb=60)
+    assert_refused(refused["tall/a.png"], str(root / "tall" / "a.png"), "1x49999999", "16384 pixels a side", most_mb=60)
     assert_refused(refused["strip/a.png"], str(root / "strip" / "a.png"), "1x3000", "64 times")
 
     from genlab.data.inputs import read_image  # what `complete --input` and the page's uploads read with
+
     with pytest.raises(GenlabError, match="1x3000 pixels"):
         read_image(root / "strip" / "a.png", (1, 8, 8), str(root / "strip" / "a.png"))
 
 
 def test_headers_that_declare_sizes_are_checked_against_the_file_before_allocating(refused):
     root = refused["root"]
-    for name in ("huge.npy", "huge.npz", "train-images-idx3-ubyte", "t10k-images-idx3-ubyte.gz", "long.wav",
-                 "rate.wav", "slow.wav"):
+    for name in (
+        "huge.npy",
+        "huge.npz",
+        "train-images-idx3-ubyte",
+        "t10k-images-idx3-ubyte.gz",
+        "long.wav",
+        "rate.wav",
+        "slow.wav",
+    ):
         assert_refused(refused[name], str(root / name))
     assert "declares a uint8 array of shape (1000000, 1000, 1000)" in refused["huge.npy"]["err"][0]
     assert "header promises" in refused["train-images-idx3-ubyte"]["err"][0]
@@ -168,10 +189,12 @@ def idx_gz(array: np.ndarray, magic: int) -> bytes:
 
 def mnist_files(seed: int = 1) -> dict[str, bytes]:
     rng = np.random.default_rng(seed)
-    return {"train-images-idx3-ubyte.gz": idx_gz(rng.integers(0, 256, (6, 28, 28)), 2051),
-            "train-labels-idx1-ubyte.gz": idx_gz(rng.integers(0, 10, 6), 2049),
-            "t10k-images-idx3-ubyte.gz": idx_gz(rng.integers(0, 256, (2, 28, 28)), 2051),
-            "t10k-labels-idx1-ubyte.gz": idx_gz(rng.integers(0, 10, 2), 2049)}
+    return {
+        "train-images-idx3-ubyte.gz": idx_gz(rng.integers(0, 256, (6, 28, 28)), 2051),
+        "train-labels-idx1-ubyte.gz": idx_gz(rng.integers(0, 10, 6), 2049),
+        "t10k-images-idx3-ubyte.gz": idx_gz(rng.integers(0, 256, (2, 28, 28)), 2051),
+        "t10k-labels-idx1-ubyte.gz": idx_gz(rng.integers(0, 10, 2), 2049),
+    }
 
 
 def cifar_archive() -> tuple[bytes, np.ndarray]:
@@ -190,7 +213,9 @@ def cifar_archive() -> tuple[bytes, np.ndarray]:
 
 def test_fetch_checks_the_files_already_in_place_and_replaces_planted_ones(monkeypatch, tmp_path, capsys):
     files = mnist_files()
-    monkeypatch.setitem(fetch.DATASETS, "mnist", [pinned(n, b, "http://unreachable.invalid/" + n) for n, b in files.items()])
+    monkeypatch.setitem(
+        fetch.DATASETS, "mnist", [pinned(n, b, "http://unreachable.invalid/" + n) for n, b in files.items()]
+    )
     folder = fetch.dataset_dir("mnist")
     folder.mkdir(parents=True)
     for name in files:  # random bytes under the final names, and the marker: today's "complete" set
@@ -236,8 +261,9 @@ def test_damaged_caches_are_named_or_rebuilt_never_a_traceback(tmp_path, capsys,
     raw = bytearray(store.read_bytes())
     raw[-1] ^= 1  # one flipped bit in the weights: the header still parses
     store.write_bytes(bytes(raw))
-    assert "recorded SHA-256" in cli_error(capsys, ["fid", tmp_path / "a.npy", tmp_path / "a.npy",
-                                                    "--features", "inception"])
+    assert "recorded SHA-256" in cli_error(
+        capsys, ["fid", tmp_path / "a.npy", tmp_path / "a.npy", "--features", "inception"]
+    )
 
     monkeypatch.setattr(features, "STEPS", 3)
     data = load_dataset("digits")
@@ -258,8 +284,24 @@ def _tampered_pack(tmp_path, name: str):
 
 
 def test_training_on_a_tampered_pack_stops_before_it_starts(tmp_path, capsys):
-    common = ["train", "pixelrnn", "--arch", "pixelcnn", "--width", "4", "--layers", "1", "--colors", "2",
-              "--epochs", "1", "--device", "cpu", "--quiet", "--data"]
+    common = [
+        "train",
+        "pixelrnn",
+        "--arch",
+        "pixelcnn",
+        "--width",
+        "4",
+        "--layers",
+        "1",
+        "--colors",
+        "2",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--data",
+    ]
     flipped, _ = _tampered_pack(tmp_path, "flipped")
     shard = flipped / "train-00000.npy"
     raw = bytearray(shard.read_bytes())
@@ -277,18 +319,22 @@ def test_training_on_a_tampered_pack_stops_before_it_starts(tmp_path, capsys):
     assert "palette index 7" in cli_error(capsys, [*common, indices, "--out", tmp_path / "r2"])
 
     fields, manifest = _tampered_pack(tmp_path, "fields")
+
     def edited(edit) -> str:
         changed = json.loads(json.dumps(manifest))
         edit(changed)
         return json.dumps(changed)
 
-    deep = json.dumps({**manifest, "label_names": None}).replace('"label_names": null',
-                                                                '"label_names": ' + "[" * 5000 + "]" * 5000)
-    for text, words in ((edited(lambda m: m.update(rows_per_shard="5000")), "rows_per_shard"),
-                        (edited(lambda m: m.update(item_shape=[1, True, 8])), "item_shape"),
-                        (edited(lambda m: m["splits"]["train"]["images"][0].update(file="../x.npy")), "../x.npy"),
-                        (edited(lambda m: m["palettes"]["2"].update(colors=[[0], [300]])), "palette 2"),
-                        (deep, "nest")):
+    deep = json.dumps({**manifest, "label_names": None}).replace(
+        '"label_names": null', '"label_names": ' + "[" * 5000 + "]" * 5000
+    )
+    for text, words in (
+        (edited(lambda m: m.update(rows_per_shard="5000")), "rows_per_shard"),
+        (edited(lambda m: m.update(item_shape=[1, True, 8])), "item_shape"),
+        (edited(lambda m: m["splits"]["train"]["images"][0].update(file="../x.npy")), "../x.npy"),
+        (edited(lambda m: m["palettes"]["2"].update(colors=[[0], [300]])), "palette 2"),
+        (deep, "nest"),
+    ):
         (fields / "pack.json").write_text(text)
         assert words in cli_error(capsys, [*common, fields, "--out", tmp_path / "r3"])
     assert not any((tmp_path / r).exists() for r in ("r1", "r2", "r3"))
@@ -299,11 +345,20 @@ def test_a_run_with_a_damaged_config_is_refused_in_one_line(tmp_path, capsys):
 
     from genlab.serve.catalog import RunCatalog
 
-    good = {"model": "vae", "model_config": {"hidden": 8, "latent": 2}, "item_shape": [1, 8, 8],
-            "data": {"data": "digits", "image_size": None, "channels": None}}
-    bad = {"types": {**good, "item_shape": ["8", 8, 8]}, "option": {**good, "model_config": {"hidden": "wide"}},
-           "spec": {**good, "data": {"data": 5}}, "names": {**good, "label_names": [1, 2]},
-           "data": {**good, "data": "digits"}, "shape": {**good, "item_shape": 5}}
+    good = {
+        "model": "vae",
+        "model_config": {"hidden": 8, "latent": 2},
+        "item_shape": [1, 8, 8],
+        "data": {"data": "digits", "image_size": None, "channels": None},
+    }
+    bad = {
+        "types": {**good, "item_shape": ["8", 8, 8]},
+        "option": {**good, "model_config": {"hidden": "wide"}},
+        "spec": {**good, "data": {"data": 5}},
+        "names": {**good, "label_names": [1, 2]},
+        "data": {**good, "data": "digits"},
+        "shape": {**good, "item_shape": 5},
+    }
     for name, config in bad.items():
         (tmp_path / "runs" / name).mkdir(parents=True)
         (tmp_path / "runs" / name / "config.json").write_text(json.dumps(config))
@@ -349,7 +404,9 @@ def test_mirrors_are_validated_and_local_folders_work(monkeypatch, tmp_path, cap
     assert "$GENLAB_MIRROR 'xyz' is neither a URL nor an existing folder" in cli_error(capsys, ["fetch", "mnist"])
     monkeypatch.delenv("GENLAB_MIRROR")
     files = mnist_files(2)
-    monkeypatch.setitem(fetch.DATASETS, "mnist", [pinned(n, b, "http://unreachable.invalid/" + n) for n, b in files.items()])
+    monkeypatch.setitem(
+        fetch.DATASETS, "mnist", [pinned(n, b, "http://unreachable.invalid/" + n) for n, b in files.items()]
+    )
     offline = tmp_path / "usb"
     offline.mkdir()
     for name, data in files.items():
@@ -379,6 +436,7 @@ def test_a_redirect_loop_and_ctrl_c_get_one_true_line(monkeypatch, tmp_path, cap
     assert "run the same command again" in err and "--resume" not in err
 
     from genlab.data.pack_writer import PackWriter
+
     monkeypatch.setattr(PackWriter, "add", interrupted)
     (tmp_path / "work").mkdir()
     assert main(["data", "digits", "--pack", str(tmp_path / "work" / "p")]) == 130
@@ -442,6 +500,7 @@ def test_small_gaps_name_the_path_and_the_fix(tmp_path, capsys, monkeypatch):
     assert str(tmp_path / "random.npz") in line and "Python objects" not in line
 
     import pathlib
+
     real_mkdir = pathlib.Path.mkdir
 
     def read_only(self, *args, **kwargs):  # the folder refuses new entries (root ignores chmod)

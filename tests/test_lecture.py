@@ -1,5 +1,6 @@
 """`genlab lecture`: a section run alone writes its figures and pictures into lecture.json and one
 self-contained lecture.html; the page renders in headless chromium with every picture loaded."""
+
 import base64
 import io
 import json
@@ -17,8 +18,16 @@ from clihelp import cli_error
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _section(lecture_dir, key):
@@ -28,16 +37,19 @@ def _section(lecture_dir, key):
     return section
 
 
-@pytest.mark.parametrize("margins, slack, expected", [
-    ([1.0, 1.2, 0.8], 0.0, "supported"),  # mean 1.0 beyond the seeds' spread 0.4
-    ([0.1, 0.5, -0.2], 0.0, "inconclusive"),  # mean 0.13 inside the spread 0.7
-    ([-1.0, -1.1, -0.9], 0.0, "not supported"),
-    ([0.3], 0.5, "inconclusive"),  # one seed: only the slack (a bound's looseness) can say it is noise
-    ([0.6], 0.5, "supported"),
-    ([-0.6], 0.5, "not supported"),
-    ([0.5], 0.5, "inconclusive"),  # exactly at the noise: not beyond it
-    ([float("nan"), 1.0], 0.0, "inconclusive"),
-])
+@pytest.mark.parametrize(
+    "margins, slack, expected",
+    [
+        ([1.0, 1.2, 0.8], 0.0, "supported"),  # mean 1.0 beyond the seeds' spread 0.4
+        ([0.1, 0.5, -0.2], 0.0, "inconclusive"),  # mean 0.13 inside the spread 0.7
+        ([-1.0, -1.1, -0.9], 0.0, "not supported"),
+        ([0.3], 0.5, "inconclusive"),  # one seed: only the slack (a bound's looseness) can say it is noise
+        ([0.6], 0.5, "supported"),
+        ([-0.6], 0.5, "not supported"),
+        ([0.5], 0.5, "inconclusive"),  # exactly at the noise: not beyond it
+        ([float("nan"), 1.0], 0.0, "inconclusive"),
+    ],
+)
 def test_a_rule_maps_margins_to_the_three_verdicts(margins, slack, expected):
     assert base.decide(margins, slack) == expected
 
@@ -122,8 +134,11 @@ def test_unknown_section_and_file_as_out_are_one_line_errors(tmp_path, capsys):
     assert "is a file" in line and (tmp_path / "file").read_text() == "keep"
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium; "
-                                                  "scripts/dev.sh test does it where apt-get is available)")
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (apt-get install chromium; "
+    "scripts/dev.sh test does it where apt-get is available)",
+)
 def test_the_page_renders_in_chromium_with_every_picture_loaded(lecture_dir):
     sync_api = pytest.importorskip("playwright.sync_api")
     problems = []
@@ -131,9 +146,14 @@ def test_the_page_renders_in_chromium_with_every_picture_loaded(lecture_dir):
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             tab = browser.new_page()
-            tab.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+            tab.on(
+                "console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None
+            )
             tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            tab.on("request", lambda r: problems.append(f"fetched {r.url}") if not r.url.startswith(("data:", "file:")) else None)
+            tab.on(
+                "request",
+                lambda r: problems.append(f"fetched {r.url}") if not r.url.startswith(("data:", "file:")) else None,
+            )
             tab.goto((lecture_dir / "lecture.html").as_uri(), wait_until="load")
             loaded = tab.evaluate("[...document.images].map(i => i.complete && i.naturalWidth > 0)")
             headings = tab.evaluate("[...document.querySelectorAll('h2')].map(h => h.textContent)")

@@ -1,5 +1,6 @@
 """The lecture's image sections: colours (claim 2), pixel-distance (claim 10) and imitate (claim 11):
 their metrics on inputs whose answer is known, their rules at the edges, and what a run wrote."""
+
 import json
 import math
 
@@ -30,6 +31,7 @@ def _photo(n=6, size=8, seed=0):
 
 # --- colours ------------------------------------------------------------------------------------
 
+
 def test_chroma_is_zero_for_a_greyed_copy_and_one_for_pure_colours():
     photo = _photo()
     grey = photo.float().mean(1, keepdim=True).round().to(torch.uint8).expand(-1, 3, -1, -1)  # R = G = B
@@ -50,12 +52,19 @@ def test_chroma_is_zero_for_a_greyed_copy_and_one_for_pure_colours():
     assert colours.detail(checker) == 1.0
 
 
-@pytest.mark.parametrize("mean, palette, expected", [
-    ([0.20, 0.21, 0.19], [0.29, 0.30, 0.29], (SUPPORTED, SUPPORTED, SUPPORTED)),  # 33 % greyer, palette on the data
-    ([0.30, 0.31, 0.30], [0.29, 0.30, 0.29], (NOT_SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE)),  # not greyer
-    ([0.25, 0.30, 0.20], [0.29, 0.30, 0.29], (INCONCLUSIVE, INCONCLUSIVE, INCONCLUSIVE)),  # 17 % ± a spread of 33 %
-    ([0.20, 0.21, 0.19], [0.45, 0.46, 0.45], (NOT_SUPPORTED, SUPPORTED, NOT_SUPPORTED)),  # greyer; palette overshoots
-])
+@pytest.mark.parametrize(
+    "mean, palette, expected",
+    [
+        ([0.20, 0.21, 0.19], [0.29, 0.30, 0.29], (SUPPORTED, SUPPORTED, SUPPORTED)),  # 33 % greyer, palette on the data
+        ([0.30, 0.31, 0.30], [0.29, 0.30, 0.29], (NOT_SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE)),  # not greyer
+        ([0.25, 0.30, 0.20], [0.29, 0.30, 0.29], (INCONCLUSIVE, INCONCLUSIVE, INCONCLUSIVE)),  # 17 % ± a spread of 33 %
+        (
+            [0.20, 0.21, 0.19],
+            [0.45, 0.46, 0.45],
+            (NOT_SUPPORTED, SUPPORTED, NOT_SUPPORTED),
+        ),  # greyer; palette overshoots
+    ],
+)
 def test_the_colours_rule(mean, palette, expected):
     figures = {"chroma": {"data": [0.30] * 3, "mean": mean, "regression": [0.1] * 3, "palette": palette}}
     assert colours.judge(figures) == expected
@@ -67,11 +76,15 @@ def test_the_colours_section_reports_what_it_measured(lecture_dir):
     assert set(f["chroma"]) == {"data", "mean", "regression", "palette"}
     assert all(len(v) == len(s["seeds"]) and all(0 <= x <= 1 for x in v) for v in f["chroma"].values())
     assert colours.judge(f) == (s["verdict"], f["greyer"], f["palette_closer"])
-    assert f"data {f['chroma']['data'][0]:.3g}" in s["finding"] and f"palette head {f['chroma']['palette'][0]:.3g}" in s["finding"]
+    assert (
+        f"data {f['chroma']['data'][0]:.3g}" in s["finding"]
+        and f"palette head {f['chroma']['palette'][0]:.3g}" in s["finding"]
+    )
     assert "mean" in " ".join(s["trained"]) and len(s["trained"]) == 3 * len(s["seeds"])
 
 
 # --- imitate ------------------------------------------------------------------------------------
+
 
 def test_a_blurred_copy_gains_mid_grey_share_and_moves_its_histogram():
     digits = torch.zeros(4, 1, 28, 28, dtype=torch.uint8)
@@ -99,12 +112,15 @@ def test_copies_of_training_images_give_a_nearest_neighbour_ratio_near_zero():
     assert 0.8 < memorization(flat_pixels(new), flat_pixels(train), flat_pixels(test))[0]["ratio"] < 1.2
 
 
-@pytest.mark.parametrize("vae, gan, ratio, expected", [
-    ([0.18, 0.19, 0.18], [0.07, 0.08, 0.07], [1.0, 1.1, 1.0], SUPPORTED),
-    ([0.18, 0.19, 0.18], [0.07, 0.08, 0.07], [0.1, 0.1, 0.1], NOT_SUPPORTED),  # the GAN copies
-    ([0.05, 0.05, 0.05], [0.07, 0.08, 0.07], [1.0, 1.1, 1.0], NOT_SUPPORTED),  # the VAE is not blurrier
-    ([0.18, 0.19, 0.18], [0.07, 0.30, 0.07], [1.0, 1.1, 1.0], INCONCLUSIVE),  # the GAN's share spreads over the gap
-])
+@pytest.mark.parametrize(
+    "vae, gan, ratio, expected",
+    [
+        ([0.18, 0.19, 0.18], [0.07, 0.08, 0.07], [1.0, 1.1, 1.0], SUPPORTED),
+        ([0.18, 0.19, 0.18], [0.07, 0.08, 0.07], [0.1, 0.1, 0.1], NOT_SUPPORTED),  # the GAN copies
+        ([0.05, 0.05, 0.05], [0.07, 0.08, 0.07], [1.0, 1.1, 1.0], NOT_SUPPORTED),  # the VAE is not blurrier
+        ([0.18, 0.19, 0.18], [0.07, 0.30, 0.07], [1.0, 1.1, 1.0], INCONCLUSIVE),  # the GAN's share spreads over the gap
+    ],
+)
 def test_the_imitate_rule(vae, gan, ratio, expected):
     figures = {"mid_grey": {"data": [0.06] * 3, "vae": vae, "gan": gan}, "nn_ratio": {"vae": [1.2] * 3, "gan": ratio}}
     assert imitate.judge(figures)[0] == expected
@@ -123,6 +139,7 @@ def test_the_imitate_section_measures_both_models(lecture_dir):
 
 
 # --- pixel-distance ----------------------------------------------------------------------------
+
 
 def _ring():
     image = np.zeros((28, 28), dtype=np.uint8)
@@ -160,8 +177,11 @@ def test_the_harmful_edit_breaks_a_stroke_with_few_pixels_and_the_harmless_ones_
         assert done == kind and pd.strokes(edited) == pd.strokes(ring)
         assert (edited != ring).sum() > 20  # many pixels
     shifted, _ = pd.harmless_edit(ring, "shift", rng)
-    assert pd.pixel_l2(torch.from_numpy(ring)[None, None], torch.from_numpy(shifted)[None, None]).item() == \
-        pytest.approx(math.sqrt(40))  # a 2-thick 12x12 ring moved one pixel: 2 per full row, 4 per row with the hole
+    assert pd.pixel_l2(
+        torch.from_numpy(ring)[None, None], torch.from_numpy(shifted)[None, None]
+    ).item() == pytest.approx(
+        math.sqrt(40)
+    )  # a 2-thick 12x12 ring moved one pixel: 2 per full row, 4 per row with the hole
     noisy, _ = pd.harmless_edit(ring, "margin noise", rng)
     assert (noisy[4:-4, 4:-4] == ring[4:-4, 4:-4]).all()
 
@@ -170,20 +190,27 @@ def test_total_variation_notes_way_and_bootstrap():
     p = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
     q = torch.tensor([[0.0, 1.0], [0.5, 0.5]])
     assert pd.total_variation(p, q).tolist() == [1.0, 0.0]
-    scores = {"l2_harmless": torch.tensor([5.0, 5.0, 1.0]), "l2_harmful": torch.tensor([1.0, 1.0, 2.0]),
-              "tv_harmful": torch.tensor([0.5, 0.1, 0.5]), "tv_harmless": torch.tensor([0.1, 0.5, 0.1])}
+    scores = {
+        "l2_harmless": torch.tensor([5.0, 5.0, 1.0]),
+        "l2_harmful": torch.tensor([1.0, 1.0, 2.0]),
+        "tv_harmful": torch.tensor([0.5, 0.1, 0.5]),
+        "tv_harmless": torch.tensor([0.1, 0.5, 0.1]),
+    }
     assert pd.notes_way(scores).tolist() == [True, False, False]
     assert pd.bootstrap_std(torch.ones(50, dtype=torch.bool)) == 0.0
     half = torch.arange(400) % 2 == 0
     assert pd.bootstrap_std(half) == pytest.approx(0.5 / math.sqrt(400), rel=0.2)
 
 
-@pytest.mark.parametrize("shares, std, expected", [
-    ([0.80, 0.82, 0.78], [0.02] * 3, SUPPORTED),
-    ([0.30, 0.31, 0.29], [0.02] * 3, NOT_SUPPORTED),
-    ([0.55, 0.56, 0.54], [0.03] * 3, INCONCLUSIVE),  # 5 points above one half, inside twice the bootstrap std
-    ([0.70, 0.40, 0.60], [0.01] * 3, INCONCLUSIVE),  # inside the seeds' spread
-])
+@pytest.mark.parametrize(
+    "shares, std, expected",
+    [
+        ([0.80, 0.82, 0.78], [0.02] * 3, SUPPORTED),
+        ([0.30, 0.31, 0.29], [0.02] * 3, NOT_SUPPORTED),
+        ([0.55, 0.56, 0.54], [0.03] * 3, INCONCLUSIVE),  # 5 points above one half, inside twice the bootstrap std
+        ([0.70, 0.40, 0.60], [0.01] * 3, INCONCLUSIVE),  # inside the seeds' spread
+    ],
+)
 def test_the_pixel_distance_rule(shares, std, expected):
     assert pd.judge({"notes_way": shares, "bootstrap_std": std}) == expected
 
@@ -192,8 +219,9 @@ def test_the_pixel_distance_section_reports_what_it_measured(lecture_dir):
     s = _section(lecture_dir, "pixel-distance")
     f = s["figures"]
     assert pd.judge(f) == s["verdict"] and len(f["notes_way"]) == len(s["seeds"])
-    for share, pixel, classifier in zip(f["notes_way"], f["pixel_says_harmless_farther"],
-                                        f["classifier_says_harmful_farther"]):
+    for share, pixel, classifier in zip(
+        f["notes_way"], f["pixel_says_harmless_farther"], f["classifier_says_harmful_farther"]
+    ):
         assert share <= min(pixel, classifier)  # both at once is at most either
     assert f["pairs"][0] > 0 and f"{100 * f['notes_way'][0]:.3g} % of pairs" in s["finding"]
     assert f["classifier"].startswith("genlab-classifier:mnist5k:")

@@ -1,6 +1,7 @@
 """The lecture's latent-code sections: code-space (claim 5), mixtures (claim 7), distributed (claim 8).
 Each metric on inputs whose answer is known, each rule on made-up figures at its edges, and each
 section's lecture.json entry consistent with its own rule, finding and pictures."""
+
 import itertools
 import json
 import math
@@ -34,17 +35,21 @@ def test_entropy_is_zero_for_a_sure_class_and_log_k_for_a_uniform_guess():
 
 def _code_scores(ae, vae):
     """Made-up scores: every judged set of every size gets the same per-seed values (entropy and FID alike)."""
+
     def sets(values):
         return {kind: {"entropy": list(values), "fid": list(values)} for kind in ("around", "between")}
 
     return {str(size): {"ae": sets(ae), "vae": sets(vae)} for size in code_space.SIZES}
 
 
-@pytest.mark.parametrize("ae, vae, expected", [
-    ([2.0, 2.1, 1.9], [1.0, 1.1, 0.9], S),  # AE worse by 1.0 in every seed
-    ([1.0, 1.5, 0.6], [1.0, 1.1, 0.9], I),  # AE worse by 0.03 on average, inside the spread
-    ([0.5, 0.6, 0.4], [1.0, 1.1, 0.9], N),  # AE better
-])
+@pytest.mark.parametrize(
+    "ae, vae, expected",
+    [
+        ([2.0, 2.1, 1.9], [1.0, 1.1, 0.9], S),  # AE worse by 1.0 in every seed
+        ([1.0, 1.5, 0.6], [1.0, 1.1, 0.9], I),  # AE worse by 0.03 on average, inside the spread
+        ([0.5, 0.6, 0.4], [1.0, 1.1, 0.9], N),  # AE better
+    ],
+)
 def test_code_space_rule(ae, vae, expected):
     verdict, per_size = code_space.judge(_code_scores(ae, vae))
     assert verdict == expected and set(per_size.values()) == {expected}
@@ -67,13 +72,19 @@ def test_code_space_entry_follows_its_rule(lecture_dir):
     for size in ("2", "8", "32"):
         for family in ("ae", "vae"):
             sets = figures["scores"][size][family]
-            assert {"draws", "reconstructions", "between", "around", "around r=0.5", "around r=1", "around r=2"} <= set(sets)
+            assert {"draws", "reconstructions", "between", "around", "around r=0.5", "around r=1", "around r=2"} <= set(
+                sets
+            )
             for values in sets.values():
                 assert all(0 <= e <= math.log(10) + 1e-9 for e in values["entropy"]) and min(values["fid"]) >= -1e-6
                 assert all(0 <= p <= 1 for p in values["precision"])
     assert f"{figures['scores']['32']['ae']['around']['fid'][0]:.3g}" in entry["finding"]
     assert {p["file"].rsplit("/", 1)[1] for p in entry["pictures"]} == {
-        "around.png", "between.png", "draws.png", "entropy_fid_vs_r.png"}
+        "around.png",
+        "between.png",
+        "draws.png",
+        "entropy_fid_vs_r.png",
+    }
 
 
 # --- mixtures ------------------------------------------------------------------------------------
@@ -105,12 +116,19 @@ def _vae(iwae1000, iwae100):
     return {"elbo": [v + 5 for v in iwae100], "iwae100": iwae100, "iwae1000": iwae1000}
 
 
-@pytest.mark.parametrize("vae, best, expected", [
-    (_vae([100.0, 101, 99], [101.0, 102, 100]), [140.0, 141, 139], S),  # 40 nats, spread 2, slack 1
-    (_vae([100.0, 101, 99], [104.0, 105, 103]), [103.0, 104, 102], I),  # 3 nats better, but the bound's slack is 4
-    (_vae([100.0, 101, 99], [101.0, 102, 100]), [101.0, 105, 97], I),  # 1 nat better on average, the margins spread over 6
-    (_vae([140.0, 141, 139], [141.0, 142, 140]), [100.0, 101, 99], N),
-])
+@pytest.mark.parametrize(
+    "vae, best, expected",
+    [
+        (_vae([100.0, 101, 99], [101.0, 102, 100]), [140.0, 141, 139], S),  # 40 nats, spread 2, slack 1
+        (_vae([100.0, 101, 99], [104.0, 105, 103]), [103.0, 104, 102], I),  # 3 nats better, but the bound's slack is 4
+        (
+            _vae([100.0, 101, 99], [101.0, 102, 100]),
+            [101.0, 105, 97],
+            I,
+        ),  # 1 nat better on average, the margins spread over 6
+        (_vae([140.0, 141, 139], [141.0, 142, 140]), [100.0, 101, 99], N),
+    ],
+)
 def test_mixtures_rule(vae, best, expected):
     mix = {"10": [v + 30 for v in best], "100": best, "500": [v + 2 for v in best]}
     verdict, m, margins, slack = mixtures.judge(vae, mix)
@@ -166,11 +184,14 @@ def _dist_results(recon, acc):
     return {str(m): {"kmeans": one_hot, "linear": ours, "vae": ours} for m in distributed.SIZES}
 
 
-@pytest.mark.parametrize("recon, acc, expected", [
-    ([5.0, 5.5, 4.5], [0.7, 0.72, 0.68], S),
-    ([5.0, 5.5, 4.5], [0.52, 0.6, 0.44], I),  # accuracy up 0.02, inside the seeds' 0.16
-    ([5.0, 5.5, 4.5], [0.3, 0.32, 0.28], N),  # reconstructs better, classifies worse
-])
+@pytest.mark.parametrize(
+    "recon, acc, expected",
+    [
+        ([5.0, 5.5, 4.5], [0.7, 0.72, 0.68], S),
+        ([5.0, 5.5, 4.5], [0.52, 0.6, 0.44], I),  # accuracy up 0.02, inside the seeds' 0.16
+        ([5.0, 5.5, 4.5], [0.3, 0.32, 0.28], N),  # reconstructs better, classifies worse
+    ],
+)
 def test_distributed_rule(recon, acc, expected):
     assert distributed.judge(_dist_results(recon, acc))[0] == expected
 

@@ -1,6 +1,7 @@
 """The lecture sections on sequences and bounds: rnn-prefix, uses, vae-noise, bound, game. Each
 measure on inputs whose answer is known, each rule on made-up figures giving each verdict, and the
 figures of the fixture's run consistent with its verdict and finding."""
+
 import itertools
 import json
 import math
@@ -21,8 +22,9 @@ BLACK_WHITE = Palette(torch.tensor([[0], [255]], dtype=torch.uint8))
 
 def _row_lstm(shape=(1, 3, 3)):
     torch.manual_seed(0)
-    model = PixelRNN(PixelRNNConfig(arch="row-lstm", layers=2, width=6, head=8, colors=2, ema=0.0), shape,
-                     BLACK_WHITE).double()
+    model = PixelRNN(
+        PixelRNNConfig(arch="row-lstm", layers=2, width=6, head=8, colors=2, ema=0.0), shape, BLACK_WHITE
+    ).double()
     with torch.no_grad():  # larger weights than the default init, so every dependence shows
         for p in model.parameters():
             p.mul_(2.0)
@@ -45,8 +47,9 @@ def test_a_prefix_score_is_the_marginal_of_its_rows_summed_over_every_ending():
             assert float(prefix[x, rows - 1]) == pytest.approx(float(torch.logsumexp(full[same].double(), 0)), abs=1e-9)
         cropped = rnn_prefix.cropped_log_likelihood(model, images, rows)  # the network fed only those rows
         assert torch.allclose(cropped, prefix[:, rows - 1], atol=1e-9)
-    checks = rnn_prefix.prefix_checks(prefix, full, torch.stack([rnn_prefix.cropped_log_likelihood(model, images, r)
-                                                                  for r in (1, 2, 3)], 1))
+    checks = rnn_prefix.prefix_checks(
+        prefix, full, torch.stack([rnn_prefix.cropped_log_likelihood(model, images, r) for r in (1, 2, 3)], 1)
+    )
     assert checks["exact"] and checks["falls_every_row"] and checks["sum_vs_full_nats"] < 1e-9
 
 
@@ -68,21 +71,28 @@ def test_recognised_paired_noise_and_tint_on_known_inputs():
     images = torch.tensor([[[[255, 0], [255, 0]]]], dtype=torch.uint8)  # (1, 1, 2, 2): left column ink
     drawn = torch.tensor([[False, False], [True, True]])  # the bottom row drawn by the model
     rgb = rnn_prefix.tint(images, drawn)
-    assert rgb[0, :, 0, 0].tolist() == list(rnn_prefix.GIVEN_INK) and rgb[0, :, 0, 1].tolist() == list(rnn_prefix.GIVEN_PAPER)
-    assert rgb[0, :, 1, 0].tolist() == list(rnn_prefix.DRAWN_INK) and rgb[0, :, 1, 1].tolist() == list(rnn_prefix.DRAWN_PAPER)
+    assert rgb[0, :, 0, 0].tolist() == list(rnn_prefix.GIVEN_INK) and rgb[0, :, 0, 1].tolist() == list(
+        rnn_prefix.GIVEN_PAPER
+    )
+    assert rgb[0, :, 1, 0].tolist() == list(rnn_prefix.DRAWN_INK) and rgb[0, :, 1, 1].tolist() == list(
+        rnn_prefix.DRAWN_PAPER
+    )
 
 
 def _prefix_seed(first, last, noise=0.05, exact=True):
     return {"checks": {"exact": exact}, "recognised": {"1": first, "7": 0.3, "14": 0.5, "21": last}, "noise": noise}
 
 
-@pytest.mark.parametrize("seeds, expected", [
-    ([_prefix_seed(0.1, 0.9), _prefix_seed(0.12, 0.85), _prefix_seed(0.1, 0.88)], SUPPORTED),
-    ([_prefix_seed(0.1, 0.9, exact=False)], NOT_SUPPORTED),  # a prefix score that is not exact
-    ([_prefix_seed(0.1, 0.13, noise=0.06)], INCONCLUSIVE),  # 3 points inside a 6-point sampling error
-    ([_prefix_seed(0.1, 0.5), _prefix_seed(0.1, 0.1), _prefix_seed(0.1, 0.2)], INCONCLUSIVE),  # 17 inside spread 40
-    ([_prefix_seed(0.6, 0.2)], NOT_SUPPORTED),
-])
+@pytest.mark.parametrize(
+    "seeds, expected",
+    [
+        ([_prefix_seed(0.1, 0.9), _prefix_seed(0.12, 0.85), _prefix_seed(0.1, 0.88)], SUPPORTED),
+        ([_prefix_seed(0.1, 0.9, exact=False)], NOT_SUPPORTED),  # a prefix score that is not exact
+        ([_prefix_seed(0.1, 0.13, noise=0.06)], INCONCLUSIVE),  # 3 points inside a 6-point sampling error
+        ([_prefix_seed(0.1, 0.5), _prefix_seed(0.1, 0.1), _prefix_seed(0.1, 0.2)], INCONCLUSIVE),  # 17 inside spread 40
+        ([_prefix_seed(0.6, 0.2)], NOT_SUPPORTED),
+    ],
+)
 def test_rnn_prefix_rule(seeds, expected):
     assert rnn_prefix.judge({"seeds": seeds}) == expected
 
@@ -108,28 +118,39 @@ def test_other_bottoms_never_keep_a_digits_own_bottom_and_use_each_donor_once():
 
 
 def _uses_seed(completions, blind, differ=0.15, noise=0.05):
-    return {"recognised": {"completions": completions, "other_bottoms": blind, "sampled_bottoms": blind - 0.05},
-            "noise": noise, "pairwise_difference": differ}
+    return {
+        "recognised": {"completions": completions, "other_bottoms": blind, "sampled_bottoms": blind - 0.05},
+        "noise": noise,
+        "pairwise_difference": differ,
+    }
 
 
-@pytest.mark.parametrize("seeds, expected", [
-    ([_uses_seed(0.7, 0.4), _uses_seed(0.72, 0.42), _uses_seed(0.68, 0.38)], SUPPORTED),
-    ([_uses_seed(0.7, 0.4, differ=0.0)], NOT_SUPPORTED),  # one fixed answer per digit: copies, not completions
-    ([_uses_seed(0.44, 0.4)], INCONCLUSIVE),  # 4 points inside the 5-point sampling error
-    ([_uses_seed(0.3, 0.5)], NOT_SUPPORTED),
-    ([_uses_seed(0.7, 0.4, differ=0.021), _uses_seed(0.7, 0.4, differ=0.05), _uses_seed(0.7, 0.4, differ=0.01)],
-     INCONCLUSIVE),  # completions that differ by about the threshold, inside the seeds' spread
-])
+@pytest.mark.parametrize(
+    "seeds, expected",
+    [
+        ([_uses_seed(0.7, 0.4), _uses_seed(0.72, 0.42), _uses_seed(0.68, 0.38)], SUPPORTED),
+        ([_uses_seed(0.7, 0.4, differ=0.0)], NOT_SUPPORTED),  # one fixed answer per digit: copies, not completions
+        ([_uses_seed(0.44, 0.4)], INCONCLUSIVE),  # 4 points inside the 5-point sampling error
+        ([_uses_seed(0.3, 0.5)], NOT_SUPPORTED),
+        (
+            [_uses_seed(0.7, 0.4, differ=0.021), _uses_seed(0.7, 0.4, differ=0.05), _uses_seed(0.7, 0.4, differ=0.01)],
+            INCONCLUSIVE,
+        ),  # completions that differ by about the threshold, inside the seeds' spread
+    ],
+)
 def test_uses_rule(seeds, expected):
     assert uses.judge({"seeds": seeds}) == expected
 
 
 # --- vae-noise ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("ratios, expected", [
-    ([2.1, 2.3, 2.0], SUPPORTED),  # 100-200 times smaller without the term
-    ([0.1, -0.1, 0.0], NOT_SUPPORTED),  # the same variance either way
-    ([0.6, 1.8, 1.1], INCONCLUSIVE),  # about ten times smaller, the seeds disagree
-])
+@pytest.mark.parametrize(
+    "ratios, expected",
+    [
+        ([2.1, 2.3, 2.0], SUPPORTED),  # 100-200 times smaller without the term
+        ([0.1, -0.1, 0.0], NOT_SUPPORTED),  # the same variance either way
+        ([0.6, 1.8, 1.1], INCONCLUSIVE),  # about ten times smaller, the seeds disagree
+    ],
+)
 def test_vae_noise_rule(ratios, expected):
     assert vae_noise.judge({"seeds": [{"log10_ratio": r} for r in ratios]}) == expected
 
@@ -157,20 +178,25 @@ def _bound_seed(gap_start, gap_end, moved=0.0):
     return {"gap_start": gap_start, "gap_end": gap_end, "exact_start": 150.0, "exact_end": 150.0 + moved}
 
 
-@pytest.mark.parametrize("seeds, expected", [
-    ([_bound_seed(120, 5), _bound_seed(130, 8), _bound_seed(125, 6)], SUPPORTED),
-    ([_bound_seed(120, 5, moved=0.5)], NOT_SUPPORTED),  # the likelihood moved: P was not fixed
-    ([_bound_seed(10, 9), _bound_seed(10, 12), _bound_seed(10, 7)], INCONCLUSIVE),
-    ([_bound_seed(5, 40), _bound_seed(6, 41), _bound_seed(5, 39)], NOT_SUPPORTED),  # the gap grew
-])
+@pytest.mark.parametrize(
+    "seeds, expected",
+    [
+        ([_bound_seed(120, 5), _bound_seed(130, 8), _bound_seed(125, 6)], SUPPORTED),
+        ([_bound_seed(120, 5, moved=0.5)], NOT_SUPPORTED),  # the likelihood moved: P was not fixed
+        ([_bound_seed(10, 9), _bound_seed(10, 12), _bound_seed(10, 7)], INCONCLUSIVE),
+        ([_bound_seed(5, 40), _bound_seed(6, 41), _bound_seed(5, 39)], NOT_SUPPORTED),  # the gap grew
+    ],
+)
 def test_bound_rule(seeds, expected):
     assert bound.judge({"seeds": seeds}) == expected
 
 
 # --- game -----------------------------------------------------------------------------------------
 def _game_seed(fixed, free):
-    return {"D fixed": {"coverage": {"modes_covered": fixed[0], "high_quality": fixed[1]}},
-            "D not fixed": {"coverage": {"modes_covered": free[0], "high_quality": free[1]}}}
+    return {
+        "D fixed": {"coverage": {"modes_covered": fixed[0], "high_quality": fixed[1]}},
+        "D not fixed": {"coverage": {"modes_covered": free[0], "high_quality": free[1]}},
+    }
 
 
 def test_a_counter_example_is_as_good_on_both_counts():
@@ -180,20 +206,28 @@ def test_a_counter_example_is_as_good_on_both_counts():
     assert not game.as_good_without_fixing(_game_seed((7, 0.5), (4, 0.2)))
 
 
-@pytest.mark.parametrize("seeds, expected", [
-    ([_game_seed((7, 0.6), (4, 0.2))] * 3, SUPPORTED),
-    ([_game_seed((7, 0.6), (4, 0.2))] * 2 + [_game_seed((7, 0.5), (8, 0.6))], INCONCLUSIVE),  # one counter-example
-    ([_game_seed((7, 0.6), (4, 0.2))] + [_game_seed((7, 0.5), (8, 0.6))] * 2, NOT_SUPPORTED),  # two of three
-    ([_game_seed((3, 0.6), (2, 0.2))] * 3, NOT_SUPPORTED),  # the game itself fails to cover the modes
-    ([_game_seed((7, 0.5), (7, 0.5))], NOT_SUPPORTED),  # one seed, a tie: counts against
-])
+@pytest.mark.parametrize(
+    "seeds, expected",
+    [
+        ([_game_seed((7, 0.6), (4, 0.2))] * 3, SUPPORTED),
+        ([_game_seed((7, 0.6), (4, 0.2))] * 2 + [_game_seed((7, 0.5), (8, 0.6))], INCONCLUSIVE),  # one counter-example
+        ([_game_seed((7, 0.6), (4, 0.2))] + [_game_seed((7, 0.5), (8, 0.6))] * 2, NOT_SUPPORTED),  # two of three
+        ([_game_seed((3, 0.6), (2, 0.2))] * 3, NOT_SUPPORTED),  # the game itself fails to cover the modes
+        ([_game_seed((7, 0.5), (7, 0.5))], NOT_SUPPORTED),  # one seed, a tie: counts against
+    ],
+)
 def test_game_rule(seeds, expected):
     assert game.judge({"seeds": seeds}) == expected
 
 
 # --- the fixture's run ------------------------------------------------------------------------------
-JUDGES = {"rnn-prefix": rnn_prefix.judge, "uses": uses.judge, "vae-noise": vae_noise.judge, "bound": bound.judge,
-          "game": game.judge}
+JUDGES = {
+    "rnn-prefix": rnn_prefix.judge,
+    "uses": uses.judge,
+    "vae-noise": vae_noise.judge,
+    "bound": bound.judge,
+    "game": game.judge,
+}
 
 
 @pytest.mark.parametrize("key", KEYS)

@@ -1,6 +1,7 @@
 """The lecture's `speech` section (claim 4, WaveNet): its margins and sampling error on known inputs,
 its rule at the edges, what it wrote (figures, pictures, the sounds the page plays), and the
 optional sound of a picture carried through lecture.json to the page."""
+
 import json
 import math
 import re
@@ -20,8 +21,9 @@ S, N, I = base.SUPPORTED, base.NOT_SUPPORTED, base.INCONCLUSIVE
 def _tone(n: int, period: float, noise: float = 0.0, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     t = torch.arange(4000, dtype=torch.float64)
-    return (0.5 * torch.sin(2 * math.pi * t / period) + noise * torch.randn(n, 4000, generator=g, dtype=torch.float64)
-            ).float()
+    return (
+        0.5 * torch.sin(2 * math.pi * t / period) + noise * torch.randn(n, 4000, generator=g, dtype=torch.float64)
+    ).float()
 
 
 def test_margins_count_decades_and_nearness_to_the_data():
@@ -62,21 +64,32 @@ def _part(pairs, data=1e-9, slack=0.0):
     rows = []
     for seed, (long, short) in enumerate(pairs):
         m, c = speech.margins(long, short, data)
-        rows.append({"seed": seed, "long": {"flatness": long}, "short": {"flatness": short}, "margin_decades": m,
-                     "closer_decades": c, "slack_decades": slack})
+        rows.append(
+            {
+                "seed": seed,
+                "long": {"flatness": long},
+                "short": {"flatness": short},
+                "margin_decades": m,
+                "closer_decades": c,
+                "slack_decades": slack,
+            }
+        )
     return {"flatness_test": data, "seeds": rows}
 
 
-@pytest.mark.parametrize("pairs, slack, expected", [
-    ([(1e-3, 1e-1), (2e-3, 1e-1), (1e-3, 5e-2)], 0.1, S),  # 1.8 decades apart, spread 0.3
-    ([(1e-3, 1e-1)], 0.1, S),  # one seed: only the sampling error is noise
-    ([(1e-3, 1e-1)], 2.5, I),  # the drawn sounds vary more than the margin
-    ([(1e-2, 1e-1), (1e-1, 1e-2), (3e-2, 3e-2)], 0.0, I),  # the seeds disagree: spread 2 decades
-    ([(1e-1, 1e-3), (1e-1, 2e-3), (5e-2, 1e-3)], 0.1, N),  # the short one is the tonal one
-    ([(1e-1, 1e-1)], 0.0, I),  # no difference at all
-    ([(1e-3, None)], 0.0, I),  # silent samples: no flatness, no verdict
-    ([], 0.0, I),
-])
+@pytest.mark.parametrize(
+    "pairs, slack, expected",
+    [
+        ([(1e-3, 1e-1), (2e-3, 1e-1), (1e-3, 5e-2)], 0.1, S),  # 1.8 decades apart, spread 0.3
+        ([(1e-3, 1e-1)], 0.1, S),  # one seed: only the sampling error is noise
+        ([(1e-3, 1e-1)], 2.5, I),  # the drawn sounds vary more than the margin
+        ([(1e-2, 1e-1), (1e-1, 1e-2), (3e-2, 3e-2)], 0.0, I),  # the seeds disagree: spread 2 decades
+        ([(1e-1, 1e-3), (1e-1, 2e-3), (5e-2, 1e-3)], 0.1, N),  # the short one is the tonal one
+        ([(1e-1, 1e-1)], 0.0, I),  # no difference at all
+        ([(1e-3, None)], 0.0, I),  # silent samples: no flatness, no verdict
+        ([], 0.0, I),
+    ],
+)
 def test_the_rule_gives_each_verdict(pairs, slack, expected):
     assert speech.judge(_part(pairs, slack=slack)) == expected
 
@@ -129,10 +142,26 @@ def test_a_picture_may_carry_a_sound_and_older_entries_still_render(tmp_path):
 
     viz.save_grid(torch.zeros(1, 1, 4, 4, dtype=torch.uint8), folder / "a.png")
     write_wav(folder / "a.wav", torch.zeros(8000), 8000)
-    entry = {"key": "k", "number": 4, "title": "t", "quote": "q", "gloss": "g", "data": "d", "figure": "f",
-             "rule": "r", "verdict": "supported", "finding": "x", "setup": "s", "budget": "quick", "seeds": [0],
-             "seconds": 1.0, "pictures": [lecture_pkg._picture("k", "a.png", "with", True, "a.wav"),
-                                          lecture_pkg._picture("k", "a.png", "without", True)]}
+    entry = {
+        "key": "k",
+        "number": 4,
+        "title": "t",
+        "quote": "q",
+        "gloss": "g",
+        "data": "d",
+        "figure": "f",
+        "rule": "r",
+        "verdict": "supported",
+        "finding": "x",
+        "setup": "s",
+        "budget": "quick",
+        "seeds": [0],
+        "seconds": 1.0,
+        "pictures": [
+            lecture_pkg._picture("k", "a.png", "with", True, "a.wav"),
+            lecture_pkg._picture("k", "a.png", "without", True),
+        ],
+    }
     html = _section(entry, tmp_path)
     assert html.count("<audio") == 1 and html.index("<audio") < html.index("with")
 

@@ -1,5 +1,6 @@
 """The sample metrics follow their reference code exactly where users compare numbers: density and
 coverage with Naeem et al.'s strict `<` (copies decided exactly), KID below 1,000 items."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,5 +1,6 @@
 """Sample-quality metrics: FID, KID, precision/recall, density/coverage, memorization, the feature
 cache, and `genlab evaluate` end to end."""
+
 import dataclasses
 import json
 
@@ -158,8 +159,9 @@ def _images(seed, labels=True):
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 256, (120, 1, 8, 8), generator=g, dtype=torch.uint8)
     y = torch.arange(120) % 3 if labels else None
-    return Dataset("toyimg", "image", x[:100], x[100:], y[:100] if labels else None,
-                   y[100:] if labels else None, None, "test")
+    return Dataset(
+        "toyimg", "image", x[:100], x[100:], y[:100] if labels else None, y[100:] if labels else None, None, "test"
+    )
 
 
 def test_feature_cache_is_reused_and_keyed_by_the_data(tmp_path, monkeypatch):
@@ -196,8 +198,30 @@ def test_classifier_confidence_sees_digits_that_are_no_one_class():
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("metrics") / "vae"
-    assert main(["train", "vae", "--data", "digits", "--hidden", "16", "--latent", "4", "--epochs", "1",
-                 "--batch-size", "64", "--device", "cpu", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "vae",
+                "--data",
+                "digits",
+                "--hidden",
+                "16",
+                "--latent",
+                "4",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "64",
+                "--device",
+                "cpu",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -212,8 +236,17 @@ def test_cli_evaluate_reports_sample_figures_over_seeds(vae_run, tmp_path, capsy
     assert m["sample_setup"]["kid_subsets"] == {"subsets": 100, "subset_size": 20, "std_ddof": 1}
     assert m["sample_setup"]["k"] == {"precision_recall": 3, "density_coverage": 5}
     assert warned.count("genlab: warning: KID over 60 and 40 items") == 1 and "k=5" in m["metric_settings"]
-    for key in ("fid", "kid", "precision", "recall", "density", "coverage", "confidence", "nn_ratio_pixels",
-                "copy_share_features"):
+    for key in (
+        "fid",
+        "kid",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "confidence",
+        "nn_ratio_pixels",
+        "copy_share_features",
+    ):
         assert len(m[key]["values"]) == 2 and m[key]["mean"] == pytest.approx(np.mean(m[key]["values"]))
         assert m[key]["std"] == pytest.approx(np.std(m[key]["values"], ddof=1))
     assert m["fid"]["values"][0] != m["fid"]["values"][1]  # two seeds, two sample sets
@@ -230,8 +263,11 @@ def test_cli_evaluate_n_zero_skips_samples_and_inception_is_refused(vae_run, tmp
     m = json.loads(out.read_text())
     assert "fid" not in m and m["sample_figures"] == "not computed: --n 0"
     capsys.readouterr()
-    for extra, needle in ((["--features", "inception"], "not in genlab's cache; get them with `genlab fetch inception`"),
-                          (["--n", "3"], "at least 6"), (["--seeds", "0"], "--seeds")):
+    for extra, needle in (
+        (["--features", "inception"], "not in genlab's cache; get them with `genlab fetch inception`"),
+        (["--n", "3"], "at least 6"),
+        (["--seeds", "0"], "--seeds"),
+    ):
         assert main(["evaluate", str(vae_run), "--limit", "20", *extra, "--out", str(tmp_path / "x.json")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("genlab: error: ") and needle in err[0], err

@@ -3,6 +3,7 @@
 and give the gradient and weights of a one-process run with the same global batch. Each node runs in
 its own working directory with the same relative `--out`, so anything global rank 1 wrote would
 land in node 1's directory: it must stay empty."""
+
 import os
 import subprocess
 import sys
@@ -33,11 +34,28 @@ def _two_nodes(tmp_path: Path) -> Path:
     for node in (0, 1):
         cwd = tmp_path / f"node{node}"
         cwd.mkdir()
-        argv = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node-rank", str(node),
-                "--nproc-per-node", "1", "--master-addr", "127.0.0.1", "--master-port", str(port),
-                str(WORKER), "run", str(weights), str(BATCH)]
-        launchers.append(subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                          text=True))
+        argv = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "2",
+            "--node-rank",
+            str(node),
+            "--nproc-per-node",
+            "1",
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            str(port),
+            str(WORKER),
+            "run",
+            str(weights),
+            str(BATCH),
+        ]
+        launchers.append(
+            subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        )
     try:
         errors = [p.communicate(timeout=180)[1] for p in launchers]
     finally:
@@ -63,7 +81,7 @@ def test_two_nodes_over_loopback_equal_one_process_and_only_rank_0_writes(tmp_pa
     # Adam's first step moves a weight by lr * g / (|g| + 1e-8): a gradient off by at most
     # e = GRAD_RTOL * max|g| changes that by at most lr * 2e / max(|g|, e), plus the weight's rounding.
     lr = _cfg().lr
-    for k in [k[len("grad0/"):] for k in grads]:
+    for k in [k[len("grad0/") :] for k in grads]:
         g = one[f"grad0/{k}"]
         e = GRAD_RTOL * float(g.abs().max())
         bound = lr * 2 * e / g.abs().clamp(min=e) + 2 * FP32_EPS * one[k].abs()
@@ -71,8 +89,12 @@ def test_two_nodes_over_loopback_equal_one_process_and_only_rank_0_writes(tmp_pa
         assert ((r0[k] - one[k]).abs() <= bound).all(), (k, float((r0[k] - one[k]).abs().max()))
 
     run = tmp_path / "node0" / "run"
-    assert {p.name for p in run.iterdir()} >= {"config.json", "model.safetensors", "checkpoint.safetensors",
-                                                 "metrics.csv"}
+    assert {p.name for p in run.iterdir()} >= {
+        "config.json",
+        "model.safetensors",
+        "checkpoint.safetensors",
+        "metrics.csv",
+    }
     assert torch.equal(load_file(str(run / "model.safetensors"))["net.first.weight"], r0["net.first.weight"])
     assert list((tmp_path / "node1").iterdir()) == []  # global rank 1 wrote nothing
 

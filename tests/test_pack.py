@@ -2,6 +2,7 @@
 the spec's items, labels and palette indices, nothing in them needs unpickling, and a run on a pack
 takes the very steps of the in-memory run (bit for bit on CPU), also when killed and resumed and
 with two processes."""
+
 import hashlib
 import json
 import os
@@ -17,7 +18,7 @@ from clihelp import cli_error
 from safetensors.torch import load_file
 from test_distributed import DIGITS, PCNN, _cfg, _in_processes, _start
 from threads import one_thread  # noqa: F401  (autouse: one thread here, as in the OMP_NUM_THREADS=1 subprocess, so a
-                                #  killed run, its resume and the unbroken run do the same operations)
+#  killed run, its resume and the unbroken run do the same operations)
 
 from genlab import train
 from genlab.train import runs
@@ -33,8 +34,9 @@ ROW_BYTES = 64  # one 8x8 grey digit: shards of 100 rows (15 train shards) cross
 
 @pytest.fixture(scope="module")
 def digits_pack(tmp_path_factory):
-    return write_pack(load_dataset("digits"), tmp_path_factory.mktemp("pack") / "digits", colors=(2, 4),
-                      shard_bytes=100 * ROW_BYTES)
+    return write_pack(
+        load_dataset("digits"), tmp_path_factory.mktemp("pack") / "digits", colors=(2, 4), shard_bytes=100 * ROW_BYTES
+    )
 
 
 def test_a_pack_holds_the_items_labels_and_palette_indices_in_plain_npy_shards(tmp_path):
@@ -70,9 +72,14 @@ def _weights(run):
     return load_file(str(run / "model.safetensors"))
 
 
-@pytest.mark.parametrize("model, values, workers", [("pixelrnn", {**PCNN, "colors": 4}, 2),
-                                                    ("pixelrnn", {**PCNN, "conditional": True}, 2),  # + labels
-                                                    ("gan", {"conv_channels": 4, "latent": 8}, 0)])
+@pytest.mark.parametrize(
+    "model, values, workers",
+    [
+        ("pixelrnn", {**PCNN, "colors": 4}, 2),
+        ("pixelrnn", {**PCNN, "conditional": True}, 2),  # + labels
+        ("gan", {"conv_channels": 4, "latent": 8}, 0),
+    ],
+)
 @pytest.mark.numerics
 def test_a_packed_run_takes_the_steps_of_the_in_memory_run(tmp_path, digits_pack, model, values, workers):
     """PixelRNN gets the packed palette indices, the GAN the images prepared per batch (and its noise
@@ -89,7 +96,9 @@ def test_a_packed_run_takes_the_steps_of_the_in_memory_run(tmp_path, digits_pack
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     rows = [(r["step"], r["loss"]) for r in _metrics(tmp_path / "memory")]
     assert rows == [(r["step"], r["loss"]) for r in _metrics(tmp_path / "packed")] and len(rows) > 4
-    names = [json.loads((tmp_path / run / "config.json").read_text()).get("label_names") for run in ("memory", "packed")]
+    names = [
+        json.loads((tmp_path / run / "config.json").read_text()).get("label_names") for run in ("memory", "packed")
+    ]
     assert names[0] == names[1] == ([str(d) for d in range(10)] if values.get("conditional") else None)  # --label 7
 
 
@@ -102,12 +111,37 @@ def _metrics(run):
 @pytest.mark.numerics
 def test_a_killed_packed_run_resumes_to_the_unbroken_weights(tmp_path, digits_pack):
     run = tmp_path / "killed"
-    flags = ["--data", str(digits_pack), "--arch", "pixelcnn", "--width", "8", "--layers", "2", "--colors", "4",
-             "--batch-size", "64", "--lr", "3e-3", "--device", "cpu", "--log-every", "5", "--save-every", "0",
-             "--quiet"]
+    flags = [
+        "--data",
+        str(digits_pack),
+        "--arch",
+        "pixelcnn",
+        "--width",
+        "8",
+        "--layers",
+        "2",
+        "--colors",
+        "4",
+        "--batch-size",
+        "64",
+        "--lr",
+        "3e-3",
+        "--device",
+        "cpu",
+        "--log-every",
+        "5",
+        "--save-every",
+        "0",
+        "--quiet",
+    ]
     argv = [sys.executable, "-m", "genlab", "train", "pixelrnn", *flags, "--epochs", "4", "--out", str(run)]
-    proc = subprocess.Popen(argv, env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        argv,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not (run / "checkpoint.safetensors").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -117,8 +151,14 @@ def test_a_killed_packed_run_resumes_to_the_unbroken_weights(tmp_path, digits_pa
     assert 0 < counters["step"] < 4 * 24 and counters["step_in_epoch"] > 0
     resumed = train.resume(run, {"epochs": 4}, quiet=True)
     assert resumed.train_data.read_ahead == 4 * 24 - counters["step"]
-    whole = train.start("pixelrnn", {**PCNN, "colors": 4}, DataConfig(data=str(digits_pack)), _cfg(epochs=4),
-                        tmp_path / "whole", quiet=True)
+    whole = train.start(
+        "pixelrnn",
+        {**PCNN, "colors": 4},
+        DataConfig(data=str(digits_pack)),
+        _cfg(epochs=4),
+        tmp_path / "whole",
+        quiet=True,
+    )
     assert whole.counters.step == 4 * 24
     a, b = _weights(tmp_path / "whole"), _weights(run)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -142,19 +182,23 @@ def test_pack_and_packed_training_errors(tmp_path, capsys, digits_pack):
 
     common = ["train", "pixelrnn", "--epochs", "1", "--device", "cpu", "--quiet", "--data"]
     assert "pack the data again with `genlab data SOURCE --pack DIR --colors 8`" in cli_error(
-        capsys, [*common, digits_pack, "--colors", "8", "--out", tmp_path / "a"])
+        capsys, [*common, digits_pack, "--colors", "8", "--out", tmp_path / "a"]
+    )
     assert "pack the source again with --image-size" in cli_error(
-        capsys, [*common, digits_pack, "--image-size", "4", "--out", tmp_path / "b"])
+        capsys, [*common, digits_pack, "--image-size", "4", "--out", tmp_path / "b"]
+    )
 
     kmeans = tmp_path / "kmeans"  # a 3-colour palette fitted with seed 0: a run with seed 1 would fit another
     assert main(["data", "digits", "--pack", str(kmeans), "--colors", "3", "--seed", "0"]) == 0
-    assert "fitted with seed 0, not 1" in cli_error(capsys, [*common, kmeans, "--colors", "3", "--seed", "1",
-                                                              "--out", tmp_path / "d"])
+    assert "fitted with seed 0, not 1" in cli_error(
+        capsys, [*common, kmeans, "--colors", "3", "--seed", "1", "--out", tmp_path / "d"]
+    )
     manifest = json.loads((kmeans / MANIFEST).read_text())
     manifest["rows_per_shard"] = 1000  # the 1497 rows would no longer sit where reading looks for them
     (kmeans / MANIFEST).write_text(json.dumps(manifest))
     assert "is not a valid pack manifest (the train shards hold [1497] rows" in cli_error(
-        capsys, [*common, kmeans, "--out", tmp_path / "e"])
+        capsys, [*common, kmeans, "--out", tmp_path / "e"]
+    )
 
     broken = tmp_path / "broken"
     write_pack(load_dataset("digits"), broken, shard_bytes=100 * ROW_BYTES)
@@ -189,8 +233,9 @@ def test_a_folder_packed_a_chunk_at_a_time_equals_the_folder_packed_whole(tmp_pa
     folder = _image_folder(tmp_path / "images", rgb)
     item = (3 if rgb else 1) * 8 * 8
     whole = write_pack(load_dataset(str(folder)), tmp_path / "whole", colors, shard_bytes=10 * item)
-    chunked = pack_module.pack_image_folder(folder, tmp_path / "chunked", str(folder), None, None, colors, chunk=7,
-                                            shard_bytes=10 * item)
+    chunked = pack_module.pack_image_folder(
+        folder, tmp_path / "chunked", str(folder), None, None, colors, chunk=7, shard_bytes=10 * item
+    )
     a, b = (json.loads((p / MANIFEST).read_text()) for p in (whole, chunked))
     assert a == b
     assert len(a["splits"]["train"]["images"]) == 4 and a["label_names"] == ["class0", "class1"]

@@ -1,4 +1,5 @@
 """The PixelRNN family: causality, exact normalization, fast == naive sampling, completion."""
+
 import itertools
 import math
 
@@ -12,7 +13,6 @@ from genlab.models.pixelrnn import ARCHS, PixelRNN, PixelRNNConfig
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
 MODES = [("palette", 1), ("raw", 3), ("regression", 3)]  # (output, image channels)
-
 
 
 def tiny(arch, output="palette", shape=(1, 4, 5), colors=2, width=6, layers=2, seed=0, dtype=torch.float64, head=8):
@@ -127,17 +127,26 @@ def test_loss_figures_and_uniform_model():
     torch.testing.assert_close(model.log_prob(x), torch.full((7,), -20 * math.log(3), dtype=torch.float64))
 
 
-CASES = [(arch, output, channels, colors) for arch in ARCHS
-         for output, channels, colors in (("palette", 1, 2), ("palette", 3, 4), ("raw", 3, 2), ("regression", 3, 2),
-                                         ("mean", 3, 2))]
+CASES = [
+    (arch, output, channels, colors)
+    for arch in ARCHS
+    for output, channels, colors in (
+        ("palette", 1, 2),
+        ("palette", 3, 4),
+        ("raw", 3, 2),
+        ("regression", 3, 2),
+        ("mean", 3, 2),
+    )
+]
 
 
 @pytest.mark.numerics
 @pytest.mark.parametrize("arch,output,channels,colors", CASES)
 def test_fast_path_matches_the_whole_network(arch, output, channels, colors):
     model = tiny(arch, output, (channels, 5, 6), colors=colors)
-    x = model.prepare(torch.randint(0, 256, (3, channels, 5, 6), dtype=torch.uint8,
-                                    generator=torch.Generator().manual_seed(1)))
+    x = model.prepare(
+        torch.randint(0, 256, (3, channels, 5, 6), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    )
     torch.testing.assert_close(model.stepped_logits(x), model.logits(x), rtol=0, atol=1e-10)
     for options in ({}, {"temperature": 0.7, "seed_pixels": 4}):
         fast = model.sample(5, torch.Generator().manual_seed(3), **options)
@@ -209,8 +218,11 @@ def test_completion_keeps_every_visible_pixel_exactly(output, channels):
 def test_a_model_trained_on_one_image_completes_it_to_that_image(arch):
     torch.manual_seed(0)
     image = (torch.rand(1, 1, 8, 8, generator=torch.Generator().manual_seed(3)) < 0.4).to(torch.uint8) * 255
-    model = PixelRNN(PixelRNNConfig(arch=arch, layers=1, width=8, head=16), (1, 8, 8),
-                     Palette(torch.tensor([[0], [255]], dtype=torch.uint8)))
+    model = PixelRNN(
+        PixelRNNConfig(arch=arch, layers=1, width=8, head=16),
+        (1, 8, 8),
+        Palette(torch.tensor([[0], [255]], dtype=torch.uint8)),
+    )
     batch = model.prepare(image).expand(4, -1, -1, -1)
     opt = torch.optim.Adam(model.parameters(), lr=5e-2)
     for _ in range(300):

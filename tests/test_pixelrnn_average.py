@@ -1,5 +1,6 @@
 """The PixelRNN family's moving average of the weights (`--ema`): what it averages, where it is
 used, and that runs saved before it existed load as they were trained."""
+
 import json
 
 import pytest
@@ -29,7 +30,7 @@ def steps(model, x, n=6):
     model.train()
     after = []
     for k in range(n):
-        model.train_step(x[k % 4 * 8:(k % 4 + 1) * 8], opts)
+        model.train_step(x[k % 4 * 8 : (k % 4 + 1) * 8], opts)
         after.append(torch.cat([p.detach().flatten() for p in model.net.parameters()]))
     return after
 
@@ -76,8 +77,23 @@ def test_no_average_means_no_second_network():
 
 
 def test_a_trained_run_keeps_the_average_and_an_older_run_loads_without_it(tmp_path, capsys):
-    args = ["train", "pixelrnn", "--data", "digits", "--image-size", "8", "--layers", "1", "--width", "4",
-            "--head", "4", "--epochs", "1", "--quiet"]
+    args = [
+        "train",
+        "pixelrnn",
+        "--data",
+        "digits",
+        "--image-size",
+        "8",
+        "--layers",
+        "1",
+        "--width",
+        "4",
+        "--head",
+        "4",
+        "--epochs",
+        "1",
+        "--quiet",
+    ]
     assert main(args + ["--out", str(tmp_path / "new")]) == 0
     new = runs.load(tmp_path / "new")
     assert new.config["model_config"]["ema"] == 0.999

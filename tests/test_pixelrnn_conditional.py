@@ -1,6 +1,7 @@
 """Class-conditional PixelRNN (`--conditional`): p(x | y) is a distribution for every class, the
 label never breaks causality, the fast path still equals the whole network, and a model trained on
 two classes draws the class it is asked for."""
+
 import itertools
 import json
 
@@ -22,8 +23,17 @@ CLASSES = 3
 def conditional(arch, shape=(1, 3, 3), colors=2, width=6, output="palette", seed=0):
     torch.manual_seed(seed)
     levels = torch.linspace(0, 255, colors).round().to(torch.uint8)
-    config = PixelRNNConfig(arch=arch, layers=2, width=width, head=8, colors=colors, output=output,
-                            conditional=True, label_count=CLASSES, ema=0.0)
+    config = PixelRNNConfig(
+        arch=arch,
+        layers=2,
+        width=width,
+        head=8,
+        colors=colors,
+        output=output,
+        conditional=True,
+        label_count=CLASSES,
+        ema=0.0,
+    )
     model = PixelRNN(config, shape, Palette(levels[:, None].repeat(1, shape[0]))).double()
     with torch.no_grad():  # the class vectors start at zero: give them values so the classes differ
         for p in model.parameters():
@@ -54,14 +64,16 @@ def test_every_class_and_the_mixture_are_distributions(arch):
 @pytest.mark.parametrize("arch", ARCHS)
 def test_the_label_keeps_causality_and_the_fast_path_equals_the_network(arch):
     model = conditional(arch, shape=(3, 4, 5), colors=4, width=8)
-    x = model.prepare(torch.randint(0, 256, (4, 3, 4, 5), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)))
+    x = model.prepare(
+        torch.randint(0, 256, (4, 3, 4, 5), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    )
     labels = torch.tensor([0, 1, 2, 1])
     feats = model.features(x).requires_grad_()
     logits = model.net(feats, labels)  # (B, K, H, W)
     for i, j in itertools.product(range(4), range(5)):
         (grad,) = torch.autograd.grad(logits[:, :, i, j].sum(), feats, retain_graph=True)
         seen = grad.abs().sum((0, 1))  # (H, W)
-        assert seen.flatten()[i * 5 + j:].sum() == 0, f"output {(i, j)} sees its own or a later pixel"
+        assert seen.flatten()[i * 5 + j :].sum() == 0, f"output {(i, j)} sees its own or a later pixel"
     torch.testing.assert_close(model.stepped_logits(x, labels), model.logits(x, labels), rtol=0, atol=1e-10)
     fast = model.sample(6, torch.Generator().manual_seed(3), labels=torch.arange(6) % 3)
     naive = model.sample(6, torch.Generator().manual_seed(3), labels=torch.arange(6) % 3, fast=False)
@@ -76,8 +88,9 @@ def test_labels_are_checked():
         model.log_prob(x, torch.tensor([0, 3]))
     with pytest.raises(GenlabError, match="label from 0 to 2"):
         model.sample(2, labels=-1)
-    plain = PixelRNN(PixelRNNConfig(layers=1, width=4, head=4), (1, 3, 3), Palette(torch.tensor([[0], [255]],
-                                                                                               dtype=torch.uint8)))
+    plain = PixelRNN(
+        PixelRNNConfig(layers=1, width=4, head=4), (1, 3, 3), Palette(torch.tensor([[0], [255]], dtype=torch.uint8))
+    )
     with pytest.raises(GenlabError, match="not class-conditional"):
         plain.sample(1, labels=0)
     with pytest.raises(GenlabError, match="label_count"):
@@ -93,9 +106,33 @@ def two_classes(tmp_path_factory):
     x[:, 0] = 255 - x[:, 0]
     np.savez(root / "two.npz", x_train=x[:320], y_train=y[:320], x_test=x[320:], y_test=y[320:])
     run = root / "run"
-    assert main(["train", "pixelrnn", "--data", str(root / "two.npz"), "--conditional", "--arch", "gated-pixelcnn",
-                 "--layers", "1", "--width", "8", "--head", "8", "--epochs", "20", "--batch-size", "32",
-                 "--out", str(run), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "pixelrnn",
+                "--data",
+                str(root / "two.npz"),
+                "--conditional",
+                "--arch",
+                "gated-pixelcnn",
+                "--layers",
+                "1",
+                "--width",
+                "8",
+                "--head",
+                "8",
+                "--epochs",
+                "20",
+                "--batch-size",
+                "32",
+                "--out",
+                str(run),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return root, run
 
 
@@ -110,8 +147,23 @@ def test_a_conditional_run_draws_and_completes_the_class_it_is_given(two_classes
         assert (images[:, 0, 0] == 255 - body).mean() > 0.95
     # completing test item 1 (class 1) from its top row: its own label is used
     out = root / "completed.npz"
-    assert main(["complete", str(run), "--input", f"{root / 'two.npz'}:test:1", "--mask", "bottom",
-                 "--n", "4", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "complete",
+                str(run),
+                "--input",
+                f"{root / 'two.npz'}:test:1",
+                "--mask",
+                "bottom",
+                "--n",
+                "4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert (np.load(out)["completions"][:, 0, 3:] == 255).mean() > 0.95
     loaded = load(run)
     test = torch.from_numpy(np.load(root / "two.npz")["x_test"][:8, None])
@@ -129,11 +181,23 @@ def test_label_errors_from_the_command_line(two_classes, tmp_path, capsys):
     for label in ("2", "one"):
         line = cli_error(capsys, ["sample", run, "--label", label, "--out", tmp_path / "x.png"])
         assert line == f"genlab: error: --label {label}: {run} knows classes 0 to 1 or their names 0, 1"
-    assert "knows classes 0 to 1" in cli_error(capsys, ["complete", run, "--input", f"{root / 'two.npz'}:test:1",
-                                                         "--label", "3", "--out", tmp_path / "y.png"])
+    assert "knows classes 0 to 1" in cli_error(
+        capsys, ["complete", run, "--input", f"{root / 'two.npz'}:test:1", "--label", "3", "--out", tmp_path / "y.png"]
+    )
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
     x = np.load(root / "two.npz")["x_train"]
     np.savez(tmp_path / "unlabelled.npz", x_train=x[:40], x_test=x[40:50])
-    line = cli_error(capsys, ["train", "pixelrnn", "--data", tmp_path / "unlabelled.npz", "--conditional",
-                              "--out", tmp_path / "r", "--quiet"])
+    line = cli_error(
+        capsys,
+        [
+            "train",
+            "pixelrnn",
+            "--data",
+            tmp_path / "unlabelled.npz",
+            "--conditional",
+            "--out",
+            tmp_path / "r",
+            "--quiet",
+        ],
+    )
     assert "--conditional needs class labels" in line and not (tmp_path / "r").exists()

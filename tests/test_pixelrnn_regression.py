@@ -1,4 +1,5 @@
 """PixelRNN's regression output: a Gaussian per channel value, an exact continuous density."""
+
 import math
 
 import pytest
@@ -82,8 +83,9 @@ def test_the_mean_output_is_squared_error_and_its_samples_take_the_prediction(ar
     x = torch.randint(0, 256, (2, 3, 4, 4), generator=torch.Generator().manual_seed(0)).long()
     v = x + torch.rand(x.shape, generator=torch.Generator().manual_seed(1)).double()
     mean = model.logits(v)[:, :, 0]  # (B, C, H, W)
-    expected = (-(v / 256 - mean).pow(2) / (2 * MEAN_STD ** 2)
-                - 0.5 * math.log(2 * math.pi * MEAN_STD ** 2) - math.log(256)).sum((1, 2, 3))
+    expected = (
+        -(v / 256 - mean).pow(2) / (2 * MEAN_STD**2) - 0.5 * math.log(2 * math.pi * MEAN_STD**2) - math.log(256)
+    ).sum((1, 2, 3))
     torch.testing.assert_close(model.log_prob(x, generator=torch.Generator().manual_seed(1)), expected)
     images = model.sample(4, torch.Generator().manual_seed(0), seed_pixels=1)
     again = model.sample(4, torch.Generator().manual_seed(5), seed_pixels=1, temperature=3.0)
@@ -101,7 +103,9 @@ def test_the_mean_output_is_squared_error_and_its_samples_take_the_prediction(ar
     written = (predicted * 256).clamp(0, 256 - 1e-6).floor()
     written.view(4, 3, 16)[:, :, 0] = images.view(4, 3, 16)[:, :, 0].double()  # the seed pixel is drawn, not predicted
     assert (images.double() - written).abs().max() <= 1 and (images.double() == written).float().mean() > 0.9
-    assert torch.equal(model.sample(3, torch.Generator().manual_seed(1)), model.sample(3, torch.Generator().manual_seed(2)))
+    assert torch.equal(
+        model.sample(3, torch.Generator().manual_seed(1)), model.sample(3, torch.Generator().manual_seed(2))
+    )
 
 
 @pytest.mark.parametrize("arch", ["pixelcnn", "gated-pixelcnn", "row-lstm", "diagonal-bilstm"])
@@ -115,7 +119,7 @@ def test_the_mean_output_predicts_the_whole_colour_from_earlier_pixels_only(arch
         changed = x.clone()
         changed.view(1, 3, 9)[:, :, t:] = torch.rand(1, 3, 9 - t, dtype=torch.float64) * 255  # pixel t and later
         after = model.logits(changed)[0, :, 0].reshape(3, 9)
-        torch.testing.assert_close(after[:, :t + 1], base.reshape(3, 9)[:, :t + 1])
+        torch.testing.assert_close(after[:, : t + 1], base.reshape(3, 9)[:, : t + 1])
     moved = x.clone()
     moved[0, :, 0, 0] += 40  # the first pixel reaches the next one's R, G and B
     assert (model.logits(moved)[0, :, 0, 0, 1] - base[:, 0, 1]).abs().min() > 0

@@ -1,6 +1,7 @@
 """--quality-every: sample-quality rows (FID) in metrics.csv at the asked interval of training
 seconds, and the same weights as a run without them (the probe draws from its own generator, the
 global ones are restored, its time is not training time)."""
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -15,9 +16,11 @@ def main(argv) -> int:
     return cli_main([str(a) for a in argv])
 
 
-TINY = {"vae": ["--hidden", "8", "--latent", "2"],
-        "gan": ["--conv-channels", "4", "--latent", "4"],  # batch norm, dropout-free, EMA: the touchiest state
-        "pixelrnn": ["--arch", "pixelcnn", "--width", "4", "--layers", "1", "--colors", "2"]}
+TINY = {
+    "vae": ["--hidden", "8", "--latent", "2"],
+    "gan": ["--conv-channels", "4", "--latent", "4"],  # batch norm, dropout-free, EMA: the touchiest state
+    "pixelrnn": ["--arch", "pixelcnn", "--width", "4", "--layers", "1", "--colors", "2"],
+}
 COMMON = ["--data", "digits", "--steps", "12", "--batch-size", "64", "--log-every", "1", "--device", "cpu", "--quiet"]
 
 
@@ -51,8 +54,25 @@ def test_quality_rows_never_change_the_weights(tmp_path, family):
 
 def test_quality_rows_resume_and_improve(tmp_path):
     run = tmp_path / "run"
-    flags = ["--hidden", "64", "--latent", "8", "--lr", "3e-3", "--data", "digits", "--batch-size", "64", "--device", "cpu", "--quiet",
-             "--quality-every", "1000", "--out", run]
+    flags = [
+        "--hidden",
+        "64",
+        "--latent",
+        "8",
+        "--lr",
+        "3e-3",
+        "--data",
+        "digits",
+        "--batch-size",
+        "64",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--quality-every",
+        "1000",
+        "--out",
+        run,
+    ]
     assert main(["train", "vae", *flags, "--steps", "2"]) == 0
     assert main(["train", "vae", *flags, "--resume", "--steps", "150"]) == 0
     fids = [float(r["fid"]) for r in _rows(run, "test") if r.get("fid")]
@@ -60,8 +80,10 @@ def test_quality_rows_resume_and_improve(tmp_path):
 
 
 def test_quality_every_refuses_sound_before_writing_anything(tmp_path, capsys):
-    err = cli_error(capsys, ["train", "wavenet", "--data", "tones", "--steps", "1", "--quality-every", "5",
-                             "--out", tmp_path / "w"])
+    err = cli_error(
+        capsys, ["train", "wavenet", "--data", "tones", "--steps", "1", "--quality-every", "5", "--out", tmp_path / "w"]
+    )
     assert "--quality-every measures images and 2-D points" in err and not (tmp_path / "w").exists()
-    assert "--quality-every must be above 0" in cli_error(capsys, ["train", "vae", "--data", "digits",
-                                                                   "--quality-every", "0", "--out", tmp_path / "v"])
+    assert "--quality-every must be above 0" in cli_error(
+        capsys, ["train", "vae", "--data", "digits", "--quality-every", "0", "--out", tmp_path / "v"]
+    )

@@ -1,4 +1,5 @@
 """bench/quality.py --variant: a spec becomes the model, training and sampling options it names."""
+
 import sys
 from pathlib import Path
 
@@ -22,8 +23,15 @@ def test_a_variant_splits_its_options_by_kind_and_type():
     assert Variant.parse("pixelrnn:conditional=true").model == {"conditional": True}
 
 
-@pytest.mark.parametrize("spec, named", [("pixelrnn:depth=3", "depth"), ("pixelrnn:layers=x", "layers"),
-                                         ("pixelrnn:minutes=3", "minutes"), ("pixelrnn:layers", "layers")])
+@pytest.mark.parametrize(
+    "spec, named",
+    [
+        ("pixelrnn:depth=3", "depth"),
+        ("pixelrnn:layers=x", "layers"),
+        ("pixelrnn:minutes=3", "minutes"),
+        ("pixelrnn:layers", "layers"),
+    ],
+)
 def test_a_bad_variant_is_refused_naming_the_option(spec, named):
     with pytest.raises(GenlabError, match=named):
         Variant.parse(spec)

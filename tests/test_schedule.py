@@ -1,6 +1,7 @@
 """--lr-schedule linear: the rate holds, then reaches 0 at the end of the budget, is logged, and a
 killed and resumed run (also under --minutes, whose budget is measured) ends bit for bit like an
 unbroken run with the same step budget (same process, same threads: the same operations)."""
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -15,8 +16,9 @@ TINY = {"hidden": 16, "latent": 3}
 
 
 def _cfg(**kw):
-    return TrainConfig(**{**dict(batch_size=256, lr=3e-3, seed=0, device="cpu", log_every=1,
-                                 lr_schedule="linear"), **kw})
+    return TrainConfig(
+        **{**dict(batch_size=256, lr=3e-3, seed=0, device="cpu", log_every=1, lr_schedule="linear"), **kw}
+    )
 
 
 def _train_rows(run):
@@ -35,7 +37,9 @@ def test_epochs_decay_to_zero_and_the_rate_is_logged(tmp_path):
     rows = _train_rows(tmp_path / "run")
     lrs = [float(r["lr"]) for r in rows]
     assert trainer.counters.step_budget == 12 and len(lrs) == 12  # 2 epochs of 6 steps
-    assert lrs[:2] == [3e-3, 3e-3] and lrs[-1] == pytest.approx(3e-3 / 10.8)  # the last step's rate: (12 - 11) / (12 - 1.2)
+    assert lrs[:2] == [3e-3, 3e-3] and lrs[-1] == pytest.approx(
+        3e-3 / 10.8
+    )  # the last step's rate: (12 - 11) / (12 - 1.2)
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
     assert trainer.optimizers["model"].param_groups[0]["lr"] == pytest.approx(3e-3 / 10.8)
 

@@ -1,5 +1,6 @@
 """`genlab serve`: the API's answers (values, not just status codes), its 4xx errors, the paths it
 refuses to serve, its caps on games and jobs, and how an abandoned game is stopped and freed."""
+
 import asyncio
 import base64
 import contextlib
@@ -48,18 +49,27 @@ def pixels_of(url: str) -> np.ndarray:
 
 
 def events(text: str) -> list[dict]:
-    return [json.loads(chunk[len("data: "):]) for chunk in text.split("\n\n") if chunk.startswith("data: ")]
+    return [json.loads(chunk[len("data: ") :]) for chunk in text.split("\n\n") if chunk.startswith("data: ")]
 
 
 def test_runs_are_listed_with_their_figures_and_pictures(client, runs_dir):
     runs = {r["name"]: r for r in client.get("/api/runs").json()["runs"]}
-    assert {n: r["family"] for n, r in runs.items()} == {"gan": "latent", "gmm": "sample", "pcnn": "complete",
-                                                         "vae": "latent"}
+    assert {n: r["family"] for n, r in runs.items()} == {
+        "gan": "latent",
+        "gmm": "sample",
+        "pcnn": "complete",
+        "vae": "latent",
+    }
     info = client.get("/api/runs/info", params={"run": "vae"}).json()
     rows = [r for r in genlab.viz.read_metrics(runs_dir / "vae" / "metrics.csv") if r["split"] == "test"]
     assert info["last"]["nll_bound"] == pytest.approx(float(rows[-1]["nll_bound"]))
-    assert info["curves"]["nll_bound"]["test"][-1] == [int(rows[-1]["step"]), pytest.approx(float(rows[-1]["nll_bound"]))]
-    assert "loss.png" in info["pictures"] and "latent_map.png" in info["pictures"] and "link.png" not in info["pictures"]
+    assert info["curves"]["nll_bound"]["test"][-1] == [
+        int(rows[-1]["step"]),
+        pytest.approx(float(rows[-1]["nll_bound"])),
+    ]
+    assert (
+        "loss.png" in info["pictures"] and "latent_map.png" in info["pictures"] and "link.png" not in info["pictures"]
+    )
     got = client.get("/api/runs/picture", params={"run": "vae", "path": "loss.png"})
     assert got.status_code == 200 and got.content == (runs_dir / "vae" / "loss.png").read_bytes()
     gif = client.get("/api/runs/picture", params={"run": "vae", "path": "walk.gif"})
@@ -78,7 +88,8 @@ def test_each_figure_shows_its_last_test_value_though_quality_rows_hold_only_fid
         "10,1,1.5,test,,,,,80.5\n"
         "20,2,2.0,train,45.0,45.0,2.2,1.05,\n"
         "20,2,2.1,test,44.0,44.0,2.1,0.99,\n"
-        "20,2,2.6,test,,,,,61.25\n")
+        "20,2,2.6,test,,,,,61.25\n"
+    )
     with TestClient(create_app(tmp_path / "runs")) as c:
         info = c.get("/api/runs/info", params={"run": "vae"}).json()
     assert info["last"] == {"loss": 44.0, "nll_bound": 44.0, "kl": 2.1, "bits_per_dim": 0.99, "fid": 61.25}
@@ -97,14 +108,24 @@ def raw_get(base: str, path: str) -> tuple[int, bytes]:
 def test_no_path_outside_static_and_runs_is_served(runs_dir):
     with live_server(runs_dir) as (base, _):
         assert raw_get(base, "/static/style.css")[0] == 200
-        for path in ["/static/../app.py", "/static/%2e%2e/app.py", "/static/%2e%2e%2fapp.py",
-                     "/static/..%2f..%2f..%2fcli.py", "/static//etc/passwd", "/static/%2fetc%2fpasswd",
-                     "/etc/passwd", "/static/../../../../etc/passwd", "/../pyproject.toml",
-                     "/api/runs/picture?run=vae&path=../vae/config.json",
-                     "/api/runs/picture?run=vae&path=%2e%2e/vae/model.safetensors",
-                     "/api/runs/picture?run=vae&path=/etc/passwd", "/api/runs/picture?run=vae&path=link.png",
-                     "/api/runs/picture?run=..&path=secret.png", "/api/runs/picture?run=/etc&path=passwd",
-                     "/api/runs/info?run=../runs/vae"]:
+        for path in [
+            "/static/../app.py",
+            "/static/%2e%2e/app.py",
+            "/static/%2e%2e%2fapp.py",
+            "/static/..%2f..%2f..%2fcli.py",
+            "/static//etc/passwd",
+            "/static/%2fetc%2fpasswd",
+            "/etc/passwd",
+            "/static/../../../../etc/passwd",
+            "/../pyproject.toml",
+            "/api/runs/picture?run=vae&path=../vae/config.json",
+            "/api/runs/picture?run=vae&path=%2e%2e/vae/model.safetensors",
+            "/api/runs/picture?run=vae&path=/etc/passwd",
+            "/api/runs/picture?run=vae&path=link.png",
+            "/api/runs/picture?run=..&path=secret.png",
+            "/api/runs/picture?run=/etc&path=passwd",
+            "/api/runs/info?run=../runs/vae",
+        ]:
             status, body = raw_get(base, path)
             assert status in (400, 404), (path, status)
             assert b"root:" not in body and b"outside the runs" not in body and b"import" not in body, path
@@ -127,7 +148,12 @@ def test_bad_requests_get_4xx_json(client):
         ("post", "/api/decode", {"json": {"run": "vae", "z": "zero"}}, 400),
         ("post", "/api/interpolate", {"json": {"run": "gan", "a": {"index": 0}, "b": {"seed": 1}}}, 400),
         ("post", "/api/interpolate", {"json": {"run": "vae", "a": {"index": 99999}, "b": {"index": 1}}}, 400),
-        ("post", "/api/interpolate", {"json": {"run": "gan", "a": {"seed": 3}, "b": {"seed": 3}}}, 400),  # one image 8 times
+        (
+            "post",
+            "/api/interpolate",
+            {"json": {"run": "gan", "a": {"seed": 3}, "b": {"seed": 3}}},
+            400,
+        ),  # one image 8 times
         ("post", "/api/gan", {"json": {"dataset": "moons"}}, 400),
         ("post", "/api/gan", {"json": {"layers": 99}}, 400),
         ("post", "/api/gan", {"json": {"lr_d": -1}}, 400),
@@ -154,10 +180,17 @@ def test_uploads_are_checked_and_resized_to_the_run(client):
     colours = genlab.load(client.app.state.catalog.folder("pcnn")).model.palette.colors[:, 0].tolist()
     nearest = min(colours, key=lambda c: abs(c - 200))  # uploads come in the run's own colours
     assert got.json()["pixels"] == [nearest] * 64 and pixels_of(got.json()["png"]).shape == (8, 8)
-    assert client.post("/api/runs/upload", params={"run": "pcnn"},
-                       files={"file": ("a.png", b"not an image at all", "image/png")}).status_code == 415
-    big = client.post("/api/runs/upload", params={"run": "pcnn"},
-                      files={"file": ("big.png", png_bytes() + b"\0" * (5 * 1024 * 1024), "image/png")})
+    assert (
+        client.post(
+            "/api/runs/upload", params={"run": "pcnn"}, files={"file": ("a.png", b"not an image at all", "image/png")}
+        ).status_code
+        == 415
+    )
+    big = client.post(
+        "/api/runs/upload",
+        params={"run": "pcnn"},
+        files={"file": ("big.png", png_bytes() + b"\0" * (5 * 1024 * 1024), "image/png")},
+    )
     assert big.status_code == 413 and "5 MB" in big.json()["error"]
 
 
@@ -165,8 +198,11 @@ def test_bodies_over_the_limit_are_refused_whether_announced_or_streamed(runs_di
     with TestClient(create_app(runs_dir, Limits(max_body=2000))) as small:
         announced = small.post("/api/decode", content=b"x" * 5000, headers={"content-type": "application/json"})
         assert announced.status_code == 413 and "limit" in announced.json()["error"]
-        streamed = small.post("/api/decode", content=iter([b'{"run": "vae", "z": [' + b"0," * 1500 + b"0]}"]),
-                              headers={"content-type": "application/json"})
+        streamed = small.post(
+            "/api/decode",
+            content=iter([b'{"run": "vae", "z": [' + b"0," * 1500 + b"0]}"]),
+            headers={"content-type": "application/json"},
+        )
         assert streamed.status_code == 413
 
 
@@ -184,7 +220,7 @@ def test_completion_streams_rows_in_order_and_keeps_visible_pixels(client, runs_
     expected = model.complete(original[None], hidden, n=3, generator=torch.Generator().manual_seed(7))
     assert torch.equal(finals, expected)  # the page's stream is the library's own loop
     row5 = np.stack([pixels_of(u) for u in rows[5]["images"]])  # after row 5: rows 6 and 7 still checkered
-    checker = ((np.arange(8)[:, None] + np.arange(8)) % 2 * 64 + 96)
+    checker = (np.arange(8)[:, None] + np.arange(8)) % 2 * 64 + 96
     assert (row5[:, 6:] == checker[6:]).all() and (row5[:, 5] == expected[:, 0, 5].numpy()).all()
     assert np.array_equal(np.stack([pixels_of(u) for u in done["images"]]), expected[:, 0].numpy())
 
@@ -195,9 +231,11 @@ def test_decode_sample_and_interpolate_match_the_models(client, runs_dir):
     assert np.array_equal(got, vae.decode(torch.tensor([[0.5, -1.25]]))[0, 0].numpy())
     test = genlab.load(runs_dir / "vae").dataset().test
     walk = client.post("/api/interpolate", json={"run": "vae", "a": {"index": 2}, "b": {"index": 9}, "steps": 4}).json()
-    ends = [vae.decode(vae.encode_images(test[i:i + 1]))[0, 0].numpy() for i in (2, 9)]
+    ends = [vae.decode(vae.encode_images(test[i : i + 1]))[0, 0].numpy() for i in (2, 9)]
     assert len(walk["images"]) == 4
-    assert np.array_equal(pixels_of(walk["images"][0]), ends[0]) and np.array_equal(pixels_of(walk["images"][-1]), ends[1])
+    assert np.array_equal(pixels_of(walk["images"][0]), ends[0]) and np.array_equal(
+        pixels_of(walk["images"][-1]), ends[1]
+    )
     latent = client.get("/api/latent", params={"run": "vae"}).json()
     assert latent["latent"] == 2 and len(latent["map"]) == latent["map_side"] ** 2 and len(latent["codes"]) == 300
     gan = genlab.load(runs_dir / "gan").model
@@ -208,17 +246,22 @@ def test_decode_sample_and_interpolate_match_the_models(client, runs_dir):
         z6 = model.prior(1, torch.Generator().manual_seed(6))
         assert drawn["z"] == z6[0].tolist() and np.array_equal(pixels_of(drawn["png"]), model.decode(z6)[0, 0].numpy())
     assert vae.mixture_fitted  # the VAE's draws come from the mixture fitted to its training codes
-    seeded = client.post("/api/interpolate", json={"run": "gan", "a": {"seed": 3}, "b": {"z": [0.0] * 4}, "steps": 3}).json()
+    seeded = client.post(
+        "/api/interpolate", json={"run": "gan", "a": {"seed": 3}, "b": {"z": [0.0] * 4}, "steps": 3}
+    ).json()
     z3 = gan.prior(1, torch.Generator().manual_seed(3))
     assert np.array_equal(pixels_of(seeded["images"][0]), gan.decode(z3)[0, 0].numpy())
     gmm = genlab.load(runs_dir / "gmm").model  # a mixture of images draws samples too
     drawn = client.post("/api/sample", json={"run": "gmm", "n": 3, "seed": 5}).json()["images"]
-    assert np.array_equal(np.stack([pixels_of(u) for u in drawn]),
-                          gmm.sample(3, generator=torch.Generator().manual_seed(5))[:, 0].numpy())
+    assert np.array_equal(
+        np.stack([pixels_of(u) for u in drawn]), gmm.sample(3, generator=torch.Generator().manual_seed(5))[:, 0].numpy()
+    )
     samples = client.post("/api/sample", json={"run": "pcnn", "n": 2, "seed": 4}).json()["images"]
     pcnn = genlab.load(runs_dir / "pcnn").model
-    assert np.array_equal(np.stack([pixels_of(u) for u in samples]),
-                          pcnn.sample(2, generator=torch.Generator().manual_seed(4))[:, 0].numpy())
+    assert np.array_equal(
+        np.stack([pixels_of(u) for u in samples]),
+        pcnn.sample(2, generator=torch.Generator().manual_seed(4))[:, 0].numpy(),
+    )
 
 
 def frames(client, key, n):
@@ -326,8 +369,24 @@ def test_cli_serve_refuses_bad_flags_and_warns_off_loopback(capsys, tmp_path, ru
         assert "another --port" in cli_error(capsys, ["serve", "--port", busy.getsockname()[1]])
     finally:
         busy.close()
-    proc = subprocess.Popen([sys.executable, "-m", "genlab", "serve", "--runs", str(runs_dir), "--host", "0.0.0.0",
-                             "--allow-remote", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "genlab",
+            "serve",
+            "--runs",
+            str(runs_dir),
+            "--host",
+            "0.0.0.0",
+            "--allow-remote",
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         warning = proc.stderr.readline()
         banner = proc.stdout.readline()
@@ -411,7 +470,10 @@ def test_inputs_come_in_the_run_colours_and_an_inverted_upload_is_named(client, 
     flipped = upload(client, png_of(255 - digit)).json()
     assert flipped["inverted"] is not None
     back = np.array(flipped["inverted"]["pixels"])
-    assert set(back.tolist()) <= colours and np.abs(back - np.array(upload(client, png_of(digit)).json()["pixels"])).max() <= 85
+    assert (
+        set(back.tolist()) <= colours
+        and np.abs(back - np.array(upload(client, png_of(digit)).json()["pixels"])).max() <= 85
+    )
 
 
 def bomb_png(width: int, height: int) -> bytes:
@@ -421,8 +483,8 @@ def bomb_png(width: int, height: int) -> bytes:
 
     data = bytearray(png_bytes((1, 1)))
     ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
-    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
-    data[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[12:ihdr + 13])))
+    data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
+    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[12 : ihdr + 13])))
     return bytes(data)
 
 
@@ -435,8 +497,9 @@ def test_upload_refusals_are_plain_words_with_one_limit(runs_dir, client):
         bomb = upload(client, bomb_png(side, side), "bomb.png").json()["error"]
         assert words in bomb and "up to 50 megapixels" in bomb and "Error" not in bomb, bomb
     with TestClient(create_app(runs_dir, Limits(max_upload_pixels=100))) as small:
-        refused = small.post("/api/runs/upload", params={"run": "pcnn"},
-                             files={"file": ("a.png", png_bytes((20, 12)), "image/png")})
+        refused = small.post(
+            "/api/runs/upload", params={"run": "pcnn"}, files={"file": ("a.png", png_bytes((20, 12)), "image/png")}
+        )
         assert refused.status_code == 400 and "20x12" in refused.json()["error"]
     junk = upload(client, b"GIF89a but not really", "x.gif")
     assert junk.status_code == 415 and "Error" not in junk.json()["error"]
@@ -513,8 +576,12 @@ def test_ctrl_c_with_a_page_open_stops_quietly_and_at_once(runs_dir):
     import signal
     import threading
 
-    proc = subprocess.Popen([sys.executable, "-m", "genlab", "serve", "--runs", str(runs_dir), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genlab", "serve", "--runs", str(runs_dir), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = proc.stdout.readline().split()[2].rstrip("/")
         key = httpx.post(base + "/api/gan", json={"width": 4, "batch": 8}, timeout=60).json()["id"]  # busy CI
@@ -534,7 +601,9 @@ def test_ctrl_c_with_a_page_open_stops_quietly_and_at_once(runs_dir):
         while len(got) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         said = []
-        reader = threading.Thread(target=lambda: said.extend((line, time.monotonic()) for line in proc.stdout), daemon=True)
+        reader = threading.Thread(
+            target=lambda: said.extend((line, time.monotonic()) for line in proc.stdout), daemon=True
+        )
         reader.start()
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
@@ -558,13 +627,20 @@ def test_slow_motion_reports_each_pixel_with_the_softmax_it_was_drawn_from(clien
     original = palette.decode(palette.encode(run.dataset().test[5:6]))  # (1, 1, 8, 8) in the run's colours
     mask = [0] * 44 + [1] * 20  # the last 20 pixels hidden
     for temperature in (1.0, 2.0):
-        body = {"run": "pcnn", "pixels": original.flatten().tolist(), "mask": mask, "seed": 11, "temperature": temperature}
+        body = {
+            "run": "pcnn",
+            "pixels": original.flatten().tolist(),
+            "mask": mask,
+            "seed": 11,
+            "temperature": temperature,
+        }
         got = events(client.post("/api/complete/steps", json=body).text)
         start, steps, done = got[0], got[1:-1], got[-1]
         assert start["hidden"] == 20 and [(s["i"], s["j"]) for s in steps] == [divmod(k, 8) for k in range(44, 64)]
         hidden = torch.tensor(mask, dtype=torch.bool).view(8, 8)
-        expected = model.complete(original, hidden, n=1, generator=torch.Generator().manual_seed(11),
-                                  temperature=temperature)
+        expected = model.complete(
+            original, hidden, n=1, generator=torch.Generator().manual_seed(11), temperature=temperature
+        )
         final = torch.tensor(done["pixels"], dtype=torch.uint8).view(1, 1, 8, 8)
         assert torch.equal(final, expected)  # the hook leaves sampling as it was: /api/complete's n=1 image
         indices = palette.encode(final)[0, 0]
@@ -590,8 +666,12 @@ def test_encoder_view_gives_q_of_z_given_x_and_interpolation_codes(client, runs_
     codes = m + logvar.div(2).exp() * e  # c = exp(σ/2)·e + m
     assert np.allclose(got["codes"], codes.numpy(), atol=1e-6)
     assert np.array_equal(np.stack([pixels_of(u) for u in got["draws"]]), vae.decode(codes)[:, 0].numpy())
-    walk = client.post("/api/interpolate", json={"run": "vae", "a": {"index": 4}, "b": {"z": [1.0, -1.0]}, "steps": 3}).json()
-    assert np.allclose(walk["codes"], [m[0].tolist(), ((m[0] + torch.tensor([1.0, -1.0])) / 2).tolist(), [1.0, -1.0]], atol=1e-6)
+    walk = client.post(
+        "/api/interpolate", json={"run": "vae", "a": {"index": 4}, "b": {"z": [1.0, -1.0]}, "steps": 3}
+    ).json()
+    assert np.allclose(
+        walk["codes"], [m[0].tolist(), ((m[0] + torch.tensor([1.0, -1.0])) / 2).tolist(), [1.0, -1.0]], atol=1e-6
+    )
     assert client.get("/api/latent/posterior", params={"run": "gan", "index": 0}).status_code == 400
     assert client.get("/api/latent/posterior", params={"run": "vae", "index": 99999}).status_code == 400
 
@@ -623,11 +703,13 @@ def test_one_app_serves_frames_in_two_runs_of_its_server(runs_dir):
 
 def test_non_finite_numbers_are_refused_everywhere(client):
     """JSON from Python's encoder (and hand-written bodies) may carry NaN and Infinity: never accepted."""
-    cases = [("/api/gan", '{"dataset": "drawn", "points": [[NaN, 0.0], [1.0, 1.0]]}'),
-             ("/api/gan", '{"dataset": "drawn", "points": [[Infinity, 0.0]]}'),
-             ("/api/decode", '{"run": "vae", "z": [NaN, 0.0]}'),
-             ("/api/complete", '{"run": "pcnn", "pixels": [0], "mask": [1], "temperature": NaN}'),
-             ("/api/interpolate", '{"run": "vae", "a": {"z": [0.0, NaN]}, "b": {"seed": 1}}')]
+    cases = [
+        ("/api/gan", '{"dataset": "drawn", "points": [[NaN, 0.0], [1.0, 1.0]]}'),
+        ("/api/gan", '{"dataset": "drawn", "points": [[Infinity, 0.0]]}'),
+        ("/api/decode", '{"run": "vae", "z": [NaN, 0.0]}'),
+        ("/api/complete", '{"run": "pcnn", "pixels": [0], "mask": [1], "temperature": NaN}'),
+        ("/api/interpolate", '{"run": "vae", "a": {"z": [0.0, NaN]}, "b": {"seed": 1}}'),
+    ]
     for path, body in cases:
         got = client.post(path, content=body, headers={"content-type": "application/json"})
         assert got.status_code == 400 and "finite" in got.json()["error"], (path, got.text)
@@ -638,8 +720,10 @@ def test_one_games_listeners_are_capped_and_their_places_freed(runs_dir):
     with live_server(runs_dir, Limits(max_listeners=2)) as (base, app):
         with httpx.Client(base_url=base, timeout=10) as http:
             key = http.post("/api/gan", json={"width": 4, "batch": 8}).json()["id"]
-            with http.stream("GET", f"/api/gan/{key}/stream", params={"viewer": "a"}) as first, \
-                    http.stream("GET", f"/api/gan/{key}/stream", params={"viewer": "b"}) as second:
+            with (
+                http.stream("GET", f"/api/gan/{key}/stream", params={"viewer": "a"}) as first,
+                http.stream("GET", f"/api/gan/{key}/stream", params={"viewer": "b"}) as second,
+            ):
                 assert first.status_code == second.status_code == 200
                 third = http.get(f"/api/gan/{key}/stream", params={"frames": 1})
                 assert third.status_code == 429 and "2 pages are watching" in third.json()["error"]
@@ -663,15 +747,19 @@ def test_a_broken_run_is_named_and_the_others_stay_usable(runs_dir, tmp_path):
     import shutil
 
     shutil.copytree(runs_dir / "vae", tmp_path / "runs" / "vae")
-    for name, config in (("shape", '{"model": "vae", "model_config": {}, "item_shape": 5, "data": {"data": "x"}}'),
-                         ("data", '{"model": "vae", "model_config": {}, "item_shape": [1, 8, 8], "data": "digits"}'),
-                         ("deep", "[" * 50_000 + "]" * 50_000)):
+    for name, config in (
+        ("shape", '{"model": "vae", "model_config": {}, "item_shape": 5, "data": {"data": "x"}}'),
+        ("data", '{"model": "vae", "model_config": {}, "item_shape": [1, 8, 8], "data": "digits"}'),
+        ("deep", "[" * 50_000 + "]" * 50_000),
+    ):
         (tmp_path / "runs" / name).mkdir()
         (tmp_path / "runs" / name / "config.json").write_text(config)
     with TestClient(create_app(tmp_path / "runs")) as c:
         listed = {r["name"]: r for r in c.get("/api/runs").json()["runs"]}
         assert listed["vae"]["family"] == "latent"
-        assert all(listed[n]["family"] == "broken" and "config.json" in listed[n]["error"] for n in ("shape", "data", "deep"))
+        assert all(
+            listed[n]["family"] == "broken" and "config.json" in listed[n]["error"] for n in ("shape", "data", "deep")
+        )
         assert c.get("/api/runs/info", params={"run": "data"}).status_code == 400
         assert c.post("/api/sample", json={"run": "vae", "n": 2}).status_code == 200
 
@@ -694,8 +782,14 @@ def test_a_run_gets_the_page_view_its_capabilities_give(tiny_runs):
         tiny_runs[family]
     with TestClient(create_app(tiny_runs.root)) as c:
         views = {r["name"]: r["family"] for r in c.get("/api/runs").json()["runs"]}
-        assert views == {"ae": "latent", "gan": "latent", "gmm": "sample", "pixelrnn": "complete", "vae": "latent",
-                         "wavenet": "browse"}
+        assert views == {
+            "ae": "latent",
+            "gan": "latent",
+            "gmm": "sample",
+            "pixelrnn": "complete",
+            "vae": "latent",
+            "wavenet": "browse",
+        }
         latent = c.get("/api/latent", params={"run": "ae"}).json()
         assert latent["encoder"] is False and latent["latent"] == 2 and len(latent["codes"]) == 300
         walk = c.post("/api/interpolate", json={"run": "ae", "a": {"index": 0}, "b": {"seed": 1}, "steps": 3})

@@ -1,5 +1,6 @@
 """`genlab serve` in a real browser: Debian's headless chromium driven by Playwright (never a
 downloaded browser). Screenshots of every step are saved under pytest's tmp_path."""
+
 import base64
 import io
 import re
@@ -17,10 +18,21 @@ from servehelp import live_server, serve_runs  # noqa: F401  (session fixture)
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install "
-                                "chromium; scripts/dev.sh test does it where apt-get is available)")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (apt-get install "
+    "chromium; scripts/dev.sh test does it where apt-get is available)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +98,9 @@ def test_every_tab_loads_and_missing_families_are_named(page, server, runs_dir, 
         assert "No PixelRNN run" in note.inner_text()
         page.click("nav button[data-tab=latent]")
         latent = page.locator("#tab-latent .missing", has_text="No VAE or GAN run")
-        latent.wait_for(state="visible", timeout=10_000)  # the tab fills its note after the click; reading at once raced it
+        latent.wait_for(
+            state="visible", timeout=10_000
+        )  # the tab fills its note after the click; reading at once raced it
         assert "No VAE or GAN run" in latent.inner_text()
 
 
@@ -105,7 +119,9 @@ def test_gan_game_streams_frames_and_the_loss_chart_grows(page, server, tmp_path
     page.screenshot(path=str(tmp_path / "gan.png"))
     shot = np.asarray(Image.open(tmp_path / "gan.png").convert("RGB")).astype(int)
     box = page.locator("#gan-plane").bounding_box()
-    plane = shot[int(box["y"]) + 2:int(box["y"] + box["height"]) - 2, int(box["x"]) + 2:int(box["x"] + box["width"]) - 2]
+    plane = shot[
+        int(box["y"]) + 2 : int(box["y"] + box["height"]) - 2, int(box["x"]) + 2 : int(box["x"] + box["width"]) - 2
+    ]
     orange = (abs(plane - [230, 85, 13]).sum(axis=2) < 40).sum()
     assert orange > 100  # generated points are drawn on the plane
 
@@ -130,7 +146,9 @@ def test_brushed_mask_is_completed_and_unmasked_pixels_are_kept(page, server, ru
     others = np.arange(8) != 4
     for completion in shown:
         assert np.array_equal(completion[others], original[others])  # everything but the brushed row is kept
-        assert set(np.unique(completion).tolist()) <= set(palette.colors[:, 0].tolist())  # in the run's colours: no seam
+        assert set(np.unique(completion).tolist()) <= set(
+            palette.colors[:, 0].tolist()
+        )  # in the run's colours: no seam
     assert any(not np.array_equal(c[4], original[4]) for c in shown)  # and the brushed row was drawn anew
 
 
@@ -152,7 +170,7 @@ def test_clicking_the_latent_map_decodes_that_code(page, server, runs_dir, tmp_p
     assert page.inner_text("#latent-decoded-box figcaption") == "the image decoded from z = (0.00, 0.00)"
     shot = np.asarray(Image.open(io.BytesIO(page.locator("#latent-map").screenshot())).convert("L")).astype(int)
     left, top, side = plot_of(page)
-    margin = shot[int(top) + 2:int(top + side) - 2, 2:int(left) - 2]  # left of the plot: the z2 axis, its ticks
+    margin = shot[int(top) + 2 : int(top + side) - 2, 2 : int(left) - 2]  # left of the plot: the z2 axis, its ticks
     assert (margin > 240).mean() > 0.7 and (margin < 110).sum() > 30  # white paper with dark tick labels
     before = decoded()
     x, y = left + 0.8 * side, top + 0.15 * side
@@ -264,8 +282,10 @@ def test_phone_width_fits_and_a_finger_or_a_fast_stroke_brushes_every_pixel(brow
         page.mouse.up()
         assert row_hidden(page, 2) == [True] * 8
         cdp = context.new_cdp_session(page)
-        touch = lambda kind, x: cdp.send("Input.dispatchTouchEvent", {
-            "type": kind, "touchPoints": [] if kind == "touchEnd" else [{"x": x, "y": y(5)}]})
+        touch = lambda kind, x: cdp.send(
+            "Input.dispatchTouchEvent",
+            {"type": kind, "touchPoints": [] if kind == "touchEnd" else [{"x": x, "y": y(5)}]},
+        )
         touch("touchStart", box["x"] + 2)
         for k in range(1, 9):
             touch("touchMove", box["x"] + 2 + k * (box["width"] - 4) / 8)
@@ -312,7 +332,7 @@ def test_gan_controls_do_what_they_say(page, server):
 
 def dark_ring_near(page, x, y) -> bool:
     shot = np.asarray(Image.open(io.BytesIO(page.locator("#gan-plane").screenshot())).convert("L")).astype(int)
-    around = shot[int(y) - 8:int(y) + 9, int(x) - 8:int(x) + 9]
+    around = shot[int(y) - 8 : int(y) + 9, int(x) - 8 : int(x) + 9]
     return (around < 80).sum() >= 10
 
 
@@ -351,8 +371,16 @@ def test_drawing_points_after_a_running_game_shows_them_and_ends_that_game(page,
     assert page.is_disabled("#gan-play") and page.is_disabled("#gan-step-d")
     assert dark_ring_near(page, 200, 60) and "3 point(s) drawn" in status(page)[0]
     # issue 27 (8): and the old game's figures go with it
-    assert [page.inner_text(f"#gan-{k}") for k in ("iteration", "updates", "coverage", "frames")] == ["–", "–", "–", "0"]
-    assert page.get_attribute("#gan-losses", "data-points") == "0" and page.get_attribute("#gan-grad", "data-points") == "0"
+    assert [page.inner_text(f"#gan-{k}") for k in ("iteration", "updates", "coverage", "frames")] == [
+        "–",
+        "–",
+        "–",
+        "0",
+    ]
+    assert (
+        page.get_attribute("#gan-losses", "data-points") == "0"
+        and page.get_attribute("#gan-grad", "data-points") == "0"
+    )
 
 
 def test_points_off_the_plane_are_marked_on_its_edge_and_a_stopped_server_is_named(browser, runs_dir, tmp_path):
@@ -371,11 +399,13 @@ def test_points_off_the_plane_are_marked_on_its_edge_and_a_stopped_server_is_nam
                 last = [m for m in session.game.model.generator.modules() if isinstance(m, torch.nn.Linear)][-1]
                 last.bias.copy_(torch.tensor([40.0, -150.0]))  # far right and below, as minimax at lr 0.1 left them
             wait_until(lambda: "400 of 400" in page.inner_text("#gan-outside"))
-            shot = np.asarray(Image.open(io.BytesIO(page.locator("#gan-plane").screenshot())).convert("RGB")).astype(int)
-            orange = (np.abs(shot - [230, 85, 13]).sum(axis=2) < 60)
+            shot = np.asarray(Image.open(io.BytesIO(page.locator("#gan-plane").screenshot())).convert("RGB")).astype(
+                int
+            )
+            orange = np.abs(shot - [230, 85, 13]).sum(axis=2) < 60
             h, w = orange.shape
-            assert orange[int(0.85 * h):, int(0.85 * w):].sum() > 10  # markers in the bottom-right corner
-            assert orange[:int(0.8 * h), :int(0.8 * w)].sum() == 0  # and no generated point inside the plane
+            assert orange[int(0.85 * h) :, int(0.85 * w) :].sum() > 10  # markers in the bottom-right corner
+            assert orange[: int(0.8 * h), : int(0.8 * w)].sum() == 0  # and no generated point inside the plane
             # issue 27 (3): the server stops (Ctrl-C) while the game plays: the page says so and what to run
             page.click("#gan-play")
             running.__exit__(None, None, None)
@@ -454,7 +484,9 @@ def test_slow_motion_shows_each_pixel_with_its_palette_bars(page, server, tmp_pa
     assert page.get_attribute("#slow-bars", "data-step") == "1"
     caption = page.inner_text("#slow-caption")
     assert "pixel 1 of 32, row 5, column 1 " in caption
-    assert re.search(r"drew colour \d, (black|dark grey|grey|light grey|white) \(p = (0\.\d\d|1\.00|0\.00\d+)\)", caption), caption
+    assert re.search(
+        r"drew colour \d, (black|dark grey|grey|light grey|white) \(p = (0\.\d\d|1\.00|0\.00\d+)\)", caption
+    ), caption
     shot = np.asarray(Image.open(io.BytesIO(page.locator("#slow-image").screenshot())).convert("RGB")).astype(int)
     changed = np.abs(cell_colours(shot) - before).sum(axis=2) > 30  # (8, 8)
     assert changed[4, 0]  # pixel (4, 0) is drawn now
@@ -489,20 +521,28 @@ def test_clicking_a_test_image_shows_its_code_spread_reconstruction_and_draws(pa
     page.wait_for_selector("#latent-map:not([hidden])")
     page.wait_for_selector("#latent-examples img")
     left, top, side = plot_of(page)
-    red = lambda: (np.abs(np.asarray(Image.open(io.BytesIO(page.locator("#latent-map").screenshot())).convert("RGB"))
-                          .astype(int) - [255, 20, 147]).sum(axis=2) < 30)
+    red = lambda: (
+        np.abs(
+            np.asarray(Image.open(io.BytesIO(page.locator("#latent-map").screenshot())).convert("RGB")).astype(int)
+            - [255, 20, 147]
+        ).sum(axis=2)
+        < 30
+    )
     before = red()  # a few class dots may share the colour; the ellipses are what appears
     page.locator("#latent-examples img").nth(2).click()
     wait_until(lambda: page.locator("#latent-posterior img").count() == 9)
     vae = genlab.load(runs_dir / "vae").model
     with torch.no_grad():
         m = vae.encode_images(genlab.load(runs_dir / "vae").dataset().test[2:3])[0]
-    assert np.array_equal(pixels_of(page.locator("#latent-posterior img.recon").get_attribute("src")),
-                          vae.decode(m[None])[0, 0].numpy())
+    assert np.array_equal(
+        pixels_of(page.locator("#latent-posterior img.recon").get_attribute("src")), vae.decode(m[None])[0, 0].numpy()
+    )
     marks = red() & ~before
     h, w = marks.shape
     ys, xs = np.nonzero(marks)
-    centre = np.array([((xs.min() + xs.max()) / 2 - left) / side * 6 - 3, 3 - ((ys.min() + ys.max()) / 2 - top) / side * 6])
+    centre = np.array(
+        [((xs.min() + xs.max()) / 2 - left) / side * 6 - 3, 3 - ((ys.min() + ys.max()) / 2 - top) / side * 6]
+    )
     assert marks.sum() > 50 and np.abs(centre - m.numpy()).max() < 0.6  # the ellipses sit around m
     page.locator("#latent-examples img").nth(5).click()
     page.click("#latent-go")

@@ -1,6 +1,7 @@
 """The built-in `speech` set: made offline by flite, byte-identical on every build, split by
 utterance, labelled with the words actually spoken (a word classifier on the test split is far above
 chance), drawn as spectrograms and written as a .wav; without flite it is a one-line exit-2 error."""
+
 import shutil
 import wave
 
@@ -17,8 +18,9 @@ from genlab.data.spectrogram import log_mel, mel_filterbank, power_spectrogram
 from genlab.core.errors import GenlabError
 from genlab.metrics.audio import classifier_for
 
-needs_flite = pytest.mark.skipif(shutil.which("flite") is None,
-                                 reason="flite is not installed (scripts/dev.sh test installs Debian's flite as root)")
+needs_flite = pytest.mark.skipif(
+    shutil.which("flite") is None, reason="flite is not installed (scripts/dev.sh test installs Debian's flite as root)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +40,22 @@ def test_two_builds_are_byte_identical(tmp_path, monkeypatch):
         path, clips, items = cached_set(words=("zero", "one"))
         files.append(path)
     assert files[0].name == files[1].name and files[0].read_bytes() == files[1].read_bytes()
-    assert clips.shape == (48, SYNTH_RATE) and clips.dtype == np.int16 and [u.word for u in items[::24]] == ["zero", "one"]
+    assert (
+        clips.shape == (48, SYNTH_RATE) and clips.dtype == np.int16 and [u.word for u in items[::24]] == ["zero", "one"]
+    )
     # every utterance is scaled to the same peak, starts within the 30 ms margin and ends in silence
     assert (np.abs(clips).max(1) == round(PEAK * 32767)).all()
     first_loud = (np.abs(clips) > 0.02 * np.abs(clips).max(1, keepdims=True)).argmax(1)
-    assert (first_loud <= 0.03 * SYNTH_RATE + 1).all() and (clips[:, -SYNTH_RATE // 5:] == 0).all()
+    assert (first_loud <= 0.03 * SYNTH_RATE + 1).all() and (clips[:, -SYNTH_RATE // 5 :] == 0).all()
     assert len({c.tobytes() for c in clips}) == 48  # voices, rates and pitches all differ
     # read again from the cache: the same clips; a two-word spec is labelled in the order it names the words
     assert np.array_equal(cached_set(words=("zero", "one"))[1], clips)
     two = load_dataset("speech:one,zero")
     assert two.label_names == ["one", "zero"] and (len(two.train), len(two.test)) == (42, 6)
-    assert all(name.endswith(": " + two.label_names[y]) for name, y in zip(two.files, torch.cat([two.train_labels, two.test_labels]).tolist()))
+    assert all(
+        name.endswith(": " + two.label_names[y])
+        for name, y in zip(two.files, torch.cat([two.train_labels, two.test_labels]).tolist())
+    )
     assert torch.equal(two.train[two.train_labels == 1][0], torch.from_numpy(clips[0] / np.float32(32767)))
     # without flite a cached set is still read, and only the set that was asked for
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
@@ -63,7 +70,7 @@ def test_the_set_is_split_by_utterance_and_labelled_by_the_spoken_word(speech):
     assert data.kind == "audio" and data.item_shape == (16000,) and data.label_names == list(WORDS)
     assert len(data.train) + len(data.test) == len(utterances()) == 288
     assert torch.bincount(data.test_labels).tolist() == [TEST_PER_WORD] * len(WORDS)
-    assert not set(data.files[:len(data.train)]) & set(data.files[len(data.train):])  # no utterance in both
+    assert not set(data.files[: len(data.train)]) & set(data.files[len(data.train) :])  # no utterance in both
     for label, name in zip(data.train_labels[:20].tolist(), data.files[:20]):
         assert name.endswith(": " + WORDS[label])
     accuracy = classifier_for(data).accuracy(data.test, data.test_labels)
@@ -104,7 +111,9 @@ def test_spectrogram_maths():
     # Parseval: Σ|X_k|² over the full spectrum = n Σ (w x)²; the one-sided bins count twice but DC and Nyquist
     frame = tone[0, :512] * torch.hann_window(512, dtype=torch.float64)
     one_sided = power[0, 0]
-    assert (one_sided[0] + 2 * one_sided[1:-1].sum() + one_sided[-1]).item() == pytest.approx(512 * frame.square().sum().item())
+    assert (one_sided[0] + 2 * one_sided[1:-1].sum() + one_sided[-1]).item() == pytest.approx(
+        512 * frame.square().sum().item()
+    )
     bank = mel_filterbank(512, rate, 40)
     assert bank.shape == (40, 257) and (bank.max(1).values > 0.5).all() and (bank >= 0).all()
     mel = log_mel(tone, rate)

@@ -1,6 +1,7 @@
 """The thread policy (genlab.core.threads): the count it chooses from the cores, the processes and
 the work; that a training process and `genlab serve` run with it; that --threads (and, without it,
 OMP_NUM_THREADS) overrides it."""
+
 import os
 import subprocess
 import sys
@@ -23,8 +24,21 @@ def main(argv) -> int:
     return cli_main([str(a) for a in argv])
 
 
-TINY_VAE = ["train", "vae", "--hidden", "8", "--latent", "2", "--data", "digits", "--steps", "2", "--device", "cpu",
-            "--quiet"]
+TINY_VAE = [
+    "train",
+    "vae",
+    "--hidden",
+    "8",
+    "--latent",
+    "2",
+    "--data",
+    "digits",
+    "--steps",
+    "2",
+    "--device",
+    "cpu",
+    "--quiet",
+]
 
 
 @pytest.fixture
@@ -99,15 +113,21 @@ def test_training_applies_the_policy_and_threads_overrides_it(tmp_path, monkeypa
 def test_a_bad_thread_count_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert "--threads must be at least 1" in cli_error(capsys, [*TINY_VAE, "--threads", "0", "--out", tmp_path / "r"])
     assert not (tmp_path / "r").exists()
-    assert "--threads must be at least 1" in cli_error(capsys, ["sample", tmp_path / "r", "--threads", "0",
-                                                                "--out", tmp_path / "s.png"])
+    assert "--threads must be at least 1" in cli_error(
+        capsys, ["sample", tmp_path / "r", "--threads", "0", "--out", tmp_path / "s.png"]
+    )
 
 
 def _serve_threads(*flags, env=None) -> int:
     """Start `genlab serve --port 0` and read the thread count it runs with from its first line."""
     env = {**{k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}, **(env or {})}
-    proc = subprocess.Popen([sys.executable, "-m", "genlab", "serve", "--port", "0", *flags], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genlab", "serve", "--port", "0", *flags],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
     finally:

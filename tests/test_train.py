@@ -1,5 +1,6 @@
 """The trainer: exact resume after SIGKILL (a stopped run's: test_family_contract.py, every family), refusal to
 overwrite, NaN guard, run-dir files."""
+
 import os
 import signal
 import subprocess
@@ -40,8 +41,15 @@ def _assert_same_weights(a, b):
 def test_run_dir_contents_and_load(tmp_path):
     run = tmp_path / "run"
     trainer = train.start("vae", TINY, DIGITS, _cfg(epochs=2), run, quiet=True)
-    for name in ("config.json", "model.safetensors", "checkpoint.safetensors", "metrics.csv", "loss.png",
-                 "samples/epoch_0001.png", "samples/epoch_0002.png"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "checkpoint.safetensors",
+        "metrics.csv",
+        "loss.png",
+        "samples/epoch_0001.png",
+        "samples/epoch_0002.png",
+    ):
         assert (run / name).is_file(), name
     loaded = genlab.load(run)
     assert isinstance(loaded.model, VAE) and not loaded.model.training
@@ -112,8 +120,27 @@ def _cli(*args):
 
 @pytest.mark.numerics
 def test_sigkill_at_any_moment_then_resume_matches_unbroken_run(tmp_path):
-    args = ["train", "vae", "--data", "digits", "--hidden", "16", "--latent", "3", "--epochs", "30",
-            "--batch-size", "32", "--log-every", "2", "--save-every", "0", "--device", "cpu", "--quiet"]
+    args = [
+        "train",
+        "vae",
+        "--data",
+        "digits",
+        "--hidden",
+        "16",
+        "--latent",
+        "3",
+        "--epochs",
+        "30",
+        "--batch-size",
+        "32",
+        "--log-every",
+        "2",
+        "--save-every",
+        "0",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run(_cli(*args, "--out", str(whole)), check=True, timeout=300)
     proc = subprocess.Popen(_cli(*args, "--out", str(killed)))
@@ -131,8 +158,25 @@ def test_sigkill_at_any_moment_then_resume_matches_unbroken_run(tmp_path):
     _assert_same_weights(whole, killed)
 
 
-TRAIN_ARGV = [sys.executable, "-m", "genlab", "train", "vae", "--data", "digits", "--hidden", "16", "--latent", "3",
-              "--epochs", "6", "--batch-size", "256", "--device", "cpu"]
+TRAIN_ARGV = [
+    sys.executable,
+    "-m",
+    "genlab",
+    "train",
+    "vae",
+    "--data",
+    "digits",
+    "--hidden",
+    "16",
+    "--latent",
+    "3",
+    "--epochs",
+    "6",
+    "--batch-size",
+    "256",
+    "--device",
+    "cpu",
+]
 
 
 def test_a_log_gets_an_epoch_line_every_few_seconds_and_always_the_last(monkeypatch, capsys):
@@ -155,8 +199,9 @@ def test_a_log_gets_an_epoch_line_every_few_seconds_and_always_the_last(monkeypa
 
 def test_a_log_gets_epoch_lines_and_a_terminal_gets_a_bar(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    logged = subprocess.run([*TRAIN_ARGV, "--out", str(tmp_path / "log")], env=env, capture_output=True, text=True,
-                            timeout=120)
+    logged = subprocess.run(
+        [*TRAIN_ARGV, "--out", str(tmp_path / "log")], env=env, capture_output=True, text=True, timeout=120
+    )
     assert logged.returncode == 0, logged.stderr
     lines = logged.stderr.splitlines()
     epochs = [int(line.split(":")[0].removeprefix("epoch ")) for line in lines]
@@ -169,8 +214,9 @@ def test_a_log_gets_epoch_lines_and_a_terminal_gets_a_bar(tmp_path):
 
     leader, follower = pty.openpty()  # stderr on a terminal: the bar redraws in place, no epoch lines
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a new pty is 0 columns wide
-    proc = subprocess.Popen([*TRAIN_ARGV, "--out", str(tmp_path / "tty")], env=env, stdout=subprocess.DEVNULL,
-                            stderr=follower)
+    proc = subprocess.Popen(
+        [*TRAIN_ARGV, "--out", str(tmp_path / "tty")], env=env, stdout=subprocess.DEVNULL, stderr=follower
+    )
     os.close(follower)
     shown = b""
     while True:

@@ -1,5 +1,6 @@
 """--precision bf16 and --compile: what they change, what they must not, and a clean refusal when
 the compiler is missing. (A real --compile run spends half a minute compiling; bench/ times it.)"""
+
 import json
 
 import pytest
@@ -23,7 +24,8 @@ def test_bf16_autocast_computes_in_bf16_and_keeps_fp32_weights(tmp_path):
     fp32 = train.start("vae", TINY, DIGITS, _cfg(), tmp_path / "fp32", quiet=True)
     seen = []
     handle = torch.nn.modules.module.register_module_forward_hook(
-        lambda m, i, o: seen.append(o.dtype) if m.training and isinstance(m, torch.nn.Linear) else None)
+        lambda m, i, o: seen.append(o.dtype) if m.training and isinstance(m, torch.nn.Linear) else None
+    )
     try:
         bf16 = train.start("vae", TINY, DIGITS, _cfg(precision="bf16"), tmp_path / "bf16", quiet=True)
     finally:
@@ -50,12 +52,15 @@ def test_compile_without_a_working_compiler_is_a_one_line_error(tmp_path, monkey
     def broken(fn, *args, **kwargs):
         def call(*a, **kw):
             raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+
         return call
 
     monkeypatch.setattr(torch, "compile", broken)
     run = tmp_path / "run"
-    line = cli_error(capsys, ["train", "vae", "--data", "digits", "--epochs", "1", "--compile", "--device", "cpu",
-                              "--quiet", "--out", run])
+    line = cli_error(
+        capsys,
+        ["train", "vae", "--data", "digits", "--epochs", "1", "--compile", "--device", "cpu", "--quiet", "--out", run],
+    )
     assert "--compile" in line and "No working C++ compiler" in line
     assert not run.exists()  # refused before the run folder was made
 

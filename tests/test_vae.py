@@ -1,4 +1,5 @@
 """The VAE's mathematics with exact answers, and the model's behaviour."""
+
 import math
 
 import pytest
@@ -45,6 +46,7 @@ class LinearGaussian:
         def f(z):  # z (S, B, L) -> (S, B)
             mean = z @ self.W.T + self.b
             return -0.5 * (self.dx * math.log(2 * math.pi * self.s2) + (x - mean).pow(2).sum(-1) / self.s2)
+
         return f
 
     def log_marginal(self, x):
@@ -88,14 +90,18 @@ def test_elbo_below_iwae_below_log_p_and_iwae_tightens():
 def _tiny_vae(colors=2, arch="mlp", shape=(1, 8, 8), latent=3, seed=0):
     torch.manual_seed(seed)
     c = shape[0]
-    palette = Palette(torch.tensor([[0] * c, [255] * c], dtype=torch.uint8)) if colors == 2 else \
-        Palette(torch.randint(0, 256, (colors, c), generator=torch.Generator().manual_seed(9), dtype=torch.uint8))
+    palette = (
+        Palette(torch.tensor([[0] * c, [255] * c], dtype=torch.uint8))
+        if colors == 2
+        else Palette(torch.randint(0, 256, (colors, c), generator=torch.Generator().manual_seed(9), dtype=torch.uint8))
+    )
     cfg = VAEConfig(arch=arch, hidden=16, latent=latent, conv_channels=4, colors=colors)
     return VAE(cfg, shape, palette)
 
 
-@pytest.mark.parametrize("arch,colors,shape", [("mlp", 2, (1, 8, 8)), ("mlp", 5, (3, 6, 7)),
-                                               ("conv", 2, (1, 9, 11)), ("conv", 4, (3, 8, 8))])
+@pytest.mark.parametrize(
+    "arch,colors,shape", [("mlp", 2, (1, 8, 8)), ("mlp", 5, (3, 6, 7)), ("conv", 2, (1, 9, 11)), ("conv", 4, (3, 8, 8))]
+)
 def test_loss_terms_shapes_and_bounds(arch, colors, shape):
     vae = _tiny_vae(colors, arch, shape)
     idx = torch.randint(0, colors, (6, 1, *shape[1:]), generator=torch.Generator().manual_seed(0))
@@ -168,8 +174,11 @@ def _fixed_gaussian_vae(mu: float, sigma: float, shape=(3, 4, 4)):
     """A Gaussian-decoder VAE whose encoder says q(z|x) = N(0, I) and whose decoder is N(mu, sigma²)
     for every value, whatever the code: its ELBO is log N(v/256; mu, sigma²) − D·log 256 exactly."""
     c, h, w = shape
-    vae = VAE(VAEConfig(hidden=8, latent=3, decoder="gaussian"), shape, Palette(torch.tensor([[0] * c, [255] * c],
-                                                                                          dtype=torch.uint8)))
+    vae = VAE(
+        VAEConfig(hidden=8, latent=3, decoder="gaussian"),
+        shape,
+        Palette(torch.tensor([[0] * c, [255] * c], dtype=torch.uint8)),
+    )
     with torch.no_grad():
         last_enc, last_dec = vae.encoder.net[2], vae.decoder[0].net[2]
         last_enc.weight.zero_(), last_enc.bias.zero_()  # m = 0, log-variance = 0: KL = 0
@@ -185,8 +194,9 @@ def test_gaussian_decoder_bits_per_dim_on_dequantized_pixels_is_exact():
     assert torch.equal(vae.prepare(x), x)  # raw pixels, no palette
     # E_u[−log N((x+u)/256; mu, sigma²)] + log 256 per value, u ~ U[0, 1): the variance of u/256 is 1/(12·256²)
     y = (x.double() + 0.5) / 256
-    per_value = 0.5 * math.log(2 * math.pi * sigma ** 2) + ((y - mu) ** 2 + 1 / (12 * 256 ** 2)) / (2 * sigma ** 2) \
-        + math.log(256)
+    per_value = (
+        0.5 * math.log(2 * math.pi * sigma**2) + ((y - mu) ** 2 + 1 / (12 * 256**2)) / (2 * sigma**2) + math.log(256)
+    )
     expected = per_value.sum((1, 2, 3)).mean().item()
     g = torch.Generator().manual_seed(1)
     # the only randomness is u: per value at most |y − mu|/sigma² · std(u)/256 ≈ 0.02 nats, so over
@@ -204,4 +214,6 @@ def test_gaussian_decoder_pictures_are_its_means_and_draws():
     mean = vae.sample(3, torch.Generator().manual_seed(0))
     assert (mean == math.floor(0.4 * 256)).all()
     draws = vae.sample(500, torch.Generator().manual_seed(0), pixels="sample").double()
-    assert draws.mean().item() == pytest.approx(0.4 * 256, abs=1.0) and draws.std().item() == pytest.approx(0.2 * 256, rel=0.05)
+    assert draws.mean().item() == pytest.approx(0.4 * 256, abs=1.0) and draws.std().item() == pytest.approx(
+        0.2 * 256, rel=0.05
+    )

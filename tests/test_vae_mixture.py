@@ -1,5 +1,6 @@
 """The VAE's sampling mixture (models/vae/mixture.py): fitted to the training codes when training
 ends, stored with the weights, drawn from by default; N(0, I) on request and for older runs."""
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -69,8 +70,27 @@ def test_unfitted_or_normal_sampling_is_the_textbook_prior():
 
 def test_training_stores_the_mixture_and_sample_draws_from_it(tmp_path, capsys):
     run = tmp_path / "run"
-    assert cli_main(["train", "vae", "--data", "digits", "--hidden", "16", "--latent", "3", "--steps", "20",
-                     "--device", "cpu", "--out", str(run)]) == 0
+    assert (
+        cli_main(
+            [
+                "train",
+                "vae",
+                "--data",
+                "digits",
+                "--hidden",
+                "16",
+                "--latent",
+                "3",
+                "--steps",
+                "20",
+                "--device",
+                "cpu",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     assert "samples: codes from a mixture of 20 Gaussians" in capsys.readouterr().out
     state = load_file(str(run / "model.safetensors"))
     assert state["code_weights"].sum().item() == pytest.approx(1.0, abs=1e-12)
@@ -81,6 +101,7 @@ def test_training_stores_the_mixture_and_sample_draws_from_it(tmp_path, capsys):
     for extra in ([], ["--sample-prior", "normal"]):
         assert cli_main(["sample", str(run), "--n", "8", *extra, "--out", str(tmp_path / f"s{len(extra)}.npz")]) == 0
     import numpy as np
+
     mixture, normal = (np.load(tmp_path / f"s{i}.npz")["images"] for i in (0, 2))
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731  (genlab sample's default seed)
     assert np.array_equal(mixture, loaded.sample(8, g()).numpy())

@@ -1,5 +1,6 @@
 """WaveNet: μ-law companding, causality, fast = naive generation, exact likelihood, learning a
 pure tone, and the command line end to end on a tiny model."""
+
 import json
 import math
 import wave
@@ -58,8 +59,10 @@ def test_fast_generation_equals_naive(kernel):
     rf = model.receptive_field
 
     def both(n_new, prefix=None, n=1):
-        out = [model.generate(n_new, prefix, n=n, generator=torch.Generator().manual_seed(4), naive=naive)
-               for naive in (False, True)]
+        out = [
+            model.generate(n_new, prefix, n=n, generator=torch.Generator().manual_seed(4), naive=naive)
+            for naive in (False, True)
+        ]
         assert torch.equal(*out)
         return out[0]
 
@@ -67,7 +70,7 @@ def test_fast_generation_equals_naive(kernel):
     assert sounds.shape == (3, 2 * rf) and len({tuple(s.tolist()) for s in sounds}) == 3
     prefix = torch.randint(256, (2, 3 * rf))
     continued = both(rf, prefix)  # after a prefix longer than the receptive field
-    assert torch.equal(continued[:, :3 * rf], prefix)
+    assert torch.equal(continued[:, : 3 * rf], prefix)
     both(5, prefix[:, :3])  # after a prefix shorter than a kernel's reach
 
 
@@ -96,8 +99,9 @@ def test_a_model_trained_on_a_pure_tone_sings_that_tone(tmp_path):
     write_wav(tmp_path / "tone.wav", 0.5 * np.sin(2 * np.pi * freq * t), rate)
     data = load_dataset(str(tmp_path / "tone.wav"), sample_rate=rate)
     torch.manual_seed(0)
-    model = WaveNet(WaveNetConfig(layers=5, stacks=1, residual_channels=16, gate_channels=16, skip_channels=32,
-                                  window=200), (rate,))
+    model = WaveNet(
+        WaveNetConfig(layers=5, stacks=1, residual_channels=16, gate_channels=16, skip_channels=32, window=200), (rate,)
+    )
     windows = model.prepare(data.train)  # (11 clips * 20, 200)
     assert windows.shape == (220, 200)
     opt = torch.optim.Adam(model.parameters(), 1e-2)
@@ -116,9 +120,30 @@ def test_a_model_trained_on_a_pure_tone_sings_that_tone(tmp_path):
 
 # --- the command line -------------------------------------------------------------------------------
 RATE = 1000
-CLI_TINY = ["--data", "tones", "--sample-rate", str(RATE), "--layers", "3", "--stacks", "1",
-            "--residual-channels", "4", "--gate-channels", "4", "--skip-channels", "8", "--window", "250",
-            "--batch-size", "96", "--epochs", "1", "--device", "cpu"]
+CLI_TINY = [
+    "--data",
+    "tones",
+    "--sample-rate",
+    str(RATE),
+    "--layers",
+    "3",
+    "--stacks",
+    "1",
+    "--residual-channels",
+    "4",
+    "--gate-channels",
+    "4",
+    "--skip-channels",
+    "8",
+    "--window",
+    "250",
+    "--batch-size",
+    "96",
+    "--epochs",
+    "1",
+    "--device",
+    "cpu",
+]
 
 
 def _read_wav(path):
@@ -145,28 +170,53 @@ def test_cli_end_to_end(tmp_path, capsys):
         served = tmp_path / "served.wav"
         served.write_bytes(got.content)
         served_rate, played = _read_wav(served)  # a browser refuses 1 kHz: served at 8 kHz, the same sound
-        assert got.headers["content-type"] == "audio/wav" and served_rate == 8000 and len(played) == 8 * len(epoch_sounds)
+        assert (
+            got.headers["content-type"] == "audio/wav" and served_rate == 8000 and len(played) == 8 * len(epoch_sounds)
+        )
         bins = len(epoch_sounds) // 2  # the same Hz below the original Nyquist, at 8x the samples: the same spectrum
         spectra = [np.abs(np.fft.rfft(x))[1:bins] for x in (played, epoch_sounds)]
         assert np.corrcoef(*spectra)[0, 1] > 0.95
     # sample: a .wav of n sounds with short silences between, the same for the same seed
-    assert main(["sample", str(run), "--n", "2", "--seconds", "0.3", "--seed", "1", "--out", str(tmp_path / "a.wav")]) == 0
+    assert (
+        main(["sample", str(run), "--n", "2", "--seconds", "0.3", "--seed", "1", "--out", str(tmp_path / "a.wav")]) == 0
+    )
     rate, a = _read_wav(tmp_path / "a.wav")
     assert rate == RATE and len(a) == 2 * 300 + 250
     assert np.abs(a[300:550]).max() == 0  # the gap
-    assert main(["sample", str(run), "--n", "2", "--seconds", "0.3", "--seed", "1", "--out", str(tmp_path / "b.npz")]) == 0
+    assert (
+        main(["sample", str(run), "--n", "2", "--seconds", "0.3", "--seed", "1", "--out", str(tmp_path / "b.npz")]) == 0
+    )
     b = np.load(tmp_path / "b.npz")
     assert b["audio"].shape == (2, 300) and int(b["sample_rate"]) == RATE
     assert np.allclose(b["audio"][0], a[:300], atol=1 / 32767)
     assert main(["sample", str(run), "--n", "3", "--seconds", "0.2", "--out", str(tmp_path / "dir")]) == 0
-    assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == [f"000{i}.{x}" for i in range(3) for x in ("png", "wav")]
+    assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == [
+        f"000{i}.{x}" for i in range(3) for x in ("png", "wav")
+    ]
     assert main(["sample", str(run), "--seconds", "0.25", "--out", str(tmp_path / "one.wav")]) == 0
     assert len(_read_wav(tmp_path / "one.wav")[1]) == 250  # without --n, one sound of the asked length
     # complete: the kept part comes back (μ-law quantized), then n different continuations
     clip = load_dataset("tones", sample_rate=RATE).test[0].numpy()
     write_wav(tmp_path / "clip.wav", clip, RATE)
-    assert main(["complete", str(run), "--input", str(tmp_path / "clip.wav"), "--keep-seconds", "0.4",
-                 "--seconds", "0.1", "--n", "2", "--out", str(tmp_path / "c.npz")]) == 0
+    assert (
+        main(
+            [
+                "complete",
+                str(run),
+                "--input",
+                str(tmp_path / "clip.wav"),
+                "--keep-seconds",
+                "0.4",
+                "--seconds",
+                "0.1",
+                "--n",
+                "2",
+                "--out",
+                str(tmp_path / "c.npz"),
+            ]
+        )
+        == 0
+    )
     c = np.load(tmp_path / "c.npz")["audio"]
     kept = mu_law_decode(mu_law_encode(torch.from_numpy(clip[:400]))).numpy()
     assert c.shape == (2, 500) and np.allclose(c[:, :400], kept, atol=1e-3 + 1 / 32767)
@@ -178,14 +228,26 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert report["nll_bits_per_dim"] == pytest.approx(report["nll_nats"] / (250 * math.log(2)))
     assert 1 < report["nll_bits_per_dim"] < 8  # below a uniform guess over 256 levels
     # user errors
-    assert "--keep-seconds" in cli_error(capsys, ["complete", str(run), "--input", str(tmp_path / "clip.wav"),
-                                               "--keep-seconds", "5", "--out", str(tmp_path / "x.wav")])
+    assert "--keep-seconds" in cli_error(
+        capsys,
+        [
+            "complete",
+            str(run),
+            "--input",
+            str(tmp_path / "clip.wav"),
+            "--keep-seconds",
+            "5",
+            "--out",
+            str(tmp_path / "x.wav"),
+        ],
+    )
     assert "--pixels" in cli_error(capsys, ["sample", str(run), "--pixels", "sample", "--out", str(tmp_path / "x.wav")])
     assert "--seconds" in cli_error(capsys, ["sample", str(run), "--seconds", "0", "--out", str(tmp_path / "x.wav")])
     assert "audio" in cli_error(capsys, ["train", "wavenet", "--data", "digits", "--out", str(tmp_path / "bad")])
     (tmp_path / "notwav.wav").write_text("hello")
-    assert "notwav.wav" in cli_error(capsys, ["complete", str(run), "--input", str(tmp_path / "notwav.wav"),
-                                           "--out", str(tmp_path / "x.wav")])
+    assert "notwav.wav" in cli_error(
+        capsys, ["complete", str(run), "--input", str(tmp_path / "notwav.wav"), "--out", str(tmp_path / "x.wav")]
+    )
     assert not (tmp_path / "x.wav").exists()
 
 
@@ -195,11 +257,35 @@ def test_silent_windows_are_left_out_of_training_but_not_of_the_test_figures(tmp
     t = np.arange(RATE) / RATE
     (tmp_path / "wavs").mkdir()
     for i in range(20):
-        write_wav(tmp_path / "wavs" / f"{i:02d}.wav", np.where(t < 0.25, 0.5 * np.sin(2 * np.pi * (40 + 7 * i) * t), 0), RATE)
+        write_wav(
+            tmp_path / "wavs" / f"{i:02d}.wav", np.where(t < 0.25, 0.5 * np.sin(2 * np.pi * (40 + 7 * i) * t), 0), RATE
+        )
     data = load_dataset(str(tmp_path / "wavs"), sample_rate=RATE)
-    flags = ["--data", str(tmp_path / "wavs"), "--sample-rate", str(RATE), "--layers", "2", "--stacks", "1",
-             "--residual-channels", "4", "--gate-channels", "4", "--skip-channels", "4", "--window", "250",
-             "--batch-size", "1", "--epochs", "1", "--device", "cpu", "--quiet"]
+    flags = [
+        "--data",
+        str(tmp_path / "wavs"),
+        "--sample-rate",
+        str(RATE),
+        "--layers",
+        "2",
+        "--stacks",
+        "1",
+        "--residual-channels",
+        "4",
+        "--gate-channels",
+        "4",
+        "--skip-channels",
+        "4",
+        "--window",
+        "250",
+        "--batch-size",
+        "1",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     steps = {}
     for extra in ([], ["--keep-silence"]):
         run = tmp_path / f"run{len(extra)}"

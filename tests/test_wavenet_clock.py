@@ -1,6 +1,7 @@
 """WaveNet's clock (`--clock N`, local conditioning on the position within the clip): causality,
 the exact likelihood as a product of steps, fast = naive generation across the clock's pieces,
 whole clips as training items, errors, and a tiny model that learns when in the clip to sound."""
+
 import json
 import math
 
@@ -52,8 +53,8 @@ def test_the_clock_keeps_causality_and_moves_with_the_start():
     whole = model.logits(codes)
     s = 20
     window = model.logits(codes[:, s:], start=s)
-    torch.testing.assert_close(window[:, :, rf:], whole[:, :, s + rf:], rtol=1e-12, atol=1e-12)
-    assert (model.logits(codes[:, s:])[:, :, rf:] - whole[:, :, s + rf:]).abs().max() > 1e-3
+    torch.testing.assert_close(window[:, :, rf:], whole[:, :, s + rf :], rtol=1e-12, atol=1e-12)
+    assert (model.logits(codes[:, s:])[:, :, rf:] - whole[:, :, s + rf :]).abs().max() > 1e-3
 
 
 @pytest.mark.numerics
@@ -80,14 +81,16 @@ def test_fast_generation_equals_naive_with_the_clock(kernel):
     labels = torch.tensor([0, 2, 1])
 
     def both(n_new, prefix=None):
-        out = [model.generate(n_new, prefix, n=3, generator=torch.Generator().manual_seed(4), naive=naive, labels=labels)
-               for naive in (False, True)]
+        out = [
+            model.generate(n_new, prefix, n=3, generator=torch.Generator().manual_seed(4), naive=naive, labels=labels)
+            for naive in (False, True)
+        ]
         assert torch.equal(*out)
         return out[0]
 
     sounds = both(2 * RATE)  # from silence through every piece and past the clip's end
     prefix = torch.randint(256, (3, RATE // 2 + model.receptive_field))
-    assert torch.equal(both(RATE, prefix)[:, :prefix.shape[1]], prefix)  # the context starts mid-clip
+    assert torch.equal(both(RATE, prefix)[:, : prefix.shape[1]], prefix)  # the context starts mid-clip
     both(5, prefix[:, :3])
     # the clock changes what is drawn: the same model without its clock vectors, the same uniforms
     with torch.no_grad():
@@ -105,10 +108,13 @@ def test_training_items_are_whole_clips_and_bad_clocks_are_refused(tmp_path, cap
     assert windowed.prepare(clips).shape == (9, 20)
     with pytest.raises(GenlabError, match="--clock 61 cuts a clip of 60 samples"):
         WaveNet(WaveNetConfig(**TINY, clock=RATE + 1), (RATE,))
-    assert "--clock must be 0" in cli_error(capsys, ["train", "wavenet", "--data", "tones", "--clock", "-1", "--out", tmp_path / "run"])
+    assert "--clock must be 0" in cli_error(
+        capsys, ["train", "wavenet", "--data", "tones", "--clock", "-1", "--out", tmp_path / "run"]
+    )
     assert not (tmp_path / "run").exists()  # refused before the run folder is made
-    line = cli_error(capsys, ["train", "wavenet", "--data", "tones", "--clock", "4", "--window", "500",
-                              "--out", tmp_path / "run"])
+    line = cli_error(
+        capsys, ["train", "wavenet", "--data", "tones", "--clock", "4", "--window", "500", "--out", tmp_path / "run"]
+    )
     assert "--window has no effect with --clock" in line and not (tmp_path / "run").exists()
 
 
@@ -147,16 +153,65 @@ def test_the_command_line_trains_samples_completes_and_evaluates_with_a_clock(tm
     from genlab.cli import main
 
     run, rate = tmp_path / "wn", 1000
-    assert main(["train", "wavenet", "--data", "tones", "--sample-rate", str(rate), "--clock", "8", "--layers", "3",
-                 "--stacks", "1", "--residual-channels", "8", "--gate-channels", "8", "--skip-channels", "8",
-                 "--batch-size", "4", "--epochs", "1", "--seed", "0", "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "wavenet",
+                "--data",
+                "tones",
+                "--sample-rate",
+                str(rate),
+                "--clock",
+                "8",
+                "--layers",
+                "3",
+                "--stacks",
+                "1",
+                "--residual-channels",
+                "8",
+                "--gate-channels",
+                "8",
+                "--skip-channels",
+                "8",
+                "--batch-size",
+                "4",
+                "--epochs",
+                "1",
+                "--seed",
+                "0",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     assert "clock: 8 pieces of 125 ms per clip" in capsys.readouterr().out  # printed when training starts
     model = load(run).model
     assert model.config.clock == 8 and model.layers[0].clock.weight.abs().sum() > 0  # trained, saved, loaded
-    assert main(["sample", str(run), "--n", "2", "--seconds", "1.5", "--seed", "1", "--out", str(tmp_path / "a.npz")]) == 0
+    assert (
+        main(["sample", str(run), "--n", "2", "--seconds", "1.5", "--seed", "1", "--out", str(tmp_path / "a.npz")]) == 0
+    )
     assert np.load(tmp_path / "a.npz")["audio"].shape == (2, 1500)  # past the clip's end: the last piece
-    assert main(["complete", str(run), "--input", "tones:test:0", "--keep-seconds", "0.6", "--seconds", "0.2",
-                 "--n", "2", "--out", str(tmp_path / "c.npz")]) == 0
+    assert (
+        main(
+            [
+                "complete",
+                str(run),
+                "--input",
+                "tones:test:0",
+                "--keep-seconds",
+                "0.6",
+                "--seconds",
+                "0.2",
+                "--n",
+                "2",
+                "--out",
+                str(tmp_path / "c.npz"),
+            ]
+        )
+        == 0
+    )
     assert np.load(tmp_path / "c.npz")["audio"].shape == (2, 800)
     assert main(["evaluate", str(run), "--quiet", "--n", "2", "--out", str(tmp_path / "m.json")]) == 0
     report = json.loads((tmp_path / "m.json").read_text())

@@ -1,6 +1,7 @@
 """Class-conditional WaveNet (`--conditional`, global conditioning inside every gated unit): the
 label never breaks causality, p(x | y) is a distribution for every class and the mixture is exact,
 fast generation equals the naive loop with labels, and the command line draws and keeps labels."""
+
 import json
 import shutil
 
@@ -74,20 +75,26 @@ def test_fast_generation_equals_naive_with_labels(kernel):
     labels = torch.tensor([0, 1, 2, 1])
 
     def both(n_new, prefix=None, labels=labels):
-        out = [model.generate(n_new, prefix, n=len(labels), generator=torch.Generator().manual_seed(4), naive=naive,
-                              labels=labels) for naive in (False, True)]
+        out = [
+            model.generate(
+                n_new, prefix, n=len(labels), generator=torch.Generator().manual_seed(4), naive=naive, labels=labels
+            )
+            for naive in (False, True)
+        ]
         assert torch.equal(*out)
         return out[0]
 
     sounds = both(2 * rf)
     prefix = torch.randint(256, (4, 3 * rf))
-    assert torch.equal(both(rf, prefix)[:, :3 * rf], prefix)
+    assert torch.equal(both(rf, prefix)[:, : 3 * rf], prefix)
     both(5, prefix[:, :3])
     # the class changes what is drawn: the same uniforms, other labels
     assert not torch.equal(both(2 * rf, labels=torch.tensor([2, 2, 0, 0])), sounds)
     # sample(): sound i gets class i mod K by default
     g = lambda: torch.Generator().manual_seed(5)  # noqa: E731
-    assert torch.equal(model.sample(6, g(), seconds=0.05), model.sample(6, g(), seconds=0.05, labels=torch.arange(6) % 3))
+    assert torch.equal(
+        model.sample(6, g(), seconds=0.05), model.sample(6, g(), seconds=0.05, labels=torch.arange(6) % 3)
+    )
 
 
 def test_windows_keep_their_clips_label():
@@ -127,20 +134,71 @@ def test_the_command_line_draws_and_keeps_labels(tones_run, tmp_path, capsys):
     capsys.readouterr()
     want = loaded.sample(2, torch.Generator().manual_seed(0), seconds=0.05, labels=2)
     for label in ("2", "chirp"):  # class 2 by number and by the name the data gives it
-        assert main(["sample", str(run), "--n", "2", "--seconds", "0.05", "--label", label,
-                     "--out", str(tmp_path / f"s{label}.npz")]) == 0
+        assert (
+            main(
+                [
+                    "sample",
+                    str(run),
+                    "--n",
+                    "2",
+                    "--seconds",
+                    "0.05",
+                    "--label",
+                    label,
+                    "--out",
+                    str(tmp_path / f"s{label}.npz"),
+                ]
+            )
+            == 0
+        )
         np.testing.assert_array_equal(np.load(tmp_path / f"s{label}.npz")["audio"], want.numpy())
     other = loaded.sample(2, torch.Generator().manual_seed(0), seconds=0.05, labels=1)
-    assert main(["complete", str(run), "--input", "tones:test:0", "--keep-seconds", "0.1", "--seconds", "0.05",
-                 "--n", "2", "--label", "chord", "--out", str(tmp_path / "chord.npz")]) == 0
+    assert (
+        main(
+            [
+                "complete",
+                str(run),
+                "--input",
+                "tones:test:0",
+                "--keep-seconds",
+                "0.1",
+                "--seconds",
+                "0.05",
+                "--n",
+                "2",
+                "--label",
+                "chord",
+                "--out",
+                str(tmp_path / "chord.npz"),
+            ]
+        )
+        == 0
+    )
     clip = load(run).dataset().test[0, :100]
     chord = loaded.complete(clip, 0.05, n=2, generator=torch.Generator().manual_seed(0), labels=1).numpy()
     np.testing.assert_array_equal(np.load(tmp_path / "chord.npz")["audio"], chord)
     assert not np.array_equal(other.numpy(), want.numpy())
     # completing test clip 0 keeps its own class (tones: note / chord / chirp)
     data_label = int(load(run).dataset().test_labels[0])
-    assert main(["complete", str(run), "--input", "tones:test:0", "--keep-seconds", "0.1", "--seconds", "0.05",
-                 "--n", "2", "--out", str(tmp_path / "c.npz")]) == 0
+    assert (
+        main(
+            [
+                "complete",
+                str(run),
+                "--input",
+                "tones:test:0",
+                "--keep-seconds",
+                "0.1",
+                "--seconds",
+                "0.05",
+                "--n",
+                "2",
+                "--out",
+                str(tmp_path / "c.npz"),
+            ]
+        )
+        == 0
+    )
     kept = np.load(tmp_path / "c.npz")["audio"]
     clip = load(run).dataset().test[0, :100]
     for label in range(3):
@@ -152,8 +210,7 @@ def test_label_errors_from_the_command_line(tones_run, tmp_path, capsys):
     _, run = tones_run
     for label in ("3", "-1", "flute", "Chirp"):  # out of range, unknown name (names are case-sensitive)
         line = cli_error(capsys, ["sample", run, "--label", label, "--seconds", "0.05", "--out", tmp_path / "x.wav"])
-        assert line == (f"genlab: error: --label {label}: {run} knows classes 0 to 2 "
-                        f"or their names note, chord, chirp")
+        assert line == (f"genlab: error: --label {label}: {run} knows classes 0 to 2 or their names note, chord, chirp")
     assert not (tmp_path / "x.wav").exists()
     old = tmp_path / "old"  # a run trained before class names were recorded takes numbers only
     shutil.copytree(run, old)
@@ -164,14 +221,41 @@ def test_label_errors_from_the_command_line(tones_run, tmp_path, capsys):
     assert line == f"genlab: error: --label chirp: {old} knows classes 0 to 2"
     assert main(["sample", str(old), "--label", "2", "--seconds", "0.05", "--out", str(tmp_path / "x.wav")]) == 0
     write_wav(tmp_path / "in.wav", mu_law_decode(torch.randint(256, (300,))), 1000)
-    assert "classes 0 to 2" in cli_error(capsys, ["complete", run, "--input", tmp_path / "in.wav", "--label", "7",
-                                                   "--seconds", "0.05", "--out", tmp_path / "y.wav"])
-    assert "outside the test split" in cli_error(capsys, ["complete", run, "--input", "tones:test:99", "--seconds",
-                                                           "0.05", "--out", tmp_path / "y.wav"])
+    assert "classes 0 to 2" in cli_error(
+        capsys,
+        [
+            "complete",
+            run,
+            "--input",
+            tmp_path / "in.wav",
+            "--label",
+            "7",
+            "--seconds",
+            "0.05",
+            "--out",
+            tmp_path / "y.wav",
+        ],
+    )
+    assert "outside the test split" in cli_error(
+        capsys, ["complete", run, "--input", "tones:test:99", "--seconds", "0.05", "--out", tmp_path / "y.wav"]
+    )
     write_wav(tmp_path / "wavs" / "a.wav", np.zeros(1000), 1000)
     write_wav(tmp_path / "wavs" / "b.wav", np.zeros(1000), 1000)
-    line = cli_error(capsys, ["train", "wavenet", "--data", tmp_path / "wavs", "--sample-rate", "1000",
-                              "--conditional", "--out", tmp_path / "r", "--quiet"])
+    line = cli_error(
+        capsys,
+        [
+            "train",
+            "wavenet",
+            "--data",
+            tmp_path / "wavs",
+            "--sample-rate",
+            "1000",
+            "--conditional",
+            "--out",
+            tmp_path / "r",
+            "--quiet",
+        ],
+    )
     assert "--conditional needs class labels" in line and not (tmp_path / "r").exists()
 
 
@@ -179,11 +263,42 @@ def test_label_errors_from_the_command_line(tones_run, tmp_path, capsys):
 def test_a_word_is_asked_for_by_its_name(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "words"
-    assert main(["train", "wavenet", "--data", "speech:yes,no", "--sample-rate", "1000", "--conditional",
-                 "--layers", "2", "--stacks", "1", "--residual-channels", "4", "--gate-channels", "4",
-                 "--skip-channels", "4", "--window", "250", "--steps", "2", "--out", str(run), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "wavenet",
+                "--data",
+                "speech:yes,no",
+                "--sample-rate",
+                "1000",
+                "--conditional",
+                "--layers",
+                "2",
+                "--stacks",
+                "1",
+                "--residual-channels",
+                "4",
+                "--gate-channels",
+                "4",
+                "--skip-channels",
+                "4",
+                "--window",
+                "250",
+                "--steps",
+                "2",
+                "--out",
+                str(run),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert json.loads((run / "config.json").read_text())["label_names"] == ["yes", "no"]
-    assert main(["sample", str(run), "--label", "no", "--n", "2", "--seconds", "0.05", "--out", str(tmp_path / "no.npz")]) == 0
+    assert (
+        main(["sample", str(run), "--label", "no", "--n", "2", "--seconds", "0.05", "--out", str(tmp_path / "no.npz")])
+        == 0
+    )
     want = load(run).model.sample(2, torch.Generator().manual_seed(0), seconds=0.05, labels=1)
     np.testing.assert_array_equal(np.load(tmp_path / "no.npz")["audio"], want.numpy())
     line = cli_error(capsys, ["sample", run, "--label", "seven", "--seconds", "0.05", "--out", tmp_path / "x.wav"])

@@ -1,5 +1,6 @@
 """A fixture the model tests share: tiny models run fastest on one thread, and on a busy machine
 two threads are far slower (the thread policy's own reasoning, genlab.core.threads)."""
+
 import pytest
 import torch
 

@@ -1,9 +1,10 @@
 """genlab: train, sample, complete, compare and explore deep generative models.
 
-    import genlab
-    run = genlab.load("runs/vae")          # model + config + palette, ready to sample
-    images = run.model.sample(16)          # uint8 (16, C, H, W)
+import genlab
+run = genlab.load("runs/vae")          # model + config + palette, ready to sample
+images = run.model.sample(16)          # uint8 (16, C, H, W)
 """
+
 __version__ = "0.1.0"
 
 

@@ -3,6 +3,7 @@
 `save_output` is the one writer behind `sample`, `complete` and `interpolate`: `.png` -> a grid,
 `.npz` -> the raw arrays, a folder -> one PNG per image.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,7 +39,7 @@ def image_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, min_
     for i in range(n):
         r, col = divmod(i, nrow)
         y, x = pad + r * (h + pad), pad + col * (w + pad)
-        canvas[:, y:y + h, x:x + w] = images[i]
+        canvas[:, y : y + h, x : x + w] = images[i]
     array = canvas.permute(1, 2, 0).numpy()  # (C, H, W) -> (H, W, C)
     pic = Image.fromarray(array[:, :, 0] if c == 1 else array, "L" if c == 1 else "RGB")
     scale = max(1, math.ceil(min_side / max(pic.size)))
@@ -78,8 +79,10 @@ def check_output_path(out: str | Path) -> Path:
     """Validate --out before any work is done: .png, .npz, a folder (no suffix), or .wav for sound."""
     out = Path(out)
     if out.suffix.lower() not in ("", ".png", ".npz", ".wav"):
-        raise GenlabError(f"--out {out}: use a .png file (grid), a .npz file (arrays), a folder (one PNG each) "
-                          "or, for sound, a .wav file")
+        raise GenlabError(
+            f"--out {out}: use a .png file (grid), a .npz file (arrays), a folder (one PNG each) "
+            "or, for sound, a .wav file"
+        )
     if out.suffix == "" and out.exists() and not out.is_dir():
         raise GenlabError(f"--out {out} is a file; give a folder, a .png or a .npz path")
     if out.suffix and out.is_dir():
@@ -87,8 +90,9 @@ def check_output_path(out: str | Path) -> Path:
     return out
 
 
-def save_output(data: torch.Tensor, out: str | Path, nrow: int | None = None,
-                sample_rate: int | None = None) -> list[Path]:
+def save_output(
+    data: torch.Tensor, out: str | Path, nrow: int | None = None, sample_rate: int | None = None
+) -> list[Path]:
     """Write uint8 images (N, C, H, W), float points (N, 2) or float sounds (N, S) with S > 2 at
     `sample_rate` Hz the way --out asks; return the paths."""
     out = check_output_path(out)
@@ -115,8 +119,9 @@ def save_output(data: torch.Tensor, out: str | Path, nrow: int | None = None,
     return paths
 
 
-def save_points_plot(points: torch.Tensor, path: str | Path, reference: torch.Tensor | None = None,
-                     title: str | None = None) -> None:
+def save_points_plot(
+    points: torch.Tensor, path: str | Path, reference: torch.Tensor | None = None, title: str | None = None
+) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     if reference is not None:
@@ -130,8 +135,9 @@ def save_points_plot(points: torch.Tensor, path: str | Path, reference: torch.Te
     _save_figure(fig, path)
 
 
-def save_line_plot(lines: dict[str, list], path: str | Path, xlabel: str, ylabel: str, title: str | None = None,
-                   log_y: bool = False) -> None:
+def save_line_plot(
+    lines: dict[str, list], path: str | Path, xlabel: str, ylabel: str, title: str | None = None, log_y: bool = False
+) -> None:
     """One line (with dots) per name through its [x, y] points."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
@@ -178,7 +184,7 @@ def plot_metrics(csv_path: str | Path, png_path: str | Path) -> None:
         ax.set_title(key)
         ax.set_xlabel("step")
         ax.legend()
-    for ax in list(axes.flat)[len(keys):]:
+    for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
     fig.tight_layout()
     _save_figure(fig, png_path)
@@ -224,7 +230,7 @@ def save_audio(clips: torch.Tensor, out: Path, sample_rate: int | None = None) -
         return [out]
     if suffix == ".wav":
         gap = torch.zeros(len(clips), round(AUDIO_GAP_SECONDS * rate))
-        joined = torch.cat([clips, gap], 1).flatten()[:-gap.shape[1] or None]  # (N, S + G) -> (N*(S+G) - G,)
+        joined = torch.cat([clips, gap], 1).flatten()[: -gap.shape[1] or None]  # (N, S + G) -> (N*(S+G) - G,)
         write_wav(out, joined, rate)
         save_audio_plot(clips, out.with_suffix(".png"), rate)
         return [out, out.with_suffix(".png")]
@@ -242,8 +248,9 @@ def save_audio_plot(clips: torch.Tensor, path: str | Path, sample_rate: int) -> 
 
     plt = _pyplot()
     rows = min(len(clips), AUDIO_PLOT_ROWS)
-    fig, axes = plt.subplots(rows, 2, figsize=(11, 1.7 * rows), dpi=90, squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 1.4]})
+    fig, axes = plt.subplots(
+        rows, 2, figsize=(11, 1.7 * rows), dpi=90, squeeze=False, gridspec_kw={"width_ratios": [1, 1.4]}
+    )
     nfft = 256 if sample_rate <= 16000 else 512
     for i in range(rows):
         x = clips[i].numpy()
@@ -252,9 +259,16 @@ def save_audio_plot(clips: torch.Tensor, path: str | Path, sample_rate: int) -> 
         axes[i, 0].set_ylim(-1, 1)
         axes[i, 0].set_ylabel(f"#{i}")
         if len(x) > nfft:
-            db = 10 * np.log10(power_spectrogram(clips[i:i + 1], nfft, nfft // 2)[0].T.numpy() + DB_FLOOR)  # (K, F)
-            axes[i, 1].imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 80, vmax=db.max(),
-                              extent=(0, len(x) / sample_rate, 0, sample_rate / 2))
+            db = 10 * np.log10(power_spectrogram(clips[i : i + 1], nfft, nfft // 2)[0].T.numpy() + DB_FLOOR)  # (K, F)
+            axes[i, 1].imshow(
+                db,
+                origin="lower",
+                aspect="auto",
+                cmap="magma",
+                vmin=db.max() - 80,
+                vmax=db.max(),
+                extent=(0, len(x) / sample_rate, 0, sample_rate / 2),
+            )
         axes[i, 1].set_ylabel("Hz")
     axes[-1, 0].set_xlabel("seconds")
     axes[-1, 1].set_xlabel("seconds")

@@ -6,6 +6,7 @@ compare, demo), `data.py`, `serve.py`, `fetch.py` (the only verb that downloads)
 `lecture.py`; `args.py` holds what they share, `completion.py` and
 `audio.py` what `complete` writes for images and for sound.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -17,16 +18,27 @@ from genlab.cli.parser import build_parser
 from genlab.core import threads
 from genlab.core.errors import GenlabError
 
-VERBS = {"train": "train", "sample": "use", "complete": "use", "interpolate": "use", "evaluate": "evaluate",
-         "compare": "evaluate", "demo": "evaluate", "data": "data", "serve": "serve", "fetch": "fetch",
-         "fid": "fid", "lecture": "lecture"}  # verb -> its module
+VERBS = {
+    "train": "train",
+    "sample": "use",
+    "complete": "use",
+    "interpolate": "use",
+    "evaluate": "evaluate",
+    "compare": "evaluate",
+    "demo": "evaluate",
+    "data": "data",
+    "serve": "serve",
+    "fetch": "fetch",
+    "fid": "fid",
+    "lecture": "lecture",
+}  # verb -> its module
 OWN_THREADS = ("train", "serve")  # verbs that choose their thread count from their own work (trainer, page jobs)
 INTERRUPTED = {  # what Ctrl-C leaves behind, for the verbs that leave something to continue from
     "train": "the last checkpoint is kept (continue with --resume)",
     "fetch": "what was downloaded so far is kept: run the same command again to continue",
     "data": "nothing was written (a pack in progress is removed): run the command again",
     "compare": "the families that finished are kept in --out/runs, and the same command again keeps them and trains "
-               "the others",
+    "the others",
 }
 
 
@@ -52,8 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except OSError as exc:  # a file the user named cannot be read or written
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"genlab: error: {where}{one_line(exc.strerror or exc)}; check the path and its permissions",
-              file=sys.stderr)
+        print(
+            f"genlab: error: {where}{one_line(exc.strerror or exc)}; check the path and its permissions",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         left = INTERRUPTED.get(getattr(ns, "command", None))

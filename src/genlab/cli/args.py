@@ -1,4 +1,5 @@
 """What the verbs share: the flags a user typed, checks of numbers, printing, JSON output, the run."""
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,7 @@ def class_label(run: runs.LoadedRun, label: str) -> int:
     """`--label NAME` or `--label K`, checked against the run: it must be class-conditional and know the
     class. A class name (as the data names it, recorded at training time) wins over a number."""
     if not run.model.can(Capability.CONDITIONAL):
-        raise GenlabError(f"--label needs a class-conditional run (train with --conditional); "
-                          f"{run.path} is not one")
+        raise GenlabError(f"--label needs a class-conditional run (train with --conditional); {run.path} is not one")
     classes = run.model.label_count
     names = run.label_names or []
     if label in names:

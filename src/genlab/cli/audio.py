@@ -1,5 +1,6 @@
 """`genlab complete` for sound: continue a .wav clip with a trained WaveNet, the audio analogue of
 image completion (the known samples are kept, the rest is drawn one sample at a time)."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,9 @@ def complete_audio(run: LoadedRun, ns: argparse.Namespace) -> None:
     model = run.model
     rate = model.sample_rate
     path = Path(ns.input)
-    audio, label = load_audio_ref(ns.input, rate, run.config["data"])  # mono at the run's rate; a bad file is a GenlabError naming it
+    audio, label = load_audio_ref(
+        ns.input, rate, run.config["data"]
+    )  # mono at the run's rate; a bad file is a GenlabError naming it
     label = class_label(run, ns.label) if ns.label is not None else label  # --label wins over the clip's own
     labels = {"labels": label} if model.label_count else {}
     keep = len(audio)
@@ -32,12 +35,17 @@ def complete_audio(run: LoadedRun, ns: argparse.Namespace) -> None:
             raise GenlabError(f"--keep-seconds must be above 0, not {ns.keep_seconds}")
         keep = round(ns.keep_seconds * rate)
         if keep > len(audio):
-            raise GenlabError(f"--keep-seconds {ns.keep_seconds:g} is longer than {path} "
-                              f"({len(audio) / rate:.3f} s at {rate} Hz)")
+            raise GenlabError(
+                f"--keep-seconds {ns.keep_seconds:g} is longer than {path} ({len(audio) / rate:.3f} s at {rate} Hz)"
+            )
     seconds = DEFAULT_SECONDS if ns.seconds is None else ns.seconds
     g = torch.Generator(device=model.device).manual_seed(ns.seed)
-    sounds = model.complete(torch.from_numpy(audio[:keep]), seconds, n=ns.n, generator=g,
-                            temperature=ns.temperature, **labels)  # (n, keep + new); a conditional model keeps the clip's label
+    sounds = model.complete(
+        torch.from_numpy(audio[:keep]), seconds, n=ns.n, generator=g, temperature=ns.temperature, **labels
+    )  # (n, keep + new); a conditional model keeps the clip's label
     paths = viz.save_output(sounds, out, sample_rate=rate)
-    print(f"kept {keep / rate:.3f} s of {path.name} and continued it by {seconds:g} s in {ns.n} way(s): "
-          f"{paths[0] if len(paths) == 1 else out}", flush=True)
+    print(
+        f"kept {keep / rate:.3f} s of {path.name} and continued it by {seconds:g} s in {ns.n} way(s): "
+        f"{paths[0] if len(paths) == 1 else out}",
+        flush=True,
+    )

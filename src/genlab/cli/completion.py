@@ -10,6 +10,7 @@ loop as `sample`, keeping every visible pixel exactly as it is in the input. Out
 - a folder: `original.png`, `occluded.png`, `mask.png` (white = hidden), `0000.png`, ... one per
   completion.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,16 +37,24 @@ def write_completions(out: Path, original: torch.Tensor, hidden: torch.Tensor, c
     occluded = occlude(original, hidden)
     suffix = out.suffix.lower()
     if suffix == ".npz":
-        viz.save_npz(out, original=original.numpy(), mask=hidden.numpy(), occluded=occluded.numpy(),
-                     completions=completions.numpy())
+        viz.save_npz(
+            out,
+            original=original.numpy(),
+            mask=hidden.numpy(),
+            occluded=occluded.numpy(),
+            completions=completions.numpy(),
+        )
     elif suffix == ".png":
         cols = min(PER_ROW, len(completions) + 2)
         pictures = torch.cat([original, occluded, completions])
         viz.save_png(viz.image_grid(pictures, nrow=cols, min_side=TILE * cols), out)
     else:
         viz.save_output(completions, out)  # 0000.png, 0001.png, ...
-        for name, image in (("original", original), ("occluded", occluded),
-                            ("mask", hidden[None, None].to(torch.uint8) * 255)):
+        for name, image in (
+            ("original", original),
+            ("occluded", occluded),
+            ("mask", hidden[None, None].to(torch.uint8) * 255),
+        ):
             viz.save_png(viz.image_grid(image, pad=0, min_side=0), out / f"{name}.png")
 
 
@@ -55,8 +64,9 @@ def complete_images(run: LoadedRun, ns: argparse.Namespace) -> None:
         raise GenlabError(f"--out {out}: completions of an image are pictures; write a .png, a .npz or a folder")
     for flag in ("keep_seconds", "seconds"):
         if getattr(ns, flag, None) is not None:
-            raise GenlabError(f"--{flag.replace('_', '-')} is for sound; {run.path} is a {run.config['model']} "
-                              f"run on images")
+            raise GenlabError(
+                f"--{flag.replace('_', '-')} is for sound; {run.path} is a {run.config['model']} run on images"
+            )
     if not (math.isfinite(ns.temperature) and ns.temperature > 0):
         raise GenlabError(f"--temperature must be above 0, not {ns.temperature}")
     model = run.model
@@ -69,9 +79,13 @@ def complete_images(run: LoadedRun, ns: argparse.Namespace) -> None:
         labels = {"labels": class_label(run, ns.label)}
     elif model.can(Capability.CONDITIONAL) and label is not None and label < model.label_count:
         labels = {"labels": label}  # the item's own class
-    completions = model.complete(image, hidden, n=ns.n, generator=g, temperature=ns.temperature,
-                                 **labels)  # (n, C, H, W)
+    completions = model.complete(
+        image, hidden, n=ns.n, generator=g, temperature=ns.temperature, **labels
+    )  # (n, C, H, W)
     write_completions(out, image, hidden, completions)
     shown = h * w - int(hidden.sum())
-    print(f"wrote the original, the occluded input and {ns.n} completion(s) of {ns.input} ({h * w - shown} of "
-          f"{h * w} pixels hidden, {shown} kept exactly) to {out}", flush=True)
+    print(
+        f"wrote the original, the occluded input and {ns.n} completion(s) of {ns.input} ({h * w - shown} of "
+        f"{h * w} pixels hidden, {shown} kept exactly) to {out}",
+        flush=True,
+    )

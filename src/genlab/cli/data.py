@@ -1,4 +1,5 @@
 """`genlab data SPEC`: what a data spec holds, as text and pictures."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,14 +14,26 @@ def cmd_data(ns: argparse.Namespace) -> None:
     from genlab.data.pack_writer import pack_spec
 
     if ns.pack:  # an image folder is read a chunk at a time
-        ns.spec = str(pack_spec(ns.spec, ns.pack, {2, ns.colors or 2}, getattr(ns, "image_size", None),
-                                getattr(ns, "channels", None), ns.seed))
+        ns.spec = str(
+            pack_spec(
+                ns.spec,
+                ns.pack,
+                {2, ns.colors or 2},
+                getattr(ns, "image_size", None),
+                getattr(ns, "channels", None),
+                ns.seed,
+            )
+        )
     if is_pack(ns.spec) and not ns.out:
         return say(describe_pack(ns.spec))  # from its manifest: a pack may not fit in memory
     if ns.out:
         viz.check_output_path(ns.out)
-    data = load_dataset(ns.spec, image_size=getattr(ns, "image_size", None), channels=getattr(ns, "channels", None),
-                        sample_rate=getattr(ns, "sample_rate", None))
+    data = load_dataset(
+        ns.spec,
+        image_size=getattr(ns, "image_size", None),
+        channels=getattr(ns, "channels", None),
+        sample_rate=getattr(ns, "sample_rate", None),
+    )
     palette = Palette.fit(data.train, ns.colors, seed=ns.seed) if ns.colors and data.kind == "image" else None
     say(describe_dataset(data, palette))
     if ns.out:

@@ -1,4 +1,5 @@
 """`genlab evaluate`, `compare` and `demo`: measure runs, side by side in one report."""
+
 from __future__ import annotations
 
 import argparse
@@ -30,19 +31,43 @@ def cmd_evaluate(ns: argparse.Namespace) -> None:
     opts.pop("data", None)
     data = load_dataset(spec, **opts)
     if tuple(data.item_shape) != tuple(run.config["item_shape"]):
-        raise GenlabError(f"{spec} holds items of shape {data.item_shape} but the run was trained on "
-                          f"{tuple(run.config['item_shape'])}; pass --data with matching --image-size/--channels data")
-    test = data.test[:ns.limit] if ns.limit else data.test
+        raise GenlabError(
+            f"{spec} holds items of shape {data.item_shape} but the run was trained on "
+            f"{tuple(run.config['item_shape'])}; pass --data with matching --image-size/--channels data"
+        )
+    test = data.test[: ns.limit] if ns.limit else data.test
     space = named_space("inception", data, run.model.device, ns.resize) if ns.features == "inception" and ns.n else None
     torch.manual_seed(ns.seed)
     picture = Path(ns.out).with_name(Path(ns.out).stem + "_nearest.png")
-    report = {"run": str(run.path), "model": run.config["model"], "data": spec, "split": "test", "step": run.step,
-              **evaluate(run.model, data, test, ns.n, [ns.seed + i for i in range(ns.seeds)], iwae_k=ns.iwae_k,
-                         seed=ns.seed, picture=picture, quiet=ns.quiet, space=space)}
+    report = {
+        "run": str(run.path),
+        "model": run.config["model"],
+        "data": spec,
+        "split": "test",
+        "step": run.step,
+        **evaluate(
+            run.model,
+            data,
+            test,
+            ns.n,
+            [ns.seed + i for i in range(ns.seeds)],
+            iwae_k=ns.iwae_k,
+            seed=ns.seed,
+            picture=picture,
+            quiet=ns.quiet,
+            space=space,
+        ),
+    }
     write_json(ns.out, report)
     say(format_report(report))
-    say(f"wrote {ns.out}" + (f" and {picture} (samples above their nearest training images)"
-                              if "nearest_picture" in report.get("sample_setup", {}) else ""))
+    say(
+        f"wrote {ns.out}"
+        + (
+            f" and {picture} (samples above their nearest training images)"
+            if "nearest_picture" in report.get("sample_setup", {})
+            else ""
+        )
+    )
 
 
 def cmd_compare(ns: argparse.Namespace) -> None:
@@ -62,10 +87,27 @@ def cmd_compare(ns: argparse.Namespace) -> None:
         raise GenlabError("--steps is a budget of its own; give it without --minutes")
     if ns.steps is not None:
         positive("steps", ns.steps, 10_000_000)
-    compare(ns.out, DataConfig(**data_args(ns)), names, run_dirs, minutes=1.0 if ns.minutes is None else ns.minutes,
-            n=ns.n, seeds=ns.seeds, iwae_k=ns.iwae_k, limit=ns.limit, seed=ns.seed, device=ns.device, quiet=ns.quiet,
-            say=say, features=ns.features, resize=ns.resize, threads=ns.threads, jobs=ns.jobs, steps=ns.steps,
-            conditional=ns.conditional)
+    compare(
+        ns.out,
+        DataConfig(**data_args(ns)),
+        names,
+        run_dirs,
+        minutes=1.0 if ns.minutes is None else ns.minutes,
+        n=ns.n,
+        seeds=ns.seeds,
+        iwae_k=ns.iwae_k,
+        limit=ns.limit,
+        seed=ns.seed,
+        device=ns.device,
+        quiet=ns.quiet,
+        say=say,
+        features=ns.features,
+        resize=ns.resize,
+        threads=ns.threads,
+        jobs=ns.jobs,
+        steps=ns.steps,
+        conditional=ns.conditional,
+    )
 
 
 DEMO_FAMILIES = ["pixelrnn", "vae", "gan", "gmm"]
@@ -83,6 +125,8 @@ def demo_shares(jobs: int | None) -> dict[str, float]:
     from genlab.core.jobs import default_slots
 
     return DEMO_SHARES if (jobs or default_slots()) < 2 else DEMO_SHARES_SIDE_BY_SIDE
+
+
 DEMO_OUTPUTS = ("report.html", "metrics.json", "pictures", "runs")  # what `compare` writes into its folder
 
 
@@ -106,18 +150,32 @@ def cmd_demo(ns: argparse.Namespace) -> None:
     staging = out / f".demo-{time.strftime('%Y%m%d-%H%M%S')}"
     shares = demo_shares(ns.jobs)
     budgets = {name: ns.minutes * shares[name] for name in DEMO_FAMILIES}
-    say(f"genlab demo: {', '.join(DEMO_FAMILIES)} on mnist5k, {sum(budgets.values()):g} minute(s) of training in "
-        f"all ({', '.join(f'{name} {m:g}' for name, m in budgets.items())}), then {ns.n} samples each for the figures")
+    say(
+        f"genlab demo: {', '.join(DEMO_FAMILIES)} on mnist5k, {sum(budgets.values()):g} minute(s) of training in "
+        f"all ({', '.join(f'{name} {m:g}' for name, m in budgets.items())}), then {ns.n} samples each for the figures"
+    )
     try:
-        compare(staging, DataConfig(data="mnist5k"), DEMO_FAMILIES, minutes=budgets, n=ns.n, device=ns.device,
-                quiet=ns.quiet, say=say, threads=ns.threads, jobs=ns.jobs)
+        compare(
+            staging,
+            DataConfig(data="mnist5k"),
+            DEMO_FAMILIES,
+            minutes=budgets,
+            n=ns.n,
+            device=ns.device,
+            quiet=ns.quiet,
+            say=say,
+            threads=ns.threads,
+            jobs=ns.jobs,
+        )
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     swap_in_demo(staging, out)
-    say(f"the report: {out / 'report.html'} (open it in a browser); figures in {out / 'metrics.json'}, "
-         f"pictures in {out / 'pictures'}/, the trained runs in {out / 'runs'}/ (use them with sample, "
-         f"complete, interpolate, evaluate and serve)")
+    say(
+        f"the report: {out / 'report.html'} (open it in a browser); figures in {out / 'metrics.json'}, "
+        f"pictures in {out / 'pictures'}/, the trained runs in {out / 'runs'}/ (use them with sample, "
+        f"complete, interpolate, evaluate and serve)"
+    )
 
 
 def recover_demo(out: Path) -> None:
@@ -135,7 +193,7 @@ def recover_demo(out: Path) -> None:
 def swap_in_demo(staging: Path, out: Path) -> None:
     """Move a finished report from `staging` into `out`, each entry by one rename; the previous
     demo's entries wait in a hidden folder until the new ones are in place."""
-    old = out / f".replaced-{staging.name[len('.demo-'):]}"
+    old = out / f".replaced-{staging.name[len('.demo-') :]}"
     old.mkdir()
     for name in DEMO_OUTPUTS:
         if (out / name).exists():

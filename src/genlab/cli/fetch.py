@@ -1,4 +1,5 @@
 """`genlab fetch`: the only verb that downloads (the FID Inception weights, the data sets)."""
+
 from __future__ import annotations
 
 import argparse

@@ -4,6 +4,7 @@ It works like `python -m pytorch_fid A B`: each side is a folder of images, a .n
 data spec with an optional split (`mnist5k:test`, `cifar10:train`; without a split, every item);
 the default space is the FID Inception's pool3 with TF1 resizing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,7 @@ def split_of(text: str) -> tuple[str, str]:
     if tail in SPLITS:
         return head, tail
     if is_known_spec(head) and not is_known_spec(text):
-        raise GenlabError(f"{text}: {head} has no split {tail!r}; use {head}:train, {head}:test or {head} "
-                          f"(every item)")
+        raise GenlabError(f"{text}: {head} has no split {tail!r}; use {head}:train, {head}:test or {head} (every item)")
     return text, "all"
 
 
@@ -80,21 +80,31 @@ def cmd_fid(ns: argparse.Namespace) -> None:
     if ns.features.startswith("domain:"):
         from genlab.data import load_dataset
 
-        channels = (load_dataset(ns.features[len("domain:"):]).item_shape[0],)
+        channels = (load_dataset(ns.features[len("domain:") :]).item_shape[0],)
     for images, text in ((a, ns.a), (b, ns.b)):
         if images.shape[1] not in channels:
-            raise GenlabError(f"{text}: images with {images.shape[1]} channel(s); {ns.features} features take "
-                              f"{' or '.join(map(str, channels))} (--image-size resizes folders; see `genlab data`)")
+            raise GenlabError(
+                f"{text}: images with {images.shape[1]} channel(s); {ns.features} features take "
+                f"{' or '.join(map(str, channels))} (--image-size resizes folders; see `genlab data`)"
+            )
     space = named_space(ns.features, device=resolve_device(ns.device), resize=ns.resize)
     warn_few(space, min(len(a), len(b)))
     fa, fb = space.embed(a), space.embed(b)
-    result = {"fid": fid(fa, fb), "features": space.name, **weights_note(space), "a": ns.a, "b": ns.b,
-              "n_a": len(a), "n_b": len(b)}
+    result = {
+        "fid": fid(fa, fb),
+        "features": space.name,
+        **weights_note(space),
+        "a": ns.a,
+        "b": ns.b,
+        "n_a": len(a),
+        "n_b": len(b),
+    }
     line = f"FID: {result['fid']:.4f}"
     if ns.kid:
         k = kid(fa, fb)
-        result.update(kid=k.mean, kid_std=k.std, kid_subsets={"subsets": k.subsets, "subset_size": k.subset_size,
-                                                              "std_ddof": 1})
+        result.update(
+            kid=k.mean, kid_std=k.std, kid_subsets={"subsets": k.subsets, "subset_size": k.subset_size, "std_ddof": 1}
+        )
         line += f"  KID: {k.mean:.6f} ± {k.std:.6f} (subsets of {k.subset_size})"
     print(f"{line}  ({space.name}; {len(a)} vs {len(b)} images)")
     if ns.out:

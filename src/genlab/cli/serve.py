@@ -1,4 +1,5 @@
 """`genlab serve`: the web page."""
+
 from __future__ import annotations
 
 import argparse

@@ -9,6 +9,7 @@ into one. A job that fails does not stop the others: its exit code and last line
 to stop, then killed; the KeyboardInterrupt then goes on to the caller, who removes what the
 children left half-made.
 """
+
 from __future__ import annotations
 
 import os
@@ -90,9 +91,15 @@ def default_slots() -> int:
     return threads.cores()
 
 
-def run_jobs(jobs: Sequence[Job], slots: int | None = None, say: Callable[[str], None] = print,
-             on_done: Callable[[Result], None] | None = None, poll: float = 0.05,
-             on_start: Callable[[Job], None] | None = None, tick: Callable[[], None] | None = None) -> list[Result]:
+def run_jobs(
+    jobs: Sequence[Job],
+    slots: int | None = None,
+    say: Callable[[str], None] = print,
+    on_done: Callable[[Result], None] | None = None,
+    poll: float = 0.05,
+    on_start: Callable[[Job], None] | None = None,
+    tick: Callable[[], None] | None = None,
+) -> list[Result]:
     """Run `jobs` at most `slots` at once (default: this process's cores), the costliest first;
     returns their results in the order given. `on_start` and `on_done` are called in this thread as
     each starts and ends, `tick` every `poll` seconds between (a caller's progress display)."""
@@ -140,8 +147,16 @@ class _Child:
     @classmethod
     def start(cls, job: Job, slots: int, tell: Callable[[str], None]) -> "_Child":
         env = {**os.environ, threads.SHARING: str(slots), "PYTHONUNBUFFERED": "1", **job.env}
-        process = subprocess.Popen(list(job.argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=env, text=True, errors="replace", bufsize=1)
+        process = subprocess.Popen(
+            list(job.argv),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            text=True,
+            errors="replace",
+            bufsize=1,
+        )
         tail: deque = deque(maxlen=TAIL)
 
         def read() -> None:
@@ -163,8 +178,13 @@ class _Child:
             return None
         self.process.returncode = os.waitstatus_to_exitcode(status)
         self.reader.join(timeout=5)
-        return Result(self.job.name, self.process.returncode, time.monotonic() - self.started,
-                      usage.ru_utime + usage.ru_stime, list(self.tail))
+        return Result(
+            self.job.name,
+            self.process.returncode,
+            time.monotonic() - self.started,
+            usage.ru_utime + usage.ru_stime,
+            list(self.tail),
+        )
 
 
 def _stop(children: list[_Child]) -> None:

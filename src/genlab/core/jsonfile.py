@@ -1,5 +1,6 @@
 """JSON files genlab reads back (a run's config.json, a pack's manifest), bounded before they are
 parsed: their size, and after parsing their nesting depth; every failure is one GenlabError line."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def read_json(path: Path, fix: str, max_bytes: int = MAX_BYTES) -> Any:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise GenlabError(f"{path} is {size:,} bytes, more than the {max_bytes // 2**20} MB such a file can be; {fix}")
+            raise GenlabError(
+                f"{path} is {size:,} bytes, more than the {max_bytes // 2**20} MB such a file can be; {fix}"
+            )
         obj = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         why = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())

@@ -1,6 +1,7 @@
 """Progress for people: a tqdm bar when stderr is a terminal, nothing (the trainer prints an epoch
 line at most every few seconds instead, and the last epoch's) when it goes to a log or a pipe, where
 a bar's redraws would fill the file."""
+
 from __future__ import annotations
 
 import sys

@@ -1,6 +1,7 @@
 """Cached tensors (safetensors files genlab writes for itself: feature networks, the FID Inception
 weights) stored with a SHA-256 of their contents and checked when read: a damaged cache file is
 reported as such (`DamagedFile`), never a parser traceback and never used."""
+
 from __future__ import annotations
 
 import hashlib

@@ -17,6 +17,7 @@ so a resumed run computes with the same count as the run it continues.
 `--threads N` sets it outright; so does OMP_NUM_THREADS in the environment (as for any OpenMP
 program), when --threads is not given.
 """
+
 from __future__ import annotations
 
 import os

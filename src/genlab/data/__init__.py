@@ -2,6 +2,7 @@
 
 See docs/data.md for every spec, its split and the files genlab reads.
 """
+
 from genlab.data.dataset import Dataset, describe_dataset
 from genlab.data.palette import Palette
 from genlab.data.specs import BUILTIN_SPECS, load_dataset

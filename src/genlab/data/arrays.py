@@ -4,6 +4,7 @@ Images: (N, H, W) grey, (N, C, H, W) when axis 1 is 1 or 3, else (N, H, W, C) wi
 Values: integers in 0..255 as they are, bool as 0/255, floats in [0, 1] times 255, floats in
 [0, 255] rounded; the rule is chosen once for train and test together. (N, 2) arrays are points.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,8 +44,10 @@ def _image_values(x: np.ndarray, where: str) -> np.ndarray:
         raise GenlabError(f"{where} holds NaN or infinite values; replace them before loading")
     lo, hi = x.min(), x.max()
     if lo < 0 or hi > 255:
-        raise GenlabError(f"{where} holds values from {lo:g} to {hi:g}; images need integers in 0..255 "
-                          "or floats in [0, 1] or [0, 255], so rescale them")
+        raise GenlabError(
+            f"{where} holds values from {lo:g} to {hi:g}; images need integers in 0..255 "
+            "or floats in [0, 1] or [0, 255], so rescale them"
+        )
     if x.dtype.kind == "f":
         return np.rint(x * 255.0 if hi <= 1.0 else x).astype(np.uint8)
     return x.astype(np.uint8)
@@ -54,8 +57,10 @@ def _labels(y: np.ndarray | None, n: int, where: str) -> np.ndarray | None:
     if y is None:
         return None
     if y.ndim != 1 or y.dtype.kind not in "iu" or len(y) != n:
-        raise GenlabError(f"{where} holds {y.dtype} labels of shape {y.shape}; save one integer label "
-                          f"per image, shape ({n},), or leave the labels out")
+        raise GenlabError(
+            f"{where} holds {y.dtype} labels of shape {y.shape}; save one integer label "
+            f"per image, shape ({n},), or leave the labels out"
+        )
     if len(y) and y.min() < 0:
         raise GenlabError(f"{where} holds negative labels; labels must be 0, 1, 2, ...")
     return y.astype(np.int64)
@@ -76,16 +81,23 @@ def _pick(arrays: dict[str, np.ndarray], path: Path):
         if x_tr in arrays and x_te in arrays:
             if ("y_train" in arrays) != ("y_test" in arrays):
                 raise GenlabError(f"{path} has only one of y_train / y_test; save both or neither")
-            return (arrays[x_tr], arrays[x_te], arrays.get("y_train"), arrays.get("y_test"),
-                    (x_tr, x_te, "y_train", "y_test"))
+            return (
+                arrays[x_tr],
+                arrays[x_te],
+                arrays.get("y_train"),
+                arrays.get("y_test"),
+                (x_tr, x_te, "y_train", "y_test"),
+            )
     for x_key, y_key in (("x", "y"), ("images", "labels")):
         if x_key in arrays:
             return arrays[x_key], None, arrays.get(y_key), None, (x_key, None, y_key, None)
     if len(arrays) == 1:
-        (key, x), = arrays.items()
+        ((key, x),) = arrays.items()
         return x, None, None, None, (key, None, None, None)
-    raise GenlabError(f"{path} holds arrays {sorted(arrays)}; name them x_train/x_test (+ y_train/y_test), "
-                      "train/test, or x / images (+ y / labels)")
+    raise GenlabError(
+        f"{path} holds arrays {sorted(arrays)}; name them x_train/x_test (+ y_train/y_test), "
+        "train/test, or x / images (+ y / labels)"
+    )
 
 
 def _where(path: Path, key: str) -> str:
@@ -103,8 +115,10 @@ def load_array_file(path: Path, spec: str) -> Dataset:
     else:
         test_kind, test = _layout(test, _where(path, keys[1]))
         if test_kind != kind or test.shape[1:] != train.shape[1:]:
-            raise GenlabError(f"{path}: '{keys[0]}' items have shape {train.shape[1:]} but '{keys[1]}' items "
-                              f"have {test.shape[1:]}; save train and test with the same item shape")
+            raise GenlabError(
+                f"{path}: '{keys[0]}' items have shape {train.shape[1:]} but '{keys[1]}' items "
+                f"have {test.shape[1:]}; save train and test with the same item shape"
+            )
         y_test = _labels(y_test, len(test), _where(path, keys[3]))
         note = f"{len(train)} train / {len(test)} test: the file's own '{keys[0]}' and '{keys[1]}' arrays"
     names = None
@@ -116,4 +130,4 @@ def load_array_file(path: Path, spec: str) -> Dataset:
                 raise GenlabError(f"{_where(path, key)} holds NaN or infinite values; replace them")
         return points_dataset(spec, train, test, y_train, y_test, names, note)
     both = _image_values(np.concatenate([train, test]), f"{path}")  # (N_train + N_test, C, H, W)
-    return image_dataset(spec, both[: len(train)], both[len(train):], y_train, y_test, names, note)
+    return image_dataset(spec, both[: len(train)], both[len(train) :], y_train, y_test, names, note)

@@ -10,6 +10,7 @@ WAV files are read with Python's `wave` module: integer PCM, 8-bit (unsigned), 1
 any rate and channel count. A file that is not such a WAV (corrupt or empty header, no channels,
 no frames, float samples, another format) stops the load with a one-line error naming it.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,10 @@ TONE_KINDS = ["note", "chord", "chirp"]
 def check_sample_rate(sample_rate: int | None) -> int:
     rate = DEFAULT_SAMPLE_RATE if sample_rate is None else sample_rate
     if isinstance(rate, bool) or not isinstance(rate, int) or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise GenlabError(f"--sample-rate must be a whole number of Hz between {MIN_SAMPLE_RATE} and "
-                          f"{MAX_SAMPLE_RATE} (got {sample_rate!r})")
+        raise GenlabError(
+            f"--sample-rate must be a whole number of Hz between {MIN_SAMPLE_RATE} and "
+            f"{MAX_SAMPLE_RATE} (got {sample_rate!r})"
+        )
     return rate
 
 
@@ -51,15 +54,18 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
             _check_header(path, channels, width, rate, fh.getnframes())
             raw = fh.readframes(fh.getnframes())
     except EOFError:
-        raise GenlabError(f"{path} is not a readable WAV file (it is empty or its header is cut short); "
-                          "remove it or fix it") from None
+        raise GenlabError(
+            f"{path} is not a readable WAV file (it is empty or its header is cut short); remove it or fix it"
+        ) from None
     except (wave.Error, struct.error, ValueError) as exc:
-        raise GenlabError(f"{path} is not a readable WAV file ({one_line(exc)}); genlab reads integer PCM "
-                          ".wav files (8, 16, 24 or 32-bit): convert it, e.g. with `ffmpeg -i IN -c:a pcm_s16le OUT.wav`") from None
+        raise GenlabError(
+            f"{path} is not a readable WAV file ({one_line(exc)}); genlab reads integer PCM "
+            ".wav files (8, 16, 24 or 32-bit): convert it, e.g. with `ffmpeg -i IN -c:a pcm_s16le OUT.wav`"
+        ) from None
     frames = len(raw) // (width * channels)  # a torn last frame is dropped
     if frames == 0:
         raise GenlabError(f"{path} holds no audio (0 frames); remove it")
-    raw = raw[:frames * width * channels]
+    raw = raw[: frames * width * channels]
     if width == 1:  # 8-bit WAV is unsigned
         ints = np.frombuffer(raw, np.uint8).astype(np.int32) - 128
     elif width == 3:  # 24-bit little-endian: put the three bytes in the top of an int32
@@ -77,12 +83,16 @@ def _check_header(path: Path, channels: int, width: int, rate: int, frames: int)
     if channels < 1:
         raise GenlabError(f"{path} is not a readable WAV file (its header says {channels} channels)")
     if not 1 <= width <= 4 or not FILE_RATES[0] <= rate <= FILE_RATES[1]:
-        raise GenlabError(f"{path} is not a readable WAV file ({8 * width}-bit samples at {rate} Hz); genlab reads "
-                          f"8 to 32-bit PCM at {FILE_RATES[0]} to {FILE_RATES[1]} Hz")
+        raise GenlabError(
+            f"{path} is not a readable WAV file ({8 * width}-bit samples at {rate} Hz); genlab reads "
+            f"8 to 32-bit PCM at {FILE_RATES[0]} to {FILE_RATES[1]} Hz"
+        )
     declared, size = frames * channels * width, path.stat().st_size
     if declared > size:
-        raise GenlabError(f"{path}'s header declares {frames:,} frames ({declared:,} bytes) but the file has "
-                          f"{size:,} bytes; the file is truncated or corrupt: remove it or fix it")
+        raise GenlabError(
+            f"{path}'s header declares {frames:,} frames ({declared:,} bytes) but the file has "
+            f"{size:,} bytes; the file is truncated or corrupt: remove it or fix it"
+        )
 
 
 def load_wav(path: str | Path, sample_rate: int | None = None) -> np.ndarray:
@@ -94,8 +104,10 @@ def load_wav(path: str | Path, sample_rate: int | None = None) -> np.ndarray:
     audio, file_rate = read_wav(path)
     out_bytes = 8 * len(audio) * max(rate, file_rate) // file_rate  # resampling works in float64
     if 4 * out_bytes > memory_bytes():
-        raise GenlabError(f"{path}: {len(audio):,} frames at {file_rate} Hz make {out_bytes // 8:,} samples at {rate} "
-                          "Hz, more than this machine's memory holds; cut the file into parts")
+        raise GenlabError(
+            f"{path}: {len(audio):,} frames at {file_rate} Hz make {out_bytes // 8:,} samples at {rate} "
+            "Hz, more than this machine's memory holds; cut the file into parts"
+        )
     return resample(audio.mean(axis=1), file_rate, rate)
 
 
@@ -150,25 +162,46 @@ def one_second_clips(x: np.ndarray, sample_rate: int) -> np.ndarray:
     """Mono (T,) -> (ceil(T / R), R): consecutive one-second clips, the last padded with zeros."""
     n = max(1, math.ceil(len(x) / sample_rate))
     out = np.zeros(n * sample_rate, np.float32)
-    out[:len(x)] = x
+    out[: len(x)] = x
     return out.reshape(n, sample_rate)  # (n * R,) -> (n, R)
 
 
-def audio_dataset(spec: str, train: np.ndarray, test: np.ndarray, split_note: str,
-                  train_labels: np.ndarray | None = None, test_labels: np.ndarray | None = None,
-                  label_names: list[str] | None = None, files: list[str] | None = None) -> Dataset:
+def audio_dataset(
+    spec: str,
+    train: np.ndarray,
+    test: np.ndarray,
+    split_note: str,
+    train_labels: np.ndarray | None = None,
+    test_labels: np.ndarray | None = None,
+    label_names: list[str] | None = None,
+    files: list[str] | None = None,
+) -> Dataset:
     """Wrap float32 (N, R) one-second clips as an audio Dataset."""
     for x in (train, test):
         assert x.ndim == 2 and x.shape[1] == train.shape[1] and np.isfinite(x).all(), x.shape
     labels = [None if y is None else _tensor(np.asarray(y), np.int64) for y in (train_labels, test_labels)]
-    return Dataset(spec, "audio", _tensor(train, np.float32), _tensor(test, np.float32), labels[0], labels[1],
-                   label_names, split_note, files)
+    return Dataset(
+        spec,
+        "audio",
+        _tensor(train, np.float32),
+        _tensor(test, np.float32),
+        labels[0],
+        labels[1],
+        label_names,
+        split_note,
+        files,
+    )
 
 
 def find_wavs(folder: Path) -> list[Path]:
     """.wav files under folder, sorted by relative path; hidden files and folders are skipped."""
-    found = [p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
-             and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    found = [
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in AUDIO_EXTENSIONS
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
@@ -190,10 +223,14 @@ def load_wav_path(path: Path, spec: str, sample_rate: int | None) -> Dataset:
     if len(files) == 1:
         n = len(clips[0])
         n_test = held_out_count(n) if n > 1 else 0
-        train, test = clips[0][:n - n_test], clips[0][n - n_test:] if n_test else clips[0]
-        note = (f"{len(train)} train / {len(test)} test clips of 1 s: the last {n_test} seconds of {files[0].name} "
-                f"are the test split" if n_test else f"1 train / 1 test clip: the only second of sound {SHARED_ITEM}")
-        return audio_dataset(spec, train, test, note, files=sources[:len(train)] + sources[len(sources) - len(test):])
+        train, test = clips[0][: n - n_test], clips[0][n - n_test :] if n_test else clips[0]
+        note = (
+            f"{len(train)} train / {len(test)} test clips of 1 s: the last {n_test} seconds of {files[0].name} "
+            f"are the test split"
+            if n_test
+            else f"1 train / 1 test clip: the only second of sound {SHARED_ITEM}"
+        )
+        return audio_dataset(spec, train, test, note, files=sources[: len(train)] + sources[len(sources) - len(test) :])
     if _has_split_dirs(path, files):
         is_train = [f.relative_to(path).parts[0].lower() == "train" for f in files]
         train_files = [i for i, t in enumerate(is_train) if t]
@@ -202,8 +239,10 @@ def load_wav_path(path: Path, spec: str, sample_rate: int | None) -> Dataset:
     else:
         train_idx, test_idx, _ = tenth_split(len(files), "files")
         train_files, test_files = sorted(train_idx.tolist()), sorted(test_idx.tolist())
-        why = (f"the last {len(test_files)} of a seed-0 permutation of the {len(files)} .wav files (sorted by path) "
-               "are the test files")
+        why = (
+            f"the last {len(test_files)} of a seed-0 permutation of the {len(files)} .wav files (sorted by path) "
+            "are the test files"
+        )
     train = np.concatenate([clips[i] for i in train_files])
     test = np.concatenate([clips[i] for i in test_files])
     note = f"{len(train)} train / {len(test)} test clips of 1 s: {why}"
@@ -271,5 +310,6 @@ def load_tones(sample_rate: int | None = None) -> Dataset:
     rate = check_sample_rate(sample_rate)
     sounds, labels = tone_sounds(rate)
     train_idx, test_idx, note = tenth_split(len(sounds), "one-second sounds (40 notes, 40 chords, 40 chirps)")
-    return audio_dataset("tones", sounds[train_idx], sounds[test_idx], note, labels[train_idx], labels[test_idx],
-                         TONE_KINDS)
+    return audio_dataset(
+        "tones", sounds[train_idx], sounds[test_idx], note, labels[train_idx], labels[test_idx], TONE_KINDS
+    )

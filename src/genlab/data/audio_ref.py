@@ -1,5 +1,6 @@
 """A sound a user points at: a .wav file, or SPEC:SPLIT:INDEX (e.g. speech:test:3), the clip of a
 data spec together with its class label (what `genlab complete` keeps for a conditional WaveNet)."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Built-in image specs: `digits`, `mnist5k` and `patches:china|flower`, each with a fixed split."""
+
 from __future__ import annotations
 
 import gzip
@@ -24,12 +25,13 @@ def load_digits_spec() -> Dataset:
     images = np.round(bunch.images * 255.0 / 16.0).astype(np.uint8)[:, None]  # (1797, 1, 8, 8)
     n = len(images)
     perm = np.random.default_rng(SPLIT_SEED).permutation(n)
-    train, test = perm[: n - DIGITS_TEST], perm[n - DIGITS_TEST:]
-    note = (f"{n - DIGITS_TEST} train / {DIGITS_TEST} test: the last {DIGITS_TEST} of a seed-{SPLIT_SEED} "
-            f"permutation (numpy default_rng) of scikit-learn's {n} digits are the test split")
+    train, test = perm[: n - DIGITS_TEST], perm[n - DIGITS_TEST :]
+    note = (
+        f"{n - DIGITS_TEST} train / {DIGITS_TEST} test: the last {DIGITS_TEST} of a seed-{SPLIT_SEED} "
+        f"permutation (numpy default_rng) of scikit-learn's {n} digits are the test split"
+    )
     names = [str(i) for i in range(10)]
-    return image_dataset("digits", images[train], images[test], bunch.target[train],
-                         bunch.target[test], names, note)
+    return image_dataset("digits", images[train], images[test], bunch.target[train], bunch.target[test], names, note)
 
 
 def _parse_int_csv(raw: bytes) -> np.ndarray | None:
@@ -78,12 +80,13 @@ def load_mnist5k_spec() -> Dataset:
     pixels, labels = _mnist5k_arrays()
     images = pixels.reshape(-1, 1, 28, 28)  # (5000, 1, 28, 28)
     train, test = stratified_split(labels, lambda n: MNIST5K_TEST_PER_CLASS)
-    note = (f"{len(train)} train / {len(test)} test, stratified: in a seed-{SPLIT_SEED} permutation "
-            f"(numpy default_rng) of the 5000 digits, the first {MNIST5K_TEST_PER_CLASS} of each class "
-            "are the test split; both splits keep the permutation order")
+    note = (
+        f"{len(train)} train / {len(test)} test, stratified: in a seed-{SPLIT_SEED} permutation "
+        f"(numpy default_rng) of the 5000 digits, the first {MNIST5K_TEST_PER_CLASS} of each class "
+        "are the test split; both splits keep the permutation order"
+    )
     names = [str(i) for i in range(10)]
-    return image_dataset("mnist5k", images[train], images[test], labels[train], labels[test],
-                         names, note)
+    return image_dataset("mnist5k", images[train], images[test], labels[train], labels[test], names, note)
 
 
 def load_patches_spec(name: str, size: int | None) -> Dataset:
@@ -98,13 +101,16 @@ def load_patches_spec(name: str, size: int | None) -> Dataset:
     w, h = photo.width // PATCH_DOWNSCALE, photo.height // PATCH_DOWNSCALE
     small = np.asarray(photo.resize((w, h), Image.Resampling.LANCZOS))  # (H, W, 3)
     if size > min(w, h):
-        raise GenlabError(f"patches:{name} crops can be at most {min(w, h)} pixels; "
-                          f"pass a smaller --image-size (got {size})")
+        raise GenlabError(
+            f"patches:{name} crops can be at most {min(w, h)} pixels; pass a smaller --image-size (got {size})"
+        )
     tops = range(0, h - size + 1, PATCH_STRIDE)
     lefts = range(0, w - size + 1, PATCH_STRIDE)
-    crops = np.stack([small[t:t + size, l:l + size] for t in tops for l in lefts])  # (N, S, S, 3)
+    crops = np.stack([small[t : t + size, l : l + size] for t in tops for l in lefts])  # (N, S, S, 3)
     crops = np.ascontiguousarray(crops.transpose(0, 3, 1, 2))  # (N, 3, S, S)
     train, test, note = tenth_split(len(crops), "crops")
-    note += (f"; crops are {size}x{size} every {PATCH_STRIDE} pixels of the photo halved to {w}x{h}, "
-             "so test crops overlap train crops")
+    note += (
+        f"; crops are {size}x{size} every {PATCH_STRIDE} pixels of the photo halved to {w}x{h}, "
+        "so test crops overlap train crops"
+    )
     return image_dataset(f"patches:{name}", crops[train], crops[test], None, None, None, note)

@@ -1,5 +1,6 @@
 """Where genlab keeps what it builds or trains once and reuses: `$GENLAB_CACHE`, by default
 `~/.cache/genlab` (feature networks, Inception weights, fetched data sets, the built-in speech set)."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Loaders work in numpy and hand their arrays to `image_dataset` / `points_dataset`, which turn them
 into torch tensors in the one layout the models see: images uint8 (N, C, H, W), points float32 (N, 2).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -71,9 +72,11 @@ def tenth_split(n: int, what: str) -> tuple[np.ndarray, np.ndarray, str]:
         return np.zeros(1, np.int64), np.zeros(1, np.int64), note
     n_test = held_out_count(n)
     perm = np.random.default_rng(SPLIT_SEED).permutation(n)
-    note = (f"{n - n_test} train / {n_test} test: the last {n_test} of a seed-{SPLIT_SEED} permutation "
-            f"(numpy default_rng) of the {n} {what} are the test split")
-    return perm[: n - n_test], perm[n - n_test:], note
+    note = (
+        f"{n - n_test} train / {n_test} test: the last {n_test} of a seed-{SPLIT_SEED} permutation "
+        f"(numpy default_rng) of the {n} {what} are the test split"
+    )
+    return perm[: n - n_test], perm[n - n_test :], note
 
 
 def stratified_split(labels: np.ndarray, test_count: Callable[[int], int]) -> tuple[np.ndarray, np.ndarray]:
@@ -104,29 +107,59 @@ def labels_tensor(labels: np.ndarray | None) -> torch.Tensor | None:
     return None if labels is None else _tensor(np.asarray(labels), np.int64)
 
 
-def image_dataset(spec: str, train: np.ndarray, test: np.ndarray, train_labels: np.ndarray | None,
-                  test_labels: np.ndarray | None, label_names: list[str] | None, split_note: str,
-                  files: list[str] | None = None) -> Dataset:
+def image_dataset(
+    spec: str,
+    train: np.ndarray,
+    test: np.ndarray,
+    train_labels: np.ndarray | None,
+    test_labels: np.ndarray | None,
+    label_names: list[str] | None,
+    split_note: str,
+    files: list[str] | None = None,
+) -> Dataset:
     """Wrap uint8 (N, C, H, W) arrays as a Dataset."""
     for x in (train, test):
         assert x.dtype == np.uint8 and x.ndim == 4 and x.shape[1] in (1, 3), (x.dtype, x.shape)
-    return Dataset(spec, "image", _tensor(train), _tensor(test), labels_tensor(train_labels),
-                   labels_tensor(test_labels), label_names, split_note, files)
+    return Dataset(
+        spec,
+        "image",
+        _tensor(train),
+        _tensor(test),
+        labels_tensor(train_labels),
+        labels_tensor(test_labels),
+        label_names,
+        split_note,
+        files,
+    )
 
 
-def points_dataset(spec: str, train: np.ndarray, test: np.ndarray, train_labels: np.ndarray | None,
-                   test_labels: np.ndarray | None, label_names: list[str] | None,
-                   split_note: str) -> Dataset:
+def points_dataset(
+    spec: str,
+    train: np.ndarray,
+    test: np.ndarray,
+    train_labels: np.ndarray | None,
+    test_labels: np.ndarray | None,
+    label_names: list[str] | None,
+    split_note: str,
+) -> Dataset:
     """Wrap (N, 2) arrays as a float32 points Dataset."""
-    return Dataset(spec, "points", _tensor(train, np.float32), _tensor(test, np.float32),
-                   labels_tensor(train_labels), labels_tensor(test_labels), label_names, split_note)
+    return Dataset(
+        spec,
+        "points",
+        _tensor(train, np.float32),
+        _tensor(test, np.float32),
+        labels_tensor(train_labels),
+        labels_tensor(test_labels),
+        label_names,
+        split_note,
+    )
 
 
 def check_options(image_size: int | None, channels: int | None) -> None:
-    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int)
-                                   or not 2 <= image_size <= MAX_IMAGE_SIZE):
-        raise GenlabError(f"--image-size must be a whole number between 2 and {MAX_IMAGE_SIZE} "
-                          f"(got {image_size!r})")
+    if image_size is not None and (
+        isinstance(image_size, bool) or not isinstance(image_size, int) or not 2 <= image_size <= MAX_IMAGE_SIZE
+    ):
+        raise GenlabError(f"--image-size must be a whole number between 2 and {MAX_IMAGE_SIZE} (got {image_size!r})")
     if channels is not None and (isinstance(channels, bool) or channels not in (1, 3)):
         raise GenlabError(f"--channels must be 1 (grey) or 3 (RGB) (got {channels!r})")
 
@@ -190,9 +223,11 @@ def _label_summary(ds: Dataset, limit: int = 20) -> str:
 def describe_dataset(ds: Dataset, palette: Palette | None = None) -> str:
     """A few lines for a person: what the spec holds, how it is split, its labels and values."""
     dtype = str(ds.train.dtype).replace("torch.", "")
-    lines = [f"spec: {ds.spec}",
-             f"kind: {ds.kind}, {len(ds.train) + len(ds.test)} items of shape {ds.item_shape} {dtype}",
-             f"split: {ds.split_note}"]
+    lines = [
+        f"spec: {ds.spec}",
+        f"kind: {ds.kind}, {len(ds.train) + len(ds.test)} items of shape {ds.item_shape} {dtype}",
+        f"split: {ds.split_note}",
+    ]
     if ds.train_labels is not None and ds.test_labels is not None:
         lines.append(_label_summary(ds))
     else:
@@ -203,8 +238,10 @@ def describe_dataset(ds: Dataset, palette: Palette | None = None) -> str:
         lines.append(f"values: x in [{lo[0]:.3f}, {hi[0]:.3f}], y in [{lo[1]:.3f}, {hi[1]:.3f}]")
     elif ds.kind == "audio":  # one-second clips at R Hz (see data/audio.py)
         both = torch.cat([ds.train, ds.test])  # (N, R)
-        lines.append(f"values: one-second clips at {ds.item_shape[0]} Hz, min {float(both.min()):.3f}, "
-                     f"max {float(both.max()):.3f}, RMS {float(both.pow(2).mean().sqrt()):.3f} (-1..1)")
+        lines.append(
+            f"values: one-second clips at {ds.item_shape[0]} Hz, min {float(both.min()):.3f}, "
+            f"max {float(both.max()):.3f}, RMS {float(both.pow(2).mean().sqrt()):.3f} (-1..1)"
+        )
     else:
         total = sum(float(x.sum(dtype=torch.float64)) for x in (ds.train, ds.test))
         mean = total / (ds.train.numel() + ds.test.numel())
@@ -212,7 +249,8 @@ def describe_dataset(ds: Dataset, palette: Palette | None = None) -> str:
         hi = max(int(x.max()) for x in (ds.train, ds.test))
         lines.append(f"values: min {lo}, max {hi}, mean {mean:.1f} (0..255)")
     if palette is not None:
-        hexes = " ".join("#" + "".join(f"{v:02x}" for v in (c * 3 if len(c) == 1 else c))
-                         for c in palette.colors.tolist())
+        hexes = " ".join(
+            "#" + "".join(f"{v:02x}" for v in (c * 3 if len(c) == 1 else c)) for c in palette.colors.tolist()
+        )
         lines.append(f"palette: {palette.k} colours: {hexes}")
     return "\n".join(lines)

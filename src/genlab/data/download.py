@@ -11,6 +11,7 @@ server that lies about lengths cannot make the same download fail forever. A ser
 A mirror (`--mirror` or $GENLAB_MIRROR) replaces the host and folder of every URL and keeps the
 file name: an http(s):// URL, a file:// URL or a plain folder path (an offline copy of the files).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,12 +59,15 @@ def check_pinned(path: Path, pinned: Pinned) -> None:
     file that cannot match)."""
     size = path.stat().st_size
     if pinned.size is not None and size != pinned.size:
-        raise GenlabError(f"{path}: {size:,} bytes, but {pinned.name} has {pinned.size:,}; the file is "
-                          f"incomplete or another file")
+        raise GenlabError(
+            f"{path}: {size:,} bytes, but {pinned.name} has {pinned.size:,}; the file is incomplete or another file"
+        )
     found = file_sha256(path)
     if found != pinned.sha256:
-        raise GenlabError(f"{path}: SHA-256 {found} is not the published {pinned.sha256} of {pinned.name}; "
-                          f"the file is damaged or tampered with")
+        raise GenlabError(
+            f"{path}: SHA-256 {found} is not the published {pinned.sha256} of {pinned.name}; "
+            f"the file is damaged or tampered with"
+        )
 
 
 def matches_pinned(path: Path, pinned: Pinned) -> bool:
@@ -82,8 +86,10 @@ def mirror_base(mirror: str | None = None) -> str | Path | None:
         mirror, where = os.environ.get(MIRROR_ENV), f"${MIRROR_ENV}"
     if not mirror:
         return None
-    fix = (f"give an http:// or https:// URL, a file:// URL or a folder holding the files "
-           f"(e.g. {where} https://host/datasets/ or {where} /media/usb/genlab-files)")
+    fix = (
+        f"give an http:// or https:// URL, a file:// URL or a folder holding the files "
+        f"(e.g. {where} https://host/datasets/ or {where} /media/usb/genlab-files)"
+    )
     try:
         parts = urllib.parse.urlsplit(mirror)
         if parts.scheme in ("http", "https"):
@@ -148,12 +154,16 @@ def _part_is_whole(part: Path, pinned: Pinned) -> bool:
 def _copy_local(source: Path, part: Path, pinned: Pinned) -> None:
     """Copy a mirror folder's file (at most the pinned size) into the part."""
     if not source.is_file():
-        raise GenlabError(f"the mirror folder {source.parent} has no {pinned.name}; copy the file there "
-                          f"(it is published at {pinned.url or 'its source'})")
+        raise GenlabError(
+            f"the mirror folder {source.parent} has no {pinned.name}; copy the file there "
+            f"(it is published at {pinned.url or 'its source'})"
+        )
     size = source.stat().st_size
     if pinned.size is not None and size != pinned.size:
-        raise GenlabError(f"{source}: {size:,} bytes, but {pinned.name} has {pinned.size:,}; the mirror's copy is "
-                          f"incomplete or another file")
+        raise GenlabError(
+            f"{source}: {size:,} bytes, but {pinned.name} has {pinned.size:,}; the mirror's copy is "
+            f"incomplete or another file"
+        )
     with open(source, "rb") as src, open(part, "wb") as out:
         while block := src.read(BLOCK):
             out.write(block)
@@ -174,16 +184,26 @@ def _fetch_http(url: str, part: Path, pinned: Pinned, quiet: bool) -> None:
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
         with urllib.request.urlopen(request, timeout=STALL_S) as response:
-            if have and (response.status != 206 or not (response.headers.get("Content-Range") or "").startswith(
-                    f"bytes {have}-")):  # the server ignored the range: take the whole file
+            if have and (
+                response.status != 206 or not (response.headers.get("Content-Range") or "").startswith(f"bytes {have}-")
+            ):  # the server ignored the range: take the whole file
                 have = 0
-            with open(part, "ab" if have else "wb") as out, \
-                    tqdm(total=pinned.size, initial=have, unit="B", unit_scale=True, desc=pinned.name,
-                         disable=quiet, leave=False) as bar:
+            with (
+                open(part, "ab" if have else "wb") as out,
+                tqdm(
+                    total=pinned.size,
+                    initial=have,
+                    unit="B",
+                    unit_scale=True,
+                    desc=pinned.name,
+                    disable=quiet,
+                    leave=False,
+                ) as bar,
+            ):
                 written, window_start, window_bytes = have, time.monotonic(), 0
                 while block := response.read1(BLOCK):
                     if pinned.size is not None and written + len(block) >= pinned.size:
-                        out.write(block[:pinned.size - written])  # the rest is not the file: never stored
+                        out.write(block[: pinned.size - written])  # the rest is not the file: never stored
                         written = pinned.size
                         break
                     out.write(block)
@@ -199,8 +219,10 @@ def _fetch_http(url: str, part: Path, pinned: Pinned, quiet: bool) -> None:
             if written != pinned.size and response.length:  # announced bytes never received: the server hung up
                 raise ConnectionError(f"the connection closed {response.length:,} bytes before the end")
     except _Stalled:
-        raise GenlabError(f"download of {url} stalled (under {STALL_BYTES // 1024} KB in {STALL_S:g} s){_kept(part)}; "
-                          f"a faster mirror (--mirror) may help") from None
+        raise GenlabError(
+            f"download of {url} stalled (under {STALL_BYTES // 1024} KB in {STALL_S:g} s){_kept(part)}; "
+            f"a faster mirror (--mirror) may help"
+        ) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:  # HTTPError is a URLError
         why = getattr(exc, "reason", None) or exc
         if isinstance(why, TimeoutError) or "timed out" in str(why):

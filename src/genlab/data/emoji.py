@@ -21,6 +21,7 @@ keyed by the recipe, the emoji's code points, the SHA-256 of the font and the ve
 FreeType and Raqm; the same files and libraries give the same bytes on every build. Without the font
 or the emoji file the spec stops with the command that installs them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,12 +49,22 @@ DEFAULT_SIZE = 32
 TEST_SHARE = 5  # one in five of each group is test
 SKIN_TONES = range(0x1F3FB, 0x1F400)
 # Unicode's groups (emoji-test.txt's "# group:" lines) -> label names, in the file's order; "Component" is left out
-GROUPS = {"Smileys & Emotion": "smileys", "People & Body": "people", "Animals & Nature": "animals",
-          "Food & Drink": "food", "Travel & Places": "travel", "Activities": "activities", "Objects": "objects",
-          "Symbols": "symbols", "Flags": "flags"}
+GROUPS = {
+    "Smileys & Emotion": "smileys",
+    "People & Body": "people",
+    "Animals & Nature": "animals",
+    "Food & Drink": "food",
+    "Travel & Places": "travel",
+    "Activities": "activities",
+    "Objects": "objects",
+    "Symbols": "symbols",
+    "Flags": "flags",
+}
 LABELS = list(GROUPS.values())
-INSTALL = ("`sudo apt-get install fonts-noto-color-emoji unicode-data` (Debian/Ubuntu) and run again, or point "
-           f"{FONT_ENV} at NotoColorEmoji.ttf and {EMOJI_TEST_ENV} at Unicode's emoji-test.txt")
+INSTALL = (
+    "`sudo apt-get install fonts-noto-color-emoji unicode-data` (Debian/Ubuntu) and run again, or point "
+    f"{FONT_ENV} at NotoColorEmoji.ttf and {EMOJI_TEST_ENV} at Unicode's emoji-test.txt"
+)
 
 
 @dataclass(frozen=True)
@@ -79,8 +90,9 @@ def _readable(path: Path, what: str) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         missing = "is not there" if isinstance(exc, FileNotFoundError) else f"cannot be read ({exc.strerror})"
-        raise GenlabError(f"the emoji set is rendered on this machine from {what}, and {path} {missing}: "
-                          f"install it with {INSTALL}") from None
+        raise GenlabError(
+            f"the emoji set is rendered on this machine from {what}, and {path} {missing}: install it with {INSTALL}"
+        ) from None
 
 
 def parse_emoji_test(text: str) -> list[Emoji]:
@@ -116,8 +128,10 @@ def _font(path: Path):
     try:
         return ImageFont.truetype(str(path), STRIKE)
     except OSError as exc:
-        raise GenlabError(f"{path} is not a colour bitmap emoji font Pillow can draw at {STRIKE} pixels ({exc}); "
-                          f"install Debian's with {INSTALL}") from None
+        raise GenlabError(
+            f"{path} is not a colour bitmap emoji font Pillow can draw at {STRIKE} pixels ({exc}); "
+            f"install Debian's with {INSTALL}"
+        ) from None
 
 
 def render(font, emoji: Emoji, size: int, advance: float) -> np.ndarray | None:
@@ -143,7 +157,7 @@ def render(font, emoji: Emoji, size: int, advance: float) -> np.ndarray | None:
 
 def render_all(font, items: list[Emoji], size: int) -> tuple[np.ndarray, np.ndarray]:
     """(indices of the emoji the font draws, int64 (N,); their images, uint8 (N, 3, size, size))."""
-    advance = font.getlength("\U0001F600")  # grinning face, in every version of the font
+    advance = font.getlength("\U0001f600")  # grinning face, in every version of the font
     drawn = [(i, render(font, e, size, advance)) for i, e in enumerate(items)]
     drawn = [(i, img) for i, img in drawn if img is not None]
     kept = np.array([i for i, _ in drawn], np.int64)
@@ -172,11 +186,20 @@ def cached_set(size: int = DEFAULT_SIZE, items: list[Emoji] | None = None) -> tu
         else:
             why = ""
         if not items:
-            raise GenlabError(f"{emoji_test_path()} lists no emoji as Unicode's emoji-test.txt does{why}; install "
-                              f"Debian's with {INSTALL}")
-    recipe = {"version": VERSION, "size": size, "strike": STRIKE, "square": SQUARE, "background": BACKGROUND,
-              "items": [e.text for e in items], "font": hashlib.sha256(font_bytes).hexdigest(),
-              "libraries": _libraries()}
+            raise GenlabError(
+                f"{emoji_test_path()} lists no emoji as Unicode's emoji-test.txt does{why}; install "
+                f"Debian's with {INSTALL}"
+            )
+    recipe = {
+        "version": VERSION,
+        "size": size,
+        "strike": STRIKE,
+        "square": SQUARE,
+        "background": BACKGROUND,
+        "items": [e.text for e in items],
+        "font": hashlib.sha256(font_bytes).hexdigest(),
+        "libraries": _libraries(),
+    }
     path = cache_dir() / "emoji" / f"emoji-{size}-{len(items)}-{_digest(recipe)}.safetensors"
     try:
         stored = load_file(path)
@@ -187,7 +210,9 @@ def cached_set(size: int = DEFAULT_SIZE, items: list[Emoji] | None = None) -> tu
         pass  # not built yet, or unreadable: (re)built below
     kept, images = render_all(_font(font_file), items, size)
     if not len(kept):
-        raise GenlabError(f"{font_file} draws none of the emoji of {emoji_test_path()}; install Debian's font with {INSTALL}")
+        raise GenlabError(
+            f"{font_file} draws none of the emoji of {emoji_test_path()}; install Debian's font with {INSTALL}"
+        )
     atomic_write_with(path, lambda tmp: save_file({"kept": kept, "images": images}, str(tmp)))
     return path, images, [items[i] for i in kept]
 
@@ -197,8 +222,10 @@ def load_emoji(size: int | None = None) -> Dataset:
     _, images, items = cached_set(DEFAULT_SIZE if size is None else size)
     groups = np.array([e.group for e in items], np.int64)
     train, test = stratified_split(groups, lambda n: (n + TEST_SHARE // 2) // TEST_SHARE)
-    note = (f"{len(train)} train / {len(test)} test, stratified: in a seed-{SPLIT_SEED} permutation (numpy "
-            f"default_rng) of the {len(groups)} emoji, the first fifth (rounded) of each group are the test split; "
-            "both splits keep the permutation order")
+    note = (
+        f"{len(train)} train / {len(test)} test, stratified: in a seed-{SPLIT_SEED} permutation (numpy "
+        f"default_rng) of the {len(groups)} emoji, the first fifth (rounded) of each group are the test split; "
+        "both splits keep the permutation order"
+    )
     files = [items[i].describe() for i in (*train, *test)]
     return image_dataset("emoji", images[train], images[test], groups[train], groups[test], list(LABELS), note, files)

@@ -12,6 +12,7 @@ Estimator") fixed binarization, the one the PixelRNN paper (van den Oord et al. 
 (Burda et al. 2016) report nats on: 50,000 train / 10,000 validation / 10,000 test. The spec's
 train split is the 50,000 and its test split the 10,000 test images (the validation file is kept).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,22 +37,64 @@ def _files(base: str, table: list[tuple[str, int, str]]) -> list[Pinned]:
 
 MNIST_BASE = "https://storage.googleapis.com/cvdf-datasets/mnist/"  # the copy tensorflow-datasets pins
 DATASETS: dict[str, list[Pinned]] = {
-    "mnist": _files(MNIST_BASE, [
-        ("train-images-idx3-ubyte.gz", 9_912_422, "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
-        ("train-labels-idx1-ubyte.gz", 28_881, "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
-        ("t10k-images-idx3-ubyte.gz", 1_648_877, "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
-        ("t10k-labels-idx1-ubyte.gz", 4_542, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6")]),
-    "fashion-mnist": _files("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", [
-        ("train-images-idx3-ubyte.gz", 26_421_880, "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"),
-        ("train-labels-idx1-ubyte.gz", 29_515, "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
-        ("t10k-images-idx3-ubyte.gz", 4_422_102, "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
-        ("t10k-labels-idx1-ubyte.gz", 5_148, "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5")]),
-    "binarized-mnist": _files("http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/", [
-        ("binarized_mnist_train.amat", 78_400_000, "ad693b29f94c14277b095f5238ddefbbdaaae0939789dd2f4f0205278cee3e4d"),
-        ("binarized_mnist_valid.amat", 15_680_000, "1de3d397c40fe8eeb33dafd4099a1f665ec01e96d9be234aaeeac8a34930e2e2"),
-        ("binarized_mnist_test.amat", 15_680_000, "e6687bfea3f820c174f33b7865140b2a2dd2930ef786f35d45795fc193b5ab2c")]),
-    "cifar10": _files("https://www.cs.toronto.edu/~kriz/", [
-        ("cifar-10-binary.tar.gz", 170_052_171, "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd")]),
+    "mnist": _files(
+        MNIST_BASE,
+        [
+            (
+                "train-images-idx3-ubyte.gz",
+                9_912_422,
+                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            ),
+            ("train-labels-idx1-ubyte.gz", 28_881, "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+            (
+                "t10k-images-idx3-ubyte.gz",
+                1_648_877,
+                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            ),
+            ("t10k-labels-idx1-ubyte.gz", 4_542, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+        ],
+    ),
+    "fashion-mnist": _files(
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        [
+            (
+                "train-images-idx3-ubyte.gz",
+                26_421_880,
+                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            ),
+            ("train-labels-idx1-ubyte.gz", 29_515, "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
+            (
+                "t10k-images-idx3-ubyte.gz",
+                4_422_102,
+                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            ),
+            ("t10k-labels-idx1-ubyte.gz", 5_148, "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
+        ],
+    ),
+    "binarized-mnist": _files(
+        "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/",
+        [
+            (
+                "binarized_mnist_train.amat",
+                78_400_000,
+                "ad693b29f94c14277b095f5238ddefbbdaaae0939789dd2f4f0205278cee3e4d",
+            ),
+            (
+                "binarized_mnist_valid.amat",
+                15_680_000,
+                "1de3d397c40fe8eeb33dafd4099a1f665ec01e96d9be234aaeeac8a34930e2e2",
+            ),
+            (
+                "binarized_mnist_test.amat",
+                15_680_000,
+                "e6687bfea3f820c174f33b7865140b2a2dd2930ef786f35d45795fc193b5ab2c",
+            ),
+        ],
+    ),
+    "cifar10": _files(
+        "https://www.cs.toronto.edu/~kriz/",
+        [("cifar-10-binary.tar.gz", 170_052_171, "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd")],
+    ),
 }
 CIFAR_FOLDER = "cifar-10-batches-bin"
 MARKER = ".complete"
@@ -104,16 +147,21 @@ def _unpack_cifar(archive: Path, folder: Path) -> None:
     try:
         try:
             with tarfile.open(archive, "r:gz") as tar:
-                members = [m for m in tar.getmembers() if m.isfile() and m.name.startswith(CIFAR_FOLDER + "/")
-                           and ".." not in Path(m.name).parts]
+                members = [
+                    m
+                    for m in tar.getmembers()
+                    if m.isfile() and m.name.startswith(CIFAR_FOLDER + "/") and ".." not in Path(m.name).parts
+                ]
                 if not members:
-                    raise GenlabError(f"{archive} holds no {CIFAR_FOLDER}/ folder; remove it and run "
-                                      f"`genlab fetch cifar10` again")
+                    raise GenlabError(
+                        f"{archive} holds no {CIFAR_FOLDER}/ folder; remove it and run `genlab fetch cifar10` again"
+                    )
                 safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # Python >= 3.10.12
                 tar.extractall(tmp, members=members, **safe)
         except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-            raise GenlabError(f"{archive} cannot be unpacked ({one_line(exc)}); remove it and run "
-                              f"`genlab fetch cifar10` again") from None
+            raise GenlabError(
+                f"{archive} cannot be unpacked ({one_line(exc)}); remove it and run `genlab fetch cifar10` again"
+            ) from None
         _remove(folder / CIFAR_FOLDER)
         os.replace(tmp / CIFAR_FOLDER, folder / CIFAR_FOLDER)
     finally:
@@ -125,14 +173,18 @@ def load_fetched(name: str) -> Dataset:
     folder = dataset_dir(name)
     if not (folder / MARKER).is_file():
         mb = sum(p.size or 0 for p in DATASETS[name]) / 1e6
-        raise GenlabError(f"{name} is not fetched yet: run `genlab fetch {name}` once ({mb:.0f} MB, verified by "
-                          f"SHA-256; `--mirror URL` for a local copy); genlab never downloads during training")
+        raise GenlabError(
+            f"{name} is not fetched yet: run `genlab fetch {name}` once ({mb:.0f} MB, verified by "
+            f"SHA-256; `--mirror URL` for a local copy); genlab never downloads during training"
+        )
     for pinned in DATASETS[name]:  # the sizes cost nothing to check (the hashes: `genlab fetch`)
         path = folder / pinned.name
         if not path.is_file() or pinned.size is not None and path.stat().st_size != pinned.size:
-            raise GenlabError(f"{path} is missing or not the {pinned.size:,} bytes of {pinned.name}: the cache is "
-                              f"damaged; run `genlab fetch {name}` again (it checks every file and downloads what "
-                              f"is wrong)")
+            raise GenlabError(
+                f"{path} is missing or not the {pinned.size:,} bytes of {pinned.name}: the cache is "
+                f"damaged; run `genlab fetch {name}` again (it checks every file and downloads what "
+                f"is wrong)"
+            )
     if name == "cifar10":
         from genlab.data.cifar import load_cifar_folder
 
@@ -151,14 +203,19 @@ def read_amat(path: Path) -> np.ndarray:
     if len(raw) % (2 * 784):
         raise GenlabError(f"{path}: not lines of 784 binary values")
     values, separators = raw[0::2].reshape(-1, 784), raw[1::2].reshape(-1, 784)
-    if not np.isin(values, (ord("0"), ord("1"))).all() or not (separators[:, :-1] == ord(" ")).all() \
-            or not (separators[:, -1] == ord("\n")).all():
+    if (
+        not np.isin(values, (ord("0"), ord("1"))).all()
+        or not (separators[:, :-1] == ord(" ")).all()
+        or not (separators[:, -1] == ord("\n")).all()
+    ):
         raise GenlabError(f"{path}: not lines of 784 binary values")
     return ((values - ord("0")) * 255).astype(np.uint8).reshape(-1, 1, 28, 28)  # (N, 1, 28, 28)
 
 
 def _binarized_mnist(folder: Path, name: str) -> Dataset:
     train, test = read_amat(folder / "binarized_mnist_train.amat"), read_amat(folder / "binarized_mnist_test.amat")
-    note = (f"{len(train)} train / {len(test)} test: Larochelle & Murray's fixed binarization (its "
-            f"validation file is not used)")
+    note = (
+        f"{len(train)} train / {len(test)} test: Larochelle & Murray's fixed binarization (its "
+        f"validation file is not used)"
+    )
     return image_dataset(name, train, test, None, None, None, note)

@@ -5,6 +5,7 @@ top level is `train/` and `test/` keeps that split; otherwise the last 10% of a 
 permutation are the test split.
 Transparent pixels are composited over white.
 """
+
 from __future__ import annotations
 
 import struct
@@ -20,14 +21,18 @@ from genlab.data.imagefile import open_image, shrink_for
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 GREY_MODES = {"1", "L", "LA", "La", "I", "F"}  # plus every "I;16..." mode and grey-palette "P"
 ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
-_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error,
-               zlib.error)
+_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error, zlib.error)
 
 
 def find_images(folder: Path) -> list[Path]:
     """Image files under folder, sorted by relative path; hidden files and folders (".*") are skipped."""
-    found = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-             and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    found = [
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in IMAGE_EXTENSIONS
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
@@ -123,8 +128,9 @@ def _labels(rel_paths: list[tuple[str, ...]]) -> tuple[np.ndarray | None, list[s
 def _has_split_dirs(folder: Path, files: list[Path]) -> bool:
     """True when every image sits below a top-level train/ or test/ folder, and both have some."""
     tops = [f.relative_to(folder).parts for f in files]
-    return (all(len(parts) > 1 and parts[0].lower() in ("train", "test") for parts in tops)
-            and {parts[0].lower() for parts in tops} == {"train", "test"})
+    return all(len(parts) > 1 and parts[0].lower() in ("train", "test") for parts in tops) and {
+        parts[0].lower() for parts in tops
+    } == {"train", "test"}
 
 
 def check_sizes(folder: Path, files: list[Path], sizes: list[tuple[int, int]]) -> None:
@@ -132,8 +138,10 @@ def check_sizes(folder: Path, files: list[Path], sizes: list[tuple[int, int]]) -
     (w0, h0) = sizes[0]
     for f, (w, h) in zip(files, sizes):
         if (h, w) != (h0, w0):
-            raise GenlabError(f"images in {folder} have different sizes: {files[0]} is {w0}x{h0} but {f} "
-                              f"is {w}x{h}; pass --image-size S to resize them all to SxS")
+            raise GenlabError(
+                f"images in {folder} have different sizes: {files[0]} is {w0}x{h0} but {f} "
+                f"is {w}x{h}; pass --image-size S to resize them all to SxS"
+            )
         if max(h, w) > MAX_IMAGE_SIZE:
             raise _too_large(f, w, h)
 
@@ -156,10 +164,16 @@ def load_image_folder(folder: Path, spec: str, size: int | None, channels: int |
     files, train_idx, test_idx, note, labels, names = folder_plan(folder)
     images = stack_images(folder, files, size, channels)
     order = np.concatenate([train_idx, test_idx])
-    return image_dataset(spec, images[train_idx], images[test_idx],
-                         None if labels is None else labels[train_idx],
-                         None if labels is None else labels[test_idx], names, note,
-                         files=[str(files[i]) for i in order])
+    return image_dataset(
+        spec,
+        images[train_idx],
+        images[test_idx],
+        None if labels is None else labels[train_idx],
+        None if labels is None else labels[test_idx],
+        names,
+        note,
+        files=[str(files[i]) for i in order],
+    )
 
 
 def folder_plan(folder: Path) -> tuple[list[Path], np.ndarray, np.ndarray, str, np.ndarray | None, list[str] | None]:
@@ -167,8 +181,10 @@ def folder_plan(folder: Path) -> tuple[list[Path], np.ndarray, np.ndarray, str, 
     without reading any image."""
     files = find_images(folder)
     if not files:
-        raise GenlabError(f"{folder} holds no image files ({', '.join(IMAGE_EXTENSIONS)}, searched "
-                          "recursively), nor MNIST IDX or CIFAR files; point --data at a folder of images")
+        raise GenlabError(
+            f"{folder} holds no image files ({', '.join(IMAGE_EXTENSIONS)}, searched "
+            "recursively), nor MNIST IDX or CIFAR files; point --data at a folder of images"
+        )
     if _has_split_dirs(folder, files):
         is_train = np.array([f.relative_to(folder).parts[0].lower() == "train" for f in files])
         train_idx, test_idx = np.flatnonzero(is_train), np.flatnonzero(~is_train)

@@ -5,6 +5,7 @@ a folder with the four standard files (train-/t10k- images/labels, MNIST or Fash
 that train/test split. Header: magic 2051 (images: count, rows, cols) or 2049 (labels: count),
 big-endian, then one unsigned byte per value.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -42,26 +43,32 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     header_size = 4 + 4 * dims
     gz = path.name.lower().endswith(".gz")
     try:
-        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
             header = fh.read(header_size)
             if len(header) < header_size:
-                raise GenlabError(f"{path} is only {len(header)} bytes, shorter than an IDX {kind} header; "
-                                  "the file is truncated or not IDX, download it again")
+                raise GenlabError(
+                    f"{path} is only {len(header)} bytes, shorter than an IDX {kind} header; "
+                    "the file is truncated or not IDX, download it again"
+                )
             found = int.from_bytes(header[:4], "big")
             if found != magic:
-                raise GenlabError(f"{path} has magic number {found}, not {magic} (IDX {kind}); "
-                                  f"pass an MNIST-style {kind} file")
-            shape = tuple(int.from_bytes(header[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+                raise GenlabError(
+                    f"{path} has magic number {found}, not {magic} (IDX {kind}); pass an MNIST-style {kind} file"
+                )
+            shape = tuple(int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
             count, on_disk = math.prod(shape), path.stat().st_size
             if not gz and count != on_disk - header_size:
                 _promise(path, on_disk, header_size + count, shape)
             if gz and count > GZIP_MAX_RATIO * on_disk or count > memory_bytes():
-                raise GenlabError(f"{path} declares {' x '.join(map(str, shape))} values ({count:,} bytes), more "
-                                  f"than its {on_disk:,} bytes can hold; the file is corrupt, download it again")
+                raise GenlabError(
+                    f"{path} declares {' x '.join(map(str, shape))} values ({count:,} bytes), more "
+                    f"than its {on_disk:,} bytes can hold; the file is corrupt, download it again"
+                )
             data = fh.read(count + 1)  # one byte more: a file longer than its header says is refused too
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        raise GenlabError(f"{path} cannot be read ({one_line(exc)}); the file is truncated or "
-                          "corrupt, download it again") from exc
+        raise GenlabError(
+            f"{path} cannot be read ({one_line(exc)}); the file is truncated or corrupt, download it again"
+        ) from exc
     if len(data) != count:
         _promise(path, f"{header_size + len(data)}{'+' * (len(data) > count)}", header_size + count, shape)
     if shape[0] == 0:
@@ -70,8 +77,10 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
 
 
 def _promise(path: Path, held, promised: int, shape: tuple[int, ...]):
-    raise GenlabError(f"{path} holds {held} bytes but its header promises {promised} ({' x '.join(map(str, shape))} "
-                      "values); the file is truncated or corrupt, download it again")
+    raise GenlabError(
+        f"{path} holds {held} bytes but its header promises {promised} ({' x '.join(map(str, shape))} "
+        "values); the file is truncated or corrupt, download it again"
+    )
 
 
 def _labels_beside(images: Path) -> Path | None:
@@ -92,8 +101,7 @@ def _pair(images: Path, labels: Path | None) -> tuple[np.ndarray, np.ndarray | N
         return x, None
     y = read_idx(labels, LABELS_MAGIC).astype(np.int64)
     if len(y) != len(x):
-        raise GenlabError(f"{labels} holds {len(y)} labels but {images} holds {len(x)} images; "
-                          "pass matching files")
+        raise GenlabError(f"{labels} holds {len(y)} labels but {images} holds {len(x)} images; pass matching files")
     return x, y
 
 
@@ -106,8 +114,9 @@ def _names(*labels: np.ndarray | None) -> list[str] | None:
 def load_idx_file(path: Path, spec: str) -> Dataset:
     x, y = _pair(path, _labels_beside(path))
     train, test, note = tenth_split(len(x), f"images of {path.name}")
-    return image_dataset(spec, x[train], x[test], None if y is None else y[train],
-                         None if y is None else y[test], _names(y), note)
+    return image_dataset(
+        spec, x[train], x[test], None if y is None else y[train], None if y is None else y[test], _names(y), note
+    )
 
 
 def standard_idx_files(folder: Path) -> dict[tuple[str, str], Path]:
@@ -122,15 +131,20 @@ def standard_idx_files(folder: Path) -> dict[tuple[str, str], Path]:
 
 def load_idx_folder(folder: Path, spec: str) -> Dataset:
     files = standard_idx_files(folder)
-    missing = [f"{split}-{kind}" for split in ("train", "t10k") for kind in ("images", "labels")
-               if (split, kind) not in files]
+    missing = [
+        f"{split}-{kind}" for split in ("train", "t10k") for kind in ("images", "labels") if (split, kind) not in files
+    ]
     if any(k.endswith("images") for k in missing) or len(missing) == 1:
-        raise GenlabError(f"{folder} lacks the MNIST IDX files {', '.join(missing)}; it needs "
-                          "train-images, t10k-images (and both or neither labels) -idx*-ubyte[.gz]")
+        raise GenlabError(
+            f"{folder} lacks the MNIST IDX files {', '.join(missing)}; it needs "
+            "train-images, t10k-images (and both or neither labels) -idx*-ubyte[.gz]"
+        )
     x_tr, y_tr = _pair(files["train", "images"], files.get(("train", "labels")))
     x_te, y_te = _pair(files["t10k", "images"], files.get(("t10k", "labels")))
     if x_tr.shape[1:] != x_te.shape[1:]:
-        raise GenlabError(f"{files['train', 'images']} holds {x_tr.shape[2:]} images but "
-                          f"{files['t10k', 'images']} holds {x_te.shape[2:]}; pass files of one dataset")
+        raise GenlabError(
+            f"{files['train', 'images']} holds {x_tr.shape[2:]} images but "
+            f"{files['t10k', 'images']} holds {x_te.shape[2:]}; pass files of one dataset"
+        )
     note = f"{len(x_tr)} train / {len(x_te)} test: the standard train-* and t10k-* IDX files"
     return image_dataset(spec, x_tr, x_te, y_tr, y_te, _names(y_tr, y_te), note)

@@ -4,6 +4,7 @@ pixel is decoded, and a large image is shrunk cheaply by a whole factor (the JPE
 mode, Pillow's `reduce`) before the exact Lanczos resize, so a 97 KB PNG of 1 x 49,999,999 pixels
 costs nothing and a 40-megapixel photo resized to 28x28 costs little.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,13 +25,19 @@ def check_declared_size(name: str, width: int, height: int, max_pixels: int = MA
     if min(width, height) < 1:
         raise GenlabError(f"{name} declares {width}x{height} pixels; it holds no image: {fix}")
     if max(width, height) > MAX_SIDE:
-        raise GenlabError(f"{name} is {width}x{height} pixels; genlab reads images up to {MAX_SIDE} pixels a side: {fix}")
+        raise GenlabError(
+            f"{name} is {width}x{height} pixels; genlab reads images up to {MAX_SIDE} pixels a side: {fix}"
+        )
     if max(width, height) > MAX_ASPECT * min(width, height):
-        raise GenlabError(f"{name} is {width}x{height} pixels, over {MAX_ASPECT} times longer than wide; "
-                          f"genlab reads images whose longer side is at most {MAX_ASPECT} times the shorter: {fix}")
+        raise GenlabError(
+            f"{name} is {width}x{height} pixels, over {MAX_ASPECT} times longer than wide; "
+            f"genlab reads images whose longer side is at most {MAX_ASPECT} times the shorter: {fix}"
+        )
     if width * height > max_pixels:
-        raise GenlabError(f"{name} is {width}x{height} pixels ({width * height / 1e6:.1f} megapixels); genlab reads "
-                          f"images up to {max_pixels / 1e6:g} megapixels: {fix}")
+        raise GenlabError(
+            f"{name} is {width}x{height} pixels ({width * height / 1e6:.1f} megapixels); genlab reads "
+            f"images up to {max_pixels / 1e6:g} megapixels: {fix}"
+        )
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
 """Single images a user points at: an image file (or an upload), or SPEC:SPLIT:INDEX from a data spec."""
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,9 @@ def load_image_ref(text: str, item_shape: tuple[int, int, int], data_options: di
     return load_labelled_image_ref(text, item_shape, data_options)[0]
 
 
-def load_labelled_image_ref(text: str, item_shape: tuple[int, int, int],
-                            data_options: dict | None = None) -> tuple[torch.Tensor, int | None]:
+def load_labelled_image_ref(
+    text: str, item_shape: tuple[int, int, int], data_options: dict | None = None
+) -> tuple[torch.Tensor, int | None]:
     """As `load_image_ref`, with the item's class label (None for a file or unlabelled data)."""
     c, h, w = item_shape
     match = _REF.match(text)
@@ -36,18 +38,21 @@ def load_labelled_image_ref(text: str, item_shape: tuple[int, int, int],
             raise GenlabError(f"{match['spec']} holds points, not images")
         if not -len(items) <= index < len(items):
             raise GenlabError(f"{text}: index {index} is outside the {match['split']} split (0..{len(items) - 1})")
-        image = items[index:index + 1] if index != -1 else items[-1:]
+        image = items[index : index + 1] if index != -1 else items[-1:]
         if tuple(image.shape[1:]) != (c, h, w):
-            raise GenlabError(f"{text} is {tuple(image.shape[1:])} but the run expects {(c, h, w)}; "
-                              f"pick an item of the run's own data")
+            raise GenlabError(
+                f"{text} is {tuple(image.shape[1:])} but the run expects {(c, h, w)}; "
+                f"pick an item of the run's own data"
+            )
         labels = data.train_labels if match["split"] == "train" else data.test_labels
         return image.clone(), None if labels is None else int(labels[index])
     path = Path(text)
     if not path.is_file():
         parts = text.rsplit(":", 2)
         if len(parts) == 3 and re.fullmatch(r"-?\d+", parts[2]) and parts[0]:
-            raise GenlabError(f"{text}: the split must be train or test, not {parts[1]!r} "
-                              f"(e.g. {parts[0]}:test:{parts[2]})")
+            raise GenlabError(
+                f"{text}: the split must be train or test, not {parts[1]!r} (e.g. {parts[0]}:test:{parts[2]})"
+            )
         raise GenlabError(f"{text} is neither an image file nor SPEC:SPLIT:INDEX (e.g. mnist5k:test:3)")
     return read_image(path, item_shape, str(path)), None
 

@@ -5,6 +5,7 @@ A mask is a bool tensor (H, W), True where a pixel is hidden (and drawn anew by 
 of rows y0..y1-1 (x across, y down, the end excluded, as in PIL's crop box); a mask image must have
 the image's size and hides its light pixels (grey level >= 128: white = hidden).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,9 +24,9 @@ def parse_mask(text: str, height: int, width: int) -> torch.Tensor:
     lies outside the image, has the wrong size, or hides nothing."""
     hidden = torch.zeros(height, width, dtype=torch.bool)
     if text == "bottom":
-        hidden[height // 2:] = True
+        hidden[height // 2 :] = True
     elif text == "right":
-        hidden[:, width // 2:] = True
+        hidden[:, width // 2 :] = True
     elif text.startswith("box:"):
         x0, y0, x1, y1 = _box(text, height, width)
         hidden[y0:y1, x0:x1] = True
@@ -34,22 +35,28 @@ def parse_mask(text: str, height: int, width: int) -> torch.Tensor:
     else:
         raise GenlabError(f"--mask {text!r} is not {KINDS}; e.g. --mask bottom or --mask box:4,4,20,20")
     if not hidden.any():
-        raise GenlabError(f"--mask {text} hides no pixel of the {width}x{height} image, so there is nothing to "
-                          f"complete; hide some pixels (white in a mask image)")
+        raise GenlabError(
+            f"--mask {text} hides no pixel of the {width}x{height} image, so there is nothing to "
+            f"complete; hide some pixels (white in a mask image)"
+        )
     return hidden
 
 
 def _box(text: str, height: int, width: int) -> tuple[int, int, int, int]:
-    parts = text[len("box:"):].split(",")
+    parts = text[len("box:") :].split(",")
     try:
         x0, y0, x1, y1 = (int(p) for p in parts)
     except ValueError:
-        raise GenlabError(f"--mask {text}: a box is box:x0,y0,x1,y1 with four whole numbers, e.g. box:4,4,20,20") from None
+        raise GenlabError(
+            f"--mask {text}: a box is box:x0,y0,x1,y1 with four whole numbers, e.g. box:4,4,20,20"
+        ) from None
     if x1 <= x0 or y1 <= y0:
         raise GenlabError(f"--mask {text} is empty: it needs x0 < x1 and y0 < y1 (the end is excluded)")
     if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
-        raise GenlabError(f"--mask {text} lies outside the {width}x{height} image; keep 0 <= x0 < x1 <= {width} "
-                          f"and 0 <= y0 < y1 <= {height}")
+        raise GenlabError(
+            f"--mask {text} lies outside the {width}x{height} image; keep 0 <= x0 < x1 <= {width} "
+            f"and 0 <= y0 < y1 <= {height}"
+        )
     return x0, y0, x1, y1
 
 
@@ -57,13 +64,16 @@ def _mask_image(path: Path, height: int, width: int) -> torch.Tensor:
     try:
         with Image.open(path) as im:
             if im.size != (width, height):  # from the header, before anything is decoded
-                raise GenlabError(f"--mask {path} is {im.width}x{im.height} but the image is {width}x{height}; "
-                                  f"draw the mask at the image's size")
+                raise GenlabError(
+                    f"--mask {path} is {im.width}x{im.height} but the image is {width}x{height}; "
+                    f"draw the mask at the image's size"
+                )
             im.load()
             grey = np.asarray(im.convert("L"), dtype=np.uint8)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
-        raise GenlabError(f"--mask {path} is not a readable image ({exc.__class__.__name__}); "
-                          f"give a PNG, white = hidden") from None
+        raise GenlabError(
+            f"--mask {path} is not a readable image ({exc.__class__.__name__}); give a PNG, white = hidden"
+        ) from None
     return torch.from_numpy(grey >= 128)
 
 

@@ -5,6 +5,7 @@ claiming shape (10**6, 1000, 1000) ends in a MemoryError. Here the header is par
 are refused (nothing is ever unpickled), and the declared bytes are compared with what the file (or
 the .npz member) really holds and with the machine's memory before anything is allocated.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,11 +42,15 @@ def _header(fh: BinaryIO, where: str) -> tuple[tuple[int, ...], bool, np.dtype]:
         else:
             raise ValueError(f"format version {version[0]}.{version[1]}")
     except (ValueError, EOFError, SyntaxError, TypeError) as exc:
-        raise GenlabError(f"{where} is not a readable .npy array (its header: {' '.join(str(exc).split())}); "
-                          "save it again with numpy.save / numpy.savez") from None
+        raise GenlabError(
+            f"{where} is not a readable .npy array (its header: {' '.join(str(exc).split())}); "
+            "save it again with numpy.save / numpy.savez"
+        ) from None
     if dtype.hasobject:
-        raise GenlabError(f"{where} holds Python objects ({dtype}), which genlab never unpickles; save a numeric "
-                          "(uint8 or float) array")
+        raise GenlabError(
+            f"{where} holds Python objects ({dtype}), which genlab never unpickles; save a numeric "
+            "(uint8 or float) array"
+        )
     return tuple(int(d) for d in shape), bool(fortran), dtype
 
 
@@ -54,11 +59,15 @@ def check_declared(where: str, shape: tuple[int, ...], dtype: np.dtype, availabl
     machine's memory could)."""
     need = math.prod(shape) * dtype.itemsize
     if need != available:
-        raise GenlabError(f"{where} declares a {dtype} array of shape {shape} ({need:,} bytes) but holds {available:,} "
-                          "bytes of data; the file is truncated or corrupt, save it again")
+        raise GenlabError(
+            f"{where} declares a {dtype} array of shape {shape} ({need:,} bytes) but holds {available:,} "
+            "bytes of data; the file is truncated or corrupt, save it again"
+        )
     if need > memory_bytes():
-        raise GenlabError(f"{where} holds a {need / 2**30:,.1f} GiB array, more than this machine's memory; "
-                          "pack it in parts (genlab data FOLDER --pack DIR streams image folders)")
+        raise GenlabError(
+            f"{where} holds a {need / 2**30:,.1f} GiB array, more than this machine's memory; "
+            "pack it in parts (genlab data FOLDER --pack DIR streams image folders)"
+        )
     return need
 
 
@@ -105,14 +114,18 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
                     header = fh.tell()
                 total += check_declared(where, shape, dtype, info.file_size - header)
                 if total > memory_bytes():
-                    raise GenlabError(f"{path} holds {total / 2**30:,.1f} GiB of arrays, more than this machine's "
-                                      "memory; pack the data in parts")
+                    raise GenlabError(
+                        f"{path} holds {total / 2**30:,.1f} GiB of arrays, more than this machine's "
+                        "memory; pack the data in parts"
+                    )
                 with zf.open(info) as fh:
                     _header(fh, where)
                     out[key] = _read_exact(fh, shape, fortran, dtype, where)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, zlib.error) as exc:
-        raise GenlabError(f"{path} is not a readable .npz file ({' '.join(str(exc).split())}); the file is damaged, "
-                          "save it again with numpy.savez") from None
+        raise GenlabError(
+            f"{path} is not a readable .npz file ({' '.join(str(exc).split())}); the file is damaged, "
+            "save it again with numpy.savez"
+        ) from None
     return out
 
 

@@ -14,6 +14,7 @@ and the same for `test`. Shards are plain `.npy` files, read with `np.load(mmap_
 allow_pickle=False)`: nothing in a pack is ever unpickled. This module reads packs;
 genlab.data.pack_writer writes them (atomically: an interrupted pack leaves no DIR).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -75,8 +76,10 @@ class PackedSplit:
                 path = self.folder / s["file"]
                 shape, dtype, fortran, offset = npy_layout(path)  # the header checked against the file first
                 if dtype != np.uint8 or shape != (s["rows"], *self.item_shape) or fortran:
-                    raise GenlabError(f"{path} holds {dtype} {shape}, not the uint8 "
-                                      f"{(s['rows'], *self.item_shape)} its manifest says; pack the data again")
+                    raise GenlabError(
+                        f"{path} holds {dtype} {shape}, not the uint8 "
+                        f"{(s['rows'], *self.item_shape)} its manifest says; pack the data again"
+                    )
                 maps.append(np.memmap(path, np.uint8, "r", offset, shape))
             self._maps = maps
         return self._maps
@@ -127,16 +130,22 @@ class PackedDataset:
         entry = self.manifest["palettes"].get(str(k))
         if entry is None:
             has = ", ".join(map(str, self.palette_sizes())) or "none"
-            raise GenlabError(f"{self.spec} has no palette indices for --colors {k} (it has: {has}); pack the data "
-                              f"again with `genlab data SOURCE --pack DIR --colors {k}`")
+            raise GenlabError(
+                f"{self.spec} has no palette indices for --colors {k} (it has: {has}); pack the data "
+                f"again with `genlab data SOURCE --pack DIR --colors {k}`"
+            )
         if entry["seed"] != seed and not seed_free(k, self.item_shape[0]):
-            raise GenlabError(f"{self.spec}'s {k}-colour palette was fitted with seed {entry['seed']}, not {seed}; "
-                              f"train with --seed {entry['seed']} or pack again with `--colors {k} --seed {seed}`")
+            raise GenlabError(
+                f"{self.spec}'s {k}-colour palette was fitted with seed {entry['seed']}, not {seed}; "
+                f"train with --seed {entry['seed']} or pack again with `--colors {k} --seed {seed}`"
+            )
         return Palette(torch.tensor(entry["colors"], dtype=torch.uint8))
 
     def fingerprint(self) -> str:
         """A short hash of the training images (from their shards' SHA-256s; nothing is read)."""
-        h = hashlib.sha256(json.dumps([self.manifest["item_shape"], self.manifest["splits"]["train"]["images"]]).encode())
+        h = hashlib.sha256(
+            json.dumps([self.manifest["item_shape"], self.manifest["splits"]["train"]["images"]]).encode()
+        )
         return h.hexdigest()[:16]
 
 
@@ -185,8 +194,22 @@ def _shard(entry, what: str) -> dict:
 def _check_layout(m: dict) -> None:
     """Every field of the manifest: its type, its range, and the structure reading relies on (every
     shard of a split but the last holds rows_per_shard rows, so row r sits in shard r // rows_per_shard)."""
-    _fields(m, {"format", "version", "spec", "kind", "item_shape", "split_note", "label_names", "rows_per_shard",
-                "palettes", "splits"}, "the manifest")
+    _fields(
+        m,
+        {
+            "format",
+            "version",
+            "spec",
+            "kind",
+            "item_shape",
+            "split_note",
+            "label_names",
+            "rows_per_shard",
+            "palettes",
+            "splits",
+        },
+        "the manifest",
+    )
     if m["kind"] != "image" or not isinstance(m["spec"], str) or not isinstance(m["split_note"], str):
         raise ValueError("kind, spec or split_note")
     shape = m["item_shape"]
@@ -205,11 +228,18 @@ def _check_layout(m: dict) -> None:
         if k != str(_int(int(k) if k.isdigit() else k, 2, 256, "a palette's size")):
             raise ValueError(f"palette {k!r}")
         _fields(palette, {"colors", "seed"}, f"palette {k}")
-        _int(palette["seed"], -2**63, 2**63 - 1, f"palette {k} seed")
+        _int(palette["seed"], -(2**63), 2**63 - 1, f"palette {k} seed")
         colors = palette["colors"]
-        if not (isinstance(colors, list) and 2 <= len(colors) <= int(k) and all(
-                isinstance(col, list) and len(col) == c and all(_int(v, 0, 255, f"palette {k} colour") == v for v in col)
-                for col in colors)):
+        if not (
+            isinstance(colors, list)
+            and 2 <= len(colors) <= int(k)
+            and all(
+                isinstance(col, list)
+                and len(col) == c
+                and all(_int(v, 0, 255, f"palette {k} colour") == v for v in col)
+                for col in colors
+            )
+        ):
             raise ValueError(f"palette {k} should hold 2 to {k} colours of {c} values 0..255")
     _fields(m["splits"], set(SPLITS), "splits")
     for name in SPLITS:
@@ -234,8 +264,9 @@ def _check_files(folder: Path, manifest: dict) -> None:
     for entry in _entries(manifest):
         path = folder / entry["file"]
         if Path(entry["file"]).name != entry["file"] or not path.is_file() or path.stat().st_size != entry["bytes"]:
-            raise GenlabError(f"{path} is missing or not the {entry['bytes']} bytes the manifest says; "
-                              f"pack the data again")
+            raise GenlabError(
+                f"{path} is missing or not the {entry['bytes']} bytes the manifest says; pack the data again"
+            )
 
 
 def _entries(manifest: dict) -> list[dict]:
@@ -252,8 +283,12 @@ def verify(folder: str | os.PathLike) -> None:
     folder = Path(folder).expanduser()
     manifest = _read_manifest(folder)
     _check_files(folder, manifest)
-    colours = {id(s): len(manifest["palettes"][k]["colors"]) for split in manifest["splits"].values()
-               for k, shards in split["indices"].items() for s in shards}
+    colours = {
+        id(s): len(manifest["palettes"][k]["colors"])
+        for split in manifest["splits"].values()
+        for k, shards in split["indices"].items()
+        for s in shards
+    }
     for entry in _entries(manifest):
         path = folder / entry["file"]
         k = colours.get(id(entry))
@@ -263,14 +298,17 @@ def verify(folder: str | os.PathLike) -> None:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 sha.update(block)
                 if offset is not None and at + len(block) > offset:
-                    top = max(top, int(np.frombuffer(block, np.uint8)[max(0, offset - at):].max()))
+                    top = max(top, int(np.frombuffer(block, np.uint8)[max(0, offset - at) :].max()))
                 at += len(block)
         if sha.hexdigest() != entry["sha256"]:
-            raise GenlabError(f"{path} does not match its SHA-256 in the manifest; "
-                              f"the pack is damaged: pack the data again")
+            raise GenlabError(
+                f"{path} does not match its SHA-256 in the manifest; the pack is damaged: pack the data again"
+            )
         if k is not None and top >= k:
-            raise GenlabError(f"{path} holds palette index {top}, but its palette has {k} colours; the pack is "
-                              f"damaged: pack the data again")
+            raise GenlabError(
+                f"{path} holds palette index {top}, but its palette has {k} colours; the pack is "
+                f"damaged: pack the data again"
+            )
 
 
 def _split(folder: Path, manifest: dict, name: str, k: int | None = None) -> PackedSplit:
@@ -290,8 +328,10 @@ def _labels(folder: Path, entry: dict | None, n: int, classes: int | None) -> to
         raise GenlabError(f"{path} holds {dtype} {shape}, not int64 ({n},); pack the data again")
     labels = read_npy(path)
     if len(labels) and (labels.min() < 0 or classes is not None and labels.max() >= classes):
-        raise GenlabError(f"{path} holds labels from {labels.min()} to {labels.max()}, outside the pack's "
-                          f"{classes} classes; pack the data again")
+        raise GenlabError(
+            f"{path} holds labels from {labels.min()} to {labels.max()}, outside the pack's "
+            f"{classes} classes; pack the data again"
+        )
     return torch.from_numpy(labels)
 
 
@@ -302,10 +342,15 @@ def open_pack(spec: str | os.PathLike) -> PackedDataset:
     _check_files(folder, manifest)
     splits, names = manifest["splits"], manifest["label_names"]
     classes = None if names is None else len(names)
-    return PackedDataset(os.fspath(spec), folder, manifest, _split(folder, manifest, "train"),
-                         _split(folder, manifest, "test"),
-                         _labels(folder, splits["train"]["labels"], splits["train"]["n"], classes),
-                         _labels(folder, splits["test"]["labels"], splits["test"]["n"], classes))
+    return PackedDataset(
+        os.fspath(spec),
+        folder,
+        manifest,
+        _split(folder, manifest, "train"),
+        _split(folder, manifest, "test"),
+        _labels(folder, splits["train"]["labels"], splits["train"]["n"], classes),
+        _labels(folder, splits["test"]["labels"], splits["test"]["n"], classes),
+    )
 
 
 def load_pack(folder: Path, spec: str) -> Dataset:
@@ -314,8 +359,13 @@ def load_pack(folder: Path, spec: str) -> Dataset:
     ds = open_pack(folder)
     images = [split.read(np.arange(len(split))) for split in (ds.train, ds.test)]
     m = ds.manifest
-    return image_dataset(spec, *images, *(None if x is None else x.numpy() for x in (ds.train_labels, ds.test_labels)),
-                         m["label_names"], f"{m['split_note']} (packed from {m['spec']})")
+    return image_dataset(
+        spec,
+        *images,
+        *(None if x is None else x.numpy() for x in (ds.train_labels, ds.test_labels)),
+        m["label_names"],
+        f"{m['split_note']} (packed from {m['spec']})",
+    )
 
 
 def describe_pack(spec: str | os.PathLike) -> str:
@@ -326,13 +376,18 @@ def describe_pack(spec: str | os.PathLike) -> str:
     n = {s: m["splits"][s]["n"] for s in SPLITS}
     size = sum(e["bytes"] for e in _entries(m)) / 2**20
     names = m["label_names"]
-    return "\n".join([
-        f"pack: {spec} (packed from {m['spec']}), {n['train']} train / {n['test']} test images of shape "
-        f"{tuple(m['item_shape'])} uint8, {len(m['splits']['train']['images'])} train shard(s), {size:,.1f} MB",
-        f"split: {m['split_note']}",
-        f"labels: {len(names)} classes ({', '.join(names[:10])}{', ...' if len(names) > 10 else ''})" if names
-        else "labels: none",
-        f"palette indices for --colors {', '.join(m['palettes'])} (fitted with seed "
-        f"{', '.join(sorted({str(p['seed']) for p in m['palettes'].values()}))})" if m["palettes"]
-        else "palette indices: none (PixelRNN, the VAE and the mixture need them: pack with --colors K)",
-        f"train on it with --data {spec}: streamed from disk"])
+    return "\n".join(
+        [
+            f"pack: {spec} (packed from {m['spec']}), {n['train']} train / {n['test']} test images of shape "
+            f"{tuple(m['item_shape'])} uint8, {len(m['splits']['train']['images'])} train shard(s), {size:,.1f} MB",
+            f"split: {m['split_note']}",
+            f"labels: {len(names)} classes ({', '.join(names[:10])}{', ...' if len(names) > 10 else ''})"
+            if names
+            else "labels: none",
+            f"palette indices for --colors {', '.join(m['palettes'])} (fitted with seed "
+            f"{', '.join(sorted({str(p['seed']) for p in m['palettes'].values()}))})"
+            if m["palettes"]
+            else "palette indices: none (PixelRNN, the VAE and the mixture need them: pack with --colors K)",
+            f"train on it with --data {spec}: streamed from disk",
+        ]
+    )

@@ -6,6 +6,7 @@ whole once. Shards are written into a hidden folder beside DIR (`.DIR.PID.tmp`),
 are written, and the folder is renamed into place when the manifest is complete; the hidden
 folders that killed packs left behind are removed by the next pack into the same parent folder.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,10 @@ def check_pack_target(folder: str | os.PathLike) -> Path:
         raise GenlabError(f"{folder} already exists and is not an empty folder; pack into a new folder")
     existing = next((p for p in folder.absolute().parents if p.exists()), None)
     if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise GenlabError(f"cannot create the pack {folder}: {existing or folder.parent} cannot be written to; "
-                          "choose a folder you can write to")
+        raise GenlabError(
+            f"cannot create the pack {folder}: {existing or folder.parent} cannot be written to; "
+            "choose a folder you can write to"
+        )
     return folder
 
 
@@ -102,8 +105,15 @@ class PackWriter:
     manifest, and moves the folder into place. Use it as a context manager: an exception removes
     the temporary folder."""
 
-    def __init__(self, folder: str | os.PathLike, spec: str, item_shape: tuple[int, ...], split_note: str,
-                 label_names: list[str] | None, shard_bytes: int = SHARD_BYTES):
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        spec: str,
+        item_shape: tuple[int, ...],
+        split_note: str,
+        label_names: list[str] | None,
+        shard_bytes: int = SHARD_BYTES,
+    ):
         self.folder = check_pack_target(folder)
         remove_stale_temps(self.folder.parent)
         self.tmp = self.folder.parent / f".{self.folder.name}.{os.getpid()}.tmp"  # mkdir: the umask's permissions
@@ -112,14 +122,23 @@ class PackWriter:
             self.folder.parent.mkdir(parents=True, exist_ok=True)
             self.tmp.mkdir()
         except OSError as exc:
-            raise GenlabError(f"cannot create the pack {self.folder} ({exc.strerror or exc}); choose a folder you "
-                              f"can write to") from None
+            raise GenlabError(
+                f"cannot create the pack {self.folder} ({exc.strerror or exc}); choose a folder you can write to"
+            ) from None
         self.item_shape = tuple(item_shape)
         self.rows = max(1, shard_bytes // int(np.prod(self.item_shape)))
-        self.manifest = {"format": FORMAT, "version": VERSION, "spec": spec, "kind": "image",
-                         "item_shape": list(self.item_shape), "split_note": split_note, "label_names": label_names,
-                         "rows_per_shard": self.rows, "palettes": {},
-                         "splits": {s: {"n": 0, "images": [], "indices": {}, "labels": None} for s in SPLITS}}
+        self.manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "spec": spec,
+            "kind": "image",
+            "item_shape": list(self.item_shape),
+            "split_note": split_note,
+            "label_names": label_names,
+            "rows_per_shard": self.rows,
+            "palettes": {},
+            "splits": {s: {"n": 0, "images": [], "indices": {}, "labels": None} for s in SPLITS},
+        }
         self.pending: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
         self.labels: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
 
@@ -141,7 +160,7 @@ class PackWriter:
 
     def _flush(self, split: str) -> None:
         whole = np.concatenate(self.pending[split])  # (n, C, H, W), at most one shard and a chunk
-        shard, rest = whole[:self.rows], whole[self.rows:]
+        shard, rest = whole[: self.rows], whole[self.rows :]
         self.pending[split] = [rest] if len(rest) else []
         entry = self.manifest["splits"][split]
         entry["images"].append(_save(self.tmp, f"{split}-{len(entry['images']):05d}.npy", shard))
@@ -180,8 +199,13 @@ class PackWriter:
         return self.folder
 
 
-def write_pack(data: Dataset, folder: str | os.PathLike, colors: Iterable[int] = (2,), seed: int = 0,
-               shard_bytes: int = SHARD_BYTES) -> Path:
+def write_pack(
+    data: Dataset,
+    folder: str | os.PathLike,
+    colors: Iterable[int] = (2,),
+    seed: int = 0,
+    shard_bytes: int = SHARD_BYTES,
+) -> Path:
     """Pack an in-memory image Dataset, with palette indices for each K in `colors` (fitted on the
     training images with `seed`, as `genlab train` fits them)."""
     if data.kind != "image":
@@ -225,13 +249,23 @@ class _PixelStats:
             distinct, counts = np.unique(self.sample, return_counts=True)
             if len(distinct) <= k:  # rare colours the sample missed
                 distinct, counts = every, self.counts[every]
-        colors = distinct[:, None] if self.grey else np.stack([distinct >> 16, (distinct >> 8) & 255, distinct & 255], 1)
+        colors = (
+            distinct[:, None] if self.grey else np.stack([distinct >> 16, (distinct >> 8) & 255, distinct & 255], 1)
+        )
         return Palette(torch.from_numpy(fit_distinct(colors.astype(np.uint8), counts, k, seed)))
 
 
-def pack_image_folder(folder: Path, out: str | os.PathLike, spec: str, size: int | None, channels: int | None,
-                      colors: Iterable[int] = (2,), seed: int = 0, chunk: int = 2048,
-                      shard_bytes: int = SHARD_BYTES) -> Path:
+def pack_image_folder(
+    folder: Path,
+    out: str | os.PathLike,
+    spec: str,
+    size: int | None,
+    channels: int | None,
+    colors: Iterable[int] = (2,),
+    seed: int = 0,
+    chunk: int = 2048,
+    shard_bytes: int = SHARD_BYTES,
+) -> Path:
     """Pack a folder of images `chunk` files at a time: the same items, split, labels and palettes as
     `write_pack(load_dataset(folder))`, without holding the images in memory."""
     files, train_idx, test_idx, note, labels, names = folder_plan(folder)
@@ -248,7 +282,7 @@ def pack_image_folder(folder: Path, out: str | os.PathLike, spec: str, size: int
     with bar, PackWriter(out, spec, (c, h, w), note, names, shard_bytes) as writer:
         for split, idx in (("train", train_idx), ("test", test_idx)):
             for start in range(0, len(idx), chunk):
-                part = idx[start:start + chunk]
+                part = idx[start : start + chunk]
                 images = stack_images(folder, [files[i] for i in part], size, c)  # (n, c, h, w)
                 writer.add(split, images, None if labels is None else labels[part])
                 if split == "train" and stats is not None:
@@ -259,8 +293,14 @@ def pack_image_folder(folder: Path, out: str | os.PathLike, spec: str, size: int
         return writer.close(palettes, seed)
 
 
-def pack_spec(spec: str, out: str | os.PathLike, colors: Iterable[int] = (2,), image_size: int | None = None,
-              channels: int | None = None, seed: int = 0) -> Path:
+def pack_spec(
+    spec: str,
+    out: str | os.PathLike,
+    colors: Iterable[int] = (2,),
+    image_size: int | None = None,
+    channels: int | None = None,
+    seed: int = 0,
+) -> Path:
     """`genlab data SPEC --pack OUT`: an image folder is read chunk by chunk, any other spec loaded whole."""
     from genlab.data.specs import is_image_folder, load_dataset
 

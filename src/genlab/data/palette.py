@@ -4,6 +4,7 @@
 grey level (identity), any other K is a seeded k-means palette of the training pixels. A palette
 family given no `--colors` takes 2 on grey images and COLOUR_DEFAULT on RGB ones.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,13 +32,19 @@ def check_k(k: int) -> None:
 
 
 def _check_images(images: torch.Tensor, channels: int | None = None) -> None:
-    if (not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4
-            or images.shape[1] not in (1, 3)):
+    if (
+        not isinstance(images, torch.Tensor)
+        or images.dtype != torch.uint8
+        or images.ndim != 4
+        or images.shape[1] not in (1, 3)
+    ):
         got = (images.dtype, tuple(images.shape)) if isinstance(images, torch.Tensor) else type(images)
         raise GenlabError(f"a palette needs uint8 images of shape (N, C, H, W) with C 1 or 3 (got {got})")
     if channels is not None and images.shape[1] != channels:
-        raise GenlabError(f"the images have {images.shape[1]} channels but the palette has {channels}; "
-                          f"convert them with --channels {channels}")
+        raise GenlabError(
+            f"the images have {images.shape[1]} channels but the palette has {channels}; "
+            f"convert them with --channels {channels}"
+        )
 
 
 def _luma_order(colors: np.ndarray) -> np.ndarray:
@@ -92,10 +99,16 @@ class Palette:
 
     def __init__(self, colors: torch.Tensor):
         colors = torch.as_tensor(colors)
-        if (colors.dtype != torch.uint8 or colors.ndim != 2 or colors.shape[1] not in (1, 3)
-                or not 2 <= colors.shape[0] <= 256):
-            raise GenlabError("palette colours must be uint8 (K, C) with K in 2..256 and C 1 or 3 "
-                              f"(got {colors.dtype} {tuple(colors.shape)}); refit the palette")
+        if (
+            colors.dtype != torch.uint8
+            or colors.ndim != 2
+            or colors.shape[1] not in (1, 3)
+            or not 2 <= colors.shape[0] <= 256
+        ):
+            raise GenlabError(
+                "palette colours must be uint8 (K, C) with K in 2..256 and C 1 or 3 "
+                f"(got {colors.dtype} {tuple(colors.shape)}); refit the palette"
+            )
         self.colors = colors
 
     @property
@@ -155,9 +168,9 @@ class Palette:
         step = max(1, CHUNK_BYTES // (4 * self.k))
         out = torch.empty(len(pixels), dtype=torch.int64, device=pixels.device)
         for start in range(0, len(pixels), step):
-            x = pixels[start:start + step].float()  # (M, 3)
+            x = pixels[start : start + step].float()  # (M, 3)
             dist = torch.addmm(sq_norms, x, colors.T, alpha=-2)  # (M, K): |c|^2 - 2 x.c
-            out[start:start + step] = dist.argmin(1)
+            out[start : start + step] = dist.argmin(1)
         return out
 
     def decode(self, indices: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """`load_dataset(spec)`: a built-in name or a path -> Dataset, then --image-size / --channels."""
+
 from __future__ import annotations
 
 import os
@@ -7,16 +8,33 @@ from pathlib import Path
 from genlab.core.errors import GenlabError
 from genlab.data.dataset import Dataset, check_options, finish_images
 
-BUILTIN_SPECS = ("digits", "mnist5k", "toy:rings", "toy:gmm8", "toy:grid25", "toy:spiral",
-                 "toy:swissroll", "patches:china", "patches:flower", "emoji", "tones", "speech", "speech:voice")
+BUILTIN_SPECS = (
+    "digits",
+    "mnist5k",
+    "toy:rings",
+    "toy:gmm8",
+    "toy:grid25",
+    "toy:spiral",
+    "toy:swissroll",
+    "patches:china",
+    "patches:flower",
+    "emoji",
+    "tones",
+    "speech",
+    "speech:voice",
+)
 FETCHED_SPECS = ("mnist", "fashion-mnist", "binarized-mnist", "cifar10")  # after `genlab fetch NAME`
-ACCEPTED_PATHS = ("a folder of .png/.jpg/.jpeg/.bmp/.gif/.webp images, a .npz or .npy file, "
-                  "MNIST IDX files (-idx3-ubyte, .gz or not), a CIFAR-10/100 folder, or .wav sound (a file or a folder)")
+ACCEPTED_PATHS = (
+    "a folder of .png/.jpg/.jpeg/.bmp/.gif/.webp images, a .npz or .npy file, "
+    "MNIST IDX files (-idx3-ubyte, .gz or not), a CIFAR-10/100 folder, or .wav sound (a file or a folder)"
+)
 
 
 def _unknown(spec: str, why: str) -> GenlabError:
-    return GenlabError(f"{spec} {why}; use a built-in spec ({', '.join(BUILTIN_SPECS)}), a fetched one "
-                       f"({', '.join(FETCHED_SPECS)}: `genlab fetch NAME`) or {ACCEPTED_PATHS}")
+    return GenlabError(
+        f"{spec} {why}; use a built-in spec ({', '.join(BUILTIN_SPECS)}), a fetched one "
+        f"({', '.join(FETCHED_SPECS)}: `genlab fetch NAME`) or {ACCEPTED_PATHS}"
+    )
 
 
 def is_known_spec(spec: str) -> bool:
@@ -28,8 +46,9 @@ def is_known_spec(spec: str) -> bool:
     return bool(spec) and Path(spec).expanduser().exists()
 
 
-def _load_path(path: Path, spec: str, image_size: int | None, channels: int | None,
-               sample_rate: int | None = None) -> Dataset:
+def _load_path(
+    path: Path, spec: str, image_size: int | None, channels: int | None, sample_rate: int | None = None
+) -> Dataset:
     from genlab.data import arrays, audio, cifar, folder, idx, pack
 
     if path.is_dir():
@@ -58,12 +77,18 @@ def is_image_folder(path: Path) -> bool:
     """True for a folder `_load_path` reads as a folder of image files (not CIFAR, IDX, sound or a pack)."""
     from genlab.data import audio, cifar, idx, pack
 
-    return (path.is_dir() and not pack.is_pack(path) and not cifar.is_cifar_folder(path)
-            and not idx.standard_idx_files(path) and not audio.is_audio_folder(path))
+    return (
+        path.is_dir()
+        and not pack.is_pack(path)
+        and not cifar.is_cifar_folder(path)
+        and not idx.standard_idx_files(path)
+        and not audio.is_audio_folder(path)
+    )
 
 
-def load_dataset(spec: str, image_size: int | None = None, channels: int | None = None,
-                 sample_rate: int | None = None) -> Dataset:
+def load_dataset(
+    spec: str, image_size: int | None = None, channels: int | None = None, sample_rate: int | None = None
+) -> Dataset:
     """Load a data spec (see docs/data.md) with its fixed train/test split.
 
     image_size resizes every image to image_size x image_size (for patches:* it is the crop size,
@@ -74,34 +99,44 @@ def load_dataset(spec: str, image_size: int | None = None, channels: int | None 
     check_options(image_size, channels)
     if spec == "digits":
         from genlab.data.builtin import load_digits_spec
+
         ds = load_digits_spec()
     elif spec == "mnist5k":
         from genlab.data.builtin import load_mnist5k_spec
+
         ds = load_mnist5k_spec()
     elif spec in FETCHED_SPECS:
         from genlab.data.fetch import load_fetched
+
         ds = load_fetched(spec)
     elif spec.startswith("toy:"):
         from genlab.data.toy import load_toy_spec
-        return load_toy_spec(spec[len("toy:"):])
+
+        return load_toy_spec(spec[len("toy:") :])
     elif spec == "tones":
         from genlab.data.audio import load_tones
+
         return load_tones(sample_rate)
     elif spec == "speech" or spec.startswith("speech:"):
         from genlab.data.speech import load_speech
+
         return load_speech(spec, sample_rate)
     elif spec == "emoji":
         from genlab.data.emoji import load_emoji
+
         ds = load_emoji(image_size)
     elif spec.startswith("patches:"):
         from genlab.data.builtin import load_patches_spec
-        ds = load_patches_spec(spec[len("patches:"):], image_size)
+
+        ds = load_patches_spec(spec[len("patches:") :], image_size)
     else:
         path = Path(spec).expanduser()
         head, _, tail = spec.rpartition(":")
         if not path.exists() and head and is_known_spec(head):
-            raise GenlabError(f"{spec}: {head} has no part {tail!r}; give {head} itself (the commands that read "
-                              f"one split take {head}:train or {head}:test)")
+            raise GenlabError(
+                f"{spec}: {head} has no part {tail!r}; give {head} itself (the commands that read "
+                f"one split take {head}:train or {head}:test)"
+            )
         if not spec or not path.exists():
             raise _unknown(spec or "''", "is neither a built-in spec nor an existing path")
         ds = _load_path(path, spec, image_size, channels, sample_rate)

@@ -4,6 +4,7 @@ log-mel spectrograms (triangular filters evenly spaced on the HTK mel scale, 259
 Frames are taken without padding: a sound of T samples has 1 + (T - n_fft) // hop frames (none
 when it is shorter than one frame).
 """
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,9 @@ def mel_filterbank(n_fft: int, sample_rate: int, n_mels: int = 40) -> torch.Tens
     return torch.clamp(torch.minimum(rise, fall), min=0.0)
 
 
-def log_mel(x: torch.Tensor, sample_rate: int, n_mels: int = 40, frame_seconds: float = 0.032,
-            hop_seconds: float = 0.010) -> torch.Tensor:
+def log_mel(
+    x: torch.Tensor, sample_rate: int, n_mels: int = 40, frame_seconds: float = 0.032, hop_seconds: float = 0.010
+) -> torch.Tensor:
     """Sounds (B, T) -> log-mel spectrograms in dB, (B, F, n_mels): 32 ms Hann frames every 10 ms."""
     n_fft = 2 ** math.ceil(math.log2(frame_seconds * sample_rate))
     power = power_spectrogram(x, n_fft, max(1, round(hop_seconds * sample_rate)))  # (B, F, K)

@@ -22,6 +22,7 @@ Fallback, not built in: the pip package `espeakng-loader` bundles the espeak-ng 
 driven through ctypes; it is deterministic only after `espeak_ng_SetRandSeed(0)` and speaks at
 22.05 kHz (see docs/data.md).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,9 +52,11 @@ RMS_RATES = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3)  # rms ignores the pitch target: six 
 LABELLINGS = {"speech": "word", "speech:voice": "voice"}
 MARGIN_SECONDS, QUIET_SHARE, PEAK = 0.03, 0.02, 0.7
 TEST_PER_WORD = 3
-INSTALL = ("the speech set is made on this machine by the offline speech synthesizer flite, which is not "
-           "installed: install it (Debian/Ubuntu: `sudo apt-get install flite`, macOS: `brew install flite`) "
-           "and run again")
+INSTALL = (
+    "the speech set is made on this machine by the offline speech synthesizer flite, which is not "
+    "installed: install it (Debian/Ubuntu: `sudo apt-get install flite`, macOS: `brew install flite`) "
+    "and run again"
+)
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,9 @@ def utterances(words: tuple[str, ...] = WORDS) -> list[Utterance]:
     out = []
     for word in words:
         for voice in VOICES:
-            variants = ([(r, None) for r in RMS_RATES] if voice == "rms"
-                        else [(r, p) for r in RATES for p in PITCHES[voice]])
+            variants = (
+                [(r, None) for r in RMS_RATES] if voice == "rms" else [(r, p) for r in RATES for p in PITCHES[voice]]
+            )
             out.extend(Utterance(word, voice, rate, pitch) for rate, pitch in variants)
     return out
 
@@ -99,7 +103,7 @@ def trim_and_scale(x: np.ndarray) -> np.ndarray:
         raise GenlabError("flite wrote a silent utterance; check the flite installation")
     loud = np.flatnonzero(np.abs(x) > QUIET_SHARE * peak)
     margin = round(MARGIN_SECONDS * SYNTH_RATE)
-    part = x[max(0, loud[0] - margin):loud[-1] + 1 + margin][:SYNTH_RATE]
+    part = x[max(0, loud[0] - margin) : loud[-1] + 1 + margin][:SYNTH_RATE]
     return np.round(part.astype(np.float64) * (PEAK / peak) * 32767).astype(np.int16)
 
 
@@ -108,14 +112,16 @@ def synthesize(binary: str, utterance: Utterance, folder: Path, index: int) -> n
     path = folder / f"{index:04d}.wav"
     done = subprocess.run([binary, *utterance.flite_args(), "-o", str(path)], capture_output=True, check=False)
     if done.returncode != 0 or not path.is_file():
-        raise GenlabError(f"flite could not speak {utterance.describe()!r} ({done.stderr.decode(errors='replace')[:200]!r})")
+        raise GenlabError(
+            f"flite could not speak {utterance.describe()!r} ({done.stderr.decode(errors='replace')[:200]!r})"
+        )
     audio, rate = read_wav(path)
     mono = audio.mean(axis=1)
     if rate != SYNTH_RATE:
         mono = resample(mono, rate, SYNTH_RATE)
     clip = np.zeros(SYNTH_RATE, np.int16)
     word = trim_and_scale(mono)
-    clip[:len(word)] = word
+    clip[: len(word)] = word
     return clip
 
 
@@ -138,8 +144,12 @@ def cached_set(words: tuple[str, ...] = WORDS) -> tuple[Path, np.ndarray, list[U
 
     items = utterances(words)
     binary = flite()
-    recipe = {"version": VERSION, "rate": SYNTH_RATE, "items": [u.flite_args() for u in items],
-              "trim": [MARGIN_SECONDS, QUIET_SHARE, PEAK]}
+    recipe = {
+        "version": VERSION,
+        "rate": SYNTH_RATE,
+        "items": [u.flite_args() for u in items],
+        "trim": [MARGIN_SECONDS, QUIET_SHARE, PEAK],
+    }
     name = f"speech-{len(items)}-{_digest(recipe)}"  # the set; then the flite that made it
     folder = cache_dir() / "speech"
     if binary is None:  # a set cached by an earlier flite can still be used
@@ -167,12 +177,17 @@ def split_by_word(items: list[Utterance]) -> tuple[np.ndarray, np.ndarray, str]:
     seed-0 generator, are the test split."""
     rng = np.random.default_rng(SPLIT_SEED)
     words = sorted({u.word for u in items}, key=[u.word for u in items].index)
-    test = sorted(int(i) for w in words
-                  for i in rng.choice([i for i, u in enumerate(items) if u.word == w], TEST_PER_WORD, replace=False))
+    test = sorted(
+        int(i)
+        for w in words
+        for i in rng.choice([i for i, u in enumerate(items) if u.word == w], TEST_PER_WORD, replace=False)
+    )
     train = sorted(set(range(len(items))) - set(test))
-    note = (f"{len(train)} train / {len(test)} test utterances: {TEST_PER_WORD} of each word's "
-            f"{len(items) // len(words)} (voices, rates, pitches), drawn by a seed-{SPLIT_SEED} numpy generator, "
-            f"are the test split")
+    note = (
+        f"{len(train)} train / {len(test)} test utterances: {TEST_PER_WORD} of each word's "
+        f"{len(items) // len(words)} (voices, rates, pitches), drawn by a seed-{SPLIT_SEED} numpy generator, "
+        f"are the test split"
+    )
     return np.array(train), np.array(test), note
 
 
@@ -183,8 +198,10 @@ def spec_words(spec: str) -> tuple[str, ...]:
     words = tuple(w.strip() for w in spec.split(":", 1)[1].split(","))
     unknown = [w for w in words if w not in WORDS]
     if unknown or len(set(words)) != len(words) or len(words) < 2:
-        raise GenlabError(f"{spec}: give `speech`, `speech:voice` or `speech:` with two or more different words "
-                          f"from {', '.join(WORDS)}, comma-separated (e.g. speech:yes,no)")
+        raise GenlabError(
+            f"{spec}: give `speech`, `speech:voice` or `speech:` with two or more different words "
+            f"from {', '.join(WORDS)}, comma-separated (e.g. speech:yes,no)"
+        )
     return words
 
 

@@ -4,6 +4,7 @@ gmm8 and grid25 are the usual GAN mode-coverage benchmarks (Metz et al. 2017, "U
 Srivastava et al. 2017, "VEEGAN"): `toy_modes` gives their centres and std so a metric can count
 the modes a model covers.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,7 +37,7 @@ _MODES = {"gmm8": _gmm8_modes, "grid25": _grid25_modes}
 
 def toy_modes(name: str) -> tuple[torch.Tensor, float] | None:
     """(centres float32 (M, 2), std) for "gmm8" / "grid25" (with or without "toy:"), else None."""
-    key = name[len("toy:"):] if name.startswith("toy:") else name
+    key = name[len("toy:") :] if name.startswith("toy:") else name
     if key not in _MODES:
         return None
     centres, std = _MODES[key]()
@@ -91,13 +92,15 @@ _LABEL_NAMES = {
 
 def load_toy_spec(name: str) -> Dataset:
     if name not in _SAMPLERS:
-        raise GenlabError(f"unknown toy set 'toy:{name}'; use one of: "
-                          + ", ".join(f"toy:{n}" for n in TOY_NAMES))
+        raise GenlabError(f"unknown toy set 'toy:{name}'; use one of: " + ", ".join(f"toy:{n}" for n in TOY_NAMES))
     rng = np.random.default_rng(TOY_SEED)
     points, labels = _SAMPLERS[name](rng, TOY_TRAIN + TOY_TEST)
-    note = (f"{TOY_TRAIN} train / {TOY_TEST} test: {TOY_TRAIN + TOY_TEST} seed-{TOY_SEED} draws, "
-            f"the first {TOY_TRAIN} train and the last {TOY_TEST} test")
+    note = (
+        f"{TOY_TRAIN} train / {TOY_TEST} test: {TOY_TRAIN + TOY_TEST} seed-{TOY_SEED} draws, "
+        f"the first {TOY_TRAIN} train and the last {TOY_TEST} test"
+    )
     y_train = None if labels is None else labels[:TOY_TRAIN]
     y_test = None if labels is None else labels[TOY_TRAIN:]
-    return points_dataset(f"toy:{name}", points[:TOY_TRAIN], points[TOY_TRAIN:], y_train, y_test,
-                          _LABEL_NAMES.get(name), note)
+    return points_dataset(
+        f"toy:{name}", points[:TOY_TRAIN], points[TOY_TRAIN:], y_train, y_test, _LABEL_NAMES.get(name), note
+    )

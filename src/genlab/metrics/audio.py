@@ -14,6 +14,7 @@
   drawn for class k that it assigns to class k says how well the model says the asked word (over
   all samples, and per class under the data's name for it).
 """
+
 from __future__ import annotations
 
 import math
@@ -79,7 +80,7 @@ class SoundClassifier:
 
     def features(self, clips: torch.Tensor) -> np.ndarray:
         """Sounds (N, T) -> features (N, (SEGMENTS + 2) * 40), each sound cut or padded to `length`."""
-        clips = torch.nn.functional.pad(clips.double(), (0, max(0, self.length - clips.shape[1])))[:, :self.length]
+        clips = torch.nn.functional.pad(clips.double(), (0, max(0, self.length - clips.shape[1])))[:, : self.length]
         spec = log_mel(clips, self.sample_rate)  # (N, F, 40)
         parts = [part.mean(1) for part in spec.tensor_split(SEGMENTS, dim=1)]  # SEGMENTS x (N, 40)
         return torch.cat([*parts, spec.mean(1), spec.std(1)], 1).numpy()
@@ -107,8 +108,9 @@ def classifier_for(data: Dataset) -> SoundClassifier:
 
 
 @torch.no_grad()
-def audio_report(model, data: Dataset, test: torch.Tensor, n: int, seed: int = 0,
-                 seconds: float = EVAL_SECONDS) -> dict:
+def audio_report(
+    model, data: Dataset, test: torch.Tensor, n: int, seed: int = 0, seconds: float = EVAL_SECONDS
+) -> dict:
     """Sound figures of `model`'s samples (min(n, MAX_SOUNDS) sounds of `seconds`) against the
     test clips `test` (N, R) of `data`."""
     rate = model.sample_rate
@@ -116,10 +118,15 @@ def audio_report(model, data: Dataset, test: torch.Tensor, n: int, seed: int = 0
     g = torch.Generator(device=model.device).manual_seed(seed)
     labels = torch.arange(count) % model.label_count if model.label_count else None
     samples = model.sample(count, generator=g, seconds=seconds, labels=labels).cpu()  # (count, S)
-    report = {"sounds": count, "sound_seconds": seconds,
-              "spectral_flatness": spectral_flatness(samples), "spectral_flatness_test": spectral_flatness(test),
-              "log_mel_distance_db": log_mel_distance(samples, test, rate),
-              "rms": loudness(samples), "rms_test": loudness(test)}
+    report = {
+        "sounds": count,
+        "sound_seconds": seconds,
+        "spectral_flatness": spectral_flatness(samples),
+        "spectral_flatness_test": spectral_flatness(test),
+        "log_mel_distance_db": log_mel_distance(samples, test, rate),
+        "rms": loudness(samples),
+        "rms_test": loudness(test),
+    }
     if labels is not None and data.train_labels is not None and data.test_labels is not None:
         classifier = classifier_for(data)
         report["classifier_test_accuracy"] = classifier.accuracy(data.test, data.test_labels)
@@ -128,6 +135,9 @@ def audio_report(model, data: Dataset, test: torch.Tensor, n: int, seed: int = 0
         report["recognised_as_asked"] = float(hits.mean())
         report["recognised_chance"] = 1 / model.label_count
         names = data.label_names or []
-        report["recognised_by_class"] = {(names[k] if k < len(names) else str(k)): float(hits[asked == k].mean())
-                                         for k in range(model.label_count) if (asked == k).any()}
+        report["recognised_by_class"] = {
+            (names[k] if k < len(names) else str(k)): float(hits[asked == k].mean())
+            for k in range(model.label_count)
+            if (asked == k).any()
+        }
     return report

@@ -9,6 +9,7 @@ For a class-conditional model, `asked_class_figures` reads samples drawn for kno
 classifier's mean confidence p(asked | x) that each is the class it was asked for, and the share
 whose top class is that class (chance: 1 / classes), overall and per class.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,12 @@ def class_probabilities(space: FeatureSpace, images: torch.Tensor, batch_size: i
     if not has_classifier(space):
         raise ValueError(f"{space.name} has no classifier head (a data set with class labels has one)")
     device = next(net.parameters()).device
-    return torch.cat([net.head(net(images[i:i + batch_size].to(device))).softmax(1).cpu()
-                      for i in range(0, len(images), batch_size)]).double()
+    return torch.cat(
+        [
+            net.head(net(images[i : i + batch_size].to(device))).softmax(1).cpu()
+            for i in range(0, len(images), batch_size)
+        ]
+    ).double()
 
 
 def classifier_scores(probabilities: torch.Tensor) -> dict[str, float]:
@@ -53,6 +58,12 @@ def asked_class_figures(probabilities: torch.Tensor, asked: torch.Tensor, names:
     for k in asked.unique().tolist():
         mine = asked == k
         by_class[names[k] if k < len(names) else str(k)] = {
-            "confidence": float(confidence[mine].mean()), "recognised": float(hits[mine].mean()), "n": int(mine.sum())}
-    return {"asked_confidence": float(confidence.mean()), "recognised_as_asked": float(hits.mean()),
-            "asked_by_class": by_class}
+            "confidence": float(confidence[mine].mean()),
+            "recognised": float(hits[mine].mean()),
+            "n": int(mine.sum()),
+        }
+    return {
+        "asked_confidence": float(confidence.mean()),
+        "recognised_as_asked": float(hits.mean()),
+        "asked_by_class": by_class,
+    }

@@ -5,6 +5,7 @@ Sample figures are computed for each of several sampling seeds and reported as
 `seed`). Every sample figure compares `n` samples with the reference (test) items in the named
 feature space; the memorization figures also use the training split (see `memorization`).
 """
+
 from __future__ import annotations
 
 import statistics
@@ -28,8 +29,11 @@ MIN_ITEMS = K_DC + 1  # k-NN figures need more than k items per set
 
 
 def summary(values: list[float]) -> dict:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "values": values}
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "values": values,
+    }
 
 
 @torch.no_grad()
@@ -38,9 +42,14 @@ def draw(model: GenerativeModel, n: int, seed: int, batch_size: int = 500) -> to
     class-conditional model's sample i is asked for class i mod classes (`asked_classes`)."""
     g = torch.Generator(device=model.device).manual_seed(seed)
     asked = asked_classes(model, n)
-    return torch.cat([model.sample(min(batch_size, n - i), generator=g,
-                                   **({} if asked is None else {"labels": asked[i:i + batch_size]})).cpu()
-                      for i in range(0, n, batch_size)])
+    return torch.cat(
+        [
+            model.sample(
+                min(batch_size, n - i), generator=g, **({} if asked is None else {"labels": asked[i : i + batch_size]})
+            ).cpu()
+            for i in range(0, n, batch_size)
+        ]
+    )
 
 
 def asked_classes(model: GenerativeModel, n: int) -> torch.Tensor | None:
@@ -75,9 +84,16 @@ def samples_apply(model: GenerativeModel, data: Dataset) -> str | None:
     return None
 
 
-def sample_report(model: GenerativeModel, data: Dataset, reference: torch.Tensor, n: int, seeds: list[int],
-                  space: FeatureSpace | None = None, picture: str | Path | None = None,
-                  quiet: bool = True) -> dict:
+def sample_report(
+    model: GenerativeModel,
+    data: Dataset,
+    reference: torch.Tensor,
+    n: int,
+    seeds: list[int],
+    space: FeatureSpace | None = None,
+    picture: str | Path | None = None,
+    quiet: bool = True,
+) -> dict:
     """Sample figures of `model` against `reference` (test items of `data`), one value per seed.
     picture: where to draw the first seed's samples beside their nearest training images."""
     if min(n, len(reference), len(data.train)) < MIN_ITEMS:
@@ -95,8 +111,11 @@ def sample_report(model: GenerativeModel, data: Dataset, reference: torch.Tensor
     for i, seed in enumerate(seeds):
         samples = draw(model, n, seed)
         fake = space.embed(samples)
-        figures = {"fid": fid(real, fake), "kid": kid(real, fake, seed=seed, warn=i == 0).mean,
-                   **prdc(real, fake, k_pr=K_PR, k_dc=K_DC)}
+        figures = {
+            "fid": fid(real, fake),
+            "kid": kid(real, fake, seed=seed, warn=i == 0).mean,
+            **prdc(real, fake, k_pr=K_PR, k_dc=K_DC),
+        }
         if has_classifier(space):  # the data's classifier: how clearly each sample is one of its classes
             figures["confidence"] = classifier_scores(class_probabilities(space, samples))["confidence"]
         if model.label_count:
@@ -109,29 +128,55 @@ def sample_report(model: GenerativeModel, data: Dataset, reference: torch.Tensor
                 save_nearest_picture(samples, train_seen, index, picture)
         for k, v in figures.items():
             values.setdefault(k, []).append(v)
-    about = {"n": n, "seeds": seeds, "reference": f"{len(reference)} test items of {data.spec}",
-             "k": {"precision_recall": K_PR, "density_coverage": K_DC},
-             "kid_subsets": {"subsets": 100, "subset_size": kid_subset_size(len(reference), n), "std_ddof": 1},
-             "memorization": "nn_ratio = median distance of samples to their nearest training item / the same "
-                             "for test items (1 healthy, 0 copying); copy_share = share of samples at most as "
-                             "far from the training set as the closest test item; pixels: Euclidean in [0, 1] "
-                             "pixel values, features: in the feature space; palette models are compared with "
-                             "training and test images drawn in their palette"}
+    about = {
+        "n": n,
+        "seeds": seeds,
+        "reference": f"{len(reference)} test items of {data.spec}",
+        "k": {"precision_recall": K_PR, "density_coverage": K_DC},
+        "kid_subsets": {"subsets": 100, "subset_size": kid_subset_size(len(reference), n), "std_ddof": 1},
+        "memorization": "nn_ratio = median distance of samples to their nearest training item / the same "
+        "for test items (1 healthy, 0 copying); copy_share = share of samples at most as "
+        "far from the training set as the closest test item; pixels: Euclidean in [0, 1] "
+        "pixel values, features: in the feature space; palette models are compared with "
+        "training and test images drawn in their palette",
+    }
     if picture is not None and images:
         about["nearest_picture"] = str(picture)
-    conventions = (f"precision/recall k={K_PR} (inside: <= radius), density/coverage k={K_DC} (inside: < radius); "
-                   f"KID over 100 subsets of {about['kid_subsets']['subset_size']}")
-    asked = {"asked_by_class": {name: {k: statistics.fmean(d[k] for d in per_seed) for k in per_seed[0]}
-                                   for name, per_seed in by_class.items()},
-             "asked_classes": "sample i of every seed is asked for class i mod classes; confidence = the data "
-                              "classifier's mean p(asked class | sample), recognised = share whose top class is "
-                              f"the asked one (chance 1/{model.label_count}); per class: mean over seeds"} if by_class else {}
-    return {"features": space.name, **weights_note(space), "metric_settings": conventions, "sample_setup": about,
-            **{k: summary(v) for k, v in values.items()}, **asked}
+    conventions = (
+        f"precision/recall k={K_PR} (inside: <= radius), density/coverage k={K_DC} (inside: < radius); "
+        f"KID over 100 subsets of {about['kid_subsets']['subset_size']}"
+    )
+    asked = (
+        {
+            "asked_by_class": {
+                name: {k: statistics.fmean(d[k] for d in per_seed) for k in per_seed[0]}
+                for name, per_seed in by_class.items()
+            },
+            "asked_classes": "sample i of every seed is asked for class i mod classes; confidence = the data "
+            "classifier's mean p(asked class | sample), recognised = share whose top class is "
+            f"the asked one (chance 1/{model.label_count}); per class: mean over seeds",
+        }
+        if by_class
+        else {}
+    )
+    return {
+        "features": space.name,
+        **weights_note(space),
+        "metric_settings": conventions,
+        "sample_setup": about,
+        **{k: summary(v) for k, v in values.items()},
+        **asked,
+    }
 
 
-def _asked_figures(model: GenerativeModel, data: Dataset, space: FeatureSpace, samples: torch.Tensor,
-                   by_class: dict[str, list[dict]], quiet: bool) -> dict[str, float]:
+def _asked_figures(
+    model: GenerativeModel,
+    data: Dataset,
+    space: FeatureSpace,
+    samples: torch.Tensor,
+    by_class: dict[str, list[dict]],
+    quiet: bool,
+) -> dict[str, float]:
     """A class-conditional model's samples as the data's classifier reads them: the overall figures
     (returned) and each class's (appended to `by_class`); {} where the data has no classifier."""
     from genlab.metrics.classifier import asked_class_figures
@@ -151,14 +196,25 @@ def _asked_figures(model: GenerativeModel, data: Dataset, space: FeatureSpace, s
     return found
 
 
-def evaluate(model: GenerativeModel, data: Dataset, test: torch.Tensor, n: int, seeds: list[int],
-             iwae_k: int = 100, seed: int = 0, picture: str | Path | None = None, quiet: bool = True,
-             space: FeatureSpace | None = None) -> dict:
+def evaluate(
+    model: GenerativeModel,
+    data: Dataset,
+    test: torch.Tensor,
+    n: int,
+    seeds: list[int],
+    iwae_k: int = 100,
+    seed: int = 0,
+    picture: str | Path | None = None,
+    quiet: bool = True,
+    space: FeatureSpace | None = None,
+) -> dict:
     """Likelihood figures (when the model has them), model-specific extras and sample figures."""
     why_not = samples_apply(model, data) if n > 0 else "--n 0"
     if why_not is None and min(n, len(test), len(data.train)) < MIN_ITEMS:  # refused before any work
-        raise GenlabError(f"sample figures need at least {MIN_ITEMS} samples, test and training items "
-                          f"(--n {n}, {len(test)} test, {len(data.train)} train); raise --n or --limit")
+        raise GenlabError(
+            f"sample figures need at least {MIN_ITEMS} samples, test and training items "
+            f"(--n {n}, {len(test)} test, {len(data.train)} train); raise --n or --limit"
+        )
     report = likelihood_report(model, test, iwae_k=iwae_k, seed=seed, quiet=quiet)
     report.update(model.extra_figures(data, seed=seed))
     if why_not is None:

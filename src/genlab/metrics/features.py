@@ -15,6 +15,7 @@ most 32x32 first. 2-D point sets need no network: their feature space is the poi
 
 The standard FID space, Inception-v3's pool3, is `--features inception` (see `inception.py`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,6 +39,7 @@ MAX_SIDE = 32  # larger images are area-downsampled to this
 STEPS, BATCH, SEED = 600, 64, 0
 TRAININGS = 0  # how many feature networks this process trained (tests check the cache with it)
 
+
 def work_size(h: int, w: int) -> tuple[int, int]:
     scale = max(h, w) / MAX_SIDE
     return (h, w) if scale <= 1 else (max(1, round(h / scale)), max(1, round(w / scale)))
@@ -51,11 +53,17 @@ class FeatureNet(nn.Module):
         self.size, self.autoencoder = size, autoencoder
         first_stride = 2 if min(size) >= 16 else 1  # keep the detail of tiny images
         self.trunk = nn.Sequential(
-            nn.Conv2d(channels, 16, 3, stride=first_stride, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(),  # (B, 64*4*4)
-            nn.Linear(64 * 16, WIDTH), nn.ReLU())
+            nn.Conv2d(channels, 16, 3, stride=first_stride, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),  # (B, 64*4*4)
+            nn.Linear(64 * 16, WIDTH),
+            nn.ReLU(),
+        )
         self.head = nn.Linear(WIDTH, outputs)
         self.register_buffer("scale", torch.ones(()))  # set after training: mean ‖f‖²/D = 1 on the train split
 
@@ -85,8 +93,12 @@ class FeatureSpace:
         if self.net is None:
             return items.to(torch.float32)
         device = next(self.net.parameters()).device
-        return torch.cat([self.net.features(items[i:i + self.batch_size].to(device)).cpu()
-                          for i in range(0, len(items), self.batch_size)])
+        return torch.cat(
+            [
+                self.net.features(items[i : i + self.batch_size].to(device)).cpu()
+                for i in range(0, len(items), self.batch_size)
+            ]
+        )
 
 
 def feature_space(data: Dataset, device: torch.device | str = "cpu", quiet: bool = True) -> FeatureSpace:
@@ -151,7 +163,7 @@ def _steps(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor | None, q
         g = torch.Generator().manual_seed(SEED)
         for p in net.parameters():  # re-initialise from the seed so the cache key fixes the weights
             if p.dim() > 1:
-                nn.init.kaiming_uniform_(p, a=5 ** 0.5, generator=g)
+                nn.init.kaiming_uniform_(p, a=5**0.5, generator=g)
             else:
                 nn.init.zeros_(p)
         opt = torch.optim.Adam(net.parameters(), lr=2e-3)

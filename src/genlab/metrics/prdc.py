@@ -23,6 +23,7 @@ that give the radius (so with samples = the real set and no duplicates, density 
 All four figures depend on the set sizes: compare them at equal numbers of samples and reference
 items.
 """
+
 from __future__ import annotations
 
 import torch
@@ -31,7 +32,7 @@ CHUNK = 1024
 # Bound on the error of a float32 squared distance from torch.cdist relative to ‖a‖² + ‖b‖² (the
 # matrix-product form loses about D·2^-24 of that; the centring, sqrt and squaring a few ulps more):
 # pairs nearer than SLACK_PER_DIM·(D + 8)·(‖a‖² + ‖b‖²) to a radius are recomputed exactly.
-SLACK_PER_DIM = 2.0 ** -21
+SLACK_PER_DIM = 2.0**-21
 EXACT_DIMS = 32  # up to this many dimensions: exact differences, not ‖a‖² + ‖b‖² − 2aᵀb
 
 
@@ -43,8 +44,9 @@ def distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cdist(a, b, compute_mode=mode)
 
 
-def nearest(queries: torch.Tensor, items: torch.Tensor, k: int = 1, exclude_self: bool = False,
-            chunk: int = CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
+def nearest(
+    queries: torch.Tensor, items: torch.Tensor, k: int = 1, exclude_self: bool = False, chunk: int = CHUNK
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Distances (Q, k) and indices (Q, k) of each query's k nearest items, nearest first.
     exclude_self: `queries` is `items` and an item is not its own neighbour. The k distances found
     are recomputed from exact differences, so an exact copy is at distance 0."""
@@ -52,7 +54,7 @@ def nearest(queries: torch.Tensor, items: torch.Tensor, k: int = 1, exclude_self
     items, queries = items.float() - centre, queries.float() - centre
     dists, idxs = [], []
     for start in range(0, len(queries), chunk):
-        q = queries[start:start + chunk]
+        q = queries[start : start + chunk]
         d = distances(q, items)  # (chunk, N)
         if exclude_self:
             rows = torch.arange(len(d), device=d.device)
@@ -83,8 +85,9 @@ def kth_squared_radii(real: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return r2.max(1).values  # (N,)
 
 
-def strictly_inside(d: torch.Tensor, fake: torch.Tensor, real: torch.Tensor, r2: torch.Tensor,
-                    real_norms: torch.Tensor) -> torch.Tensor:
+def strictly_inside(
+    d: torch.Tensor, fake: torch.Tensor, real: torch.Tensor, r2: torch.Tensor, real_norms: torch.Tensor
+) -> torch.Tensor:
     """Naeem et al.'s ball test Y_j ∈ B(X_i, NND_k(X_i)) ⇔ ‖Y_j − X_i‖ < NND_k(X_i), decided exactly:
     d (M, N) float32 cdist distances screen the pairs; those within its error bound of a radius are
     recomputed from fake (M, D) and real (N, D) (float64, centred alike) with
@@ -95,13 +98,12 @@ def strictly_inside(d: torch.Tensor, fake: torch.Tensor, real: torch.Tensor, r2:
     rows, cols = torch.nonzero((d2 - r2[None]).abs() <= slack, as_tuple=True)
     batch = 64 * CHUNK
     for s in range(0, len(rows), batch):  # near ties: recompute exactly, a batch of pairs at a time
-        i, j = rows[s:s + batch], cols[s:s + batch]
+        i, j = rows[s : s + batch], cols[s : s + batch]
         inside[i, j] = squared_pair_distances(fake[i], real[j]) < r2[j]
     return inside
 
 
-def prdc(real: torch.Tensor, fake: torch.Tensor, k_pr: int = 3, k_dc: int = 5,
-         chunk: int = CHUNK) -> dict[str, float]:
+def prdc(real: torch.Tensor, fake: torch.Tensor, k_pr: int = 3, k_dc: int = 5, chunk: int = CHUNK) -> dict[str, float]:
     """precision, recall (k = k_pr, `<=` radius) and density, coverage (k = k_dc, `<` radius) of
     fake (M, D) against real (N, D)."""
     if min(len(real), len(fake)) <= max(k_pr, k_dc):
@@ -125,5 +127,9 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k_pr: int = 3, k_dc: int = 5,
         inside = strictly_inside(d, fake64[rows], real64, r2_dc, real_norms)  # (chunk, N)
         dense[rows] = inside.sum(1)
         covered |= inside.any(0)
-    return {"precision": int(precise.sum()) / len(fake), "recall": int(recalled.sum()) / len(real),
-            "density": int(dense.sum()) / (k_dc * len(fake)), "coverage": int(covered.sum()) / len(real)}
+    return {
+        "precision": int(precise.sum()) / len(fake),
+        "recall": int(recalled.sum()) / len(real),
+        "density": int(dense.sum()) / (k_dc * len(fake)),
+        "coverage": int(covered.sum()) / len(real),
+    }

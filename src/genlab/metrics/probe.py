@@ -5,6 +5,7 @@ images, the points themselves for 2-D data), so a row costs about a second for t
 families. The figure is biased upward by the few samples (FID's bias falls as 1/n), so it is for
 watching a run improve, not for comparing with `genlab evaluate`'s 1,000-sample FID.
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,9 +36,13 @@ class QualityProbe:
 def quality_probe(data: Dataset, device: torch.device | str = "cpu", quiet: bool = True) -> QualityProbe:
     """The probe for a run on `data`; a clear error for data without a feature space (sound)."""
     if data.kind not in ("image", "points"):
-        raise GenlabError(f"--quality-every measures images and 2-D points; {data.spec} holds {data.kind} data; "
-                          f"train without it (and use `genlab evaluate` on the run)")
+        raise GenlabError(
+            f"--quality-every measures images and 2-D points; {data.spec} holds {data.kind} data; "
+            f"train without it (and use `genlab evaluate` on the run)"
+        )
     if len(data.test) < 2:
-        raise GenlabError(f"--quality-every compares samples with the test split, and {data.spec} has "
-                          f"{len(data.test)} test item(s); train without it")
+        raise GenlabError(
+            f"--quality-every compares samples with the test split, and {data.spec} has "
+            f"{len(data.test)} test item(s); train without it"
+        )
     return QualityProbe(data, feature_space(data, device=device, quiet=quiet))

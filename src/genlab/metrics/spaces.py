@@ -4,6 +4,7 @@
 (`features.py`); `--features inception`: the FID Inception pool3 (`inception.py`), the space of
 published FIDs; `domain:SPEC` (for `genlab fid`): genlab's network trained on SPEC.
 """
+
 from __future__ import annotations
 
 import sys
@@ -38,8 +39,11 @@ def weights_note(space: FeatureSpace) -> dict:
 
 def warn_few(space: FeatureSpace, n: int) -> None:
     if is_inception(space) and n < STANDARD_SAMPLES:
-        print(f"genlab: warning: Inception FID over {n} samples (< {STANDARD_SAMPLES:,}): biased upward and not "
-              f"comparable with published FIDs (10,000 or 50,000 samples)", file=sys.stderr)
+        print(
+            f"genlab: warning: Inception FID over {n} samples (< {STANDARD_SAMPLES:,}): biased upward and not "
+            f"comparable with published FIDs (10,000 or 50,000 samples)",
+            file=sys.stderr,
+        )
 
 
 def check_images(space: FeatureSpace, data: Dataset) -> None:
@@ -47,8 +51,9 @@ def check_images(space: FeatureSpace, data: Dataset) -> None:
         raise GenlabError(f"Inception features need grey or RGB images; {data.spec} holds {data.kind} items")
 
 
-def named_space(name: str, data: Dataset | None = None, device: torch.device | str = "cpu", resize: str = "tf1",
-                quiet: bool = True) -> FeatureSpace:
+def named_space(
+    name: str, data: Dataset | None = None, device: torch.device | str = "cpu", resize: str = "tf1", quiet: bool = True
+) -> FeatureSpace:
     """`inception`, `domain` (trained on `data`) or `domain:SPEC` (trained on SPEC)."""
     if name == "inception":
         space = inception_space(device, resize)
@@ -56,7 +61,7 @@ def named_space(name: str, data: Dataset | None = None, device: torch.device | s
             check_images(space, data)
         return space
     if name.startswith("domain:"):
-        return feature_space(load_dataset(name[len("domain:"):]), device=device, quiet=quiet)
+        return feature_space(load_dataset(name[len("domain:") :]), device=device, quiet=quiet)
     if name == "domain" and data is not None:
         return feature_space(data, device=device, quiet=quiet)
     raise GenlabError(f"--features {name}: use inception, domain or domain:SPEC")

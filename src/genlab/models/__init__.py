@@ -3,6 +3,7 @@
 
 Importing this package imports every family, and each family's `@register` decorator adds its model
 to `base.REGISTRY` (which feeds `genlab train NAME`)."""
+
 import importlib
 import pkgutil
 

@@ -20,6 +20,7 @@ of the first dense layer of each (nn.LabelBias, the same per-class vector the Pi
 condition on): after the convolutions for the conv encoder, which therefore sees y at its dense
 head. The prior stays N(0, I) for every class (the paper's baseline CVAE, without its prior network).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,11 +47,17 @@ class CodingConfig:
     hidden: int = opt(400, "width of the hidden layer between the image and the code")
     latent: int = opt(20, "size of the code z (2 draws a latent map and a scatter of codes)")
     conv_channels: int = opt(32, "conv arch: channels of the first convolution (doubled in the second)")
-    colors: int = opt(2, "palette size: 2 = binarized (Bernoulli), K = k-means colours, 256 = every grey level; "
-                         "given none, colour images take 32 k-means colours and grey ones 2")
-    decoder: str = opt("categorical", "categorical: a palette colour per pixel; gaussian: N(μ(z), σ(z)) per "
-                                      "channel value on dequantized pixels (ignores --colors)",
-                       ("categorical", "gaussian"))
+    colors: int = opt(
+        2,
+        "palette size: 2 = binarized (Bernoulli), K = k-means colours, 256 = every grey level; "
+        "given none, colour images take 32 k-means colours and grey ones 2",
+    )
+    decoder: str = opt(
+        "categorical",
+        "categorical: a palette colour per pixel; gaussian: N(μ(z), σ(z)) per "
+        "channel value on dequantized pixels (ignores --colors)",
+        ("categorical", "gaussian"),
+    )
 
     def validate(self) -> None:
         for name in ("hidden", "latent", "conv_channels"):
@@ -84,8 +91,7 @@ class ConvEncoder(nn.Module):
     def __init__(self, shape: tuple[int, int, int], ch: int, hidden: int, n_out: int, classes: int = 0):
         super().__init__()
         c, h, w = shape
-        self.convs = nn.Sequential(
-            nn.Conv2d(c, ch, 4, 2, 1), nn.ReLU(), nn.Conv2d(ch, 2 * ch, 4, 2, 1), nn.ReLU())
+        self.convs = nn.Sequential(nn.Conv2d(c, ch, 4, 2, 1), nn.ReLU(), nn.Conv2d(ch, 2 * ch, 4, 2, 1), nn.ReLU())
         with torch.no_grad():
             self.feature_shape = self.convs(torch.zeros(1, c, h, w)).shape[1:]  # (2ch, H/4, W/4)
         self.head = MLPCoder(math.prod(self.feature_shape), hidden, n_out, classes)
@@ -95,8 +101,16 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    def __init__(self, shape: tuple[int, int, int], feature_shape, ch: int, hidden: int, latent: int, n_out: int,
-                 classes: int = 0):
+    def __init__(
+        self,
+        shape: tuple[int, int, int],
+        feature_shape,
+        ch: int,
+        hidden: int,
+        latent: int,
+        n_out: int,
+        classes: int = 0,
+    ):
         super().__init__()
         c, h, w = shape
         self.feature_shape = tuple(feature_shape)
@@ -137,8 +151,15 @@ class CodingModel(GenerativeModel):
             self.decoder = MLPDecoder(config.latent, config.hidden, (out, h, w), classes)  # (B, out, H, W)
         else:
             self.encoder = ConvEncoder(self.item_shape, config.conv_channels, config.hidden, n_code, classes)
-            self.decoder = ConvDecoder(self.item_shape, self.encoder.feature_shape, config.conv_channels,
-                                       config.hidden, config.latent, out, classes)
+            self.decoder = ConvDecoder(
+                self.item_shape,
+                self.encoder.feature_shape,
+                config.conv_channels,
+                config.hidden,
+                config.latent,
+                out,
+                classes,
+            )
         self.arch_flat = config.arch == "mlp"
 
     # --- data -----------------------------------------------------------------------------------
@@ -146,8 +167,9 @@ class CodingModel(GenerativeModel):
         """Palette indices (N, 1, H, W), or the raw uint8 pixels (N, C, H, W) for the Gaussian decoder."""
         return data if self.gaussian else super().prepare(data)
 
-    def observe(self, batch: torch.Tensor, generator: torch.Generator | None = None,
-                dequantize: bool = True) -> torch.Tensor:
+    def observe(
+        self, batch: torch.Tensor, generator: torch.Generator | None = None, dequantize: bool = True
+    ) -> torch.Tensor:
         """What the decoder's distribution is over: palette indices as they are; for the Gaussian
         decoder v = x + u on [0, 256), u ~ U[0, 1) (dequantize=False: the centre, u = ½)."""
         if not self.gaussian:
@@ -199,8 +221,13 @@ class CodingModel(GenerativeModel):
 
     # --- using the model --------------------------------------------------------------------------
     @torch.no_grad()
-    def decode(self, z: torch.Tensor, pixels: str = "mean", generator: torch.Generator | None = None,
-               labels: torch.Tensor | int | None = None) -> torch.Tensor:
+    def decode(
+        self,
+        z: torch.Tensor,
+        pixels: str = "mean",
+        generator: torch.Generator | None = None,
+        labels: torch.Tensor | int | None = None,
+    ) -> torch.Tensor:
         """Codes (B, L) -> uint8 images (B, C, H, W); a conditional model draws class `labels` (one
         int or (B,); by default image i gets class i mod classes).
 
@@ -227,8 +254,13 @@ class CodingModel(GenerativeModel):
         return torch.randn(n, self.config.latent, device=self.device, generator=generator)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, pixels: str = "mean",
-               labels: torch.Tensor | int | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        pixels: str = "mean",
+        labels: torch.Tensor | int | None = None,
+    ) -> torch.Tensor:
         return self.decode(self.prior(n, generator), pixels, generator, labels)
 
     @torch.no_grad()
@@ -253,8 +285,9 @@ class CodingModel(GenerativeModel):
     def encode_images(self, images: torch.Tensor, labels: torch.Tensor | int | None = None) -> torch.Tensor:
         """uint8 images (B, C, H, W) -> their codes (B, L); a conditional model encodes each as class
         `labels` (one int or (B,); by default image i as class i mod classes)."""
-        return self.codes(self.observe(self.prepare(images.to(self.device)), dequantize=False),
-                          self.asked_labels(labels, len(images)))
+        return self.codes(
+            self.observe(self.prepare(images.to(self.device)), dequantize=False), self.asked_labels(labels, len(images))
+        )
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | int | None = None) -> torch.Tensor:
@@ -275,8 +308,10 @@ class CodingModel(GenerativeModel):
             viz.save_grid(self.latent_grid(15), run / "latent_map.png", nrow=15)
             codes = self.encode_images(data.test, data.test_labels if self.label_count else None)
             viz.save_latent_scatter(codes, data.test_labels, run / "latent_scatter.png")
-            say(f"2-D latent: {run / 'latent_map.png'} and {run / 'latent_scatter.png'}"
-                + (" (the map decodes every code as class 0)" if self.label_count else ""))
+            say(
+                f"2-D latent: {run / 'latent_map.png'} and {run / 'latent_scatter.png'}"
+                + (" (the map decodes every code as class 0)" if self.label_count else "")
+            )
 
     def latent_grid(self, per_side: int = 15, label: int = 0) -> torch.Tensor:
         """For a 2-D latent: decoded images on a grid of prior quantiles, row-major, (n², C, H, W);
@@ -284,7 +319,9 @@ class CodingModel(GenerativeModel):
         q = torch.linspace(0.05, 0.95, per_side, device=self.device)
         ticks = self.prior_quantiles(q)
         ys, xs = torch.meshgrid(ticks[:, 1].flip(0), ticks[:, 0], indexing="ij")  # top row = largest z2
-        return self.decode(torch.stack([xs.flatten(), ys.flatten()], 1), **({"labels": label} if self.label_count else {}))
+        return self.decode(
+            torch.stack([xs.flatten(), ys.flatten()], 1), **({"labels": label} if self.label_count else {})
+        )
 
     def prior_quantiles(self, q: torch.Tensor) -> torch.Tensor:
         """The prior's marginal quantiles q (n,) per latent dimension, (n, L); N(0, 1) here."""

@@ -33,6 +33,7 @@ seed pixels (`seed_pixels`, the notes' 先随机给它一个像素) and `tempera
 Deviations: the lecture notes start a picture from "a few random pixels"; `seed_pixels=N` draws the
 first N positions (raster order) uniformly from the colours instead of from the model.
 """
+
 from __future__ import annotations
 
 import copy
@@ -53,7 +54,9 @@ LEVELS = 256  # 8-bit values; regression output models them dequantized on [0, 2
 LOG_2PI = math.log(2 * math.pi)
 MEAN_STD = 1 / 16  # the fixed std (in [0, 1] units) of the mean output's Gaussian: its nats are squared error
 RowHook = Callable[[int, torch.Tensor], None]  # (row just finished, the images so far)
-PixelHook = Callable[[int, int, int, torch.Tensor, torch.Tensor], None]  # (i, j, channel, probabilities (B, K), drawn (B,))
+PixelHook = Callable[
+    [int, int, int, torch.Tensor, torch.Tensor], None
+]  # (i, j, channel, probabilities (B, K), drawn (B,))
 
 
 @dataclass(frozen=True)
@@ -179,8 +182,9 @@ class AutoregressiveImageModel(GenerativeModel):
             return self.net
         return average
 
-    def train_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer],
-                   **labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    def train_step(
+        self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer], **labels: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         out = super().train_step(batch, optimizers, **labels)
         if getattr(self, "net_average", None) is not None:  # the network itself, whatever the trainer wraps it in
             update_average(self.net_average, self._modules["net"], self.average_updates, self.average_decay)
@@ -211,8 +215,9 @@ class AutoregressiveImageModel(GenerativeModel):
         out = self.network(self.features(x), self.check_labels(labels, b))  # (B, P*K, H, W)
         return out.view(b, p, self.classes, h, w)  # (B, P, K, H, W)
 
-    def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def log_prob(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Exact log p(x) per image in nats, (B,). A conditional model gives log p(x | label), or,
         without labels, log p(x) = log Σ_y p(y) p(x | y) with the classes equally likely.
         Regression mode: the log-density of the dequantized values x + u, u ~ U[0, 1) (one draw)."""
@@ -240,14 +245,23 @@ class AutoregressiveImageModel(GenerativeModel):
 
     def loss(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         nll = -self.log_prob(batch, labels)  # (B,)
-        return {"loss": nll.mean() / self.dims,  # nats per dimension: the scale Adam's lr is set for
-                "nll": nll.mean(),
-                "bits_per_dim": nll.mean() / (self.dims * math.log(2))}
+        return {
+            "loss": nll.mean() / self.dims,  # nats per dimension: the scale Adam's lr is set for
+            "nll": nll.mean(),
+            "bits_per_dim": nll.mean() / (self.dims * math.log(2)),
+        }
 
     # --- generation -------------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
-               seed_pixels: int = 0, fast: bool = True, labels: torch.Tensor | int | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
+        seed_pixels: int = 0,
+        fast: bool = True,
+        labels: torch.Tensor | int | None = None,
+    ) -> torch.Tensor:
         """n new images, uint8 (n, C, H, W). `seed_pixels=N` draws the first N positions uniformly
         at random and lets the model continue from them; `temperature` divides the logits. A
         conditional model draws class `labels` (one int or (n,)); by default image i gets class
@@ -268,9 +282,18 @@ class AutoregressiveImageModel(GenerativeModel):
         return self.decode(x).clone()  # a normal tensor again
 
     @torch.no_grad()
-    def complete(self, images: torch.Tensor, mask: torch.Tensor, n: int = 1, generator: torch.Generator | None = None,
-                 temperature: float = 1.0, fast: bool = True, on_row: RowHook | None = None,
-                 labels: torch.Tensor | int | None = None, on_pixel: PixelHook | None = None) -> torch.Tensor:
+    def complete(
+        self,
+        images: torch.Tensor,
+        mask: torch.Tensor,
+        n: int = 1,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
+        fast: bool = True,
+        on_row: RowHook | None = None,
+        labels: torch.Tensor | int | None = None,
+        on_pixel: PixelHook | None = None,
+    ) -> torch.Tensor:
         """Fill the hidden pixels of uint8 images (B, C, H, W): mask is bool (H, W) or (B, 1, H, W),
         True where hidden. Returns (B*n, C, H, W), the n completions of each image in turn; every
         pixel the mask leaves visible is the input's own value, exactly. `on_row(i, images)` is
@@ -281,21 +304,34 @@ class AutoregressiveImageModel(GenerativeModel):
         images = images.to(self.device)
         b, _, h, w = images.shape
         if self.label_count:
-            labels = (torch.randint(self.label_count, (b * n,), generator=generator, device=self.device)
-                      if labels is None else self.check_labels(labels, b).repeat_interleave(n))
+            labels = (
+                torch.randint(self.label_count, (b * n,), generator=generator, device=self.device)
+                if labels is None
+                else self.check_labels(labels, b).repeat_interleave(n)
+            )
         labels = self.check_labels(labels, b * n)
         hidden = mask.to(self.device).bool().expand(b, 1, h, w).repeat_interleave(n, 0)  # (B*n, 1, H, W)
         images = images.repeat_interleave(n, 0)  # (B*n, C, H, W)
         known = ~hidden.expand(-1, self.positions, -1, -1)  # (B*n, P, H, W)
         x = torch.where(known, self.prepare(images), 0)
-        row_hook = None if on_row is None else lambda i, drawn: on_row(i, torch.where(hidden, self.decode(drawn), images))
+        row_hook = (
+            None if on_row is None else lambda i, drawn: on_row(i, torch.where(hidden, self.decode(drawn), images))
+        )
         out = self.decode(self._generate(x, known, generator, temperature, fast, row_hook, labels, on_pixel)).clone()
         return torch.where(hidden, out, images)
 
     @torch.inference_mode()
-    def _generate(self, x: torch.Tensor, known: torch.Tensor, generator, temperature: float, fast: bool,
-                  on_row: RowHook | None = None, labels: torch.Tensor | None = None,
-                  on_pixel: PixelHook | None = None) -> torch.Tensor:
+    def _generate(
+        self,
+        x: torch.Tensor,
+        known: torch.Tensor,
+        generator,
+        temperature: float,
+        fast: bool,
+        on_row: RowHook | None = None,
+        labels: torch.Tensor | None = None,
+        on_pixel: PixelHook | None = None,
+    ) -> torch.Tensor:
         """The shared loop: fill every position of x (B, P, H, W) that `known` leaves open, in order;
         `on_row(i, x)` after each row i (the web page streams completions with it)."""
         if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):

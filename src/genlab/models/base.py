@@ -3,6 +3,7 @@
 A model owns its objective (`loss`) and its optimisation step (`train_step`), so the trainer stays
 generic: one optimiser for most models, two alternating ones for the GAN.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,9 +44,13 @@ class Capability(str, enum.Enum):
 
 
 CAPABILITY_METHODS: dict[Capability, tuple[str, ...]] = {
-    Capability.LIKELIHOOD: ("log_prob",), Capability.BOUND: ("elbo", "iwae"), Capability.COMPLETES: ("complete",),
-    Capability.LATENT: ("prior", "decode"), Capability.ENCODES: ("encode_images", "reconstruct"),
-    Capability.POSTERIOR: ("encode",)}
+    Capability.LIKELIHOOD: ("log_prob",),
+    Capability.BOUND: ("elbo", "iwae"),
+    Capability.COMPLETES: ("complete",),
+    Capability.LATENT: ("prior", "decode"),
+    Capability.ENCODES: ("encode_images", "reconstruct"),
+    Capability.POSTERIOR: ("encode",),
+}
 
 
 def conditional_opt(effect: str) -> Any:
@@ -159,8 +164,11 @@ class GenerativeModel(nn.Module):
         holds) can do: the declared `capabilities`, SOUND for a family of sound, and CONDITIONAL where
         the config's `conditional` option asks for class labels."""
         options = config if isinstance(config, dict) else vars(config)
-        return cls.capabilities | ({Capability.SOUND} if cls.data_kind == "audio" else set()) | (
-            {Capability.CONDITIONAL} if options.get("conditional") else set())
+        return (
+            cls.capabilities
+            | ({Capability.SOUND} if cls.data_kind == "audio" else set())
+            | ({Capability.CONDITIONAL} if options.get("conditional") else set())
+        )
 
     @classmethod
     def offers(cls, capability: Capability) -> bool:
@@ -198,7 +206,9 @@ class GenerativeModel(nn.Module):
         if labels is not None:
             labels = torch.as_tensor(labels, device=self.device).long().reshape(-1).expand(n)
         if labels is None or not bool(((labels >= 0) & (labels < self.label_count)).all()):
-            raise GenlabError(f"this model is class-conditional: give each item a label from 0 to {self.label_count - 1}")
+            raise GenlabError(
+                f"this model is class-conditional: give each item a label from 0 to {self.label_count - 1}"
+            )
         return labels
 
     def asked_labels(self, labels: torch.Tensor | int | None, n: int) -> torch.Tensor | None:
@@ -211,8 +221,9 @@ class GenerativeModel(nn.Module):
     def mixture_log_prob(self, log_prob, x: torch.Tensor) -> torch.Tensor:
         """log p(x) = log Σ_y p(y) p(x | y) with the classes equally likely, from `log_prob(x, labels)`
         (nats, (B,)): the exact likelihood of a conditional model asked without labels."""
-        per_class = torch.stack([log_prob(x, torch.full((len(x),), y, device=x.device))
-                                 for y in range(self.label_count)])  # (classes, B)
+        per_class = torch.stack(
+            [log_prob(x, torch.full((len(x),), y, device=x.device)) for y in range(self.label_count)]
+        )  # (classes, B)
         return per_class.logsumexp(0) - math.log(self.label_count)
 
     # --- training ---------------------------------------------------------------------------
@@ -223,8 +234,9 @@ class GenerativeModel(nn.Module):
     def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         return {"model": torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=lr)}
 
-    def train_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer],
-                   **labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    def train_step(
+        self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer], **labels: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """One optimisation step; models with several optimisers (the GAN) override this.
         `labels` is `labels=` (B,) for a class-conditional model (label_count > 0), else empty."""
         (opt,) = optimizers.values()
@@ -310,4 +322,3 @@ class GenerativeModel(nn.Module):
         if hasattr(config, "validate"):
             config.validate()  # raises GenlabError naming the bad option
         return config
-

@@ -1,4 +1,5 @@
 """Paths through a latent space, shared by `genlab interpolate`, the demo and the compare report."""
+
 from __future__ import annotations
 
 import torch

@@ -15,6 +15,7 @@ down one row before anything reads it).
 `ConvStep` is the same convolution evaluated one output row or one output pixel at a time, for the
 fast sampling path: the rows above are folded in once per row, the in-row taps once per pixel.
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,16 +34,27 @@ def channel_groups(n: int, groups: int, chunks: int = 1) -> torch.Tensor:
 class MaskedConv2d(nn.Conv2d):
     """Row-causal convolution (see the module docstring) with an optional A/B colour mask."""
 
-    def __init__(self, cin: int, cout: int, up: int, left: int, right: int, mask: str | None,
-                 in_groups: torch.Tensor | None = None, out_groups: torch.Tensor | None = None):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        up: int,
+        left: int,
+        right: int,
+        mask: str | None,
+        in_groups: torch.Tensor | None = None,
+        out_groups: torch.Tensor | None = None,
+    ):
         super().__init__(cin, cout, (up + 1, left + right + 1))
         self.up, self.left, self.right = up, left, right
         keep = torch.ones_like(self.weight)  # (cout, cin, up+1, left+right+1)
         if mask is not None:
             in_groups = torch.zeros(cin, dtype=torch.long) if in_groups is None else in_groups
             out_groups = torch.zeros(cout, dtype=torch.long) if out_groups is None else out_groups
-            allowed = in_groups[None, :] < out_groups[:, None] if mask == "A" else in_groups[None, :] <= out_groups[:, None]
-            keep[:, :, up, left + 1:] = 0
+            allowed = (
+                in_groups[None, :] < out_groups[:, None] if mask == "A" else in_groups[None, :] <= out_groups[:, None]
+            )
+            keep[:, :, up, left + 1 :] = 0
             keep[:, :, up, left] = allowed.to(keep.dtype)  # (cout, cin): the centre tap
         self.register_buffer("mask", keep, persistent=False)
 
@@ -72,10 +84,12 @@ class ConvStep:
         self.up, self.left, self.right = conv.up, conv.left, conv.right
         self.weight, self.bias = w, conv.bias.detach()
         self.point_t = w[:, :, conv.up, conv.left].t().contiguous()  # (cin, cout): the centre tap
-        row = w[:, :, conv.up, :conv.left + 1]  # (cout, cin, left+1)
+        row = w[:, :, conv.up, : conv.left + 1]  # (cout, cin, left+1)
         # one (taps*cin, cout) matrix per number of columns available (fewer at the left edge)
-        self.row_t = [row[:, :, conv.left + 1 - n:].permute(2, 1, 0).reshape(-1, len(w))  # (cout, cin, n) -> (n*cin, cout)
-                      for n in range(1, conv.left + 2)]
+        self.row_t = [
+            row[:, :, conv.left + 1 - n :].permute(2, 1, 0).reshape(-1, len(w))  # (cout, cin, n) -> (n*cin, cout)
+            for n in range(1, conv.left + 2)
+        ]
 
     def rows(self, buf: torch.Tensor, r: int, current: bool) -> torch.Tensor:
         b, _, _, width = buf.shape
@@ -83,13 +97,13 @@ class ConvStep:
         lo = max(0, r - self.up)
         if hi <= lo:  # nothing above (row 0, or a kernel one row tall)
             return self.bias.expand(b, width, -1)
-        weight = self.weight if current else self.weight[:, :, :self.up]
+        weight = self.weight if current else self.weight[:, :, : self.up]
         x = F.pad(buf[:, :, lo:hi], (self.left, self.right, lo - (r - self.up), 0))  # (B, cin, rows, W+pad)
         return F.conv2d(x, weight, self.bias)[:, :, 0].transpose(1, 2).contiguous()  # (B, cout, W) -> (B, W, cout)
 
     def at(self, buf: torch.Tensor, i: int, j: int, add: torch.Tensor) -> torch.Tensor:
         lo = max(0, j - self.left)
-        patch = buf[:, :, i, lo:j + 1].transpose(1, 2)  # (B, n, cin)
+        patch = buf[:, :, i, lo : j + 1].transpose(1, 2)  # (B, n, cin)
         return torch.addmm(add, patch.reshape(len(patch), -1), self.row_t[j - lo])  # (B, cout)
 
     def point(self, v: torch.Tensor) -> torch.Tensor:
@@ -162,7 +176,7 @@ def skew(x: torch.Tensor) -> torch.Tensor:
     row shifted right by its index, so column t of the result is the diagonal i + j = t."""
     b, c, h, w = x.shape
     flat = F.pad(x, (0, h)).flatten(2)  # (B, C, H*(W+H)): row i starts at i*(W+H)
-    return flat[:, :, :h * (w + h - 1)].view(b, c, h, w + h - 1)  # row i now starts i places later
+    return flat[:, :, : h * (w + h - 1)].view(b, c, h, w + h - 1)  # row i now starts i places later
 
 
 def unskew(x: torch.Tensor, width: int) -> torch.Tensor:

@@ -13,6 +13,7 @@ Each finished run gets OUT/runs/NAME/compare.json: the wall and CPU seconds of t
 it (its whole process: data loading, the budget, the sample-quality rows), so a report shows what
 the budget bought on a loaded machine beside the steps it got.
 """
+
 from __future__ import annotations
 
 import json
@@ -87,8 +88,14 @@ class TrainRequest:
         from genlab.core.config import TrainConfig
 
         every = self.minutes * 60 / QUALITY_POINTS if self.quality and self.minutes is not None else None
-        return TrainConfig(minutes=self.minutes, steps=self.steps, device=self.device, seed=self.seed,
-                           threads=self.threads, quality_every=every)  # the rest: the family's defaults
+        return TrainConfig(
+            minutes=self.minutes,
+            steps=self.steps,
+            device=self.device,
+            seed=self.seed,
+            threads=self.threads,
+            quality_every=every,
+        )  # the rest: the family's defaults
 
     def progress(self) -> float:
         """How much of its budget the family has trained (0 to 1), read from the last row of the
@@ -121,10 +128,14 @@ class TrainRequest:
         except GenlabError:
             config = None
         wanted = to_dict(self.train_config())
-        same = (config is not None and (d / runs.WEIGHTS).is_file() and config["model"] == self.name
-                and config["data"] == self.data
-                and all(config["train"].get(k) == wanted[k] for k in ("minutes", "steps", "seed", "quality_every"))
-                and config["model_config"].get("conditional", False) == self.conditional)
+        same = (
+            config is not None
+            and (d / runs.WEIGHTS).is_file()
+            and config["model"] == self.name
+            and config["data"] == self.data
+            and all(config["train"].get(k) == wanted[k] for k in ("minutes", "steps", "seed", "quality_every"))
+            and config["model_config"].get("conditional", False) == self.conditional
+        )
         if not same:
             raise GenlabError(f"{d} already holds files; choose a new --out, or compare existing runs with --runs")
         return True
@@ -143,9 +154,16 @@ def train_family(request: TrainRequest, say: Callable[[str], None]) -> None:
     cfg = request.train_config()
     say(f"training {request.name} on {request.data['data']} for {request.budget_words()} -> {request.final}")
     try:
-        trainer = train.start(request.name, request.model_values, DataConfig(**request.data), cfg, request.staging, quiet=request.quiet,
-                              typed={"minutes", "steps", "device", "seed", "threads", "quality_every"},
-                              probe=partial(quality_probe, quiet=request.quiet))
+        trainer = train.start(
+            request.name,
+            request.model_values,
+            DataConfig(**request.data),
+            cfg,
+            request.staging,
+            quiet=request.quiet,
+            typed={"minutes", "steps", "device", "seed", "threads", "quality_every"},
+            probe=partial(quality_probe, quiet=request.quiet),
+        )
         request.staging.rename(request.final)
     except BaseException:
         shutil.rmtree(request.staging, ignore_errors=True)
@@ -176,8 +194,9 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def train_all(requests: list[TrainRequest], slots: int, say: Callable[[str], None],
-              quiet: bool) -> tuple[dict[str, dict], list[Failure]]:
+def train_all(
+    requests: list[TrainRequest], slots: int, say: Callable[[str], None], quiet: bool
+) -> tuple[dict[str, dict], list[Failure]]:
     """Train every family not already finished (see `TrainRequest.kept`), `slots` at once; returns
     each finished family's job figures ({name: {wall_seconds, cpu_seconds, ...}}) and the failures."""
     out = Path(requests[0].out) if requests else None
@@ -187,8 +206,10 @@ def train_all(requests: list[TrainRequest], slots: int, say: Callable[[str], Non
             shutil.rmtree(stale, ignore_errors=True)
     stats: dict[str, dict] = {}
     for name in kept:
-        say(f"keeping {out / 'runs' / name}: trained by an earlier compare with these settings (delete it to "
-            f"train it again)")
+        say(
+            f"keeping {out / 'runs' / name}: trained by an earlier compare with these settings (delete it to "
+            f"train it again)"
+        )
         stats[name] = {**read_stats(out / "runs" / name), "kept": True}
     todo = [r for r in requests if r.name not in kept]
     failures: list[Failure] = []
@@ -211,14 +232,28 @@ def train_all(requests: list[TrainRequest], slots: int, say: Callable[[str], Non
         else:
             failures.append(_failure(result, "training"))
 
-    work = [jobs.Job(r.name, [sys.executable, "-m", "genlab.report.family_worker", "train", json.dumps(asdict(r))],
-                     cost=r.cost) for r in todo]
-    total = (f"{sum(r.minutes for r in todo):g} training minute(s)" if all(r.minutes is not None for r in todo)
-             else f"{sum(r.steps for r in todo)} training steps")
+    work = [
+        jobs.Job(
+            r.name, [sys.executable, "-m", "genlab.report.family_worker", "train", json.dumps(asdict(r))], cost=r.cost
+        )
+        for r in todo
+    ]
+    total = (
+        f"{sum(r.minutes for r in todo):g} training minute(s)"
+        if all(r.minutes is not None for r in todo)
+        else f"{sum(r.steps for r in todo)} training steps"
+    )
     by_name = {r.name: r for r in todo}
     try:
-        _side_by_side(work, slots, f"training {len(work)} families ({total}), {min(slots, len(work))} at once",
-                      say, quiet, done, measure=lambda name: by_name[name].progress())
+        _side_by_side(
+            work,
+            slots,
+            f"training {len(work)} families ({total}), {min(slots, len(work))} at once",
+            say,
+            quiet,
+            done,
+            measure=lambda name: by_name[name].progress(),
+        )
     except BaseException:
         for r in todo:  # the children have ended: what they left half-made goes
             shutil.rmtree(r.staging, ignore_errors=True)
@@ -226,8 +261,9 @@ def train_all(requests: list[TrainRequest], slots: int, say: Callable[[str], Non
     return stats, failures
 
 
-def evaluate_side_by_side(targets: list[tuple[str, Path, float]], options: dict, slots: int,
-                          say: Callable[[str], None], quiet: bool) -> tuple[dict[str, dict], list[Failure]]:
+def evaluate_side_by_side(
+    targets: list[tuple[str, Path, float]], options: dict, slots: int, say: Callable[[str], None], quiet: bool
+) -> tuple[dict[str, dict], list[Failure]]:
     """Evaluate the runs `targets` ([(label, run folder, cost)]) in child processes, `slots` at once;
     returns each family's report piece ({label: Entry as JSON}) and the failures."""
     from genlab.core import jobs
@@ -242,17 +278,31 @@ def evaluate_side_by_side(targets: list[tuple[str, Path, float]], options: dict,
         path = pieces / f"{result.name}.json"
         if result.ok and path.is_file():
             found[result.name] = json.loads(path.read_text(encoding="utf-8"))
-            found[result.name]["evaluation"] = {"wall_seconds": round(result.wall_seconds, 3),
-                                                "cpu_seconds": round(result.cpu_seconds, 3)}
+            found[result.name]["evaluation"] = {
+                "wall_seconds": round(result.wall_seconds, 3),
+                "cpu_seconds": round(result.cpu_seconds, 3),
+            }
         else:
             failures.append(_failure(result, "evaluation"))
 
-    work = [jobs.Job(label, [sys.executable, "-m", "genlab.report.family_worker", "evaluate",
-                             json.dumps({**options, "label": label, "run": str(run)})], cost=cost)
-            for label, run, cost in targets]
+    work = [
+        jobs.Job(
+            label,
+            [
+                sys.executable,
+                "-m",
+                "genlab.report.family_worker",
+                "evaluate",
+                json.dumps({**options, "label": label, "run": str(run)}),
+            ],
+            cost=cost,
+        )
+        for label, run, cost in targets
+    ]
     try:
-        _side_by_side(work, slots, f"evaluating {len(work)} families, {min(slots, len(work))} at once", say, quiet,
-                      done)
+        _side_by_side(
+            work, slots, f"evaluating {len(work)} families, {min(slots, len(work))} at once", say, quiet, done
+        )
     finally:
         shutil.rmtree(pieces, ignore_errors=True)
     return found, failures
@@ -277,12 +327,25 @@ def _in_process(label: str, stage: str, work: Callable[[], None], say: Callable[
 
 def _failure(result, stage: str) -> Failure:
     why = result.why().removeprefix("genlab: error: ")
-    return Failure(result.name, stage, why, user_error=result.returncode == 2,
-                   wall_seconds=round(result.wall_seconds, 3), cpu_seconds=round(result.cpu_seconds, 3))
+    return Failure(
+        result.name,
+        stage,
+        why,
+        user_error=result.returncode == 2,
+        wall_seconds=round(result.wall_seconds, 3),
+        cpu_seconds=round(result.cpu_seconds, 3),
+    )
 
 
-def _side_by_side(work: list, slots: int, what: str, say: Callable[[str], None], quiet: bool, done: Callable,
-                  measure: Callable[[str], float] | None = None) -> None:
+def _side_by_side(
+    work: list,
+    slots: int,
+    what: str,
+    say: Callable[[str], None],
+    quiet: bool,
+    done: Callable,
+    measure: Callable[[str], float] | None = None,
+) -> None:
     """core/jobs.py's run_jobs, with the whole job's progress: a tqdm bar on a terminal, else a line
     every LINE_SECONDS. `measure(name)`: how far a running job is (0 to 1), its share weighted by
     its cost; without it only finished jobs count."""
@@ -296,10 +359,19 @@ def _side_by_side(work: list, slots: int, what: str, say: Callable[[str], None],
     finished: set[str] = set()
     say(what)
     title = what.split(" (")[0].split(",")[0]
-    shape = ("{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, about {remaining} left" if measure
-             else "{desc}: {n_fmt}/{total_fmt} done|{bar}| {elapsed}")
-    bar = progress.bar(total=round(total) if measure else len(work), quiet=quiet, desc=title, bar_format=shape,
-                       leave=False, dynamic_ncols=True)
+    shape = (
+        "{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, about {remaining} left"
+        if measure
+        else "{desc}: {n_fmt}/{total_fmt} done|{bar}| {elapsed}"
+    )
+    bar = progress.bar(
+        total=round(total) if measure else len(work),
+        quiet=quiet,
+        desc=title,
+        bar_format=shape,
+        leave=False,
+        dynamic_ncols=True,
+    )
     checked = [0.0, time.monotonic()]  # when the running jobs were last measured; when the last log line went out
 
     def tell(line: str) -> None:
@@ -321,8 +393,10 @@ def _side_by_side(work: list, slots: int, what: str, say: Callable[[str], None],
             bar.update(max(0, min(round(share()) if measure else len(finished), bar.total) - bar.n))
         elif not quiet and now - checked[1] >= LINE_SECONDS:
             checked[1] = now
-            say(f"{title}: {len(finished)} of {len(work)} done, {len(started) - len(finished)} running"
-                + (f", {100 * share() / total:.0f}% of the budget trained" if measure and total else ""))
+            say(
+                f"{title}: {len(finished)} of {len(work)} done, {len(started) - len(finished)} running"
+                + (f", {100 * share() / total:.0f}% of the budget trained" if measure and total else "")
+            )
 
     def on_done(result) -> None:
         finished.add(result.name)

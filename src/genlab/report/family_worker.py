@@ -1,5 +1,6 @@
 """A compare's family in a child process of its own (started by report/families.py through
 core/jobs.py): `python -m genlab.report.family_worker train|evaluate REQUEST`, REQUEST as JSON."""
+
 from __future__ import annotations
 
 import json

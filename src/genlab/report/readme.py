@@ -1,5 +1,6 @@
 """The README's picture of the demo: its key pictures copied under docs/ and its metrics table,
 written between two marker lines so that `scripts/dev.sh readme` can regenerate them."""
+
 from __future__ import annotations
 
 import json
@@ -14,13 +15,23 @@ BEGIN, END = "<!-- demo:begin -->", "<!-- demo:end -->"
 # (picture in the report's pictures/ folder, its heading, what it shows); missing ones are left out
 KEY_PICTURES = [
     ("pixelrnn_samples.png", "PixelRNN samples", "64 PixelRNN samples, drawn pixel by pixel"),
-    ("pixelrnn_completions.png", "PixelRNN completions",
-     "test digits (row 1), their bottom half hidden (row 2), two completions of each (rows 3-4)"),
-    ("vae_samples.png", "VAE samples", "64 VAE samples: codes drawn from the mixture fitted to the training codes, decoded"),
+    (
+        "pixelrnn_completions.png",
+        "PixelRNN completions",
+        "test digits (row 1), their bottom half hidden (row 2), two completions of each (rows 3-4)",
+    ),
+    (
+        "vae_samples.png",
+        "VAE samples",
+        "64 VAE samples: codes drawn from the mixture fitted to the training codes, decoded",
+    ),
     ("vae_interpolations.png", "VAE interpolations", "straight lines in the VAE's latent space between test digits"),
     ("gan_samples.png", "GAN samples", "64 GAN samples"),
-    ("gan_nearest.png", "GAN vs. training set",
-     "GAN samples (rows 1, 3) above their nearest training digits (rows 2, 4)"),
+    (
+        "gan_nearest.png",
+        "GAN vs. training set",
+        "GAN samples (rows 1, 3) above their nearest training digits (rows 2, 4)",
+    ),
     ("gmm_samples.png", "Gaussian mixture samples", "64 samples of the Gaussian mixture"),
 ]
 PER_ROW = 4
@@ -42,17 +53,27 @@ def demo_section(demo: Path, docs: Path, readme_dir: Path) -> str:
             shown.append((heading, f"![{caption}]({(docs / name).relative_to(readme_dir).as_posix()})"))
     tables = []
     for start in range(0, len(shown), PER_ROW):
-        group = shown[start:start + PER_ROW]
-        tables += ["| " + " | ".join(h for h, _ in group) + " |", "|" + "---|" * len(group),
-                   "| " + " | ".join(image for _, image in group) + " |", ""]
+        group = shown[start : start + PER_ROW]
+        tables += [
+            "| " + " | ".join(h for h, _ in group) + " |",
+            "|" + "---|" * len(group),
+            "| " + " | ".join(image for _, image in group) + " |",
+            "",
+        ]
     budget = budget_words(metrics.get("budget_minutes"))
-    return "\n".join([
-        f"Measured by `scripts/dev.sh readme` on {metrics['created'][:10]}: {budget} "
-        f"on {metrics['data']} ({metrics['split'].split(':')[0]}), then {metrics['n']:,} samples each "
-        f"compared with the test split in the feature space `{metrics['features']}`.",
-        "", *tables,
-        markdown_table(metrics).rstrip("\n"),
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                f"Measured by `scripts/dev.sh readme` on {metrics['created'][:10]}: {budget} "
+                f"on {metrics['data']} ({metrics['split'].split(':')[0]}), then {metrics['n']:,} samples each "
+                f"compared with the test split in the feature space `{metrics['features']}`.",
+                "",
+                *tables,
+                markdown_table(metrics).rstrip("\n"),
+            ]
+        )
+        + "\n"
+    )
 
 
 def replace_section(text: str, section: str) -> str:

@@ -6,6 +6,7 @@ lookup in the catalog, image sizes against the run. Mistakes are answered with a
 {"error": "..."}: 400 bad value, 404 unknown run/picture/game, 413 too large, 415 not an image,
 429 busy. Model work runs in worker threads, bounded by jobs.JobSlots; GAN games by sessions.Sessions.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,12 @@ from genlab.serve.uploads import NotAnImage
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
-               allowed_hosts: list[str] | None = None, restart: str | None = None) -> FastAPI:
+def create_app(
+    runs_dir: str | Path | None = None,
+    limits: Limits = Limits(),
+    allowed_hosts: list[str] | None = None,
+    restart: str | None = None,
+) -> FastAPI:
     """The app; `allowed_hosts` (e.g. loopback names) refuses requests whose Host header names
     another machine, so a web page elsewhere cannot reach the API by DNS rebinding. `restart` is
     the command that starts this server again: the page names it once the server has stopped."""
@@ -55,7 +60,9 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
     app = FastAPI(title="genlab", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.sessions, app.state.jobs, app.state.catalog, app.state.limits = sessions, jobs, served.catalog, limits
     app.state.closing = asyncio.Event()  # set when the server stops: open streams end at once
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body, uploads=("/api/runs/upload",), upload_bytes=limits.max_upload)
+    app.add_middleware(
+        BodyLimit, max_bytes=limits.max_body, uploads=("/api/runs/upload",), upload_bytes=limits.max_upload
+    )
     if allowed_hosts is not None:
         app.add_middleware(LoopbackOnly, names=tuple(host_name(h) for h in allowed_hosts))
 
@@ -79,8 +86,12 @@ def create_app(runs_dir: str | Path | None = None, limits: Limits = Limits(),
 
     @app.get("/api/health")
     async def health():
-        return {"ok": True, "games": len(sessions), "jobs": jobs.running,
-                "restart": restart or "genlab serve --runs RUNS"}
+        return {
+            "ok": True,
+            "games": len(sessions),
+            "jobs": jobs.running,
+            "restart": restart or "genlab serve --runs RUNS",
+        }
 
     for view in (runs, latent, completion, gan):
         app.include_router(view.router(served))

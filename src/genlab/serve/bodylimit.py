@@ -1,5 +1,6 @@
 """An ASGI middleware that refuses request bodies over a size limit with 413 and a JSON error,
 whether the client announced the size (Content-Length) or streams the body in chunks."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,13 @@ class BodyLimit:
 
     async def _refuse(self, send, path: str) -> None:
         body = json.dumps({"error": self.message(path)}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope, receive, send):

@@ -5,6 +5,7 @@ A request names a run by that name and a picture by its path inside the run; bot
 in what the scan found, never joined onto a folder, so no request reaches a file outside the runs
 (`..`, encoded dots, absolute paths and symbolic links are simply not in the lists).
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,12 +21,20 @@ from genlab.train import runs
 
 SCAN_DEPTH = 3  # DIR/a/b/c/config.json is found (a compare report's runs/ sit two levels down)
 PICTURE_FOLDERS = ("", "samples", "frames", "mixture")  # where a run keeps its pictures
-PICTURE_TYPES = {".png": "image/png", ".gif": "image/gif",  # training.gif of a 2-D GAN run
-                 ".wav": "audio/wav"}  # a WaveNet run's samples/epoch_NNNN.wav, played in the page
+PICTURE_TYPES = {
+    ".png": "image/png",
+    ".gif": "image/gif",  # training.gif of a 2-D GAN run
+    ".wav": "audio/wav",
+}  # a WaveNet run's samples/epoch_NNNN.wav, played in the page
 CACHED_RUNS = 4
 CURVE_POINTS = 300  # each metric curve is thinned to at most this many points for the page
-UNITS = {"bits_per_dim": "bits/dim", "nll": "nats/image", "nll_bound": "nats/image", "kl": "nats/image",
-         "recon": "nats/image"}  # the figures logged with a unit; the rest (loss, fid, ...) are plain numbers
+UNITS = {
+    "bits_per_dim": "bits/dim",
+    "nll": "nats/image",
+    "nll_bound": "nats/image",
+    "kl": "nats/image",
+    "recon": "nats/image",
+}  # the figures logged with a unit; the rest (loss, fid, ...) are plain numbers
 
 
 class UnknownRun(GenlabError):
@@ -63,8 +72,9 @@ def encodes(config: dict) -> bool:
 
 def view_words(view: str) -> str:
     """The runs a page view takes, for a message: "pixelrnn run on images"."""
-    names = [n for n, cls in sorted(REGISTRY.items())
-             if "image" in cls.kinds() and _image_view(cls.capabilities) == view]
+    names = [
+        n for n, cls in sorted(REGISTRY.items()) if "image" in cls.kinds() and _image_view(cls.capabilities) == view
+    ]
     return f"{' or '.join(names)} run on images"
 
 
@@ -113,11 +123,18 @@ class RunCatalog:
 
     def describe(self, name: str, folder: Path) -> dict:
         config = runs.read_config(folder)
-        return {"name": name, "model": config["model"], "family": family(config), "data": config["data"]["data"],
-                "item_shape": config["item_shape"], "model_config": config["model_config"],
-                "latent": config["model_config"].get("latent"), "encoder": encodes(config),
-                "classes": class_names(config),
-                "trained": (folder / runs.WEIGHTS).is_file()}
+        return {
+            "name": name,
+            "model": config["model"],
+            "family": family(config),
+            "data": config["data"]["data"],
+            "item_shape": config["item_shape"],
+            "model_config": config["model_config"],
+            "latent": config["model_config"].get("latent"),
+            "encoder": encodes(config),
+            "classes": class_names(config),
+            "trained": (folder / runs.WEIGHTS).is_file(),
+        }
 
     def listing(self) -> list[dict]:
         out = []
@@ -154,8 +171,11 @@ class RunCatalog:
         for sub in PICTURE_FOLDERS:
             where = folder / sub if sub else folder
             if where.is_dir() and not where.is_symlink():
-                found += [p.relative_to(folder).as_posix() for p in sorted(where.iterdir())
-                          if p.suffix in PICTURE_TYPES and _is_plain(p)]
+                found += [
+                    p.relative_to(folder).as_posix()
+                    for p in sorted(where.iterdir())
+                    if p.suffix in PICTURE_TYPES and _is_plain(p)
+                ]
         return found
 
     def picture(self, name: str, path: str) -> Path:
@@ -177,9 +197,16 @@ class RunCatalog:
         keys = [k for k in (rows[0] if rows else {}) if k not in ("step", "epoch", "seconds", "split")]
         curves = {}
         for key in keys:
-            curves[key] = {split: _thin([[int(r["step"]), _number(r[key])] for r in rows
-                                         if r["split"] == split and r.get(key) not in ("", None)])
-                           for split in ("train", "test")}
+            curves[key] = {
+                split: _thin(
+                    [
+                        [int(r["step"]), _number(r[key])]
+                        for r in rows
+                        if r["split"] == split and r.get(key) not in ("", None)
+                    ]
+                )
+                for split in ("train", "test")
+            }
         last = {k: c["test"][-1][1] for k, c in curves.items() if c["test"]}
         return {"curves": curves, "last": last, "units": {k: UNITS[k] for k in last if k in UNITS}}
 

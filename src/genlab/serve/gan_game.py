@@ -12,6 +12,7 @@ Data: a toy set's training split, or points the user drew: every click becomes a
 Deviations from `genlab train gan`: no EMA generator (the page shows the live G that D plays
 against), and the learning rates and batch come from the page.
 """
+
 from __future__ import annotations
 
 import math
@@ -101,8 +102,19 @@ class GanGame:
         s = self.settings
         with torch.random.fork_rng():  # seeded weights, without touching the server's global generator
             torch.manual_seed(s.seed)
-            self.model = GAN(GANConfig(loss=s.loss, layers=s.layers, width=s.width, d_steps=s.d_steps, lr_d=s.lr_d,
-                                       lr_g=s.lr_g, latent=2, ema=0.0), (2,))
+            self.model = GAN(
+                GANConfig(
+                    loss=s.loss,
+                    layers=s.layers,
+                    width=s.width,
+                    d_steps=s.d_steps,
+                    lr_d=s.lr_d,
+                    lr_g=s.lr_g,
+                    latent=2,
+                    ema=0.0,
+                ),
+                (2,),
+            )
         self.optimizers = self.model.configure_optimizers(s.lr_d)
         self.batches = torch.Generator().manual_seed(s.seed + 1)
         self.z_shown = self.model.prior(SHOWN, torch.Generator().manual_seed(s.seed + 2))
@@ -196,20 +208,34 @@ class GanGame:
                 samples = model.generate(model.prior(MODE_SAMPLES, g), net=model.generator)
                 coverage = mode_coverage(samples, *self.modes)
             fresh = min(len(self.pending), max(0, self.logged - since))
-            losses = list(self.pending)[len(self.pending) - fresh:]
+            losses = list(self.pending)[len(self.pending) - fresh :]
             x0, x1, y0, y1 = self.bounds
             outside = int(((fake[:, 0] < x0) | (fake[:, 0] > x1) | (fake[:, 1] < y0) | (fake[:, 1] > y1)).sum())
-            return {"iteration": self.iteration, "d_updates": self.d_updates, "g_updates": self.g_updates,
-                    "playing": self.playing, "fake": _rounded(fake), "arrows": _rounded(arrows),
-                    "heat": _rounded(torch.from_numpy(heat).view(1, -1))[0], "heat_n": HEAT_N, "heat_label": label,
-                    "losses": [[i, *map(_finite, rest)] for i, *rest in losses], "coverage": coverage,
-                    "outside": outside, "work": list(self.work), "logged": self.logged}
+            return {
+                "iteration": self.iteration,
+                "d_updates": self.d_updates,
+                "g_updates": self.g_updates,
+                "playing": self.playing,
+                "fake": _rounded(fake),
+                "arrows": _rounded(arrows),
+                "heat": _rounded(torch.from_numpy(heat).view(1, -1))[0],
+                "heat_n": HEAT_N,
+                "heat_label": label,
+                "losses": [[i, *map(_finite, rest)] for i, *rest in losses],
+                "coverage": coverage,
+                "outside": outside,
+                "work": list(self.work),
+                "logged": self.logged,
+            }
 
     def intro(self) -> dict:
         """What the page needs once: the plane, the real points and the modes (if known)."""
-        return {"bounds": list(self.bounds), "real": _rounded(self.real_shown),
-                "modes": _rounded(self.modes[0]) if self.modes is not None else None,
-                "settings": {k: v for k, v in self.settings.__dict__.items() if k != "points"}}
+        return {
+            "bounds": list(self.bounds),
+            "real": _rounded(self.real_shown),
+            "modes": _rounded(self.modes[0]) if self.modes is not None else None,
+            "settings": {k: v for k, v in self.settings.__dict__.items() if k != "points"},
+        }
 
 
 def _rounded(t: torch.Tensor) -> list[list[float]]:

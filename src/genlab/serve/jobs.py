@@ -4,6 +4,7 @@ at once (each in a worker thread); a job waits up to `job_wait_s` for a slot, th
 `stream_job` runs a job that reports progress (the completion's rows) and yields each report as it
 comes; when the page goes away the job is told to stop at its next report and its slot is freed.
 """
+
 from __future__ import annotations
 
 import asyncio

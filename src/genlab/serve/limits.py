@@ -1,4 +1,5 @@
 """The bounds that keep a `genlab serve` process small and responsive, in one place."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

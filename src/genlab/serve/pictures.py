@@ -1,5 +1,6 @@
 """Images on the page: uint8 tensors <-> PNG data URLs at their own size (the page scales them up
 with `image-rendering: pixelated`)."""
+
 from __future__ import annotations
 
 import base64
@@ -20,4 +21,3 @@ def png_url(image: torch.Tensor) -> str:
 
 def png_urls(images: torch.Tensor) -> list[str]:
     return [png_url(im) for im in images]
-

@@ -2,6 +2,7 @@
 one test image, the mean m and spread of q(z|x) = N(m, exp(σ)) (σ is the log-variance, so the
 standard deviation is exp(σ/2), as models/vae.py explains), the reconstruction decoded from m, and
 decodes of codes drawn from q(z|x), c = exp(σ/2)·e + m."""
+
 from __future__ import annotations
 
 import torch
@@ -21,7 +22,11 @@ def posterior(model, image: torch.Tensor, seed: int, label: int | None = None) -
     std = (logvar / 2).exp()
     e = torch.randn(DRAWS, m.shape[1], generator=torch.Generator().manual_seed(seed)).to(model.device)  # (DRAWS, L)
     codes = m + std * e
-    return {"m": m[0].tolist(), "logvar": logvar[0].tolist(), "std": std[0].tolist(),
-            "reconstruction": png_url(model.decode(m, labels=label)[0]),
-            "draws": png_urls(model.decode(codes, labels=label)),
-            "codes": codes.cpu().tolist()}
+    return {
+        "m": m[0].tolist(),
+        "logvar": logvar[0].tolist(),
+        "std": std[0].tolist(),
+        "reconstruction": png_url(model.decode(m, labels=label)[0]),
+        "draws": png_urls(model.decode(codes, labels=label)),
+        "codes": codes.cpu().tolist(),
+    }

@@ -1,5 +1,6 @@
 """Start the page: check the flags, bind the socket ourselves (so a busy port is a one-line error),
 warn when the page is exposed beyond this machine, and hand the socket to uvicorn."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,13 +31,16 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as exc:
         sock.close()
-        raise GenlabError(f"cannot listen on {host}:{port} ({exc.strerror}); is another server using it? "
-                          f"pick another --port") from None
+        raise GenlabError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); is another server using it? pick another --port"
+        ) from None
     sock.listen(128)
     return sock
 
 
-def serve(runs_dir: str | None, host: str, port: int, allow_remote: bool, say=print, threads: int | None = None) -> None:
+def serve(
+    runs_dir: str | None, host: str, port: int, allow_remote: bool, say=print, threads: int | None = None
+) -> None:
     import torch
     import uvicorn
 
@@ -47,21 +51,33 @@ def serve(runs_dir: str | None, host: str, port: int, allow_remote: bool, say=pr
     if runs_dir is not None and not Path(runs_dir).is_dir():
         raise GenlabError(f"--runs {runs_dir} is not a folder; give the folder your runs are in (e.g. runs/)")
     if host not in LOOPBACK and not allow_remote:
-        raise GenlabError(f"--host {host} would let other machines reach the page (it can train models and read "
-                          f"the runs); add --allow-remote if that is what you want")
+        raise GenlabError(
+            f"--host {host} would let other machines reach the page (it can train models and read "
+            f"the runs); add --allow-remote if that is what you want"
+        )
     limits = Limits()
     # the page runs up to `jobs` model jobs and `gan_sessions` games at once, each a small step at a time
     thread_policy.apply(threads, processes=limits.jobs + limits.gan_sessions)
     sock = bind(host, port)
-    app = create_app(runs_dir, limits, allowed_hosts=None if host not in LOOPBACK else ["127.0.0.1", "localhost", "[::1]", "::1"],
-                     restart=restart_command(runs_dir, host, sock.getsockname()[1], allow_remote))
+    app = create_app(
+        runs_dir,
+        limits,
+        allowed_hosts=None if host not in LOOPBACK else ["127.0.0.1", "localhost", "[::1]", "::1"],
+        restart=restart_command(runs_dir, host, sock.getsockname()[1], allow_remote),
+    )
     found = len(app.state.catalog.scan())
     if host not in LOOPBACK:
-        print(f"genlab: warning: serving on {host}: anyone who can reach this machine on port "
-              f"{sock.getsockname()[1]} can use the page and see the runs; there is no login", file=sys.stderr)
+        print(
+            f"genlab: warning: serving on {host}: anyone who can reach this machine on port "
+            f"{sock.getsockname()[1]} can use the page and see the runs; there is no login",
+            file=sys.stderr,
+        )
     shown = f"[{host}]" if ":" in host else host
-    say(f"genlab serve: http://{shown}:{sock.getsockname()[1]}/  ({found} run(s) under {runs_dir or '(no --runs)'}); "
-        f"torch threads {torch.get_num_threads()}; Ctrl-C stops it", flush=True)
+    say(
+        f"genlab serve: http://{shown}:{sock.getsockname()[1]}/  ({found} run(s) under {runs_dir or '(no --runs)'}); "
+        f"torch threads {torch.get_num_threads()}; Ctrl-C stops it",
+        flush=True,
+    )
     server = QuietServer(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS))
     try:
         server.run(sockets=[sock])

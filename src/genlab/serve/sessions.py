@@ -4,6 +4,7 @@ soon as its pages stop listening (or never started listening within `session_idl
 Several pages may watch one game (a second tab, a projector): each page names itself with a
 `viewer` token when it listens, and a page that ends a game ends it only when no other page
 watches it (`Sessions.leave`), so one page never ends another page's game."""
+
 from __future__ import annotations
 
 import secrets
@@ -52,8 +53,9 @@ class Sessions:
         """Drop games nobody listens to that have been idle too long; returns how many."""
         now = time.monotonic()
         with self._lock:
-            stale = [k for k, s in self._items.items()
-                     if s.listeners == 0 and now - s.last_seen > self.limits.session_idle_s]
+            stale = [
+                k for k, s in self._items.items() if s.listeners == 0 and now - s.last_seen > self.limits.session_idle_s
+            ]
             for key in stale:
                 self._close_locked(key)
         return len(stale)

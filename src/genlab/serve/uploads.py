@@ -1,6 +1,7 @@
 """Images a user hands the page: refused in plain words when they cannot be useful (too many pixels,
 not an image), shown in the run's own colours, and checked against the training data's background
 (a black-on-white digit given to a run trained on white-on-black digits completes into blocks)."""
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,10 @@ class NotAnImage(GenlabError):
 def read_upload(data: bytes, name: str, item_shape: tuple[int, int, int], max_pixels: int) -> torch.Tensor:
     """Bytes of an image file -> uint8 (1, C, H, W) in the run's shape. The size is read from the
     header before anything is decoded, so a decompression bomb costs nothing."""
-    shrink = (f"the page takes images up to {max_pixels / 1e6:g} megapixels and shrinks them to the run's size "
-              f"anyway: shrink it first")
+    shrink = (
+        f"the page takes images up to {max_pixels / 1e6:g} megapixels and shrinks them to the run's size "
+        f"anyway: shrink it first"
+    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below

@@ -24,6 +24,7 @@ Deviations: batch norm normalises with each process's share of the batch (DDP's 
 synchronised batch norm has no CPU kernel); noise drawn inside a model (a VAE's codes, a GAN's z)
 comes from each process's own RNG stream.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -141,16 +142,20 @@ class Group:
         dist.all_gather(everyone, mine)
         differ = [r for r, theirs in enumerate(everyone) if not torch.equal(theirs, everyone[0])]
         if differ:
-            raise GenlabError(f"process(es) {', '.join(map(str, differ))} read other training data at {spec} than "
-                              f"process 0; give every node the same data (a shared folder or identical copies)")
+            raise GenlabError(
+                f"process(es) {', '.join(map(str, differ))} read other training data at {spec} than "
+                f"process 0; give every node the same data (a shared folder or identical copies)"
+            )
 
     def check_batches(self, n: int, batch: int) -> None:
         """Refuse a split whose batches (the last one of an epoch included) leave a process empty."""
         smallest = min(batch, n - (math.ceil(n / batch) - 1) * batch)
         if smallest < self.world:
-            raise GenlabError(f"a batch of {smallest} items cannot be shared by {self.world} processes; choose a "
-                              f"--batch-size whose batches, the last of an epoch of {n} items included, hold at "
-                              f"least {self.world}")
+            raise GenlabError(
+                f"a batch of {smallest} items cannot be shared by {self.world} processes; choose a "
+                f"--batch-size whose batches, the last of an epoch of {n} items included, hold at "
+                f"least {self.world}"
+            )
 
     def part(self, idx: torch.Tensor) -> torch.Tensor:
         """This rank's contiguous part of a global batch's indices."""
@@ -214,14 +219,20 @@ class Wrappers:
         if group.world > 1:
             self.routes["loss"] = self._wrap(_Objective(model), group, False)
         if compile:
-            self.routes.update({name: torch.compile(child) for name, child in model.named_children()
-                                if type(child).forward is not nn.Module.forward})  # not ModuleList & co
+            self.routes.update(
+                {
+                    name: torch.compile(child)
+                    for name, child in model.named_children()
+                    if type(child).forward is not nn.Module.forward
+                }
+            )  # not ModuleList & co
 
     @staticmethod
     def _wrap(module: nn.Module, group: Group, compile: bool) -> nn.Module:
         if group.world > 1:
             module = nn.parallel.DistributedDataParallel(
-                module, device_ids=[group.device.index] if group.device.type == "cuda" else None)
+                module, device_ids=[group.device.index] if group.device.type == "cuda" else None
+            )
             module.register_comm_hook(group, _weighted_allreduce)
         return torch.compile(module) if compile else module
 
@@ -244,8 +255,10 @@ def check_compiler(device: torch.device) -> None:
         torch.compile(lambda x: x * 2 + 1)(torch.ones(4, device=device))
     except Exception as exc:  # the compiler raises many types; all mean "not usable here"
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise GenlabError(f"--compile: torch.compile does not work on this machine ({first}); it needs a C++ "
-                          f"compiler on CPU or triton on CUDA; train without --compile") from None
+        raise GenlabError(
+            f"--compile: torch.compile does not work on this machine ({first}); it needs a C++ "
+            f"compiler on CPU or triton on CUDA; train without --compile"
+        ) from None
 
 
 def launch(argv: list[str], nproc: int) -> None:

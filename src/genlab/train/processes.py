@@ -11,6 +11,7 @@ at least 1, on a CPU, for a family that trains by gradient steps; 1 on a GPU (on
 is what `--nproc N` is for) and for whole-split fits (EM). The cores are those this process may use,
 divided among the jobs started beside it (`compare --jobs`), as the thread policy counts them.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,8 +28,9 @@ def count(threads_per_process: int, cores: int, batch_size: int) -> int:
     return max(1, min(cores // max(1, threads_per_process), batch_size // MIN_SHARE))
 
 
-def resolve(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, train_cfg: TrainConfig,
-            typed: set[str]) -> tuple[int, str]:
+def resolve(
+    model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, train_cfg: TrainConfig, typed: set[str]
+) -> tuple[int, str]:
     """(processes, why) for a new run whose --nproc is `auto`: builds the model on the data as
     training would, to count the FLOPs of one step."""
     from genlab.train.setup import _load_data, _new_model, resolve_device, settle  # training's own setup path
@@ -45,12 +47,14 @@ def resolve(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig,
     data = _load_data(cls, data_cfg)
     model_cfg, train_cfg = settle(cls, model_values, data, train_cfg, typed)
     model = _new_model(cls, model_cfg, data, train_cfg.seed)
-    batch = model.prepare(data.train[:train_cfg.batch_size])
-    labels = {"labels": model.prepare_labels(data.train_labels[:len(batch)])} if model.label_count else {}
+    batch = model.prepare(data.train[: train_cfg.batch_size])
+    labels = {"labels": model.prepare_labels(data.train_labels[: len(batch)])} if model.label_count else {}
     per_process = threads.requested(train_cfg.threads) or threads.choose(step_flops(model, batch, **labels), 1, cores)
     n = count(per_process, cores, train_cfg.batch_size)
-    return n, (f"{cores} cores, {per_process} thread{'s' * (per_process > 1)} per process for this network, "
-               f"batch {train_cfg.batch_size}")
+    return n, (
+        f"{cores} cores, {per_process} thread{'s' * (per_process > 1)} per process for this network, "
+        f"batch {train_cfg.batch_size}"
+    )
 
 
 def is_auto(nproc: int) -> bool:

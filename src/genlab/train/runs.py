@@ -9,6 +9,7 @@ A run dir holds
   metrics.csv, loss.png, samples/
 Nothing here is ever unpickled: tensors go to safetensors, everything else to JSON.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -132,9 +133,15 @@ def _check_values(cls: type, values: dict[str, Any], where: str) -> None:
         if value is None and (type(None) in typing.get_args(hint) or f.default is None):
             continue
         kind = kinds[0]
-        ok = (isinstance(value, bool) if kind is bool else _whole(value) if kind is int
-              else (_whole(value) or isinstance(value, float)) and math.isfinite(value) if kind is float
-              else isinstance(value, kind))
+        ok = (
+            isinstance(value, bool)
+            if kind is bool
+            else _whole(value)
+            if kind is int
+            else (_whole(value) or isinstance(value, float)) and math.isfinite(value)
+            if kind is float
+            else isinstance(value, kind)
+        )
         if not ok:
             raise ValueError(f"{where}.{f.name} is {json.dumps(value)[:40]}, not a {kind.__name__}")
 
@@ -192,8 +199,13 @@ def save_weights(run: Path, model: GenerativeModel, step: int) -> None:
     atomic_write_with(run / WEIGHTS, lambda tmp: save_file(state, str(tmp), metadata={"step": str(step)}))
 
 
-def save_checkpoint(run: Path, model: GenerativeModel, optimizers: dict[str, torch.optim.Optimizer],
-                    counters: dict[str, Any], ranks_rng: dict[str, torch.Tensor] | None = None) -> None:
+def save_checkpoint(
+    run: Path,
+    model: GenerativeModel,
+    optimizers: dict[str, torch.optim.Optimizer],
+    counters: dict[str, Any],
+    ranks_rng: dict[str, torch.Tensor] | None = None,
+) -> None:
     """One file with everything an exact resume needs, then the weights-only export. `ranks_rng`:
     the RNG states of every process of a distributed run (`rank{r}/torch`, ...), kept under rng/."""
     tensors: dict[str, torch.Tensor] = {}
@@ -210,7 +222,9 @@ def save_checkpoint(run: Path, model: GenerativeModel, optimizers: dict[str, tor
     save_weights(run, model, counters["step"])
 
 
-def load_checkpoint(run: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any], dict[str, torch.Tensor]]:
+def load_checkpoint(
+    run: Path,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any], dict[str, torch.Tensor]]:
     """-> (model state, optimiser states, counters, rng states); GenlabError if damaged."""
     tensors, meta = _read_safetensors(run / CHECKPOINT)
     try:
@@ -219,8 +233,8 @@ def load_checkpoint(run: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any],
     except (KeyError, TypeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         why = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())
         raise GenlabError(f"{run / CHECKPOINT} lacks its training state ({why}); the run is damaged") from None
-    model_state = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
-    rng = {k[len("rng/"):]: v for k, v in tensors.items() if k.startswith("rng/")}
+    model_state = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
+    rng = {k[len("rng/") :]: v for k, v in tensors.items() if k.startswith("rng/")}
     return model_state, optim, counters, rng
 
 
@@ -254,8 +268,9 @@ class LoadedRun:
         from genlab.data import load_dataset
 
         d = self.config["data"]
-        return load_dataset(d["data"], image_size=d["image_size"], channels=d["channels"],
-                            sample_rate=d.get("sample_rate"))
+        return load_dataset(
+            d["data"], image_size=d["image_size"], channels=d["channels"], sample_rate=d.get("sample_rate")
+        )
 
 
 def load(run: str | Path, device: str | torch.device = "cpu") -> LoadedRun:

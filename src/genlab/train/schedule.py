@@ -9,6 +9,7 @@ done so far are extrapolated to the whole budget. The factor is a function of (s
 and the budget is saved in the checkpoint, so a resumed run follows the same rates and stops at the
 same step as an unbroken one with that budget.
 """
+
 from __future__ import annotations
 
 import math

@@ -5,6 +5,7 @@
 
 `start` and `resume` differ only where they must: a new run makes its model from the seed and writes
 config.json; a resumed one reads both back. The loop itself is in `trainer`."""
+
 from __future__ import annotations
 
 import hashlib
@@ -40,12 +41,15 @@ def _load_data(cls: type[GenerativeModel], data_cfg: DataConfig) -> Dataset:
     if pack.is_pack(data_cfg.data):  # streamed from disk, not loaded
         data = streaming.open_for_training(data_cfg)
     else:
-        data = load_dataset(data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels,
-                            sample_rate=data_cfg.sample_rate)
+        data = load_dataset(
+            data_cfg.data, image_size=data_cfg.image_size, channels=data_cfg.channels, sample_rate=data_cfg.sample_rate
+        )
     kinds = cls.data_kinds or (cls.data_kind,)
     if data.kind not in kinds:
-        raise GenlabError(f"{cls.name} trains on {' or '.join(kinds)} data but {data_cfg.data} holds {data.kind} "
-                          f"data; pick a{'n' * (kinds[0][0] in 'aeiou')} {' or '.join(kinds)} data spec")
+        raise GenlabError(
+            f"{cls.name} trains on {' or '.join(kinds)} data but {data_cfg.data} holds {data.kind} "
+            f"data; pick a{'n' * (kinds[0][0] in 'aeiou')} {' or '.join(kinds)} data spec"
+        )
     if len(data.train) == 0:
         raise GenlabError(f"{data_cfg.data} has no training items")
     return data
@@ -62,8 +66,10 @@ def _new_model(cls: type[GenerativeModel], model_cfg: Any, data: Dataset, seed: 
     if getattr(model_cfg, "conditional", False):
         labels = data.train_labels
         if labels is None or len(torch.unique(labels)) < 2:
-            raise GenlabError(f"--conditional needs class labels, and {data.spec} has "
-                              f"{'none' if labels is None else 'only one class'}; train without --conditional")
+            raise GenlabError(
+                f"--conditional needs class labels, and {data.spec} has "
+                f"{'none' if labels is None else 'only one class'}; train without --conditional"
+            )
         model_cfg = replace(model_cfg, label_count=int(labels.max()) + 1)
     return cls(model_cfg, data.item_shape, palette)
 
@@ -74,7 +80,7 @@ def _class_names(model: GenerativeModel, data: Dataset) -> dict[str, list[str]]:
     names = data.label_names
     if not model.label_count or not names or len(names) < model.label_count:
         return {}
-    return {"label_names": [str(name) for name in names[:model.label_count]]}
+    return {"label_names": [str(name) for name in names[: model.label_count]]}
 
 
 def _join(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig) -> distributed.Group:
@@ -83,8 +89,15 @@ def _join(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig) -> dist
     return distributed.Group.from_env(resolve_device(train_cfg.device))
 
 
-def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run: Path, quiet: bool,
-             group: distributed.Group, probe: Probe | None = None) -> Trainer:
+def _trainer(
+    model: GenerativeModel,
+    data: Dataset,
+    train_cfg: TrainConfig,
+    run: Path,
+    quiet: bool,
+    group: distributed.Group,
+    probe: Probe | None = None,
+) -> Trainer:
     """Move the model and the prepared data onto this process's device and build the Trainer."""
     device = group.device
     model.to(device)
@@ -97,18 +110,34 @@ def _trainer(model: GenerativeModel, data: Dataset, train_cfg: TrainConfig, run:
         prepared_test = model.prepare(data.test.to(device))
     labels = {}
     if model.label_count:
-        labels = {"train_labels": model.prepare_labels(data.train_labels.to(device)),
-                  "test_labels": None if data.test_labels is None else model.prepare_labels(data.test_labels.to(device))}
+        labels = {
+            "train_labels": model.prepare_labels(data.train_labels.to(device)),
+            "test_labels": None if data.test_labels is None else model.prepare_labels(data.test_labels.to(device)),
+        }
     keep = None if isinstance(data, pack.PackedDataset) else model.training_mask(prepared_train)
     if keep is not None:  # e.g. WaveNet's silent windows: the training split only
         prepared_train = prepared_train[keep]
         if labels:
             labels["train_labels"] = labels["train_labels"][keep]
-    batch = prepared_train[:len(prepared_train) if model.full_batch else train_cfg.batch_size]
-    probe_labels = {"labels": labels["train_labels"][:len(batch)]} if labels else {}
-    threads.apply(train_cfg.threads, step_flops(model, batch, **probe_labels), processes=int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
-    return Trainer(model, prepared_train, prepared_test, train_cfg, run, quiet=quiet, group=group, data_spec=data.spec,
-                   probe=probe, **labels)
+    batch = prepared_train[: len(prepared_train) if model.full_batch else train_cfg.batch_size]
+    probe_labels = {"labels": labels["train_labels"][: len(batch)]} if labels else {}
+    threads.apply(
+        train_cfg.threads,
+        step_flops(model, batch, **probe_labels),
+        processes=int(os.environ.get("LOCAL_WORLD_SIZE", 1)),
+    )
+    return Trainer(
+        model,
+        prepared_train,
+        prepared_test,
+        train_cfg,
+        run,
+        quiet=quiet,
+        group=group,
+        data_spec=data.spec,
+        probe=probe,
+        **labels,
+    )
 
 
 def _check_sharing(model: GenerativeModel, n: int, train_cfg: TrainConfig) -> None:
@@ -116,17 +145,27 @@ def _check_sharing(model: GenerativeModel, n: int, train_cfg: TrainConfig) -> No
     fit (EM), or batches too small to give every process an item."""
     world = distributed.world_size()
     if world > 1 and model.full_batch:
-        raise GenlabError(f"{model.name} fits on the whole training split in one process; train it without "
-                          f"--nproc / torchrun")
+        raise GenlabError(
+            f"{model.name} fits on the whole training split in one process; train it without --nproc / torchrun"
+        )
     distributed.Group(0, world).check_batches(n, n if model.full_batch else train_cfg.batch_size)
 
 
 def _check_budget(train_cfg: TrainConfig) -> None:
     """Refuse a budget, batch or rate that cannot train, for new and resumed runs alike."""
-    if (train_cfg.epochs is not None and train_cfg.epochs < 1 or train_cfg.minutes is not None and train_cfg.minutes <= 0
-            or train_cfg.steps is not None and train_cfg.steps < 1):
+    if (
+        train_cfg.epochs is not None
+        and train_cfg.epochs < 1
+        or train_cfg.minutes is not None
+        and train_cfg.minutes <= 0
+        or train_cfg.steps is not None
+        and train_cfg.steps < 1
+    ):
         raise GenlabError("--epochs and --steps must be at least 1 and --minutes above 0")
-    if sum(x is not None for x in (train_cfg.epochs, train_cfg.minutes, train_cfg.steps)) > 1 and train_cfg.steps is not None:
+    if (
+        sum(x is not None for x in (train_cfg.epochs, train_cfg.minutes, train_cfg.steps)) > 1
+        and train_cfg.steps is not None
+    ):
         raise GenlabError("--steps is a budget of its own; give it without --epochs and --minutes")
     if train_cfg.batch_size < 1 or train_cfg.lr <= 0:
         raise GenlabError("--batch-size must be at least 1 and --lr above 0")
@@ -151,8 +190,10 @@ def _probe(train_cfg: TrainConfig, build: Callable[[Dataset], Probe] | None, dat
     if train_cfg.quality_every is None or distributed.rank() != 0:
         return None
     if build is None:
-        raise GenlabError("--quality-every needs a sample-quality probe; the command line builds one from "
-                          "genlab.metrics (pass probe= to train.start / train.resume)")
+        raise GenlabError(
+            "--quality-every needs a sample-quality probe; the command line builds one from "
+            "genlab.metrics (pass probe= to train.start / train.resume)"
+        )
     return build(data)
 
 
@@ -164,9 +205,16 @@ def _fit(trainer: Trainer, resume: bool) -> Trainer:
     return trainer
 
 
-def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, train_cfg: TrainConfig,
-          out: str | Path, quiet: bool = False, typed: set[str] | None = None,
-          probe: Callable[[Dataset], Probe] | None = None) -> Trainer:
+def start(
+    model_name: str,
+    model_values: dict[str, Any],
+    data_cfg: DataConfig,
+    train_cfg: TrainConfig,
+    out: str | Path,
+    quiet: bool = False,
+    typed: set[str] | None = None,
+    probe: Callable[[Dataset], Probe] | None = None,
+) -> Trainer:
     """Train a new model into the run folder `out` (refused if it holds anything).
 
     `probe`: with --quality-every, builds the sample-quality probe from the loaded data (the
@@ -187,9 +235,15 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
     model_cfg, train_cfg = settle(cls, model_values, data, train_cfg, typed)
     quality = _probe(train_cfg, probe, data)  # before the run folder is made: it may refuse the data
     model = _new_model(cls, model_cfg, data, train_cfg.seed)
-    config = {"model": model_name, "model_config": to_dict(model.config), "data": to_dict(data_cfg),
-              "train": to_dict(train_cfg), "item_shape": list(data.item_shape),
-              "data_fingerprint": fingerprint(data), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    config = {
+        "model": model_name,
+        "model_config": to_dict(model.config),
+        "data": to_dict(data_cfg),
+        "train": to_dict(train_cfg),
+        "item_shape": list(data.item_shape),
+        "data_fingerprint": fingerprint(data),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     config.update(_class_names(model, data))
     group = _join(model, data, train_cfg)
     group.check_same_data(config["data_fingerprint"], data_cfg.data)
@@ -199,8 +253,13 @@ def start(model_name: str, model_values: dict[str, Any], data_cfg: DataConfig, t
     return _fit(_trainer(model, data, train_cfg, out, quiet, group, quality), resume=False)
 
 
-def settle(cls: type[GenerativeModel], model_values: dict[str, Any], data: Dataset, train_cfg: TrainConfig,
-           typed: set[str] | None) -> tuple[Any, TrainConfig]:
+def settle(
+    cls: type[GenerativeModel],
+    model_values: dict[str, Any],
+    data: Dataset,
+    train_cfg: TrainConfig,
+    typed: set[str] | None,
+) -> tuple[Any, TrainConfig]:
     """(model config, training config) of a new run on `data`: what the user gave, and for the rest the
     family's defaults for this kind of data. `typed`: the TrainConfig fields the user set (None: all)."""
     if typed is not None:
@@ -210,12 +269,30 @@ def settle(cls: type[GenerativeModel], model_values: dict[str, Any], data: Datas
 
 
 BUDGETS = ("epochs", "minutes", "steps")
-RESUME_OVERRIDES = ("epochs", "minutes", "steps", "device", "save_every", "log_every", "tensorboard", "nproc", "precision",
-                    "compile", "workers", "threads", "quality_every")
+RESUME_OVERRIDES = (
+    "epochs",
+    "minutes",
+    "steps",
+    "device",
+    "save_every",
+    "log_every",
+    "tensorboard",
+    "nproc",
+    "precision",
+    "compile",
+    "workers",
+    "threads",
+    "quality_every",
+)
 
 
-def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool = False,
-           model_name: str | None = None, probe: Callable[[Dataset], Probe] | None = None) -> Trainer:
+def resume(
+    out: str | Path,
+    overrides: dict[str, Any] | None = None,
+    quiet: bool = False,
+    model_name: str | None = None,
+    probe: Callable[[Dataset], Probe] | None = None,
+) -> Trainer:
     """Continue a stopped run from its last checkpoint; only the budget, device, logging and the
     execution settings (processes, precision, compilation) may change."""
     out = Path(out)
@@ -226,8 +303,10 @@ def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     fixed = {k for k, v in overrides.items() if k not in RESUME_OVERRIDES and stored.get(k) != v}
     if fixed:
-        raise GenlabError(f"--resume keeps the run's settings; {', '.join(sorted(fixed))} cannot change "
-                          f"(only {', '.join(RESUME_OVERRIDES)} can)")
+        raise GenlabError(
+            f"--resume keeps the run's settings; {', '.join(sorted(fixed))} cannot change "
+            f"(only {', '.join(RESUME_OVERRIDES)} can)"
+        )
     budget = {k: v for k, v in overrides.items() if k in RESUME_OVERRIDES}
     train_cfg = replace(TrainConfig(**config["train"]), **budget)
     given = [k for k in BUDGETS if k in budget]
@@ -238,8 +317,10 @@ def resume(out: str | Path, overrides: dict[str, Any] | None = None, quiet: bool
     cls = model_class(config["model"])
     data = _load_data(cls, DataConfig(**config["data"]))
     if fingerprint(data) != config.get("data_fingerprint"):
-        raise GenlabError(f"the data behind {config['data']['data']} changed since {out} started; "
-                          f"resume with the same data or train a new run")
+        raise GenlabError(
+            f"the data behind {config['data']['data']} changed since {out} started; "
+            f"resume with the same data or train a new run"
+        )
     quality = _probe(train_cfg, probe, data)
     if (out / runs.CHECKPOINT).exists():
         state, *_ = runs.load_checkpoint(out)

@@ -13,6 +13,7 @@ Palette models get the pack's precomputed palette indices when they equal what t
 `prepare` makes of the images (checked on the first items); other models get the uint8 images and
 `prepare` runs on each batch, on the device. Both give the in-memory path's values bit for bit.
 """
+
 from __future__ import annotations
 
 import collections
@@ -68,17 +69,29 @@ def _context(workers: int) -> str | None:
 class StreamedSplit:
     """A packed split that reads and prepares the items the trainer asks for (see the module doc)."""
 
-    def __init__(self, split: PackedSplit, prepare: Callable[[torch.Tensor], torch.Tensor], device: torch.device,
-                 workers: int = LOADER_WORKERS):
+    def __init__(
+        self,
+        split: PackedSplit,
+        prepare: Callable[[torch.Tensor], torch.Tensor],
+        device: torch.device,
+        workers: int = LOADER_WORKERS,
+    ):
         self.split, self.prepare, self.target = split, prepare, device
         # where callers put the indices they pass (the trainer moves them to `.device`): the CPU, so
         # that reading them back costs no device synchronisation per step on CUDA
         self.device = torch.device("cpu")
         self._plan = _Plan()
-        self.loader = DataLoader(_Rows(split), batch_size=None, sampler=self._plan, num_workers=workers,
-                                 pin_memory=device.type == "cuda", prefetch_factor=PREFETCH if workers else None,
-                                 persistent_workers=workers > 0, multiprocessing_context=_context(workers),
-                                 generator=torch.Generator())  # its seeds would otherwise come from the global RNG
+        self.loader = DataLoader(
+            _Rows(split),
+            batch_size=None,
+            sampler=self._plan,
+            num_workers=workers,
+            pin_memory=device.type == "cuda",
+            prefetch_factor=PREFETCH if workers else None,
+            persistent_workers=workers > 0,
+            multiprocessing_context=_context(workers),
+            generator=torch.Generator(),
+        )  # its seeds would otherwise come from the global RNG
         self._expected: collections.deque[np.ndarray] = collections.deque()
         self._ahead = None
         self.read_ahead = 0  # batches handed out from the DataLoader (the rest were read on request)
@@ -93,8 +106,10 @@ class StreamedSplit:
     def plan(self, order: torch.Tensor, start_step: int, batch_size: int, group) -> None:
         """Read ahead this process's share of the epoch's batches from `start_step` on (`group.part`
         is the very cut the trainer's `group.shard` makes)."""
-        batches = [group.part(order[s:s + batch_size]).numpy() for s in range(start_step * batch_size, len(order),
-                                                                               batch_size)]
+        batches = [
+            group.part(order[s : s + batch_size]).numpy()
+            for s in range(start_step * batch_size, len(order), batch_size)
+        ]
         self._plan.batches = batches
         self._expected = collections.deque(batches)
         self._ahead = iter(self.loader) if batches else None
@@ -120,12 +135,15 @@ def _as_long(batch: torch.Tensor) -> torch.Tensor:
     return batch.long()
 
 
-def streamed_splits(model: GenerativeModel, data: PackedDataset, device: torch.device,
-                    workers: int = LOADER_WORKERS) -> tuple[StreamedSplit, StreamedSplit]:
+def streamed_splits(
+    model: GenerativeModel, data: PackedDataset, device: torch.device, workers: int = LOADER_WORKERS
+) -> tuple[StreamedSplit, StreamedSplit]:
     """The train and test splits of a pack as the model's prepared items, read as they are used."""
     k = _palette_source(model, data)
     prepare = model.prepare if k is None else _as_long  # precomputed indices: uint8 -> int64, as encode gives
-    return tuple(StreamedSplit(data.split(name, k), prepare, device, w) for name, w in (("train", workers), ("test", 0)))
+    return tuple(
+        StreamedSplit(data.split(name, k), prepare, device, w) for name, w in (("train", workers), ("test", 0))
+    )
 
 
 def _palette_source(model: GenerativeModel, data: PackedDataset) -> int | None:
@@ -148,7 +166,9 @@ def open_for_training(data_cfg) -> PackedDataset:
     Every file is checked against the manifest's SHA-256 (and palette indices against their palette)
     before training starts: a damaged pack stops here, not after a run has saved."""
     if data_cfg.image_size is not None or data_cfg.channels is not None:
-        raise GenlabError(f"{data_cfg.data} is a pack, stored at one size and colour mode; pack the source "
-                          f"again with --image-size / --channels instead of passing them to train")
+        raise GenlabError(
+            f"{data_cfg.data} is a pack, stored at one size and colour mode; pack the source "
+            f"again with --image-size / --channels instead of passing them to train"
+        )
     verify(data_cfg.data)
     return open_pack(data_cfg.data)

@@ -6,6 +6,7 @@ Batch order is a pure function of (seed, epoch): a resumed run re-derives the ep
 and skips the batches already done, and the global RNG (noise inside the model) is restored from
 the checkpoint, so on CPU a stopped-and-resumed run ends with the same weights as an unbroken one.
 """
+
 from __future__ import annotations
 
 import csv
@@ -82,8 +83,9 @@ class MetricsLog:
                 self.header = list(self.rows[0].keys())
             if keep_up_to_step is not None:
                 whole = [r for r in self.rows if None not in r.values()]
-                self.rows = (whole[:keep_rows] if keep_rows >= 0
-                             else [r for r in whole if int(r["step"]) <= keep_up_to_step])
+                self.rows = (
+                    whole[:keep_rows] if keep_rows >= 0 else [r for r in whole if int(r["step"]) <= keep_up_to_step]
+                )
                 self._rewrite()
 
     def _rewrite(self) -> None:
@@ -213,8 +215,15 @@ class Trainer:
         else:
             self.group.seed(self.cfg.seed, self.counters.step)
         main = self.group.main
-        self.metrics = (MetricsLog(self.run / "metrics.csv", keep_up_to_step=self.counters.step if resume else None,
-                                   keep_rows=self.counters.metrics_rows) if main else None)
+        self.metrics = (
+            MetricsLog(
+                self.run / "metrics.csv",
+                keep_up_to_step=self.counters.step if resume else None,
+                keep_rows=self.counters.metrics_rows,
+            )
+            if main
+            else None
+        )
         if main:
             self._open_tensorboard()
         if not self.quiet and main and self.model.summary():
@@ -228,15 +237,21 @@ class Trainer:
             order = epoch_order(len(self.train_data), self.cfg.seed, c.epoch)
             if isinstance(self.train_data, StreamedSplit):  # data streamed from a pack: read the epoch's batches ahead
                 self.train_data.plan(order, c.step_in_epoch, self.batch_size, self.group)
-            bar = progress.bar(total=self.steps_per_epoch, initial=c.step_in_epoch, desc=f"epoch {c.epoch + 1}",
-                               quiet=self.quiet or not main, leave=False, dynamic_ncols=True)
+            bar = progress.bar(
+                total=self.steps_per_epoch,
+                initial=c.step_in_epoch,
+                desc=f"epoch {c.epoch + 1}",
+                quiet=self.quiet or not main,
+                leave=False,
+                dynamic_ncols=True,
+            )
             sums: dict[str, torch.Tensor] = {}
             seen, images, window_start = 0, 0, time.monotonic()
             while c.step_in_epoch < self.steps_per_epoch and not self._done():
                 if self.cfg.lr_schedule != "constant":  # a constant rate is left as the optimisers have it
                     self._plan_budget()
                     self._lr = self._set_learning_rates()
-                idx = order[c.step_in_epoch * self.batch_size:(c.step_in_epoch + 1) * self.batch_size]
+                idx = order[c.step_in_epoch * self.batch_size : (c.step_in_epoch + 1) * self.batch_size]
                 images += len(idx)
                 idx = self.group.shard(idx.to(self.train_data.device))  # this process's share of the batch
                 batch = self.train_data[idx]
@@ -267,7 +282,9 @@ class Trainer:
         if main:
             with torch.no_grad():
                 if self._fit_sampler():  # before the final probe and checkpoint
-                    self.save_samples(self.run / "samples" / f"epoch_{self.counters.epoch:04d}.png")  # the last grid, redrawn
+                    self.save_samples(
+                        self.run / "samples" / f"epoch_{self.counters.epoch:04d}.png"
+                    )  # the last grid, redrawn
         self._probe_if_due(final=True)
         if self._held_line is not None:  # the last epoch's line, held back by LINE_EVERY
             progress.say(self._held_line)
@@ -300,8 +317,15 @@ class Trainer:
             self.model.train()
         self._started += time.monotonic() - begun  # the probe's time is not training time
         self._quality_at = c.seconds
-        self.metrics.add({"step": c.step, "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
-                          "seconds": c.seconds, "split": "test", **figures})
+        self.metrics.add(
+            {
+                "step": c.step,
+                "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
+                "seconds": c.seconds,
+                "split": "test",
+                **figures,
+            }
+        )
 
     def _log_line(self, line: str) -> None:
         """An epoch's line, unless one went to the log less than LINE_EVERY seconds ago: then it is
@@ -328,17 +352,30 @@ class Trainer:
         c = self.counters
         if not all(math.isfinite(v) for v in means.values()):
             bad = next(k for k, v in means.items() if not math.isfinite(v))
-            kept = "the last good checkpoint is kept" if (self.run / runs.CHECKPOINT).exists() else "no checkpoint was written"
-            raise GenlabError(f"training diverged: {bad} became {means[bad]} by step {c.step}; {kept} "
-                              f"(try a lower --lr, then --resume or start a new run)")
+            kept = (
+                "the last good checkpoint is kept"
+                if (self.run / runs.CHECKPOINT).exists()
+                else "no checkpoint was written"
+            )
+            raise GenlabError(
+                f"training diverged: {bad} became {means[bad]} by step {c.step}; {kept} "
+                f"(try a lower --lr, then --resume or start a new run)"
+            )
         bar.set_postfix(loss=f"{means['loss']:.4g}", img_s=f"{images_per_s:.0f}")
         if self.cfg.lr_schedule != "constant":
             means["lr"] = self._lr  # the rate of the row's last step
         self._last_train = means
         if not self.group.main:
             return
-        self.metrics.add({"step": c.step, "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
-                          "seconds": c.seconds, "split": "train", **means})
+        self.metrics.add(
+            {
+                "step": c.step,
+                "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
+                "seconds": c.seconds,
+                "split": "train",
+                **means,
+            }
+        )
         if self.tb is not None:
             for k, v in means.items():
                 self.tb.add_scalar(f"train/{k}", v, c.step)
@@ -352,7 +389,7 @@ class Trainer:
         with torch.random.fork_rng(devices=[self.model.device] if self.model.device.type == "cuda" else []):
             torch.manual_seed(0)
             for start in range(0, n, self.cfg.batch_size):
-                batch = self.test_data[start:start + self.cfg.batch_size]
+                batch = self.test_data[start : start + self.cfg.batch_size]
                 labels = self._labels(self.test_labels, slice(start, start + self.cfg.batch_size))
                 for k, v in self.model.evaluate_batch(batch, **labels).items():
                     sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
@@ -378,8 +415,15 @@ class Trainer:
         if not self.quiet and not progress.interactive():  # a log gets epoch lines, not bar redraws
             self._log_line(epoch_line(c, self._last_train, figures))
         if figures:
-            self.metrics.add({"step": c.step, "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
-                              "seconds": c.seconds, "split": "test", **figures})
+            self.metrics.add(
+                {
+                    "step": c.step,
+                    "epoch": c.epoch + c.step_in_epoch / self.steps_per_epoch,
+                    "seconds": c.seconds,
+                    "split": "test",
+                    **figures,
+                }
+            )
             if self.tb is not None:
                 for k, v in figures.items():
                     self.tb.add_scalar(f"test/{k}", v, c.step)
@@ -394,9 +438,12 @@ class Trainer:
         g = torch.Generator(device=self.model.device).manual_seed(SAMPLE_SEED)
         if self.model.data_kind == "audio":
             path = path.with_suffix(".wav")
-        viz.save_output(self.model.sample(self.model.epoch_samples, generator=g), path,
-                        nrow=self.model.label_count or None,  # a conditional model: one column per class
-                        sample_rate=getattr(self.model, "sample_rate", None))
+        viz.save_output(
+            self.model.sample(self.model.epoch_samples, generator=g),
+            path,
+            nrow=self.model.label_count or None,  # a conditional model: one column per class
+            sample_rate=getattr(self.model, "sample_rate", None),
+        )
 
     def _open_tensorboard(self) -> None:
         if self.cfg.tensorboard:

@@ -1,4 +1,5 @@
 """The work of one training step, for the thread policy (`genlab.core.threads`)."""
+
 from __future__ import annotations
 
 import torch

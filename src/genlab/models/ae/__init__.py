@@ -4,6 +4,7 @@
 - `model.py`: the code, the reconstruction loss, the fitted Gaussian.
 Docs: docs/ae.md.
 """
+
 from genlab.models.ae.model import AEConfig, Autoencoder
 
 __all__ = ["AEConfig", "Autoencoder"]

@@ -10,6 +10,7 @@ a Gaussian N(μ, Σ) fitted to the training codes (refitted after every epoch, s
 the autoencoder has no prior of its own. Deviation from the paper: one hidden layer (or the VAE's
 two convolutions), no layer-wise pretraining.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,7 +50,11 @@ class Autoencoder(CodingModel):
         """Fit N(μ, Σ) to the codes of prepared training data (N, ...) by maximum likelihood."""
         codes = self.training_codes(prepared)  # (N, L)
         mean = codes.mean(0)
-        cov = torch.atleast_2d(torch.cov(codes.T, correction=0)) if len(codes) > 1 else codes.new_zeros(len(mean), len(mean))
+        cov = (
+            torch.atleast_2d(torch.cov(codes.T, correction=0))
+            if len(codes) > 1
+            else codes.new_zeros(len(mean), len(mean))
+        )
         cov = cov + 1e-6 * torch.eye(len(mean), dtype=cov.dtype, device=cov.device)  # a ridge keeps Σ positive
         self.code_mean.copy_(mean.to(self.code_mean.dtype))
         self.code_scale.copy_(torch.linalg.cholesky(cov).to(self.code_scale.dtype))

@@ -6,9 +6,19 @@
 - `modes.py`: mode coverage and diversity, the GAN's own figures of collapse.
 The web page's live 2-D game is `genlab.serve.gan_game`. Docs: docs/gan.md.
 """
+
 from genlab.models.gan.losses import LOSSES, PROBABILITY_LOSSES, discriminator_loss, generator_loss, gradient_penalty
 from genlab.models.gan.model import GAN, GANConfig, dcgan_sizes
 from genlab.models.gan.modes import MODE_SAMPLES
 
-__all__ = ["GAN", "GANConfig", "LOSSES", "MODE_SAMPLES", "PROBABILITY_LOSSES", "dcgan_sizes", "discriminator_loss",
-           "generator_loss", "gradient_penalty"]
+__all__ = [
+    "GAN",
+    "GANConfig",
+    "LOSSES",
+    "MODE_SAMPLES",
+    "PROBABILITY_LOSSES",
+    "dcgan_sizes",
+    "discriminator_loss",
+    "generator_loss",
+    "gradient_penalty",
+]

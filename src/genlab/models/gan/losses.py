@@ -1,4 +1,5 @@
 """The GAN losses, computed from D's logits (the table in model.py's docstring names their papers)."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -14,8 +15,9 @@ SMOOTHABLE = ("minimax", "non-saturating", "least-squares")  # losses with a rea
 def discriminator_loss(loss: str, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
     """D's loss (without the WGAN-GP penalty) from its logits on real and generated items."""
     if loss in PROBABILITY_LOSSES:
-        return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, real_target))
-                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+        return F.binary_cross_entropy_with_logits(
+            real, torch.full_like(real, real_target)
+        ) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
     if loss == "least-squares":
         return 0.5 * (real - real_target).pow(2).mean() + 0.5 * fake.pow(2).mean()
     if loss == "hinge":
@@ -38,8 +40,12 @@ def generator_loss(loss: str, fake: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"unknown GAN loss {loss!r}")
 
 
-def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
-                     eps: torch.Tensor | None = None) -> torch.Tensor:
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    eps: torch.Tensor | None = None,
+) -> torch.Tensor:
     """E[(‖∇_x̂ D(x̂)‖₂ − 1)²] at x̂ = εx + (1 − ε)x̃, one ε ~ U[0, 1] per item (Gulrajani et al. 2017)."""
     if eps is None:
         eps = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)

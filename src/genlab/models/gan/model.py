@@ -54,6 +54,7 @@ Deviations:
 - `d_real` / `d_fake` are mean probabilities σ(l) for minimax and non-saturating, mean raw scores
   otherwise (least-squares aims them at 1 and 0; hinge and WGAN scores are unbounded).
 """
+
 from __future__ import annotations
 
 import copy
@@ -68,8 +69,14 @@ from torch import nn
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Dataset, Palette
-from genlab.models.base import (Capability, GenerativeModel, conditional_classes, conditional_opt, label_count_opt,
-                                register)
+from genlab.models.base import (
+    Capability,
+    GenerativeModel,
+    conditional_classes,
+    conditional_opt,
+    label_count_opt,
+    register,
+)
 from genlab.models.gan.losses import (
     LOSSES,
     PROBABILITY_LOSSES,
@@ -86,29 +93,35 @@ DIVERSITY_ITEMS = 500  # images `genlab evaluate` draws for the diversity figure
 
 @dataclass
 class GANConfig:
-    arch: str = opt("auto", "auto: dcgan for images, mlp for 2-D points; mlp also works on small images",
-                    ("auto", "dcgan", "mlp"))
+    arch: str = opt(
+        "auto", "auto: dcgan for images, mlp for 2-D points; mlp also works on small images", ("auto", "dcgan", "mlp")
+    )
     loss: str = opt("non-saturating", "the game's objective (see docs/gan.md)", LOSSES)
     latent: int | None = opt(None, "size of the noise z (default: 100 for images, as DCGAN; 2 for 2-D points)")
-    prior: str = opt("normal", "distribution of z: normal N(0, I) or uniform U[-1, 1] (DCGAN)",
-                     ("normal", "uniform"))
+    prior: str = opt("normal", "distribution of z: normal N(0, I) or uniform U[-1, 1] (DCGAN)", ("normal", "uniform"))
     d_steps: int | None = opt(None, "D steps per G step (default: 5 with wgan-gp, else 1)")
     lr_g: float | None = opt(None, "generator's Adam learning rate (default: --lr)")
     lr_d: float | None = opt(None, "discriminator's Adam learning rate (default: --lr)")
     beta1: float | None = opt(None, "Adam β1 for both nets (default: 0.5 as DCGAN; 0 with wgan-gp)")
-    beta2: float | None = opt(None, "Adam β2 for both nets (default: 0.99 for images, 0.999 for 2-D points; "
-                                    "0.9 with wgan-gp)")
+    beta2: float | None = opt(
+        None, "Adam β2 for both nets (default: 0.99 for images, 0.999 for 2-D points; 0.9 with wgan-gp)"
+    )
     spectral_norm: bool = opt(False, "spectral normalization on every D layer (Miyato et al. 2018); no batch norm in D")
     gp_weight: float = opt(10.0, "wgan-gp: weight λ of the gradient penalty")
     label_smoothing: float = opt(0.0, "one-sided: D's target for real items is 1 − S (0.1 is typical)")
-    ema: float | None = opt(None, "decay of a moving average of G's weights used for sampling; 0 = off "
-                                  "(default: 0.999 for 2-D points, off for images)")
+    ema: float | None = opt(
+        None,
+        "decay of a moving average of G's weights used for sampling; 0 = off "
+        "(default: 0.999 for 2-D points, off for images)",
+    )
     conv_channels: int = opt(32, "dcgan: channels next to the image (doubled at each halving of the size)")
     width: int = opt(128, "mlp: hidden units per layer")
     layers: int = opt(3, "mlp: hidden layers in G and in D")
     animate: bool = opt(False, "2-D data: also write training.gif, an animation of the per-epoch frames")
-    conditional: bool = conditional_opt("a class vector in G and a projection discriminator (Miyato & Koyama "
-                                        "2018); `genlab sample --label K` draws class K (images)")
+    conditional: bool = conditional_opt(
+        "a class vector in G and a projection discriminator (Miyato & Koyama "
+        "2018); `genlab sample --label K` draws class K (images)"
+    )
     label_count: int = label_count_opt()
 
 
@@ -135,12 +148,17 @@ class DCGANGenerator(nn.Module):
         stages = len(self.sizes) - 1
         widths = [ch * 2 ** (stages - 1 - i) for i in range(stages)] + [c]  # e.g. 2ch, ch, C
         self.base = (widths[0], *self.sizes[0])
-        self.project = nn.Sequential(nn.Linear(latent, math.prod(self.base), bias=False),
-                                     nn.Unflatten(1, self.base),  # (B, 2^(s-1) ch, h0, w0)
-                                     nn.BatchNorm2d(widths[0]), nn.ReLU(True))
+        self.project = nn.Sequential(
+            nn.Linear(latent, math.prod(self.base), bias=False),
+            nn.Unflatten(1, self.base),  # (B, 2^(s-1) ch, h0, w0)
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(True),
+        )
         self.label = label_bias(classes, math.prod(self.base))  # a conditional G's class vector
-        self.ups = nn.ModuleList(nn.ConvTranspose2d(a, b, 4, 2, 1, bias=(i == stages - 1))
-                                 for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])))
+        self.ups = nn.ModuleList(
+            nn.ConvTranspose2d(a, b, 4, 2, 1, bias=(i == stages - 1))
+            for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]))
+        )
         self.norms = nn.ModuleList(nn.BatchNorm2d(b) for b in widths[1:-1])
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -166,8 +184,9 @@ class Projection(nn.Module):
         return (self.embed(labels) * features).sum(1)  # (B, F) -> (B,)
 
 
-def projected(out: torch.Tensor, features: torch.Tensor, projection: Projection | None,
-              labels: torch.Tensor | None) -> torch.Tensor:
+def projected(
+    out: torch.Tensor, features: torch.Tensor, projection: Projection | None, labels: torch.Tensor | None
+) -> torch.Tensor:
     """D's score (B,) plus the class term of a conditional D; the score itself for an unconditional one."""
     return out if projection is None else out + projection(features, labels)
 
@@ -177,7 +196,7 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         c = shape[0]
         sizes = dcgan_sizes(*shape[1:])
-        widths = [c] + [ch * 2 ** i for i in range(len(sizes) - 1)]  # C, ch, 2ch, ...
+        widths = [c] + [ch * 2**i for i in range(len(sizes) - 1)]  # C, ch, 2ch, ...
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
             layers.append(nn.Conv2d(a, b, 4, 2, 1, bias=not (batch_norm and i > 0)))
@@ -316,10 +335,14 @@ class GAN(GenerativeModel):
     def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         wgan = self.config.loss == "wgan-gp"
         beta2 = 0.9 if wgan else (0.999 if self.data_kind == "points" else 0.99)  # images: see train_defaults
-        betas = (self.config.beta1 if self.config.beta1 is not None else (0.0 if wgan else 0.5),
-                 self.config.beta2 if self.config.beta2 is not None else beta2)
-        return {"discriminator": _adam(self.discriminator.parameters(), self.config.lr_d or lr, betas),
-                "generator": _adam(self.generator.parameters(), self.config.lr_g or lr, betas)}
+        betas = (
+            self.config.beta1 if self.config.beta1 is not None else (0.0 if wgan else 0.5),
+            self.config.beta2 if self.config.beta2 is not None else beta2,
+        )
+        return {
+            "discriminator": _adam(self.discriminator.parameters(), self.config.lr_d or lr, betas),
+            "generator": _adam(self.generator.parameters(), self.config.lr_g or lr, betas),
+        }
 
     def _real_target(self) -> float:
         return 1.0 - self.config.label_smoothing
@@ -328,8 +351,13 @@ class GAN(GenerativeModel):
         """The figure logged as d_real / d_fake: mean probability, or mean score."""
         return (logits.sigmoid() if self.config.loss in PROBABILITY_LOSSES else logits).mean()
 
-    def d_step(self, real: torch.Tensor, optimizer: torch.optim.Optimizer, keep_graph: bool = False,
-               labels: torch.Tensor | None = None):
+    def d_step(
+        self,
+        real: torch.Tensor,
+        optimizer: torch.optim.Optimizer,
+        keep_graph: bool = False,
+        labels: torch.Tensor | None = None,
+    ):
         """One D step with G fixed. Returns (figures, generated batch); with keep_graph the batch
         keeps G's graph (for the G step that follows) — D's loss only ever sees it detached.
         A conditional model's `labels` (B,) are the real items' classes, and the generated ones'."""
@@ -346,12 +374,18 @@ class GAN(GenerativeModel):
         optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
         optimizer.step()
-        figures.update(d_loss=d_loss.detach(), d_real=self._shown(out_real.detach()),
-                       d_fake=self._shown(out_fake.detach()))
+        figures.update(
+            d_loss=d_loss.detach(), d_real=self._shown(out_real.detach()), d_fake=self._shown(out_fake.detach())
+        )
         return figures, fake
 
-    def g_step(self, fake: torch.Tensor, optimizer: torch.optim.Optimizer,
-               d_optimizer: torch.optim.Optimizer | None = None, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def g_step(
+        self,
+        fake: torch.Tensor,
+        optimizer: torch.optim.Optimizer,
+        d_optimizer: torch.optim.Optimizer | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         """One G step with D fixed: D's parameters need no gradient, so none is computed for them.
         D runs as the bare network even when the trainer routes `discriminator` to a DDP wrapper:
         a fixed network has no gradient to synchronise, and DDP would wait for one.
@@ -372,12 +406,14 @@ class GAN(GenerativeModel):
         self._update_ema()
         return {"g_loss": g_loss.detach()}
 
-    def train_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer],
-                   labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def train_step(
+        self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer], labels: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         labels = self.check_labels(labels, len(batch))
         for k in range(self.d_steps):
-            figures, fake = self.d_step(batch, optimizers["discriminator"], keep_graph=k == self.d_steps - 1,
-                                        labels=labels)
+            figures, fake = self.d_step(
+                batch, optimizers["discriminator"], keep_graph=k == self.d_steps - 1, labels=labels
+            )
         free_d = {} if self.fix_d else {"d_optimizer": optimizers["discriminator"]}  # the lecture's counter-example
         figures.update(self.g_step(fake, optimizers["generator"], labels=labels, **free_d))
         figures["loss"] = figures["d_loss"] + figures["g_loss"]
@@ -401,8 +437,13 @@ class GAN(GenerativeModel):
             d_loss = d_loss + self.config.gp_weight * gp
             figures["gp"] = gp
         g_loss = generator_loss(self.config.loss, out_fake)
-        figures.update(d_loss=d_loss, d_real=self._shown(out_real), d_fake=self._shown(out_fake),
-                       g_loss=g_loss, loss=d_loss + g_loss)
+        figures.update(
+            d_loss=d_loss,
+            d_real=self._shown(out_real),
+            d_fake=self._shown(out_fake),
+            g_loss=g_loss,
+            loss=d_loss + g_loss,
+        )
         return figures
 
     # --- using the model --------------------------------------------------------------------------
@@ -412,8 +453,9 @@ class GAN(GenerativeModel):
         return self.generator_ema if self.ema > 0 else self.generator
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, net: nn.Module | None = None,
-                 labels: torch.Tensor | int | None = None) -> torch.Tensor:
+    def generate(
+        self, z: torch.Tensor, net: nn.Module | None = None, labels: torch.Tensor | int | None = None
+    ) -> torch.Tensor:
         """Codes (B, L) (and a conditional model's classes, one int or (B,)) -> G's raw output
         ([-1, 1] images or points), batch norm in inference mode so each item depends on its own
         code only."""
@@ -436,8 +478,9 @@ class GAN(GenerativeModel):
         return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None,
-               labels: torch.Tensor | int | None = None) -> torch.Tensor:
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, labels: torch.Tensor | int | None = None
+    ) -> torch.Tensor:
         """n new items; a conditional model draws class `labels` (one int or (n,); by default item i
         gets class i mod classes)."""
         return self.decode(self.prior(n, generator), labels)
@@ -468,7 +511,7 @@ class GAN(GenerativeModel):
         self.eval()
         g = torch.Generator(device=self.device).manual_seed(seed)
         fake = self.sample(MODE_SAMPLES if self.data_kind == "points" else DIVERSITY_ITEMS, g)
-        real = data.test[:len(fake)].to(self.device)
+        real = data.test[: len(fake)].to(self.device)
         figures = {"diversity": diversity_ratio(self.prepare(fake), self.prepare(real))}
         modes = toy_modes(data.spec) if self.data_kind == "points" else None
         if modes is not None:
@@ -492,23 +535,32 @@ def _check(cfg: GANConfig, shape: tuple[int, ...]) -> None:
     if len(shape) == 1 and cfg.arch == "dcgan":
         raise GenlabError("--arch dcgan needs images; 2-D points use --arch mlp (or auto)")
     if len(shape) == 1 and cfg.conditional:
-        raise GenlabError("--conditional needs images: a GAN on 2-D points is drawn as one D over the plane; "
-                          "train it without --conditional")
-    bad = [(flag, v) for flag, v in (("--latent", cfg.latent), ("--d-steps", cfg.d_steps))
-           if v is not None and v < 1]
-    bad += [(flag, v) for flag, v in (("--conv-channels", cfg.conv_channels), ("--width", cfg.width),
-                                      ("--layers", cfg.layers)) if v < 1]
+        raise GenlabError(
+            "--conditional needs images: a GAN on 2-D points is drawn as one D over the plane; "
+            "train it without --conditional"
+        )
+    bad = [(flag, v) for flag, v in (("--latent", cfg.latent), ("--d-steps", cfg.d_steps)) if v is not None and v < 1]
+    bad += [
+        (flag, v)
+        for flag, v in (("--conv-channels", cfg.conv_channels), ("--width", cfg.width), ("--layers", cfg.layers))
+        if v < 1
+    ]
     if bad:
         raise GenlabError(f"{bad[0][0]} must be at least 1 (got {bad[0][1]})")
     for flag, v in (("--lr-g", cfg.lr_g), ("--lr-d", cfg.lr_d)):
         if v is not None and not v > 0:
             raise GenlabError(f"{flag} must be above 0 (got {v})")
-    for flag, v in (("--beta1", cfg.beta1), ("--beta2", cfg.beta2), ("--ema", cfg.ema),
-                    ("--label-smoothing", cfg.label_smoothing)):
+    for flag, v in (
+        ("--beta1", cfg.beta1),
+        ("--beta2", cfg.beta2),
+        ("--ema", cfg.ema),
+        ("--label-smoothing", cfg.label_smoothing),
+    ):
         if v is not None and not 0 <= v < 1:
             raise GenlabError(f"{flag} must be in [0, 1) (got {v})")
     if cfg.label_smoothing > 0 and cfg.loss not in SMOOTHABLE:
-        raise GenlabError(f"--label-smoothing needs a loss with a real-label target "
-                          f"({', '.join(SMOOTHABLE)}), not {cfg.loss}")
+        raise GenlabError(
+            f"--label-smoothing needs a loss with a real-label target ({', '.join(SMOOTHABLE)}), not {cfg.loss}"
+        )
     if cfg.gp_weight < 0:
         raise GenlabError(f"--gp-weight must be at least 0 (got {cfg.gp_weight})")

@@ -9,6 +9,7 @@ Diversity is the mean pairwise Euclidean distance of a batch of samples divided 
 of real items (in the model's input scale: [-1, 1] pixels, or the points themselves). A ratio far
 below 1 means the samples are much closer to each other than real items are: mode collapse.
 """
+
 from __future__ import annotations
 
 import torch
@@ -16,16 +17,20 @@ import torch
 MODE_SAMPLES = 2500  # samples for the mode-coverage figures (Srivastava et al. 2017)
 
 
-def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float, sigmas: float = 3.0,
-                  min_count: int = 20) -> dict[str, float]:
+def mode_coverage(
+    samples: torch.Tensor, centres: torch.Tensor, std: float, sigmas: float = 3.0, min_count: int = 20
+) -> dict[str, float]:
     """samples (N, 2), centres (M, 2) -> {"modes_covered", "modes_total", "high_quality"}."""
     samples = samples.float()
     dist = torch.cdist(samples, centres.to(samples.device, samples.dtype))  # (N, M)
     nearest, which = dist.min(dim=1)
     good = nearest <= sigmas * std
     counts = torch.bincount(which[good], minlength=len(centres))  # high-quality samples per mode
-    return {"modes_covered": int((counts >= min_count).sum()), "modes_total": len(centres),
-            "high_quality": float(good.float().mean()) if len(samples) else 0.0}
+    return {
+        "modes_covered": int((counts >= min_count).sum()),
+        "modes_total": len(centres),
+        "high_quality": float(good.float().mean()) if len(samples) else 0.0,
+    }
 
 
 def mean_pairwise_distance(x: torch.Tensor) -> float:

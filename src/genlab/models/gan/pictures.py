@@ -15,6 +15,7 @@ Frames are drawn with numpy and PIL, not matplotlib: a frame costs a few millise
 (epochs of a fraction of a second) are not slowed down by their pictures. Nothing here draws from
 the global random generator, so pictures never change the training run (exact resume holds).
 """
+
 from __future__ import annotations
 
 import io
@@ -96,8 +97,9 @@ def _dots(canvas: np.ndarray, points: np.ndarray, bounds, rgb) -> None:
             canvas[py + dy, px + dx] = rgb
 
 
-def render_frame(real: torch.Tensor, fake: torch.Tensor, heat: np.ndarray | None, bounds,
-                 caption: str, heat_label: str = "") -> Image.Image:
+def render_frame(
+    real: torch.Tensor, fake: torch.Tensor, heat: np.ndarray | None, bounds, caption: str, heat_label: str = ""
+) -> Image.Image:
     """One picture of the game on the plane: heat map of D, real points (dark), generated (orange)."""
     if heat is None:
         canvas = np.full((FRAME_SIDE, FRAME_SIDE, 3), 255, np.uint8)
@@ -126,8 +128,9 @@ def render_frame(real: torch.Tensor, fake: torch.Tensor, heat: np.ndarray | None
     return pic
 
 
-def save_gif(frames: list[Path], out: Path, ms_per_frame: int = 80, hold_last_ms: int = 1500,
-             most: int = GIF_FRAMES) -> int:
+def save_gif(
+    frames: list[Path], out: Path, ms_per_frame: int = 80, hold_last_ms: int = 1500, most: int = GIF_FRAMES
+) -> int:
     """Animate PNG frames into a looping GIF (at most `most`, evenly spread, ending on the last);
     returns the number of frames used."""
     if not frames:
@@ -155,8 +158,10 @@ def plot_game(csv_path: Path, png_path: Path) -> None:
     plt = viz._pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), dpi=90)
     steps = [int(r["step"]) for r in rows]
-    for ax, keys, title in ((axes[0], ("d_loss", "g_loss"), "losses"),
-                            (axes[1], ("d_real", "d_fake"), "D on real and on generated items")):
+    for ax, keys, title in (
+        (axes[0], ("d_loss", "g_loss"), "losses"),
+        (axes[1], ("d_real", "d_fake"), "D on real and on generated items"),
+    ):
         for key in keys:
             ax.plot(steps, [float(r[key]) for r in rows], label=key)
         ax.set_title(title)
@@ -201,18 +206,25 @@ class GANPictures(TrainingPictures):
         self.peak = max(self.peak, figures["diversity"])
         if figures["diversity"] < COLLAPSE_RATIO <= self.peak / 2 and not self.warned:
             self.warned = True
-            tqdm.write(f"genlab: warning: possible mode collapse at epoch {c.epoch}: samples are spread "
-                       f"{figures['diversity']:.2f}x as much as the data (below {COLLAPSE_RATIO}); see "
-                       f"samples/, and try --loss wgan-gp, --spectral-norm or a lower --lr", file=sys.stderr)
+            tqdm.write(
+                f"genlab: warning: possible mode collapse at epoch {c.epoch}: samples are spread "
+                f"{figures['diversity']:.2f}x as much as the data (below {COLLAPSE_RATIO}); see "
+                f"samples/, and try --loss wgan-gp, --spectral-norm or a lower --lr",
+                file=sys.stderr,
+            )
         if self.points:
             heat, label = discriminator_heat(model, self.bounds)
             fake = model.generate(self.frame_z, net=model.generator)  # the live G that D plays against
             caption = f"epoch {c.epoch}  step {c.step}  {model.config.loss}"
             if "modes_covered" in figures:  # of the samples (the EMA generator's, when there is one)
-                caption += f"  samples: {figures['modes_covered']}/{len(self.modes[0])} modes, " \
-                           f"{100 * figures['high_quality']:.0f}% high quality"
-            viz.save_png(render_frame(self.real[:FRAME_POINTS], fake, heat, self.bounds, caption, label),
-                         trainer.run / "frames" / f"epoch_{c.epoch:04d}.png")
+                caption += (
+                    f"  samples: {figures['modes_covered']}/{len(self.modes[0])} modes, "
+                    f"{100 * figures['high_quality']:.0f}% high quality"
+                )
+            viz.save_png(
+                render_frame(self.real[:FRAME_POINTS], fake, heat, self.bounds, caption, label),
+                trainer.run / "frames" / f"epoch_{c.epoch:04d}.png",
+            )
         return figures
 
     def end(self, trainer: TrainingView) -> None:

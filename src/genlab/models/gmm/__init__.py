@@ -4,6 +4,7 @@
 - `pictures.py`: the mixture picture (density, data, ellipses) and the component means.
 The smallest complete family: docs/architecture.md walks through it. Docs: docs/gmm.md.
 """
+
 from genlab.models.gmm.model import GMM, GMMConfig
 
 __all__ = ["GMM", "GMMConfig"]

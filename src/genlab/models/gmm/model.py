@@ -24,6 +24,7 @@ Deviations: `--covariance` offers full and diagonal covariances (full is the def
 points, diagonal for images, where a full D x D matrix per component is costly); no low-rank
 (mixture of factor analysers) option.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,17 +47,22 @@ LEVELS = 256  # pixel levels: images are dequantized to [0, 1) in steps of 1/256
 @dataclass
 class GMMConfig:
     components: int = opt(8, "number of Gaussians M in P(x) = Σ_m P(m) P(x|m)")
-    covariance: str = opt("auto", "covariance of each Gaussian; auto: full for 2-D points, diag for images",
-                          ("auto", "full", "diag"))
+    covariance: str = opt(
+        "auto", "covariance of each Gaussian; auto: full for 2-D points, diag for images", ("auto", "full", "diag")
+    )
     em_steps: int = opt(10, "EM iterations per epoch, each over the whole training split")
     reg_covar: float = opt(1e-6, "added to every variance so that no Gaussian collapses onto a point")
-    tol: float = opt(1e-4, "stop once an epoch of EM lowers the training NLL by less than this many nats per "
-                           "dimension (0: train for the whole --epochs or --minutes)")
+    tol: float = opt(
+        1e-4,
+        "stop once an epoch of EM lowers the training NLL by less than this many nats per "
+        "dimension (0: train for the whole --epochs or --minutes)",
+    )
 
     def validate(self) -> None:
         if self.components < 1 or self.em_steps < 1 or not self.reg_covar > 0 or not self.tol >= 0:
-            raise GenlabError("--components and --em-steps must be at least 1, --reg-covar above 0 and --tol "
-                              "at least 0")
+            raise GenlabError(
+                "--components and --em-steps must be at least 1, --reg-covar above 0 and --tol at least 0"
+            )
 
 
 @register("gmm")
@@ -79,7 +85,11 @@ class GMM(GenerativeModel):
         f64 = torch.float64
         self.register_buffer("weights", torch.full((m,), 1.0 / m, dtype=f64))  # P(m)
         self.register_buffer("means", torch.full((m, d), centre, dtype=f64))
-        cov = torch.full((m, d), var, dtype=f64) if self.covariance == "diag" else var * torch.eye(d, dtype=f64).repeat(m, 1, 1)
+        cov = (
+            torch.full((m, d), var, dtype=f64)
+            if self.covariance == "diag"
+            else var * torch.eye(d, dtype=f64).repeat(m, 1, 1)
+        )
         self.register_buffer("covariances", cov)  # (M, D) variances, or (M, D, D)
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
         # training NLL after the previous epoch's EM (NaN before the first), for the --tol test
@@ -92,8 +102,10 @@ class GMM(GenerativeModel):
 
     def summary(self) -> str:
         kind = "images (dequantized, flattened)" if self.images else "points"
-        return (f"gmm: {self.config.components} {self.covariance}-covariance Gaussians over {self.dim}-D {kind}; "
-                f"{self.config.em_steps} EM iterations per epoch on the whole training split")
+        return (
+            f"gmm: {self.config.components} {self.covariance}-covariance Gaussians over {self.dim}-D {kind}; "
+            f"{self.config.em_steps} EM iterations per epoch on the whole training split"
+        )
 
     # --- the density ----------------------------------------------------------------------------
     def features(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -156,18 +168,30 @@ class GMM(GenerativeModel):
 
         m = self.config.components
         if len(batch) < m:
-            raise GenlabError(f"a mixture of {m} Gaussians needs at least {m} training items, not {len(batch)}; "
-                              f"lower --components")
+            raise GenlabError(
+                f"a mixture of {m} Gaussians needs at least {m} training items, not {len(batch)}; lower --components"
+            )
         x = self.features(batch)
         if bool(self.fitted):
             prec = self.covariances.reciprocal() if self.covariance == "diag" else torch.linalg.inv(self.covariances)
-            init = dict(weights_init=self._np(self.weights), means_init=self._np(self.means),
-                        precisions_init=self._np(prec), init_params="random_from_data", random_state=0)
+            init = dict(
+                weights_init=self._np(self.weights),
+                means_init=self._np(self.means),
+                precisions_init=self._np(prec),
+                init_params="random_from_data",
+                random_state=0,
+            )
         else:
             seed = int(torch.randint(2**31 - 1, (1,)))  # global generator: part of the checkpoint
             init = dict(init_params="kmeans", random_state=seed)
-        gm = GaussianMixture(m, covariance_type=self.covariance, reg_covar=self.config.reg_covar,
-                             max_iter=self.config.em_steps, tol=0.0, **init)
+        gm = GaussianMixture(
+            m,
+            covariance_type=self.covariance,
+            reg_covar=self.config.reg_covar,
+            max_iter=self.config.em_steps,
+            tol=0.0,
+            **init,
+        )
         # tiny matrices gain nothing from BLAS threads, and waking them costs ~10 ms a call on a busy CPU
         threads = 1 if self.dim <= SMALL_DIM else None
         with warnings.catch_warnings(), threadpool_limits(threads, user_api="blas"):

@@ -4,6 +4,7 @@ For 2-D points: the log-density as a shaded map, the data on top, and every comp
 one and two standard deviations (drawn heavier for a larger P(m)). For images: each component's
 mean as an image. `GMM.training_pictures` hands the trainer `MixturePictures`.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,16 +42,32 @@ def mixture_picture(model, points: torch.Tensor, path: str | Path, title: str | 
     shade = log_p.clamp(min=float(log_p.max()) - LOG_RANGE)  # log scale: the tails stay visible
 
     fig, ax = plt.subplots(figsize=(6, 6), dpi=100)
-    ax.imshow(shade.numpy(), origin="lower", extent=(float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1])), cmap="Blues",
-              aspect="equal", interpolation="bilinear")
+    ax.imshow(
+        shade.numpy(),
+        origin="lower",
+        extent=(float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1])),
+        cmap="Blues",
+        aspect="equal",
+        interpolation="bilinear",
+    )
     ax.scatter(*pts.T.numpy(), s=2, c="#333333", alpha=0.35, label="data")
     for m in range(len(means)):
         vals, vecs = torch.linalg.eigh(cov[m])  # ascending eigenvalues, orthonormal columns
         angle = math.degrees(math.atan2(float(vecs[1, 1]), float(vecs[0, 1])))
         width = float(weights[m] / weights.max())
         for k in (1, 2):
-            ax.add_patch(Ellipse(means[m].tolist(), 2 * k * math.sqrt(float(vals[1])), 2 * k * math.sqrt(float(vals[0])),
-                                 angle=angle, fill=False, color="#d62728", lw=0.6 + 1.8 * width, alpha=0.9 / k))
+            ax.add_patch(
+                Ellipse(
+                    means[m].tolist(),
+                    2 * k * math.sqrt(float(vals[1])),
+                    2 * k * math.sqrt(float(vals[0])),
+                    angle=angle,
+                    fill=False,
+                    color="#d62728",
+                    lw=0.6 + 1.8 * width,
+                    alpha=0.9 / k,
+                )
+            )
         ax.plot(*means[m].tolist(), "+", color="#d62728", ms=8, mew=1.5)
     ax.set_xlim(float(xs[0]), float(xs[-1]))
     ax.set_ylim(float(ys[0]), float(ys[-1]))

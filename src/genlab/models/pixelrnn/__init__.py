@@ -5,6 +5,7 @@ van den Oord et al. 2016, "Conditional Image Generation with PixelCNN Decoders")
 - `pixelcnn.py`: the PixelCNN and gated PixelCNN networks it can use instead.
 Sampling and completion are the shared loop of `genlab.models.autoregressive`. Docs: docs/pixelrnn.md.
 """
+
 from genlab.models.pixelrnn.model import ARCHS, PixelRNN, PixelRNNConfig
 
 __all__ = ["ARCHS", "PixelRNN", "PixelRNNConfig"]

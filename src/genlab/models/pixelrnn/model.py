@@ -31,6 +31,7 @@ the Diagonal BiLSTM, the pixel above for the Row LSTM). Class conditioning (`--c
 the data has labels) adds a learned vector per class to the first layer's output, as the PixelCNNs
 do (see `genlab.models.pixelrnn.pixelcnn`); the paper has no conditioning.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -163,8 +164,9 @@ class DiagonalBiLSTM(nn.Module):
         self.first = first_layer(spec, w, g1)
         self.label = label_bias(spec.labels, w)
         # one 1x1 convolution holds both directions' input-to-state weights: [o, f, i, g] left-to-right, then right-to-left
-        self.input_to_state = nn.ModuleList(MaskedConv2d(w, 8 * w, 0, 0, 0, "B", g1, spec.hidden_groups(8))
-                                            for _ in range(spec.layers))
+        self.input_to_state = nn.ModuleList(
+            MaskedConv2d(w, 8 * w, 0, 0, 0, "B", g1, spec.hidden_groups(8)) for _ in range(spec.layers)
+        )
         self.left = nn.ModuleList(DiagonalLSTM(w) for _ in range(spec.layers))
         self.right = nn.ModuleList(DiagonalLSTM(w) for _ in range(spec.layers))
         self.out = nn.ModuleList(MaskedConv2d(w, w, 0, 0, 0, "B", g1, g1) for _ in range(spec.layers))
@@ -175,8 +177,12 @@ class DiagonalBiLSTM(nn.Module):
         w = u.shape[1]
         for i2s, left, right, out in zip(self.input_to_state, self.left, self.right, self.out):
             w_in = (i2s.weight * i2s.mask)[:, :, 0, 0]  # (8w, w)
-            weight = torch.stack([torch.cat([w_in[:4 * w], left.state_to_state.weight], 1).t(),
-                                  torch.cat([w_in[4 * w:], right.state_to_state.weight], 1).t()])  # (2, 3w, 4w)
+            weight = torch.stack(
+                [
+                    torch.cat([w_in[: 4 * w], left.state_to_state.weight], 1).t(),
+                    torch.cat([w_in[4 * w :], right.state_to_state.weight], 1).t(),
+                ]
+            )  # (2, 3w, 4w)
             # the right-to-left sweep is a left-to-right sweep of the mirrored map
             h_l, h_r = diagonal_sweep(torch.stack([u, u.flip(3)]), weight, i2s.bias.view(2, 4 * w))  # (B, w, H, W) each
             u = u + out(h_l + shift_down(h_r.flip(3)))  # shifted down: row i sees the right of rows above only
@@ -218,7 +224,7 @@ class _DiagonalStepper(Stepper):
 
     def _sweep_right_to_left(self, layer: int, r: int) -> None:
         above, right = self.taps_r[layer]  # (4w, w) each; the previous pixel of this sweep is the right one
-        gates = self.i2s[layer].rows(self.u[layer], r, current=True)[:, :, len(above):]  # (B, W, 4w)
+        gates = self.i2s[layer].rows(self.u[layer], r, current=True)[:, :, len(above) :]  # (B, W, 4w)
         if r:
             gates = gates + F.linear(self.h_r[layer][:, :, r - 1].transpose(1, 2), above)  # (B, w, W) -> (B, W, w)
         right_t = right.t()  # (w, 4w)
@@ -254,25 +260,49 @@ DEFAULT_SIZES = {"row-lstm": (2, 16), "diagonal-bilstm": (2, 16), "pixelcnn": (1
 @dataclass
 class PixelRNNConfig:
     # the Row LSTM: at 2 CPU minutes on mnist5k FID 6.0 vs 11-14 for the best PixelCNNs (bench/README.md)
-    arch: str = opt("row-lstm", "network: row-lstm, diagonal-bilstm (PixelRNN paper), pixelcnn (masked "
-                                "convolutions), gated-pixelcnn (vertical + horizontal stacks, no blind spot)", tuple(ARCHS))
-    layers: int | None = opt(None, "recurrent / masked layers after the 7x7 mask-A first layer (default: "
-                                   + ", ".join(f"{v[0]} for {k}" for k, v in DEFAULT_SIZES.items()) + ")")
-    width: int | None = opt(None, "features per pixel in every hidden layer, h in the paper (default: "
-                                  + ", ".join(f"{v[1]} for {k}" for k, v in DEFAULT_SIZES.items()) + ")")
+    arch: str = opt(
+        "row-lstm",
+        "network: row-lstm, diagonal-bilstm (PixelRNN paper), pixelcnn (masked "
+        "convolutions), gated-pixelcnn (vertical + horizontal stacks, no blind spot)",
+        tuple(ARCHS),
+    )
+    layers: int | None = opt(
+        None,
+        "recurrent / masked layers after the 7x7 mask-A first layer (default: "
+        + ", ".join(f"{v[0]} for {k}" for k, v in DEFAULT_SIZES.items())
+        + ")",
+    )
+    width: int | None = opt(
+        None,
+        "features per pixel in every hidden layer, h in the paper (default: "
+        + ", ".join(f"{v[1]} for {k}" for k, v in DEFAULT_SIZES.items())
+        + ")",
+    )
     head: int = opt(64, "features of the hidden 1x1 layer of the output head")
-    colors: int = opt(2, "palette size: 2 = binarized, K = k-means colours, 256 = every grey level (palette output); "
-                         "given none, colour images take 32 k-means colours and grey ones 2")
-    output: str = opt("palette", "palette: one softmax over --colors per pixel; raw: a 256-way softmax per "
-                                 "channel, R -> G -> B; regression: a Gaussian per channel, R -> G -> B, on "
-                                 "dequantized pixels; mean: the predicted value per channel, trained by squared "
-                                 "error and taken as it is when sampling, so only --seed-pixels make samples differ "
-                                 "(--colors is then unused)", OUTPUTS)
-    conditional: bool = conditional_opt("`genlab sample --label K` draws class K, and likelihoods are exact "
-                                        "mixtures over the classes")
+    colors: int = opt(
+        2,
+        "palette size: 2 = binarized, K = k-means colours, 256 = every grey level (palette output); "
+        "given none, colour images take 32 k-means colours and grey ones 2",
+    )
+    output: str = opt(
+        "palette",
+        "palette: one softmax over --colors per pixel; raw: a 256-way softmax per "
+        "channel, R -> G -> B; regression: a Gaussian per channel, R -> G -> B, on "
+        "dequantized pixels; mean: the predicted value per channel, trained by squared "
+        "error and taken as it is when sampling, so only --seed-pixels make samples differ "
+        "(--colors is then unused)",
+        OUTPUTS,
+    )
+    conditional: bool = conditional_opt(
+        "`genlab sample --label K` draws class K, and likelihoods are exact mixtures over the classes"
+    )
     label_count: int = label_count_opt()
-    ema: float = opt(0.999, "decay of the moving average of the weights (Polyak averaging) that sampling and "
-                            "likelihoods use once trained; 0 = off", before=0.0)
+    ema: float = opt(
+        0.999,
+        "decay of the moving average of the weights (Polyak averaging) that sampling and "
+        "likelihoods use once trained; 0 = off",
+        before=0.0,
+    )
 
 
 @register("pixelrnn")
@@ -288,17 +318,30 @@ class PixelRNN(AutoregressiveImageModel):
     def __init__(self, config: PixelRNNConfig, item_shape, palette: Palette | None = None):
         super().__init__(config, item_shape, palette)
         if config.arch not in ARCHS or config.output not in OUTPUTS:
-            raise GenlabError(f"unknown --arch {config.arch!r} or --output {config.output!r}; choose --arch from "
-                              f"{', '.join(ARCHS)} and --output from {', '.join(OUTPUTS)}")
+            raise GenlabError(
+                f"unknown --arch {config.arch!r} or --output {config.output!r}; choose --arch from "
+                f"{', '.join(ARCHS)} and --output from {', '.join(OUTPUTS)}"
+            )
         layers, width = self.sizes(config)
         if layers < 0 or width < self.groups or config.head < 1:
-            raise GenlabError(f"--layers must be at least 0, --width at least {self.groups} and --head at least 1 "
-                              f"(got {layers}, {width}, {config.head})")
+            raise GenlabError(
+                f"--layers must be at least 0, --width at least {self.groups} and --head at least 1 "
+                f"(got {layers}, {width}, {config.head})"
+            )
         if not 0 <= config.ema < 1:
             raise GenlabError(f"--ema must be in [0, 1) (got {config.ema})")
         self.label_count = conditional_classes(config)
-        spec = NetSpec(self.in_features, self.in_groups, self.out_features, self.out_groups, self.groups,
-                       width, layers, config.head, self.label_count)
+        spec = NetSpec(
+            self.in_features,
+            self.in_groups,
+            self.out_features,
+            self.out_groups,
+            self.groups,
+            width,
+            layers,
+            config.head,
+            self.label_count,
+        )
         self.net = ARCHS[config.arch](spec)
         self.average_weights(config.ema)
 

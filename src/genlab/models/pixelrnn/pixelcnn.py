@@ -20,6 +20,7 @@ later ones 3x3 (2x3 and 1x2); no skip connections to the output. Class condition
 the gated network), from where the residual stream carries it to every later layer; the paper
 adds one to every layer.
 """
+
 from __future__ import annotations
 
 import torch
@@ -43,8 +44,9 @@ class PixelCNN(nn.Module):
         hg = spec.hidden_groups()
         self.first = first_layer(spec, spec.width, hg)
         self.label = label_bias(spec.labels, spec.width)
-        self.blocks = nn.ModuleList(MaskedConv2d(spec.width, spec.width, 1, 1, 1, "B", hg, hg)
-                                    for _ in range(spec.layers))
+        self.blocks = nn.ModuleList(
+            MaskedConv2d(spec.width, spec.width, 1, 1, 1, "B", hg, hg) for _ in range(spec.layers)
+        )
         self.head = OutputHead(spec.width, spec.head, spec.out_features, spec.groups, spec.out_groups)
 
     def forward(self, feats: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -128,8 +130,10 @@ class _GatedStepper(Stepper):
                 if layer + 1 < len(self.vertical):
                     v = gate(v_pre)  # (B, w, W)
                     self.v_in[layer + 1][:, :, i - 1] = with_label(v, self.label_v, self.labels) if layer == 0 else v
-        self.above = [v_to_h.rows(v_pre, i - 1, current=True) + hconv.rows(h_in, i, current=False)
-                      for v_to_h, v_pre, hconv, h_in in zip(self.v_to_h, self.v_pre, self.horizontal, self.h_in)]
+        self.above = [
+            v_to_h.rows(v_pre, i - 1, current=True) + hconv.rows(h_in, i, current=False)
+            for v_to_h, v_pre, hconv, h_in in zip(self.v_to_h, self.v_pre, self.horizontal, self.h_in)
+        ]
 
     def pixel(self, i: int, j: int) -> torch.Tensor:
         h = None

@@ -5,6 +5,7 @@
   autoencoder in models/autoencoder.py.
 Docs: the README (Using genlab) and docs/evaluate.md (the bounds).
 """
+
 from genlab.models.vae.model import VAE, VAEConfig, elbo_bound, gaussian_kl, iwae_bound, log_normal, reparameterize
 
 __all__ = ["VAE", "VAEConfig", "elbo_bound", "gaussian_kl", "iwae_bound", "log_normal", "reparameterize"]

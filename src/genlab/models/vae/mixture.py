@@ -9,6 +9,7 @@ the prior N(0, I) they were trained with; only where sampled codes come from cha
 (`--sample-prior normal` restores the textbook N(0, I)). Measured: bench/README.md, "The VAE's
 sampling mixture".
 """
+
 from __future__ import annotations
 
 import warnings
@@ -34,7 +35,9 @@ def fit_mixture(codes: torch.Tensor, components: int, seed: int = 0) -> tuple[to
     return (torch.from_numpy(gm.weights_), torch.from_numpy(gm.means_), torch.linalg.cholesky(covariances))
 
 
-def mixture_moments(weights: torch.Tensor, means: torch.Tensor, scales: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def mixture_moments(
+    weights: torch.Tensor, means: torch.Tensor, scales: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The mixture's mean (L,) and covariance (L, L): Σ w_k μ_k and Σ w_k (Σ_k + μ_k μ_kᵀ) − μ μᵀ.
     At an EM fixed point they equal the fitted codes' mean and covariance (plus the ridge)."""
     mean = weights @ means
@@ -42,8 +45,9 @@ def mixture_moments(weights: torch.Tensor, means: torch.Tensor, scales: torch.Te
     return mean, second - torch.outer(mean, mean)
 
 
-def draw_codes(weights: torch.Tensor, means: torch.Tensor, scales: torch.Tensor, n: int,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+def draw_codes(
+    weights: torch.Tensor, means: torch.Tensor, scales: torch.Tensor, n: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """n codes (n, L) from the mixture: a component by its weight, then μ_k + L_k e, e ~ N(0, I)."""
     which = torch.multinomial(weights, n, replacement=True, generator=generator)  # (n,)
     eps = torch.randn((n, means.shape[1], 1), device=means.device, dtype=means.dtype, generator=generator)

@@ -29,6 +29,7 @@ from N(0, I) (`--sample-prior normal`) leaves the label to the decoder alone. Li
 conditional VAE asked without labels are bounds on the mixture (1/K) Σ_y p(x | y): log-sum-exp over
 the classes of the per-class bound, minus log K, a lower bound on log p(x) in expectation.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,8 +70,9 @@ def elbo_bound(log_lik: LogLik, m: torch.Tensor, logvar: torch.Tensor, generator
     return log_lik(z)[0] - gaussian_kl(m, logvar)
 
 
-def iwae_bound(log_lik: LogLik, m: torch.Tensor, logvar: torch.Tensor, k: int, generator=None,
-               chunk: int = 64) -> torch.Tensor:
+def iwae_bound(
+    log_lik: LogLik, m: torch.Tensor, logvar: torch.Tensor, k: int, generator=None, chunk: int = 64
+) -> torch.Tensor:
     """log (1/k) Σ_i p(x, z_i) / q(z_i | x), z_i ~ q(z|x): a lower bound on log p(x) that
     tightens as k grows (k=1 is the ELBO in expectation). Shape (B,)."""
     log_w = []
@@ -89,13 +91,17 @@ MIXTURE_FIT_ITEMS = 10_000  # training images whose codes the sampling mixture i
 class VAEConfig(CodingConfig):
     beta: float = opt(1.0, "weight of the KL term; 2 reproduces the notes' constraint Σ(exp σ − (1+σ) + m²)")
     warmup_epochs: float = opt(0.0, "ramp the KL weight linearly from 0 to beta over this many epochs")
-    sample_prior: str = opt("mixture", "where sampled codes come from: mixture = a Gaussian mixture fitted to the "
-                                       "training codes when training ends (Ghosh et al. 2020; FID 5.9 -> 0.75 on "
-                                       "mnist5k, bench/README.md); normal = N(0, I), the prior of the bound",
-                            SAMPLE_PRIORS)
+    sample_prior: str = opt(
+        "mixture",
+        "where sampled codes come from: mixture = a Gaussian mixture fitted to the "
+        "training codes when training ends (Ghosh et al. 2020; FID 5.9 -> 0.75 on "
+        "mnist5k, bench/README.md); normal = N(0, I), the prior of the bound",
+        SAMPLE_PRIORS,
+    )
     mixture: int = opt(20, "components of the sampling mixture (--sample-prior mixture)")
-    conditional: bool = conditional_opt("the encoder and the decoder take the class (Sohn et al. 2015's "
-                                        "CVAE); `genlab sample --label K` draws class K")
+    conditional: bool = conditional_opt(
+        "the encoder and the decoder take the class (Sohn et al. 2015's CVAE); `genlab sample --label K` draws class K"
+    )
     label_count: int = label_count_opt()
 
     def validate(self) -> None:
@@ -139,7 +145,7 @@ class VAE(CodingModel):
         if not self.label_count:
             _store(buffers, fit_mixture(codes, self.config.mixture))
             return True
-        labels = labels[:len(codes)].to(codes.device)
+        labels = labels[: len(codes)].to(codes.device)
         for y in labels.unique().tolist():  # a class with no training image keeps sampling N(0, I)
             _store([b[y] for b in buffers], fit_mixture(codes[labels == y], self.config.mixture))
         return True
@@ -148,8 +154,13 @@ class VAE(CodingModel):
     def mixture_fitted(self) -> bool:
         return bool(self.code_weights.sum() > 0)
 
-    def prior(self, n: int, generator: torch.Generator | None = None, sample_prior: str | None = None,
-              labels: torch.Tensor | int | None = None) -> torch.Tensor:
+    def prior(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        sample_prior: str | None = None,
+        labels: torch.Tensor | int | None = None,
+    ) -> torch.Tensor:
         """Codes for new samples, (n, L): from the fitted mixture (a conditional model's: that of each
         code's class `labels`, one int or (n,), by default class i mod classes), or N(0, I)
         (`sample_prior="normal"`, or a mixture not fitted yet)."""
@@ -165,13 +176,20 @@ class VAE(CodingModel):
         for y in labels.unique().tolist():  # class by class, in order: a seed gives the same codes
             mine = labels == y
             if self.code_weights[y].sum() > 0:
-                codes[mine] = draw_codes(self.code_weights[y], self.code_means[y], self.code_scales[y],
-                                         int(mine.sum()), generator).to(codes)
+                codes[mine] = draw_codes(
+                    self.code_weights[y], self.code_means[y], self.code_scales[y], int(mine.sum()), generator
+                ).to(codes)
         return codes
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, pixels: str = "mean",
-               sample_prior: str | None = None, labels: torch.Tensor | int | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        pixels: str = "mean",
+        sample_prior: str | None = None,
+        labels: torch.Tensor | int | None = None,
+    ) -> torch.Tensor:
         """n new images, uint8 (n, C, H, W); a conditional model draws class `labels` (one int or
         (n,); by default image i gets class i mod classes)."""
         labels = self.asked_labels(labels, n)
@@ -181,9 +199,11 @@ class VAE(CodingModel):
         super().after_training(run, load_data, say)
         if self.mixture_fitted:
             each = int((self.code_weights > 0).sum(-1).max())  # components of the (largest) mixture
-            say(f"samples: codes from a mixture of {each} Gaussians fitted to the training codes"
+            say(
+                f"samples: codes from a mixture of {each} Gaussians fitted to the training codes"
                 + (" of each class" if self.label_count else "")
-                + " (`genlab sample RUN --sample-prior normal` draws them from N(0, I))")
+                + " (`genlab sample RUN --sample-prior normal` draws them from N(0, I))"
+            )
 
     def load_state_dict(self, state, strict: bool = True, assign: bool = False):
         """Runs saved before the sampling mixture existed load with it unfitted (they sample from N(0, I))."""
@@ -223,8 +243,9 @@ class VAE(CodingModel):
         }
 
     @torch.no_grad()
-    def elbo(self, batch: torch.Tensor, generator: torch.Generator | None = None,
-             labels: torch.Tensor | None = None) -> torch.Tensor:
+    def elbo(
+        self, batch: torch.Tensor, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """ELBO per image in nats, (B,): a lower bound on log p(x) (on log p(x | y) given labels (B,);
         a conditional model asked without labels bounds the mixture over the classes)."""
         if self.label_count and labels is None:
@@ -234,8 +255,9 @@ class VAE(CodingModel):
         return elbo_bound(lambda z: self.log_lik(target, z, labels), m, logvar, generator)
 
     @torch.no_grad()
-    def iwae(self, batch: torch.Tensor, k: int, generator: torch.Generator | None = None,
-             labels: torch.Tensor | None = None) -> torch.Tensor:
+    def iwae(
+        self, batch: torch.Tensor, k: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Importance-weighted bound with k samples per image in nats, (B,); ELBO ≤ IWAE_k ≤ log p(x)
         (labels as for `elbo`). The Gaussian decoder dequantizes each image once, so all k samples
         score the same v."""
@@ -250,4 +272,4 @@ def _store(buffers, fitted) -> None:
     """A fitted mixture (weights (k,), means, Cholesky factors) into zeroed buffers of --mixture
     components: k is fewer when there were fewer codes than components."""
     for buffer, value in zip(buffers, fitted):
-        buffer[:len(value)] = value.to(buffer.device)
+        buffer[: len(value)] = value.to(buffer.device)

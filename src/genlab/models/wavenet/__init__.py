@@ -4,6 +4,7 @@
 - `fast.py`: fast generation, one step per layer and sample from per-layer rings of past inputs.
 Its sample-by-sample loop is its own (not PixelRNN's `genlab.models.autoregressive`). Docs: docs/wavenet.md.
 """
+
 from genlab.models.wavenet.model import MU, WaveNet, WaveNetConfig, mu_law_decode, mu_law_encode
 
 __all__ = ["MU", "WaveNet", "WaveNetConfig", "mu_law_decode", "mu_law_encode"]

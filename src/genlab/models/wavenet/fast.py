@@ -15,6 +15,7 @@ The skip connections of all layers are then one matrix product over that shared 
 head two more. The results equal the network's parallel pass (`WaveNet.logits`) up to float
 rounding (the sums are taken in another order), which is what the fast = naive tests check.
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,7 +36,7 @@ class FastSteps:
         new = dict(dtype=dtype, device=device)
         self.k, self.t = k, p  # t: the position whose logits the next step returns
         keep: list[torch.Tensor] = []
-        context = prefix[:, -model.receptive_field:]  # all that the next samples depend on
+        context = prefix[:, -model.receptive_field :]  # all that the next samples depend on
         skipped = p - context.shape[1]  # absolute position of context[:, 0]
         if p:
             model.logits(context, keep, labels, start=skipped)  # every layer's inputs over the context, (B, R, C) each
@@ -66,13 +67,29 @@ class FastSteps:
             skip_rows.append(rows[:, r:])
             z = torch.empty(b, 2 * g, **new)
             tz = torch.empty(b, 2 * g, **new)
-            cols = self.gates[:, i * width:(i + 1) * width]  # (B, G + 1)
+            cols = self.gates[:, i * width : (i + 1) * width]  # (B, G + 1)
             following = self.rings[i + 1] if i + 1 < len(layers) else None
-            self.plan.append((self.rings[i], layer.dilation, taps, bias, z, tz, tz[:, :g], tz[:, g:],
-                              cols[:, :g], cols, rows[:, :r].contiguous(), following))
+            self.plan.append(
+                (
+                    self.rings[i],
+                    layer.dilation,
+                    taps,
+                    bias,
+                    z,
+                    tz,
+                    tz[:, :g],
+                    tz[:, g:],
+                    cols[:, :g],
+                    cols,
+                    rows[:, :r].contiguous(),
+                    following,
+                )
+            )
         self.skip = torch.cat(skip_rows).contiguous()  # (L (G + 1), S): every layer's skip matrix and bias
         w = model.input.weight  # (R, 256, k): the input conv as k lookup tables, row 256 for "before the start"
-        self.tables = list(torch.cat([w.permute(2, 1, 0), w.new_zeros(k, 1, w.shape[0])], 1).contiguous())  # k of (257, R)
+        self.tables = list(
+            torch.cat([w.permute(2, 1, 0), w.new_zeros(k, 1, w.shape[0])], 1).contiguous()
+        )  # k of (257, R)
         self.input_bias = model.input.bias.detach()
         start = torch.full((b,), CLASSES, dtype=torch.long, device=device)
         self.last = [start if p - k + j < 0 else prefix[:, p - k + j] for j in range(k)]  # x_{t-k} .. x_{t-1}

@@ -38,6 +38,7 @@ one-hot previous samples through a causal convolution of the same kernel size (t
 every position of a window is scored, including the first ones, whose receptive field reaches back
 before the window's start (to zeros).
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,14 @@ from torch import nn
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.models.base import (Capability, GenerativeModel, conditional_classes, conditional_opt, label_count_opt,
-                                register)
+from genlab.models.base import (
+    Capability,
+    GenerativeModel,
+    conditional_classes,
+    conditional_opt,
+    label_count_opt,
+    register,
+)
 from genlab.models.nn import label_bias, with_label
 from genlab.models.wavenet.fast import FastSteps
 
@@ -85,16 +92,27 @@ class WaveNetConfig:
     residual_channels: int = opt(32, "channels of the residual stream between layers")
     gate_channels: int = opt(32, "channels of each gated tanh·sigmoid unit")
     skip_channels: int = opt(64, "channels of the skip connections summed into the output head")
-    window: int = opt(2000, "samples per training item: each one-second clip is cut into windows this long "
-                            "(not with --clock, whose items are whole clips)")
-    keep_silence: bool = opt(False, "also train on silent windows (below -60 dBFS); by default the training split "
-                                    "leaves them out (test figures and likelihoods always keep every window)")
-    conditional: bool = conditional_opt("the word of `speech`; `genlab sample --label K` says class K, and "
-                                        "likelihoods are exact mixtures over the classes")
-    clock: int = opt(0, "local conditioning on time: each one-second clip cut into this many pieces, a learned "
-                        "vector per piece added inside every gated unit, so the network knows where in the clip "
-                        "it is (speech: the word, then silence); training items are then whole clips, not --window "
-                        "samples (0: off)")
+    window: int = opt(
+        2000,
+        "samples per training item: each one-second clip is cut into windows this long "
+        "(not with --clock, whose items are whole clips)",
+    )
+    keep_silence: bool = opt(
+        False,
+        "also train on silent windows (below -60 dBFS); by default the training split "
+        "leaves them out (test figures and likelihoods always keep every window)",
+    )
+    conditional: bool = conditional_opt(
+        "the word of `speech`; `genlab sample --label K` says class K, and "
+        "likelihoods are exact mixtures over the classes"
+    )
+    clock: int = opt(
+        0,
+        "local conditioning on time: each one-second clip cut into this many pieces, a learned "
+        "vector per piece added inside every gated unit, so the network knows where in the clip "
+        "it is (speech: the word, then silence); training items are then whole clips, not --window "
+        "samples (0: off)",
+    )
     label_count: int = label_count_opt()
 
     def validate(self) -> None:
@@ -125,13 +143,16 @@ class _GatedLayer(nn.Module):
         """How many past inputs the layer looks back over."""
         return (self.kernel - 1) * self.dilation
 
-    def forward(self, h: torch.Tensor, labels: torch.Tensor | None = None,
-                pieces: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, h: torch.Tensor, labels: torch.Tensor | None = None, pieces: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """h (B, R, T), the class labels (B,) and the clock's piece of each position (T,) int64."""
-        z = with_label(self.conv(F.pad(h, (self.history, 0))), self.label, labels)  # (B, 2G, T): left zeros keep it causal
+        z = with_label(
+            self.conv(F.pad(h, (self.history, 0))), self.label, labels
+        )  # (B, 2G, T): left zeros keep it causal
         if self.clock is not None:
             z = z + self.clock(pieces).T  # (2G, T), the same for every sound of the batch
-        g = torch.tanh(z[:, :self.gate]) * torch.sigmoid(z[:, self.gate:])  # (B, G, T)
+        g = torch.tanh(z[:, : self.gate]) * torch.sigmoid(z[:, self.gate :])  # (B, G, T)
         res, skip = self.out(g).split([self.res, self.out.out_channels - self.res], 1)
         return h + res, skip
 
@@ -154,16 +175,21 @@ class WaveNet(GenerativeModel):
         c, k = config, config.kernel_size
         self.label_count = conditional_classes(c)
         if c.clock > self.sample_rate:
-            raise GenlabError(f"--clock {c.clock} cuts a clip of {self.sample_rate} samples into pieces shorter than "
-                              f"one sample; give at most {self.sample_rate}")
+            raise GenlabError(
+                f"--clock {c.clock} cuts a clip of {self.sample_rate} samples into pieces shorter than "
+                f"one sample; give at most {self.sample_rate}"
+            )
         self.input = nn.Conv1d(CLASSES, c.residual_channels, k)
         with torch.no_grad():  # each channel also starts as a ramp over the codes' levels: see _level_ramp
             self.input.weight += self._level_ramp(c.residual_channels, k)
         self.layers = nn.ModuleList(
             _GatedLayer(c.residual_channels, c.gate_channels, c.skip_channels, k, 2**i, self.label_count, c.clock)
-            for _ in range(c.stacks) for i in range(c.layers))
-        self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(c.skip_channels, c.skip_channels, 1), nn.ReLU(),
-                                  nn.Conv1d(c.skip_channels, CLASSES, 1))
+            for _ in range(c.stacks)
+            for i in range(c.layers)
+        )
+        self.head = nn.Sequential(
+            nn.ReLU(), nn.Conv1d(c.skip_channels, c.skip_channels, 1), nn.ReLU(), nn.Conv1d(c.skip_channels, CLASSES, 1)
+        )
 
     @staticmethod
     def _level_ramp(channels: int, kernel: int) -> torch.Tensor:
@@ -183,10 +209,13 @@ class WaveNet(GenerativeModel):
     def summary(self) -> str:
         rf, c = self.receptive_field, self.config
         params = sum(p.numel() for p in self.parameters())
-        return (f"wavenet: receptive field {rf} samples ({1000 * rf / self.sample_rate:.1f} ms at "
-                f"{self.sample_rate} Hz); {c.stacks} stack(s) of {c.layers} layers, dilations 1..{2 ** (c.layers - 1)}; "
-                f"{params:,} parameters" + (f"; conditioned on {self.label_count} classes" if self.label_count else "")
-                + (f"; clock: {c.clock} pieces of {1000 / c.clock:.0f} ms per clip" if c.clock else ""))
+        return (
+            f"wavenet: receptive field {rf} samples ({1000 * rf / self.sample_rate:.1f} ms at "
+            f"{self.sample_rate} Hz); {c.stacks} stack(s) of {c.layers} layers, dilations 1..{2 ** (c.layers - 1)}; "
+            f"{params:,} parameters"
+            + (f"; conditioned on {self.label_count} classes" if self.label_count else "")
+            + (f"; clock: {c.clock} pieces of {1000 / c.clock:.0f} ms per clip" if c.clock else "")
+        )
 
     def pieces(self, start: int, length: int) -> torch.Tensor | None:
         """The clock's piece (int64 (length,)) of positions start .. start + length - 1 of a sound,
@@ -201,8 +230,10 @@ class WaveNet(GenerativeModel):
     @classmethod
     def check_given(cls, given: dict[str, Any]) -> None:
         if given.get("clock") and "window" in given:
-            raise GenlabError("--window has no effect with --clock: the training items are then whole clips "
-                              "(and --batch-size counts clips); leave --window out")
+            raise GenlabError(
+                "--window has no effect with --clock: the training items are then whole clips "
+                "(and --batch-size counts clips); leave --window out"
+            )
 
     # --- the network ----------------------------------------------------------------------------
     @property
@@ -216,7 +247,7 @@ class WaveNet(GenerativeModel):
         `item_samples` (what does not fill a window at a clip's end is left out)."""
         n, r = data.shape
         w = min(self.item_samples, r)
-        codes = mu_law_encode(data[:, :r // w * w])  # (N, R // W * W)
+        codes = mu_law_encode(data[:, : r // w * w])  # (N, R // W * W)
         return codes.reshape(n * (r // w), w)  # (N, R//W * W) -> (N * R//W, W)
 
     def prepare_labels(self, labels: torch.Tensor) -> torch.Tensor:
@@ -232,8 +263,9 @@ class WaveNet(GenerativeModel):
         loud = mu_law_decode(prepared).square().mean(1).sqrt() > SILENCE_RMS
         return loud if loud.any() else None
 
-    def logits_from_onehot(self, onehot: torch.Tensor, keep: list | None = None,
-                           labels: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
+    def logits_from_onehot(
+        self, onehot: torch.Tensor, keep: list | None = None, labels: torch.Tensor | None = None, start: int = 0
+    ) -> torch.Tensor:
         """One-hot samples (B, 256, T) -> logits (B, 256, T) whose position t sees only samples < t
         (and the class labels (B,) of a conditional model; with a clock, position t is sample
         start + t of its sound). `keep`, when a list, receives every layer's input (B, R, T)."""
@@ -249,8 +281,9 @@ class WaveNet(GenerativeModel):
             skips = skips + skip
         return self.head(skips)
 
-    def logits(self, codes: torch.Tensor, keep: list | None = None, labels: torch.Tensor | None = None,
-               start: int = 0) -> torch.Tensor:
+    def logits(
+        self, codes: torch.Tensor, keep: list | None = None, labels: torch.Tensor | None = None, start: int = 0
+    ) -> torch.Tensor:
         """int64 codes (B, T) -> logits (B, 256, T) for p(x_t | x_<t) (and y, the labels (B,));
         codes[:, 0] is sample `start` of its sound (for the clock)."""
         onehot = F.one_hot(codes, CLASSES).to(self.input.weight.dtype).transpose(1, 2)  # (B, T, 256) -> (B, 256, T)
@@ -278,7 +311,7 @@ class WaveNet(GenerativeModel):
         chunk = max(1, LOG_PROB_SAMPLES // codes.shape[1])
         out = []
         for i, part in enumerate(codes.split(chunk)):
-            part_labels = None if labels is None else labels[i * chunk:(i + 1) * chunk]
+            part_labels = None if labels is None else labels[i * chunk : (i + 1) * chunk]
             nll = F.cross_entropy(self.logits(part, labels=part_labels), part, reduction="none")  # (b, T)
             out.append(-nll.sum(1))
         return torch.cat(out)
@@ -290,12 +323,21 @@ class WaveNet(GenerativeModel):
         same logits give the same code, which is what makes fast and naive generation agree."""
         probs = torch.softmax(logits.to(torch.float64) / temperature, dim=-1)  # (B, 256)
         cdf = probs.cumsum(-1)
-        return torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).clamp(max=MU)[:, 0]  # cdf[i-1] <= u < cdf[i]
+        return torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).clamp(max=MU)[
+            :, 0
+        ]  # cdf[i-1] <= u < cdf[i]
 
     @torch.no_grad()
-    def generate(self, n_new: int, prefix: torch.Tensor | None = None, n: int = 1,
-                 generator: torch.Generator | None = None, temperature: float = 1.0,
-                 naive: bool = False, labels: torch.Tensor | int | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        n_new: int,
+        prefix: torch.Tensor | None = None,
+        n: int = 1,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
+        naive: bool = False,
+        labels: torch.Tensor | int | None = None,
+    ) -> torch.Tensor:
         """Continue `prefix` codes (B, P) (or start n sounds from silence) by n_new samples drawn
         one at a time: codes (B, P + n_new). Each step draws one uniform number per sound from
         `generator`, so fast and naive generation draw the same sound for the same seed. A
@@ -340,8 +382,14 @@ class WaveNet(GenerativeModel):
 
     # --- using the model ------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, seconds: float | None = None,
-               temperature: float = 1.0, labels: torch.Tensor | int | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        seconds: float | None = None,
+        temperature: float = 1.0,
+        labels: torch.Tensor | int | None = None,
+    ) -> torch.Tensor:
         """n new sounds of `seconds` (default 0.25) started from silence: float32 (n, S) in [-1, 1].
         A conditional model draws class `labels` (one int or (n,)); by default sound i gets class
         i mod classes."""
@@ -351,16 +399,24 @@ class WaveNet(GenerativeModel):
         return mu_law_decode(self.generate(length, n=n, generator=generator, temperature=temperature, labels=labels))
 
     @torch.no_grad()
-    def complete(self, audio: torch.Tensor, seconds: float, n: int = 1, generator: torch.Generator | None = None,
-                 temperature: float = 1.0, labels: torch.Tensor | int | None = None) -> torch.Tensor:
+    def complete(
+        self,
+        audio: torch.Tensor,
+        seconds: float,
+        n: int = 1,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
+        labels: torch.Tensor | int | None = None,
+    ) -> torch.Tensor:
         """Continue a float sound (T,) by `seconds` in n different ways: float32 (n, T + S). A
         conditional model keeps the sound's class `labels` (one int); without it each continuation
         draws a class uniformly at random."""
         if self.label_count and labels is None:
             labels = torch.randint(self.label_count, (n,), generator=generator, device=self.device)
         prefix = mu_law_encode(audio.to(self.device))[None].expand(n, -1)  # (T,) -> (n, T)
-        codes = self.generate(self.samples_for(seconds), prefix, generator=generator,
-                              temperature=temperature, labels=labels)
+        codes = self.generate(
+            self.samples_for(seconds), prefix, generator=generator, temperature=temperature, labels=labels
+        )
         return mu_law_decode(codes)
 
     def samples_for(self, seconds: float) -> int:

@@ -1,5 +1,6 @@
 """What every lecture section shares: its declaration (`Section`), what it hands back (`Outcome`),
 and the `Lab` it runs in (training runs, picture paths, step budgets, progress lines)."""
+
 from __future__ import annotations
 
 import json
@@ -115,8 +116,10 @@ def check_only_ours(folder: Path) -> None:
         made = set()
     for path in sorted(folder.rglob("*")):
         if (path.is_file() or path.is_symlink()) and path.name != MADE and str(path.relative_to(folder)) not in made:
-            raise GenlabError(f"{path} was not made by genlab lecture, which would replace {folder}; move it "
-                              f"elsewhere or choose another --out")
+            raise GenlabError(
+                f"{path} was not made by genlab lecture, which would replace {folder}; move it "
+                f"elsewhere or choose another --out"
+            )
 
 
 @dataclass
@@ -145,7 +148,7 @@ class Lab:
 
     def finish(self) -> None:
         for staged in (self.pictures, self.runs):
-            final = staged.with_name(staged.name[:-len(STAGING)])
+            final = staged.with_name(staged.name[: -len(STAGING)])
             check_only_ours(final)
             made = sorted(str(p.relative_to(staged)) for p in staged.rglob("*") if p.is_file())
             atomic_write_text(staged / MADE, json.dumps(made) + "\n")
@@ -164,9 +167,20 @@ class Lab:
     def picture(self, name: str) -> Path:
         return self.pictures / name
 
-    def train(self, name: str, family: str, options: dict[str, Any], data: str, steps: int | None = None,
-              batch_size: int = 64, lr: float | None = None, log_every: int = 10,
-              minutes: float | None = None, image_size: int | None = None, seed: int | None = None) -> runs.LoadedRun:
+    def train(
+        self,
+        name: str,
+        family: str,
+        options: dict[str, Any],
+        data: str,
+        steps: int | None = None,
+        batch_size: int = 64,
+        lr: float | None = None,
+        log_every: int = 10,
+        minutes: float | None = None,
+        image_size: int | None = None,
+        seed: int | None = None,
+    ) -> runs.LoadedRun:
         """Train `family` on the built-in `data` for `steps` steps (or `minutes`) into runs/SECTION/NAME,
         quietly, with `seed` (default: the lab's)."""
         from genlab import train
@@ -174,8 +188,15 @@ class Lab:
         budget = {"steps": steps} if minutes is None else {"minutes": minutes}
         typed = {*budget, "batch_size", "seed", "device", "log_every", "save_every"} | ({"lr"} if lr else set())
         seed = self.seed if seed is None else seed
-        cfg = TrainConfig(batch_size=batch_size, seed=seed, device=self.device, log_every=log_every,
-                          save_every=1e9, **budget, **({"lr": lr} if lr else {}))
+        cfg = TrainConfig(
+            batch_size=batch_size,
+            seed=seed,
+            device=self.device,
+            log_every=log_every,
+            save_every=1e9,
+            **budget,
+            **({"lr": lr} if lr else {}),
+        )
         run = self.runs / name
         said = (f"{steps} steps" if minutes is None else f"up to {minutes * 60:.0f} s") + f", seed {seed}"
         self.say(f"  training {family} {name} on {data}: {said}")
@@ -197,8 +218,13 @@ def train_rows(run: runs.LoadedRun, key: str) -> tuple[list[int], list[float]]:
     return [int(r["step"]) for r in rows], [float(r[key]) for r in rows]
 
 
-def labelled_rows(rows: Sequence[tuple[str, "torch.Tensor"]], path: Path, scale: int = 4, label_width: int = 150,
-                  per_row: int | None = None) -> None:
+def labelled_rows(
+    rows: Sequence[tuple[str, "torch.Tensor"]],
+    path: Path,
+    scale: int = 4,
+    label_width: int = 150,
+    per_row: int | None = None,
+) -> None:
     """One picture of rows of uint8 images (N, C, H, W), each row's label written at its left inside
     the picture (the label column widened to the longest label), every pixel drawn `scale` x `scale`
     (nearest neighbour: no smoothing)."""
@@ -213,8 +239,9 @@ def labelled_rows(rows: Sequence[tuple[str, "torch.Tensor"]], path: Path, scale:
     font = ImageFont.load_default(size=max(11, min(16, tile_h // 3)))
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     label_width = max(label_width, *(measure.multiline_textbbox((0, 0), label, font=font)[2] + 10 for label, _ in rows))
-    sheet = Image.new("RGB", (label_width + per_row * (tile_w + pad) + pad, len(rows) * (tile_h + pad) + pad),
-                      (255, 255, 255))
+    sheet = Image.new(
+        "RGB", (label_width + per_row * (tile_w + pad) + pad, len(rows) * (tile_h + pad) + pad), (255, 255, 255)
+    )
     draw = ImageDraw.Draw(sheet)
     for r, (label, images) in enumerate(rows):
         y = pad + r * (tile_h + pad)

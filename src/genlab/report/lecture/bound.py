@@ -14,6 +14,7 @@ it is within about a nat of the exact value, and a fresh encoder that settles on
 mode leaves it several nats short; it is reported beside the exact value, not used as the
 reference (measured: with an 8-d code −IWAE(1000) falls 26 nats from the untrained encoder to the
 trained one, all of it the estimator's gap)."""
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,17 @@ import torch
 import torch.nn.functional as F
 
 from genlab import viz
-from genlab.report.lecture.base import (INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Lab, Outcome, Section, all_of,
-                                        decide, spread)
+from genlab.report.lecture.base import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    Lab,
+    Outcome,
+    Section,
+    all_of,
+    decide,
+    spread,
+)
 
 DATA = "mnist5k"
 VAE = {"hidden": 200, "latent": 2, "colors": 2, "sample_prior": "normal"}
@@ -37,8 +47,12 @@ STILL = 0.01  # nats per digit: the exact likelihood "stays the same" when it mo
 
 
 # --- measures (unit-tested in tests/test_lecture_seq.py) ---------------------------------------
-def quadrature_log_marginal(log_lik: Callable[[torch.Tensor], torch.Tensor], half_width: float = HALF_WIDTH,
-                            points: int = GRID, chunk: int = 8192) -> torch.Tensor:
+def quadrature_log_marginal(
+    log_lik: Callable[[torch.Tensor], torch.Tensor],
+    half_width: float = HALF_WIDTH,
+    points: int = GRID,
+    chunk: int = 8192,
+) -> torch.Tensor:
     """log ∫ p(x|z) N(z; 0, I) dz over a 2-d code, by the rectangle rule on a points x points grid
     over [-half_width, half_width]²: `log_lik(z (M, 2)) -> (B, M)` log p(x_b | z_m); returns (B,)."""
     t = torch.linspace(-half_width, half_width, points, dtype=torch.float64)
@@ -96,23 +110,40 @@ def run(lab: Lab) -> Outcome:
     per_seed = []
     for seed in lab.seeds():
         per_seed.append(_one_seed(lab, seed, steps, encoder_steps, images))
-    figures = {"data": DATA, "vae": VAE, "vae_steps": steps, "encoder_steps": encoder_steps, "images": images,
-               "grid": GRID, "seeds": per_seed}
+    figures = {
+        "data": DATA,
+        "vae": VAE,
+        "vae_steps": steps,
+        "encoder_steps": encoder_steps,
+        "images": images,
+        "grid": GRID,
+        "seeds": per_seed,
+    }
     verdict = judge(figures)
     _plot(per_seed, lab.picture("bounds.png"))
     return Outcome(
         figures,
-        [("bounds.png", "Nats per test digit while only the encoder q trains (the decoder P(x|z) fixed), seed "
-                        f"{per_seed[0]['seed']}: −ELBO (black) and −IWAE(k) (colours) are upper bounds on −log P(x) "
-                        "and fall as q improves; the dashed line is −log P(x) itself, computed exactly from the "
-                        "decoder, which does not move. Look at the black curve closing in on the dashed line; what "
-                        "is left is the part of KL(q ‖ P(z|x)) this encoder did not remove. Right: the same from "
-                        "the third checkpoint on, closer up.", True)],
-        finding=_finding(figures, verdict), verdict=verdict,
-        setup=(f"MLP VAE (784-{VAE['hidden']}-{VAE['latent']}, Bernoulli pixels) on binarized {DATA} 28x28, {steps} "
-               f"steps of batch {BATCH}, lr {LR:g}; then the decoder frozen and a re-initialised encoder trained "
-               f"{encoder_steps} steps against the ELBO; bounds on {images} test digits (ELBO: mean of "
-               f"{ELBO_DRAWS} draws), exact −log P(x) by quadrature on a {GRID}x{GRID} grid over [−5, 5]²."))
+        [
+            (
+                "bounds.png",
+                "Nats per test digit while only the encoder q trains (the decoder P(x|z) fixed), seed "
+                f"{per_seed[0]['seed']}: −ELBO (black) and −IWAE(k) (colours) are upper bounds on −log P(x) "
+                "and fall as q improves; the dashed line is −log P(x) itself, computed exactly from the "
+                "decoder, which does not move. Look at the black curve closing in on the dashed line; what "
+                "is left is the part of KL(q ‖ P(z|x)) this encoder did not remove. Right: the same from "
+                "the third checkpoint on, closer up.",
+                True,
+            )
+        ],
+        finding=_finding(figures, verdict),
+        verdict=verdict,
+        setup=(
+            f"MLP VAE (784-{VAE['hidden']}-{VAE['latent']}, Bernoulli pixels) on binarized {DATA} 28x28, {steps} "
+            f"steps of batch {BATCH}, lr {LR:g}; then the decoder frozen and a re-initialised encoder trained "
+            f"{encoder_steps} steps against the ELBO; bounds on {images} test digits (ELBO: mean of "
+            f"{ELBO_DRAWS} draws), exact −log P(x) by quadrature on a {GRID}x{GRID} grid over [−5, 5]²."
+        ),
+    )
 
 
 def _one_seed(lab: Lab, seed: int, steps: int, encoder_steps: int, images: int) -> dict:
@@ -146,13 +177,19 @@ def _one_seed(lab: Lab, seed: int, steps: int, encoder_steps: int, images: int) 
         model.loss(batch)["nll_bound"].backward()  # −ELBO: the KL weight is 1 here whatever β was
         optimizer.step()
     exact_end = float(exact_nll(model, test).mean())
-    return {"seed": seed, "curves": curves, "joint_encoder": joint, "exact_start": exact_start,
-            "exact_end": exact_end, "gap_start": curves["elbo"][0] - exact_start,
-            "gap_end": curves["elbo"][-1] - exact_end,
-            "iwae1000_change": curves["iwae1000"][-1] - curves["iwae1000"][0],
-            "iwae1000_gap_start": curves["iwae1000"][0] - exact_start,
-            "iwae1000_gap_end": curves["iwae1000"][-1] - exact_end,
-            "iwae1000_vs_100_end": curves["iwae100"][-1] - curves["iwae1000"][-1]}
+    return {
+        "seed": seed,
+        "curves": curves,
+        "joint_encoder": joint,
+        "exact_start": exact_start,
+        "exact_end": exact_end,
+        "gap_start": curves["elbo"][0] - exact_start,
+        "gap_end": curves["elbo"][-1] - exact_end,
+        "iwae1000_change": curves["iwae1000"][-1] - curves["iwae1000"][0],
+        "iwae1000_gap_start": curves["iwae1000"][0] - exact_start,
+        "iwae1000_gap_end": curves["iwae1000"][-1] - exact_end,
+        "iwae1000_vs_100_end": curves["iwae100"][-1] - curves["iwae1000"][-1],
+    }
 
 
 def _finding(figures: dict, verdict: str) -> str:
@@ -160,12 +197,14 @@ def _finding(figures: dict, verdict: str) -> str:
     s = lambda key: spread([x[key] for x in seeds])  # noqa: E731
     elbo = lambda i: spread([x["curves"]["elbo"][i] for x in seeds])  # noqa: E731
     moved = max(abs(x["exact_end"] - x["exact_start"]) for x in seeds)
-    text = (f"With the decoder fixed, −ELBO falls from {elbo(0)} to {elbo(-1)} nats per digit while the exact "
-            f"−log P(x) is {s('exact_start')} nats before and after (it moved {moved:.1g} nats): the gap, "
-            f"KL(q ‖ P(z|x)), shrinks from {s('gap_start')} to {s('gap_end')} nats (the encoder trained with the "
-            f"decoder left {spread([x['joint_encoder']['elbo'] - x['exact_start'] for x in seeds])}). −IWAE(1000) "
-            f"changes by {s('iwae1000_change')} nats on the way, {s('iwae1000_gap_start')} above the exact value at "
-            f"the start and {s('iwae1000_gap_end')} at the end: its own gap depends on q.")
+    text = (
+        f"With the decoder fixed, −ELBO falls from {elbo(0)} to {elbo(-1)} nats per digit while the exact "
+        f"−log P(x) is {s('exact_start')} nats before and after (it moved {moved:.1g} nats): the gap, "
+        f"KL(q ‖ P(z|x)), shrinks from {s('gap_start')} to {s('gap_end')} nats (the encoder trained with the "
+        f"decoder left {spread([x['joint_encoder']['elbo'] - x['exact_start'] for x in seeds])}). −IWAE(1000) "
+        f"changes by {s('iwae1000_change')} nats on the way, {s('iwae1000_gap_start')} above the exact value at "
+        f"the start and {s('iwae1000_gap_end')} at the end: its own gap depends on q."
+    )
     if verdict == INCONCLUSIVE:
         text += " The gap's shrinking is inside the seeds' spread."
     return text
@@ -194,10 +233,14 @@ SECTION = Section(
     "bound",
     data=f"binarized {DATA} (28x28 digits, the built-in split); a VAE with a 2-d code",
     figure="−ELBO, −IWAE(10/100/1000) and the exact −log P(x) of test digits, in nats, while a fresh encoder trains "
-           "against a fixed decoder",
-    rule=("Supported when both hold. (a) The bound closes in: the gap −ELBO − (−log P(x)) at the start minus the gap "
-          "at the end, per seed, is positive by more than the seeds' spread (negative by more: not supported; else "
-          "inconclusive). (b) The likelihood stays the same: −log P(x), computed exactly from the decoder by "
-          f"quadrature over the 2-d code, moves by less than {STILL:g} nats per digit from start to end on every seed "
-          "(else not supported). −IWAE(1000) is reported beside it but is not the reference: its own gap depends on q."),
-    run=run, cost=70)
+    "against a fixed decoder",
+    rule=(
+        "Supported when both hold. (a) The bound closes in: the gap −ELBO − (−log P(x)) at the start minus the gap "
+        "at the end, per seed, is positive by more than the seeds' spread (negative by more: not supported; else "
+        "inconclusive). (b) The likelihood stays the same: −log P(x), computed exactly from the decoder by "
+        f"quadrature over the 2-d code, moves by less than {STILL:g} nats per digit from start to end on every seed "
+        "(else not supported). −IWAE(1000) is reported beside it but is not the reference: its own gap depends on q."
+    ),
+    run=run,
+    cost=70,
+)

@@ -12,6 +12,7 @@ edges grey), the total variation between 16-bin pixel histograms, precision and 
 domain classifier's feature space (genlab.metrics.features, prdc), and the nearest-neighbour ratio
 (median distance of samples to their nearest training digit over that of test digits: about 1 new,
 near 0 copies)."""
+
 from __future__ import annotations
 
 import resource
@@ -57,9 +58,11 @@ def judge(figures: dict) -> tuple[str, dict[str, str]]:
     data's than the VAE's; neither model's nearest-neighbour ratio under COPYING. Each part by a
     margin beyond the seeds' spread."""
     m, r = figures["mid_grey"], figures["nn_ratio"]
-    parts = {"vae_blurrier_than_data": decide([v - d for v, d in zip(m["vae"], m["data"])]),
-             "gan_closer_to_data": decide([abs(v - d) - abs(g - d) for v, g, d in zip(m["vae"], m["gan"], m["data"])]),
-             "neither_copies": decide([min(v, g) - COPYING for v, g in zip(r["vae"], r["gan"])])}
+    parts = {
+        "vae_blurrier_than_data": decide([v - d for v, d in zip(m["vae"], m["data"])]),
+        "gan_closer_to_data": decide([abs(v - d) - abs(g - d) for v, g, d in zip(m["vae"], m["gan"], m["data"])]),
+        "neither_copies": decide([min(v, g) - COPYING for v, g in zip(r["vae"], r["gan"])]),
+    }
     return all_of(*parts.values()), parts
 
 
@@ -78,8 +81,9 @@ def run(lab: Lab) -> Outcome:
         samples = {}
         for family in OPTIONS:
             started = _cpu()
-            run_ = lab.train(f"{family}-seed{seed}", family, OPTIONS[family], DATA, steps[family], batch_size=BATCH,
-                             seed=seed)
+            run_ = lab.train(
+                f"{family}-seed{seed}", family, OPTIONS[family], DATA, steps[family], batch_size=BATCH, seed=seed
+            )
             figures["cpu_seconds"][family].append(_cpu() - started)
             model = run_.model
             samples[family] = model.sample(count, torch.Generator(device=model.device).manual_seed(seed)).cpu()
@@ -99,43 +103,81 @@ def run(lab: Lab) -> Outcome:
             figures["nn_ratio"][family].append(copying["ratio"])
             figures["copy_share"][family].append(copying["copy_share"])
         if shown is None:
-            shown = [("test digits", test[:SHOWN]), ("VAE samples", samples["vae"][:SHOWN]),
-                     ("GAN samples", samples["gan"][:SHOWN])]
-            nearest_rows = [row for family in OPTIONS for row in (
-                (f"{family.upper()} samples", samples[family][:SHOWN]),
-                ("nearest training\ndigit (pixels)", data.train[indices[family][:SHOWN]]))]
+            shown = [
+                ("test digits", test[:SHOWN]),
+                ("VAE samples", samples["vae"][:SHOWN]),
+                ("GAN samples", samples["gan"][:SHOWN]),
+            ]
+            nearest_rows = [
+                row
+                for family in OPTIONS
+                for row in (
+                    (f"{family.upper()} samples", samples[family][:SHOWN]),
+                    ("nearest training\ndigit (pixels)", data.train[indices[family][:SHOWN]]),
+                )
+            ]
             _plot(test, samples, lab.picture("histograms.png"))
             space_name = space.name
     verdict, parts = judge(figures)
     labelled_rows(shown, lab.picture("samples.png"), scale=3, label_width=120)
     labelled_rows(nearest_rows, lab.picture("nearest.png"), scale=3, label_width=120)
     m, r = figures["mid_grey"], figures["nn_ratio"]
-    figures.update({"gan_steps": gan_steps, "vae_steps": steps["vae"], "batch": BATCH, "samples": count,
-                    "mid_grey_range": list(MID), "copying_below": COPYING, "parts": parts, "feature_space": space_name})
-    finding = (f"Mid-grey share (pixels in {MID[0]}-{MID[1]}): data {spread(m['data'])}, VAE {spread(m['vae'])}, GAN "
-               f"{spread(m['gan'])} (VAE above the data's: {parts['vae_blurrier_than_data']}; GAN closer to the data's: "
-               f"{parts['gan_closer_to_data']}). Pixel-histogram distance to the data (total variation, 16 bins): VAE "
-               f"{spread(figures['histogram_tv']['vae'])}, GAN {spread(figures['histogram_tv']['gan'])}. Precision / "
-               f"recall in the classifier's feature space: VAE {spread(figures['precision']['vae'])} / "
-               f"{spread(figures['recall']['vae'])}, GAN {spread(figures['precision']['gan'])} / "
-               f"{spread(figures['recall']['gan'])}. Nearest-neighbour ratio (1 = as new as unseen test digits, "
-               f"0 = copies): VAE {spread(r['vae'])}, GAN {spread(r['gan'])} (neither below {COPYING}: "
-               f"{parts['neither_copies']}).")
+    figures.update(
+        {
+            "gan_steps": gan_steps,
+            "vae_steps": steps["vae"],
+            "batch": BATCH,
+            "samples": count,
+            "mid_grey_range": list(MID),
+            "copying_below": COPYING,
+            "parts": parts,
+            "feature_space": space_name,
+        }
+    )
+    finding = (
+        f"Mid-grey share (pixels in {MID[0]}-{MID[1]}): data {spread(m['data'])}, VAE {spread(m['vae'])}, GAN "
+        f"{spread(m['gan'])} (VAE above the data's: {parts['vae_blurrier_than_data']}; GAN closer to the data's: "
+        f"{parts['gan_closer_to_data']}). Pixel-histogram distance to the data (total variation, 16 bins): VAE "
+        f"{spread(figures['histogram_tv']['vae'])}, GAN {spread(figures['histogram_tv']['gan'])}. Precision / "
+        f"recall in the classifier's feature space: VAE {spread(figures['precision']['vae'])} / "
+        f"{spread(figures['recall']['vae'])}, GAN {spread(figures['precision']['gan'])} / "
+        f"{spread(figures['recall']['gan'])}. Nearest-neighbour ratio (1 = as new as unseen test digits, "
+        f"0 = copies): VAE {spread(r['vae'])}, GAN {spread(r['gan'])} (neither below {COPYING}: "
+        f"{parts['neither_copies']})."
+    )
     cpu = {f: spread(v) for f, v in figures["cpu_seconds"].items()}
     return Outcome(
         figures=figures,
-        pictures=[("samples.png", "Test digits, then VAE and GAN samples: are the VAE's strokes blurred grey at their "
-                                  "edges, the GAN's black and white like the data's?", False),
-                  ("histograms.png", "Left: the share of pixels at each grey level (log scale) for the test digits and "
-                                     "each model's samples, the mid-grey band shaded; right: the mid-grey share itself. "
-                                     "Blur moves pixels from the ends into the band", True),
-                  ("nearest.png", "Each model's samples above their nearest training digits (pixel distance): a "
-                                  "sample that only copied would match the digit below it", False)],
-        finding=finding, verdict=verdict,
-        setup=(f"VAE (MLP 784-400-20, Gaussian decoder on grey levels, codes from N(0, I)) for {steps['vae']} steps and "
-               f"GAN (DCGAN, non-saturating loss) for {gan_steps} steps, batch {BATCH}, on {DATA}, per seed "
-               f"({', '.join(map(str, lab.seeds_used))}); CPU seconds of training: VAE {cpu['vae']}, GAN {cpu['gan']}; "
-               f"{count} samples each against {count} test digits; feature space {space_name}"))
+        pictures=[
+            (
+                "samples.png",
+                "Test digits, then VAE and GAN samples: are the VAE's strokes blurred grey at their "
+                "edges, the GAN's black and white like the data's?",
+                False,
+            ),
+            (
+                "histograms.png",
+                "Left: the share of pixels at each grey level (log scale) for the test digits and "
+                "each model's samples, the mid-grey band shaded; right: the mid-grey share itself. "
+                "Blur moves pixels from the ends into the band",
+                True,
+            ),
+            (
+                "nearest.png",
+                "Each model's samples above their nearest training digits (pixel distance): a "
+                "sample that only copied would match the digit below it",
+                False,
+            ),
+        ],
+        finding=finding,
+        verdict=verdict,
+        setup=(
+            f"VAE (MLP 784-400-20, Gaussian decoder on grey levels, codes from N(0, I)) for {steps['vae']} steps and "
+            f"GAN (DCGAN, non-saturating loss) for {gan_steps} steps, batch {BATCH}, on {DATA}, per seed "
+            f"({', '.join(map(str, lab.seeds_used))}); CPU seconds of training: VAE {cpu['vae']}, GAN {cpu['gan']}; "
+            f"{count} samples each against {count} test digits; feature space {space_name}"
+        ),
+    )
 
 
 def _plot(test: torch.Tensor, samples: dict, path) -> None:
@@ -148,8 +190,11 @@ def _plot(test: torch.Tensor, samples: dict, path) -> None:
         left.step(levels, histogram(images), where="mid", color=colours[name], label=name)
     left.axvspan(*MID, color="0.9", zorder=0, label="mid-grey band")
     left.set_yscale("log")
-    left.set(xlabel="grey level (0 black, 1 white), 16 bins", ylabel="share of pixels",
-             title="pixel histograms: blur fills the middle")
+    left.set(
+        xlabel="grey level (0 black, 1 white), 16 bins",
+        ylabel="share of pixels",
+        title="pixel histograms: blur fills the middle",
+    )
     left.legend(fontsize=8)
     shares = [mid_grey_share(images) for images in sets.values()]
     right.bar(range(3), shares, color=list(colours.values()))
@@ -160,12 +205,19 @@ def _plot(test: torch.Tensor, samples: dict, path) -> None:
 
 
 SECTION = Section(
-    "imitate", data=f"the built-in 28x28 digits ({DATA}); 3 seeds at the full budget",
-    figure=("the mid-grey share of each model's samples against the test digits', pixel histograms, precision and "
-            "recall in the classifier's feature space, and each model's nearest-neighbour ratio"),
-    rule=(f"Supported when all three hold, each by a margin beyond the seeds' spread (max − min over seeds): the VAE's "
-          f"mid-grey share (pixels in [{MID[0]}, {MID[1]}]) is above the data's; the GAN's is closer to the data's than "
-          f"the VAE's; and neither model copies (nearest-neighbour ratio above {COPYING}). Not supported when any "
-          "margin is below minus the spread; inconclusive otherwise. Histogram distance, precision and recall are "
-          "reported, not judged."),
-    run=run, cost=150)
+    "imitate",
+    data=f"the built-in 28x28 digits ({DATA}); 3 seeds at the full budget",
+    figure=(
+        "the mid-grey share of each model's samples against the test digits', pixel histograms, precision and "
+        "recall in the classifier's feature space, and each model's nearest-neighbour ratio"
+    ),
+    rule=(
+        f"Supported when all three hold, each by a margin beyond the seeds' spread (max − min over seeds): the VAE's "
+        f"mid-grey share (pixels in [{MID[0]}, {MID[1]}]) is above the data's; the GAN's is closer to the data's than "
+        f"the VAE's; and neither model copies (nearest-neighbour ratio above {COPYING}). Not supported when any "
+        "margin is below minus the spread; inconclusive otherwise. Histogram distance, precision and recall are "
+        "reported, not judged."
+    ),
+    run=run,
+    cost=150,
+)

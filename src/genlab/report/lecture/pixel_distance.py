@@ -17,6 +17,7 @@ the total variation between the class probabilities it gives the original and th
 classifier is genlab's domain feature network, genlab.metrics.features, trained on mnist5k's training
 digits; the pairs come from its test digits). Also reported: the distance in its 128-d feature space.
 """
+
 from __future__ import annotations
 
 
@@ -162,13 +163,16 @@ def score(pairs: dict, net) -> dict:
     probs = {k: class_probabilities(net, pairs[k]) for k in ("original", "harmful", "harmless")}
     with torch.no_grad():
         feats = {k: net.features(pairs[k]) for k in ("original", "harmful", "harmless")}
-    return {"l2_harmful": pixel_l2(original, harmful), "l2_harmless": pixel_l2(original, harmless),
-            "tv_harmful": total_variation(probs["original"], probs["harmful"]),
-            "tv_harmless": total_variation(probs["original"], probs["harmless"]),
-            "feat_harmful": (feats["original"] - feats["harmful"]).norm(dim=1),
-            "feat_harmless": (feats["original"] - feats["harmless"]).norm(dim=1),
-            **{f"class_{k}": p.argmax(1) for k, p in probs.items()},
-            **{f"confidence_{k}": p.max(1).values for k, p in probs.items()}}
+    return {
+        "l2_harmful": pixel_l2(original, harmful),
+        "l2_harmless": pixel_l2(original, harmless),
+        "tv_harmful": total_variation(probs["original"], probs["harmful"]),
+        "tv_harmless": total_variation(probs["original"], probs["harmless"]),
+        "feat_harmful": (feats["original"] - feats["harmful"]).norm(dim=1),
+        "feat_harmless": (feats["original"] - feats["harmless"]).norm(dim=1),
+        **{f"class_{k}": p.argmax(1) for k, p in probs.items()},
+        **{f"confidence_{k}": p.max(1).values for k, p in probs.items()},
+    }
 
 
 def notes_way(scores: dict) -> torch.Tensor:
@@ -205,14 +209,22 @@ def run(lab: Lab) -> Outcome:
     lab.say(f"  the classifier: genlab's domain feature network on {DATA} (trained once, then cached)")
     space = feature_space(data, device="cpu")
     net = space.net
-    keys = ("notes_way", "bootstrap_std", "pixel_says_harmless_farther", "classifier_says_harmful_farther",
-            "features_say_harmful_farther", "class_changed_harmful", "class_changed_harmless", "pairs")
+    keys = (
+        "notes_way",
+        "bootstrap_std",
+        "pixel_says_harmless_farther",
+        "classifier_says_harmful_farther",
+        "features_say_harmful_farther",
+        "class_changed_harmful",
+        "class_changed_harmless",
+        "pairs",
+    )
     figures = {k: [] for k in keys}
     by_kind = {k: {"l2": [], "tv": [], "class_changed": [], "notes_way": []} for k in HARMLESS}
     l2 = {"harmful": [], "harmless": []}
     first = None
     for i, seed in enumerate(seeds):
-        digits = data.test[order[i * count:(i + 1) * count]]
+        digits = data.test[order[i * count : (i + 1) * count]]
         lab.say(f"  seed {seed}: edits of {len(digits)} test digits")
         pairs = make_pairs(digits, seed)
         s = score(pairs, net)
@@ -231,41 +243,69 @@ def run(lab: Lab) -> Outcome:
             mask = torch.from_numpy(kinds == kind)
             by_kind[kind]["l2"].append(float(s["l2_harmless"][mask].mean()))
             by_kind[kind]["tv"].append(float(s["tv_harmless"][mask].mean()))
-            by_kind[kind]["class_changed"].append(float((s["class_harmless"] != s["class_original"])[mask].double().mean()))
+            by_kind[kind]["class_changed"].append(
+                float((s["class_harmless"] != s["class_original"])[mask].double().mean())
+            )
             by_kind[kind]["notes_way"].append(float(hits[mask].double().mean()))
         if first is None:
             first = (pairs, s)
     verdict = judge(figures)
-    figures.update({"data": DATA, "digits_per_seed": count, "classifier": space.name, "mean_l2": l2,
-                    "harmless_kinds": by_kind, "thresholds": list(THRESHOLDS), "squares": list(SIDES)})
+    figures.update(
+        {
+            "data": DATA,
+            "digits_per_seed": count,
+            "classifier": space.name,
+            "mean_l2": l2,
+            "harmless_kinds": by_kind,
+            "thresholds": list(THRESHOLDS),
+            "squares": list(SIDES),
+        }
+    )
     _pairs_picture(*first, lab.picture("pairs.png"))
     _scatter(*first, lab.picture("disagreement.png"))
     f = figures
-    finding = (f"Over {sum(f['pairs'])} pairs: pixel L2 puts the harmless edit farther from the original in "
-               f"{spread([100 * v for v in f['pixel_says_harmless_farther']])} % of pairs (mean L2 "
-               f"{spread(l2['harmless'])} vs {spread(l2['harmful'])} for the harmful edit); the classifier's "
-               f"probabilities move more for the harmful edit in {spread([100 * v for v in f['classifier_says_harmful_farther']])} "
-               f"% (its class changes for {spread([100 * v for v in f['class_changed_harmful']])} % of harmful and "
-               f"{spread([100 * v for v in f['class_changed_harmless']])} % of harmless edits; its 128-d features move "
-               f"more for the harmful edit in {spread([100 * v for v in f['features_say_harmful_farther']])} %). Both "
-               f"at once, the notes' disagreement: {spread([100 * v for v in f['notes_way']])} % of pairs (bootstrap "
-               f"std {100 * max(f['bootstrap_std']):.1f} points; the rule asks above 50 %). By harmless kind: "
-               + "; ".join(f"{k} {spread([100 * v for v in by_kind[k]['notes_way']])} %" for k in HARMLESS) + ".")
+    finding = (
+        f"Over {sum(f['pairs'])} pairs: pixel L2 puts the harmless edit farther from the original in "
+        f"{spread([100 * v for v in f['pixel_says_harmless_farther']])} % of pairs (mean L2 "
+        f"{spread(l2['harmless'])} vs {spread(l2['harmful'])} for the harmful edit); the classifier's "
+        f"probabilities move more for the harmful edit in {spread([100 * v for v in f['classifier_says_harmful_farther']])} "
+        f"% (its class changes for {spread([100 * v for v in f['class_changed_harmful']])} % of harmful and "
+        f"{spread([100 * v for v in f['class_changed_harmless']])} % of harmless edits; its 128-d features move "
+        f"more for the harmful edit in {spread([100 * v for v in f['features_say_harmful_farther']])} %). Both "
+        f"at once, the notes' disagreement: {spread([100 * v for v in f['notes_way']])} % of pairs (bootstrap "
+        f"std {100 * max(f['bootstrap_std']):.1f} points; the rule asks above 50 %). By harmless kind: "
+        + "; ".join(f"{k} {spread([100 * v for v in by_kind[k]['notes_way']])} %" for k in HARMLESS)
+        + "."
+    )
     return Outcome(
         figures=figures,
-        pictures=[("pairs.png", "Top: test digits and the classifier's reading; middle: the harmful edit (a few pixels "
-                                "that cut, open, join or close a stroke); bottom: the harmless edit (many pixels). Under "
-                                "each edit: its pixel distance to the original and the classifier's reading. Does the "
-                                "pixel distance order them the way your eye does?", False),
-                  ("disagreement.png", "One dot per pair (first seed): right of 0, pixel L2 says the harmless edit is "
-                                       "farther; above 0, the classifier says the harmful one is. The notes predict "
-                                       "the top right", True)],
-        finding=finding, verdict=verdict,
-        setup=(f"{count} test digits of {DATA} per seed (seeds {', '.join(map(str, seeds))}: disjoint digits); harmful "
-               f"edit: the smallest-L2 square (side {', '.join(map(str, SIDES))}) erased or painted that changes the "
-               f"digit's pieces or holes at grey levels {' and '.join(map(str, THRESHOLDS))}; harmless: a one-pixel shift, a "
-               f"cross-shaped dilation (the shift where it would change the strokes) or "
-               f"noise up to {NOISE} grey levels in the {MARGIN}-pixel margin, in turn; classifier {space.name}"))
+        pictures=[
+            (
+                "pairs.png",
+                "Top: test digits and the classifier's reading; middle: the harmful edit (a few pixels "
+                "that cut, open, join or close a stroke); bottom: the harmless edit (many pixels). Under "
+                "each edit: its pixel distance to the original and the classifier's reading. Does the "
+                "pixel distance order them the way your eye does?",
+                False,
+            ),
+            (
+                "disagreement.png",
+                "One dot per pair (first seed): right of 0, pixel L2 says the harmless edit is "
+                "farther; above 0, the classifier says the harmful one is. The notes predict "
+                "the top right",
+                True,
+            ),
+        ],
+        finding=finding,
+        verdict=verdict,
+        setup=(
+            f"{count} test digits of {DATA} per seed (seeds {', '.join(map(str, seeds))}: disjoint digits); harmful "
+            f"edit: the smallest-L2 square (side {', '.join(map(str, SIDES))}) erased or painted that changes the "
+            f"digit's pieces or holes at grey levels {' and '.join(map(str, THRESHOLDS))}; harmless: a one-pixel shift, a "
+            f"cross-shaped dilation (the shift where it would change the strokes) or "
+            f"noise up to {NOISE} grey levels in the {MARGIN}-pixel margin, in turn; classifier {space.name}"
+        ),
+    )
 
 
 def _pairs_picture(pairs: dict, s: dict, path, count: int = SHOWN, scale: int = 4) -> None:
@@ -277,10 +317,14 @@ def _pairs_picture(pairs: dict, s: dict, path, count: int = SHOWN, scale: int = 
     count = min(count, len(pairs["original"]))
     h, w = pairs["original"].shape[2:]
     tile_w, tile_h, text_h, pad, label_w = w * scale, h * scale, 30, 6, 118
-    rows = (("original", "original"), ("harmful\n(few pixels,\nbreaks a stroke)", "harmful"),
-            ("harmless\n(many pixels)", "harmless"))
-    sheet = Image.new("RGB", (label_w + count * (tile_w + pad) + pad, len(rows) * (tile_h + text_h + pad) + pad),
-                      (255, 255, 255))
+    rows = (
+        ("original", "original"),
+        ("harmful\n(few pixels,\nbreaks a stroke)", "harmful"),
+        ("harmless\n(many pixels)", "harmless"),
+    )
+    sheet = Image.new(
+        "RGB", (label_w + count * (tile_w + pad) + pad, len(rows) * (tile_h + text_h + pad) + pad), (255, 255, 255)
+    )
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=11)
     for r, (label, key) in enumerate(rows):
@@ -288,7 +332,7 @@ def _pairs_picture(pairs: dict, s: dict, path, count: int = SHOWN, scale: int = 
         draw.multiline_text((4, y + 4), label, fill=(20, 20, 20), font=font)
         for i in range(count):
             x = label_w + pad + i * (tile_w + pad)
-            tile = viz.image_grid(pairs[key][i:i + 1], nrow=1, pad=0, min_side=1).convert("RGB")
+            tile = viz.image_grid(pairs[key][i : i + 1], nrow=1, pad=0, min_side=1).convert("RGB")
             sheet.paste(tile.resize((tile_w, tile_h), Image.NEAREST), (x, y))
             says = f"reads {int(s[f'class_{key}'][i])} ({float(s[f'confidence_{key}'][i]):.2f})"
             if key == "original":
@@ -315,21 +359,29 @@ def _scatter(pairs: dict, s: dict, path) -> None:
     ax.axvline(0, color="0.5", lw=0.8)
     ax.set_yscale("symlog", linthresh=0.01)
     top_right = float(((x > 0) & (y > 0)).mean()) if len(x) else float("nan")
-    ax.set(xlabel="pixel L2 of the harmless edit − of the harmful edit ([0, 1] pixel units)",
-           ylabel="classifier's change: harmful − harmless\n(total variation of class probabilities)",
-           title=f"pixel distance vs the classifier: {100 * top_right:.0f} % of pairs in the top right")
+    ax.set(
+        xlabel="pixel L2 of the harmless edit − of the harmful edit ([0, 1] pixel units)",
+        ylabel="classifier's change: harmful − harmless\n(total variation of class probabilities)",
+        title=f"pixel distance vs the classifier: {100 * top_right:.0f} % of pairs in the top right",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     viz._save_figure(fig, path)
 
 
 SECTION = Section(
-    "pixel-distance", data=f"pairs of edits of the built-in 28x28 test digits ({DATA}); 3 seeds (disjoint digits) "
-                           "at the full budget",
-    figure=("the share of pairs where pixel L2 ranks the harmless edit farther from the original while the classifier "
-            "ranks the harmful edit farther"),
-    rule=("Supported when the share of pairs where pixel L2 ranks the harmless edit farther from the original while "
-          "the classifier ranks the harmful edit farther is above 50 % by more than both the seeds' spread (max − min) and twice the "
-          "bootstrap standard deviation of the share (200 resamples of the pairs); not supported when it is below 50 % "
-          "by as much; inconclusive otherwise."),
-    run=run, cost=110)
+    "pixel-distance",
+    data=f"pairs of edits of the built-in 28x28 test digits ({DATA}); 3 seeds (disjoint digits) at the full budget",
+    figure=(
+        "the share of pairs where pixel L2 ranks the harmless edit farther from the original while the classifier "
+        "ranks the harmful edit farther"
+    ),
+    rule=(
+        "Supported when the share of pairs where pixel L2 ranks the harmless edit farther from the original while "
+        "the classifier ranks the harmful edit farther is above 50 % by more than both the seeds' spread (max − min) and twice the "
+        "bootstrap standard deviation of the share (200 resamples of the pairs); not supported when it is below 50 % "
+        "by as much; inconclusive otherwise."
+    ),
+    run=run,
+    cost=110,
+)

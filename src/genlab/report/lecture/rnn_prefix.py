@@ -15,6 +15,7 @@ same network then
 
 The helpers below (per-row log-likelihoods, recognition share, tinted pictures) are shared with the
 `uses` section (uses.py)."""
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,18 @@ import torch.nn.functional as F
 from genlab import viz
 from genlab.metrics.classifier import class_probabilities
 from genlab.metrics.features import feature_space
-from genlab.report.lecture.base import (INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Lab, Outcome, Section, all_of,
-                                        decide, labelled_rows, spread)
+from genlab.report.lecture.base import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    Lab,
+    Outcome,
+    Section,
+    all_of,
+    decide,
+    labelled_rows,
+    spread,
+)
 
 DATA = "mnist5k"
 NET = {"arch": "row-lstm", "colors": 2}  # genlab's default PixelRNN network and sizes, binarized digits
@@ -64,13 +75,19 @@ def prefix_checks(prefix: torch.Tensor, full: torch.Tensor, cropped: torch.Tenso
     """The prefix log-likelihoods (B, H) against the full-image ones (B,) and, optionally, those of
     the network fed only the prefix (B', H): finite, falling with every row, the last equal to the
     full image's, the cropped equal to the prefix's (largest differences in nats)."""
-    out = {"finite": bool(torch.isfinite(prefix).all()),
-           "falls_every_row": bool((prefix.diff(dim=1) < 0).all()),
-           "sum_vs_full_nats": float((prefix[:, -1] - full.double()).abs().max())}
+    out = {
+        "finite": bool(torch.isfinite(prefix).all()),
+        "falls_every_row": bool((prefix.diff(dim=1) < 0).all()),
+        "sum_vs_full_nats": float((prefix[:, -1] - full.double()).abs().max()),
+    }
     if cropped is not None:
-        out["cropped_vs_prefix_nats"] = float((cropped - prefix[:len(cropped)]).abs().max())
-    out["exact"] = (out["finite"] and out["falls_every_row"] and out["sum_vs_full_nats"] <= TOLERANCE
-                    and out.get("cropped_vs_prefix_nats", 0.0) <= TOLERANCE)
+        out["cropped_vs_prefix_nats"] = float((cropped - prefix[: len(cropped)]).abs().max())
+    out["exact"] = (
+        out["finite"]
+        and out["falls_every_row"]
+        and out["sum_vs_full_nats"] <= TOLERANCE
+        and out.get("cropped_vs_prefix_nats", 0.0) <= TOLERANCE
+    )
     return out
 
 
@@ -94,8 +111,10 @@ def tint(images: torch.Tensor, drawn: torch.Tensor, ink=DRAWN_INK, paper=DRAWN_P
     drawn = drawn.expand_as(level)
 
     def colour(rgb_ink, rgb_paper):
-        return (torch.tensor(rgb_paper, dtype=torch.float32)[None, :, None, None] * (1 - level)
-                + torch.tensor(rgb_ink, dtype=torch.float32)[None, :, None, None] * level)  # (N, 3, H, W)
+        return (
+            torch.tensor(rgb_paper, dtype=torch.float32)[None, :, None, None] * (1 - level)
+            + torch.tensor(rgb_ink, dtype=torch.float32)[None, :, None, None] * level
+        )  # (N, 3, H, W)
 
     return torch.where(drawn, colour(ink, paper), colour(GIVEN_INK, GIVEN_PAPER)).round().to(torch.uint8)
 
@@ -143,35 +162,58 @@ def run(lab: Lab) -> Outcome:
         for given in GIVEN:
             completions[given] = model.complete(shown, rows_hidden(given, h, w), 1, g).cpu()  # (N, 1, H, W)
             hits[given] = recognised(class_probabilities(space, completions[given]), labels[:completed])
-        per_seed.append({
-            "seed": seed, "steps": steps, "features": space.name, "scored": len(x), "completed": completed,
-            "prefix_mean_nats": prefix.mean(0).tolist(),
-            "row_mean_nats": (prefix.mean(0).diff(prepend=prefix.new_zeros(1))).tolist(),
-            "full_mean_nats": float(full.mean()), "checks": checks,
-            "recognised": {str(k): float(v.mean()) for k, v in hits.items()},
-            "recognised_originals": float(originals.mean()),
-            "noise": paired_noise(hits[max(GIVEN)], hits[min(GIVEN)])})
+        per_seed.append(
+            {
+                "seed": seed,
+                "steps": steps,
+                "features": space.name,
+                "scored": len(x),
+                "completed": completed,
+                "prefix_mean_nats": prefix.mean(0).tolist(),
+                "row_mean_nats": (prefix.mean(0).diff(prepend=prefix.new_zeros(1))).tolist(),
+                "full_mean_nats": float(full.mean()),
+                "checks": checks,
+                "recognised": {str(k): float(v.mean()) for k, v in hits.items()},
+                "recognised_originals": float(originals.mean()),
+                "noise": paired_noise(hits[max(GIVEN)], hits[min(GIVEN)]),
+            }
+        )
         if rows_shown is None:
             rows_shown = _picture_rows(model.decode(model.prepare(test[:SHOWN])), completions, h, w)
     figures = {"data": DATA, "net": NET, "steps": steps, "given_rows": list(GIVEN), "seeds": per_seed}
     verdict = judge(figures)
     labelled_rows(rows_shown, lab.picture("completions.png"), scale=4, label_width=150)
     _plot(per_seed, lab.picture("prefixes.png"))
-    return Outcome(figures, [
-        ("completions.png", "Each column is one test digit. Top row: the digit (binarized). Below: the same network "
-                            "given its first 1, 7, 14 or 21 rows (white on black) and drawing the rest (orange on "
-                            "navy). Look at where the drawn part starts: from 1 row the model invents some digit; "
-                            "from 14 or 21 rows it finishes the one it was given.", False),
-        ("prefixes.png", "Left: the exact log-likelihood of the first r rows, nats per digit, for r = 1..28, one "
-                         "line per seed. It falls with every row and ends at the full-image log-likelihood. "
-                         "Right: how often the "
-                         "digits classifier recognises the completion as the original digit, against the rows "
-                         "given; dashed: the binarized originals themselves, dotted: chance (10 %).", True)],
-        finding=_finding(figures, verdict), verdict=verdict,
-        setup=(f"Row LSTM PixelRNN ({net_words()}) trained on binarized {DATA} 28x28 (labels unused) for {steps} "
-               f"steps of batch {BATCH}, lr {LR:g}, once per seed; prefixes scored on {scored} test digits, "
-               f"completions of {completed} test digits from each prefix length, recognised by genlab's digits "
-               f"classifier ({per_seed[0]['features']})."))
+    return Outcome(
+        figures,
+        [
+            (
+                "completions.png",
+                "Each column is one test digit. Top row: the digit (binarized). Below: the same network "
+                "given its first 1, 7, 14 or 21 rows (white on black) and drawing the rest (orange on "
+                "navy). Look at where the drawn part starts: from 1 row the model invents some digit; "
+                "from 14 or 21 rows it finishes the one it was given.",
+                False,
+            ),
+            (
+                "prefixes.png",
+                "Left: the exact log-likelihood of the first r rows, nats per digit, for r = 1..28, one "
+                "line per seed. It falls with every row and ends at the full-image log-likelihood. "
+                "Right: how often the "
+                "digits classifier recognises the completion as the original digit, against the rows "
+                "given; dashed: the binarized originals themselves, dotted: chance (10 %).",
+                True,
+            ),
+        ],
+        finding=_finding(figures, verdict),
+        verdict=verdict,
+        setup=(
+            f"Row LSTM PixelRNN ({net_words()}) trained on binarized {DATA} 28x28 (labels unused) for {steps} "
+            f"steps of batch {BATCH}, lr {LR:g}, once per seed; prefixes scored on {scored} test digits, "
+            f"completions of {completed} test digits from each prefix length, recognised by genlab's digits "
+            f"classifier ({per_seed[0]['features']})."
+        ),
+    )
 
 
 def net_words() -> str:
@@ -201,14 +243,16 @@ def _finding(figures: dict, verdict: str) -> str:
     half = spread([s["prefix_mean_nats"][13] for s in seeds])
     margin = [100 * (s["recognised"][last] - s["recognised"][first]) for s in seeds]
     noise = 100 * max(max(s["noise"] for s in seeds), max(margin) / 100 - min(margin) / 100)
-    text = (f"The exact log-likelihood of a prefix falls from {spread([s['prefix_mean_nats'][0] for s in seeds])} "
-            f"nats (first row) through {half} (14 rows) to {full} nats per digit (all 28 rows); on every digit it "
-            f"falls with every row ({'yes' if all(c['falls_every_row'] for c in checks) else 'NO'}), the 28-row "
-            f"value matches the full-image log-likelihood to {worst_sum:.1g} nats and the network fed only the "
-            f"first r rows gives the same to {worst_crop:.1g} nats. Completions recognised as the original digit: "
-            + ", ".join(f"{rec[str(k)]} % from {k} row{'s' if k > 1 else ''}" for k in GIVEN)
-            + f" (originals {spread([100 * s['recognised_originals'] for s in seeds])} %): {last} rows beat "
-            f"{first} by {spread(margin)} points, noise {noise:.2g} points.")
+    text = (
+        f"The exact log-likelihood of a prefix falls from {spread([s['prefix_mean_nats'][0] for s in seeds])} "
+        f"nats (first row) through {half} (14 rows) to {full} nats per digit (all 28 rows); on every digit it "
+        f"falls with every row ({'yes' if all(c['falls_every_row'] for c in checks) else 'NO'}), the 28-row "
+        f"value matches the full-image log-likelihood to {worst_sum:.1g} nats and the network fed only the "
+        f"first r rows gives the same to {worst_crop:.1g} nats. Completions recognised as the original digit: "
+        + ", ".join(f"{rec[str(k)]} % from {k} row{'s' if k > 1 else ''}" for k in GIVEN)
+        + f" (originals {spread([100 * s['recognised_originals'] for s in seeds])} %): {last} rows beat "
+        f"{first} by {spread(margin)} points, noise {noise:.2g} points."
+    )
     if verdict == INCONCLUSIVE:
         text += " The margin is inside the noise."
     return text
@@ -221,14 +265,22 @@ def _plot(per_seed: list, path) -> None:
         rows = list(range(1, len(s["prefix_mean_nats"]) + 1))
         left.plot(rows, s["prefix_mean_nats"], "-", lw=1.2, label=f"seed {s['seed']}")
         right.plot(GIVEN, [100 * s["recognised"][str(k)] for k in GIVEN], "o-", label=f"seed {s['seed']}")
-    left.set(xlabel="rows given r (of 28)", ylabel="mean log p(first r rows)  [nats per digit]",
-             title="exact log-likelihood of a prefix: falls with every row")
+    left.set(
+        xlabel="rows given r (of 28)",
+        ylabel="mean log p(first r rows)  [nats per digit]",
+        title="exact log-likelihood of a prefix: falls with every row",
+    )
     left.legend(fontsize=8)
     originals = sum(s["recognised_originals"] for s in per_seed) / len(per_seed)
     right.axhline(100 * originals, color="0.3", ls="--", lw=1, label="binarized originals")
     right.axhline(10, color="0.6", ls=":", lw=1, label="chance (10 %)")
-    right.set(xlabel="rows given (of 28)", ylabel="completions recognised as the original  [%]", ylim=(0, 100),
-              xticks=list(GIVEN), title="longer prefix, more often the original digit")
+    right.set(
+        xlabel="rows given (of 28)",
+        ylabel="completions recognised as the original  [%]",
+        ylim=(0, 100),
+        xticks=list(GIVEN),
+        title="longer prefix, more often the original digit",
+    )
     right.legend(fontsize=8)
     fig.tight_layout()
     viz._save_figure(fig, path)
@@ -237,13 +289,19 @@ def _plot(per_seed: list, path) -> None:
 SECTION = Section(
     "rnn-prefix",
     data=f"binarized {DATA} (28x28 digits, the built-in split; labels used only by the classifier that scores "
-         "completions)",
-    figure=("the exact log-likelihood of the first r rows (nats per digit) against r = 1..28, and completions from "
-            "1, 7, 14 and 21 given rows, with how often the digits classifier still recognises the original digit"),
-    rule=("Supported when both hold. (a) On every test digit the prefix log-likelihood is finite and falls with every "
-          "row, its 28-row value equals the full-image log-likelihood and the network fed only the first r rows gives "
-          f"the same value, each to {TOLERANCE:g} nats; otherwise not supported. (b) The share of completions from 21 "
-          "given rows that the classifier recognises as the original digit exceeds the share from 1 given row by more "
-          "than the noise (the larger of the seeds' spread of that difference and twice its standard error over the "
-          "test digits): supported; short of it by more than the noise: not supported; otherwise inconclusive."),
-    run=run, cost=125)
+    "completions)",
+    figure=(
+        "the exact log-likelihood of the first r rows (nats per digit) against r = 1..28, and completions from "
+        "1, 7, 14 and 21 given rows, with how often the digits classifier still recognises the original digit"
+    ),
+    rule=(
+        "Supported when both hold. (a) On every test digit the prefix log-likelihood is finite and falls with every "
+        "row, its 28-row value equals the full-image log-likelihood and the network fed only the first r rows gives "
+        f"the same value, each to {TOLERANCE:g} nats; otherwise not supported. (b) The share of completions from 21 "
+        "given rows that the classifier recognises as the original digit exceeds the share from 1 given row by more "
+        "than the noise (the larger of the seeds' spread of that difference and twice its standard error over the "
+        "test digits): supported; short of it by more than the noise: not supported; otherwise inconclusive."
+    ),
+    run=run,
+    cost=125,
+)

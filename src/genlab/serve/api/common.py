@@ -1,4 +1,5 @@
 """What the API's routers share: the served state, the request body base, and small helpers."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,12 @@ class Body(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False)
 
 
-LABEL = Field(None, ge=0, le=9999, description="a class-conditional run's class to draw (default: item i gets "
-                                                "class i mod classes)")
+LABEL = Field(
+    None,
+    ge=0,
+    le=9999,
+    description="a class-conditional run's class to draw (default: item i gets class i mod classes)",
+)
 
 
 def asked_class(model, label: int | None, n: int) -> dict:
@@ -64,9 +69,10 @@ def run_of(served: Served, name: str, *families: str) -> dict:
     folder = served.catalog.folder(name)
     info = served.catalog.describe(name, folder)
     if families and info["family"] not in families:
-        raise GenlabError(f"run {name!r} is a {info['model']} run on {info['data']}; this needs a "
-                          f"{' or '.join(view_words(f) for f in families)}")
+        raise GenlabError(
+            f"run {name!r} is a {info['model']} run on {info['data']}; this needs a "
+            f"{' or '.join(view_words(f) for f in families)}"
+        )
     if not info["trained"]:
         raise GenlabError(f"run {name!r} has no weights yet; let its training save a checkpoint")
     return info
-

@@ -1,5 +1,6 @@
 """The Complete view's API: completions streamed row by row, and one completion pixel by pixel
 with the softmax each pixel was drawn from (server-sent events)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -36,11 +37,15 @@ def router(served: Served) -> APIRouter:
         c, h, w = info["item_shape"]
         bounded("n", body.n, limits.max_completions)
         if max(h, w) > limits.max_side:
-            raise GenlabError(f"the page completes images up to {limits.max_side}x{limits.max_side}; use "
-                              f"`genlab complete` for this {w}x{h} run")
+            raise GenlabError(
+                f"the page completes images up to {limits.max_side}x{limits.max_side}; use "
+                f"`genlab complete` for this {w}x{h} run"
+            )
         if len(body.pixels) != c * h * w or len(body.mask) != h * w:
-            raise GenlabError(f"the run's images are {c}x{h}x{w}: send {c * h * w} pixel values and {h * w} mask "
-                              f"values (got {len(body.pixels)} and {len(body.mask)})")
+            raise GenlabError(
+                f"the run's images are {c}x{h}x{w}: send {c * h * w} pixel values and {h * w} mask "
+                f"values (got {len(body.pixels)} and {len(body.mask)})"
+            )
         image = torch.tensor(body.pixels, dtype=torch.uint8).view(1, c, h, w)  # (C*H*W,) -> (1, C, H, W)
         hidden = torch.tensor(body.mask, dtype=torch.bool).view(h, w)  # (H*W,) -> (H, W)
         if not hidden.any():
@@ -49,6 +54,7 @@ def router(served: Served) -> APIRouter:
 
     def _sse_job(work, first: dict) -> StreamingResponse:
         """A job's reports (and its result) as server-sent events after `first`; the job stops if the page goes."""
+
         async def events() -> AsyncIterator[str]:
             yield sse(first)
             try:

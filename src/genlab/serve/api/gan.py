@@ -1,6 +1,7 @@
 """The GAN game view's API: start a game, steer it, stream its frames, leave it. Several pages may
 watch one game (sessions.py): a page names itself with a `viewer` token, and leaving ends the game
 only when no other page watches it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -70,7 +71,9 @@ def router(served: Served) -> APIRouter:
         return {"ended": key if others == 0 else None, "watchers": others}
 
     @api.get("/api/gan/{key}/stream")
-    async def stream(request: Request, key: str, frames: Annotated[int | None, Query(ge=1, le=100_000)] = None, viewer: Viewer = None):
+    async def stream(
+        request: Request, key: str, frames: Annotated[int | None, Query(ge=1, le=100_000)] = None, viewer: Viewer = None
+    ):
         """Frames at a steady rate: each tick trains `speed` iterations (while playing, at most
         `frame_work_s` of work) and draws a frame. A game nobody listens to is dropped after
         `session_idle_s` (a page that reloads or comes Back within that time finds it again).
@@ -96,7 +99,9 @@ def router(served: Served) -> APIRouter:
             try:
                 while (frames is None or sent < frames) and not closing.is_set():
                     if session.closed:
-                        yield sse({"ended": "this game was ended (by a script, or it idled out); press Start for a new one"})
+                        yield sse(
+                            {"ended": "this game was ended (by a script, or it idled out); press Start for a new one"}
+                        )
                         break
                     game = session.game
                     if session.driver is None:
@@ -116,7 +121,11 @@ def router(served: Served) -> APIRouter:
                 if session.driver is me:
                     session.driver = None
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"},
-                                 background=BackgroundTask(release))
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+            background=BackgroundTask(release),
+        )
 
     return api

@@ -1,5 +1,6 @@
 """The Latent space view's API: decode a code, walk between two ends, the encoder's q(z|x) of a
 test image, a code drawn as the run samples, and the 2-D latent map."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -54,8 +55,10 @@ def router(served: Served) -> APIRouter:
 
     def _distinct_ends(body: InterpolateBody) -> None:
         if body.a == body.b:
-            raise GenlabError("the two ends are the same code: the walk would show one image "
-                              f"{body.steps} times; pick two different ends")
+            raise GenlabError(
+                "the two ends are the same code: the walk would show one image "
+                f"{body.steps} times; pick two different ends"
+            )
 
     def _code(model, info, end: Endpoint) -> torch.Tensor:
         given = [k for k in ("index", "z", "seed") if getattr(end, k) is not None]
@@ -66,12 +69,13 @@ def router(served: Served) -> APIRouter:
         if end.seed is not None:
             return model.prior(1, torch.Generator(device=model.device).manual_seed(end.seed))
         if not model.can(Capability.ENCODES):
-            raise GenlabError(f"a {info['model']} has no encoder to place test images in its latent space; "
-                              f"use z or seed for the ends")
+            raise GenlabError(
+                f"a {info['model']} has no encoder to place test images in its latent space; use z or seed for the ends"
+            )
         test = catalog.test_items(info["name"])
         if end.index >= len(test):
             raise GenlabError(f"index {end.index} is outside the test split (0..{len(test) - 1})")
-        return model.encode_images(test[end.index:end.index + 1], labels=_own_label(info, end.index))
+        return model.encode_images(test[end.index : end.index + 1], labels=_own_label(info, end.index))
 
     def _own_label(info: dict, index: int) -> int | None:
         """A test item's own class, for a class-conditional encoder (None for any other run)."""
@@ -93,6 +97,7 @@ def router(served: Served) -> APIRouter:
         def work():
             model = catalog.load(body.run).model
             return {"png": png_url(model.decode(_checked_code(model, body.z), **asked_class(model, body.label, 1))[0])}
+
         return await jobs.run(work)
 
     @api.post("/api/interpolate")
@@ -107,11 +112,15 @@ def router(served: Served) -> APIRouter:
             codes = lerp_codes(*ends, body.steps, body.path)
             images = model.decode(codes, **asked_class(model, body.label, len(codes)))
             return {"images": png_urls(images), "codes": codes.cpu().tolist()}
+
         return await jobs.run(work)
 
     @api.get("/api/latent/posterior")
-    async def encoder_view(run: Annotated[str, Query(max_length=500)], index: Annotated[int, Query(ge=0)],
-                           seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0):
+    async def encoder_view(
+        run: Annotated[str, Query(max_length=500)],
+        index: Annotated[int, Query(ge=0)],
+        seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    ):
         """q(z|x) of one test image: its mean and spread, reconstruction and decoded draws."""
         info = run_of(served, run, "latent")
 
@@ -122,13 +131,16 @@ def router(served: Served) -> APIRouter:
             test = catalog.test_items(run)
             if index >= len(test):
                 raise GenlabError(f"index {index} is outside the test split (0..{len(test) - 1})")
-            return posterior(model, test[index:index + 1], seed, _own_label(info, index))
+            return posterior(model, test[index : index + 1], seed, _own_label(info, index))
+
         return await jobs.run(work)
 
     @api.get("/api/latent/draw")
-    async def latent_draw(run: Annotated[str, Query(max_length=500)],
-                          seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-                          label: Annotated[int | None, Query(ge=0, le=9999)] = None):
+    async def latent_draw(
+        run: Annotated[str, Query(max_length=500)],
+        seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+        label: Annotated[int | None, Query(ge=0, le=9999)] = None,
+    ):
         """A code drawn the way the run samples (a VAE's fitted mixture, a GAN's prior) and its picture."""
         run_of(served, run, "latent")
 
@@ -137,6 +149,7 @@ def router(served: Served) -> APIRouter:
             asked = asked_class(model, label, 1)  # a conditional VAE draws from that class's mixture
             z = model.prior(1, torch.Generator(device=model.device).manual_seed(seed), **asked)
             return {"z": z[0].cpu().tolist(), "png": png_url(model.decode(z, **asked)[0])}
+
         return await jobs.run(work)
 
     @api.get("/api/latent")
@@ -147,8 +160,14 @@ def router(served: Served) -> APIRouter:
             loaded = catalog.load(run)
             model = loaded.model
             size = model.prior(1).shape[1]
-            out = {"latent": size, "sliders": min(size, MAX_SLIDERS), "extent": LATENT_EXTENT,
-                   "encoder": model.can(Capability.POSTERIOR), "model": info["model"], "classes": info["classes"]}
+            out = {
+                "latent": size,
+                "sliders": min(size, MAX_SLIDERS),
+                "extent": LATENT_EXTENT,
+                "encoder": model.can(Capability.POSTERIOR),
+                "model": info["model"],
+                "classes": info["classes"],
+            }
             if size == 2:
                 ticks = torch.linspace(-LATENT_EXTENT, LATENT_EXTENT, LATENT_MAP_SIDE)
                 ys, xs = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")  # top row = largest z2
@@ -158,8 +177,11 @@ def router(served: Served) -> APIRouter:
                     data = loaded.dataset()
                     codes = model.encode_images(data.test[:300], labels=_own_labels(model, data, 300)).cpu()
                     labels = data.test_labels[:300].tolist() if data.test_labels is not None else [0] * len(codes)
-                    out["codes"] = [[round(float(a), 3), round(float(b), 3), int(c)] for (a, b), c in zip(codes.tolist(), labels)]
+                    out["codes"] = [
+                        [round(float(a), 3), round(float(b), 3), int(c)] for (a, b), c in zip(codes.tolist(), labels)
+                    ]
             return out
+
         return await jobs.run(work)
 
     return api

@@ -1,5 +1,6 @@
 """The Runs view's API: the runs under --runs, their figures, pictures, test images, uploads and
 fresh samples."""
+
 from __future__ import annotations
 
 import asyncio
@@ -39,6 +40,7 @@ def router(served: Served) -> APIRouter:
         def work():
             folder = catalog.folder(run)
             return {**catalog.describe(run, folder), **catalog.metrics(run), "pictures": catalog.pictures(run)}
+
         return await asyncio.to_thread(work)
 
     @api.get("/api/runs/picture")
@@ -49,13 +51,19 @@ def router(served: Served) -> APIRouter:
         return FileResponse(found, media_type=PICTURE_TYPES[found.suffix])
 
     @api.get("/api/runs/examples")
-    async def examples(run: Annotated[str, Query(max_length=500)], count: Annotated[int, Query(ge=1, le=64)] = EXAMPLES):
+    async def examples(
+        run: Annotated[str, Query(max_length=500)], count: Annotated[int, Query(ge=1, le=64)] = EXAMPLES
+    ):
         run_of(served, run, "complete", "latent")
 
         def work():
             test = in_run_colours(catalog.load(run).model, catalog.test_items(run)[:count])
-            return {"examples": [{"index": i, "png": png_url(im), "pixels": im.flatten().tolist()}
-                                 for i, im in enumerate(test)]}
+            return {
+                "examples": [
+                    {"index": i, "png": png_url(im), "pixels": im.flatten().tolist()} for i, im in enumerate(test)
+                ]
+            }
+
         return await jobs.run(work)
 
     @api.post("/api/runs/upload")
@@ -66,14 +74,17 @@ def router(served: Served) -> APIRouter:
             return error(413, upload_too_large(limits.max_upload))
 
         def work():
-            image = read_upload(data, file.filename or "the upload", tuple(info["item_shape"]), limits.max_upload_pixels)
+            image = read_upload(
+                data, file.filename or "the upload", tuple(info["item_shape"]), limits.max_upload_pixels
+            )
             model = catalog.load(run).model
             shown = in_run_colours(model, image)
             answer = {"png": png_url(shown[0]), "pixels": shown.flatten().tolist(), "inverted": None}
-            if looks_inverted(image, catalog.test_items(run)[:EXAMPLES * 10]):  # say so, and offer the flip
+            if looks_inverted(image, catalog.test_items(run)[: EXAMPLES * 10]):  # say so, and offer the flip
                 flipped = in_run_colours(model, 255 - image)
                 answer["inverted"] = {"png": png_url(flipped[0]), "pixels": flipped.flatten().tolist()}
             return answer
+
         return await jobs.run(work)
 
     @api.post("/api/sample")
@@ -84,9 +95,13 @@ def router(served: Served) -> APIRouter:
         def work():
             model = catalog.load(body.run).model
             started = time.perf_counter()
-            images = model.sample(body.n, generator=torch.Generator(device=model.device).manual_seed(body.seed),
-                                  **asked_class(model, body.label, body.n))
+            images = model.sample(
+                body.n,
+                generator=torch.Generator(device=model.device).manual_seed(body.seed),
+                **asked_class(model, body.label, body.n),
+            )
             return {"images": png_urls(images), "seconds": time.perf_counter() - started}
+
         return await jobs.run(work)
 
     return api
