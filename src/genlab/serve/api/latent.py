@@ -153,7 +153,11 @@ def router(served: Served) -> APIRouter:
         return await jobs.run(work)
 
     @api.get("/api/latent")
-    async def latent(run: Annotated[str, Query(max_length=500)]):
+    async def latent(
+        run: Annotated[str, Query(max_length=500)], label: Annotated[int | None, Query(ge=0, le=9999)] = None
+    ):
+        """The latent space's size and, for a 2-D code, its decoded map (a class-conditional run's for
+        one class: `label`, else class 0) with the test images' codes."""
         info = run_of(served, run, "latent")
 
         def work():
@@ -171,8 +175,10 @@ def router(served: Served) -> APIRouter:
             if size == 2:
                 ticks = torch.linspace(-LATENT_EXTENT, LATENT_EXTENT, LATENT_MAP_SIDE)
                 ys, xs = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")  # top row = largest z2
-                out["map"] = png_urls(model.decode(torch.stack([xs.flatten(), ys.flatten()], 1).to(model.device)))
-                out["map_side"] = LATENT_MAP_SIDE
+                grid = torch.stack([xs.flatten(), ys.flatten()], 1).to(model.device)
+                shown = label if label is not None or not model.label_count else 0  # one class for the whole map
+                out["map"] = png_urls(model.decode(grid, **asked_class(model, shown, len(grid))))
+                out["map_side"], out["map_class"] = LATENT_MAP_SIDE, shown
                 if model.can(Capability.ENCODES):
                     data = loaded.dataset()
                     codes = model.encode_images(data.test[:300], labels=_own_labels(model, data, 300)).cpu()

@@ -72,6 +72,23 @@ function drawAxes(ctx, canvas) {
   ctx.textAlign = "left";
 }
 
+// A class-conditional run's 2-D map shows one class: the picked one (class 0 for "every class in turn").
+async function redrawMapForClass() {
+  if (!info || info.latent !== 2 || !info.classes.length) return;
+  const name = run();
+  const { label = 0 } = asking();
+  const answer = await api(`/api/latent?run=${encodeURIComponent(name)}&label=${label}`);
+  if (name !== run()) return;
+  info.mapImages = await loadImages(answer.map);
+  info.map_class = answer.map_class;
+  showLegend();
+  drawMap();
+}
+
+function loadImages(urls) {
+  return Promise.all(urls.map((src) => new Promise((ok) => { const img = new Image(); img.onload = () => ok(img); img.src = src; })));
+}
+
 function drawMap() {
   const canvas = $("latent-map");
   const ctx = canvas.getContext("2d");
@@ -165,7 +182,7 @@ async function loadRun() {
   try { answer = await api(`/api/latent?run=${encodeURIComponent(name)}`); } catch (err) { loaded = null; throw err; }
   if (name !== run()) return; // another run was picked meanwhile
   info = answer;
-  const picker = classPicker(info.classes, () => { decode(); $("latent-walk").replaceChildren(); });
+  const picker = classPicker(info.classes, () => { decode(); redrawMapForClass(); $("latent-walk").replaceChildren(); });
   $("latent-class").replaceChildren(...(picker ? [picker] : []));
   // a VAE starts at the prior's centre; a GAN's z = 0 is often no picture at all, so it starts from a draw
   z = info.encoder ? new Array(info.latent).fill(0) : await drawCode();
@@ -177,7 +194,7 @@ async function loadRun() {
     + "--minutes 1 --out RUNS/vae2d`, and reload.";
   showLegend();
   if (info.latent === 2) {
-    info.mapImages = await Promise.all(info.map.map((src) => new Promise((ok) => { const img = new Image(); img.onload = () => ok(img); img.src = src; })));
+    info.mapImages = await loadImages(info.map);
   }
   buildSliders();
   ends = [];
@@ -244,6 +261,9 @@ function showLegend() {
       item.append(span, String(label));
       return item;
     }));
+  if (info.classes && info.classes.length && info.map_class !== undefined) { // a class-conditional run
+    $("latent-legend").append(` (the map draws every code as class ${info.classes[info.map_class]})`);
+  }
 }
 
 async function interpolate() {
