@@ -282,8 +282,9 @@ def test_gan_game_steps_move_only_their_network_and_frames_show_the_game(client)
     assert client.post(f"/api/gan/{key}/control", json={"action": "step_g"}).json()["iteration"] == 1  # G answered
     assert all(torch.equal(a, b) for a, b in zip(d1, model.discriminator.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(g0, model.generator.parameters()))
-    client.post(f"/api/gan/{key}/control", json={"action": "play"})
-    shown = frames(client, key, 3)
+    assert client.post(f"/api/gan/{key}/control", json={"action": "play"}).json()["actions"] == 3  # the page's
+    shown = frames(client, key, 3)  # bookmark: a frame with fewer actions was drawn before its last control
+    assert [f["actions"] for f in shown] == [3, 3, 3]
     assert [f["iteration"] for f in shown] == [4, 7, 10]  # 3 iterations per frame after the one D-and-G move
     assert sum(len(f["losses"]) for f in shown) == 11 and shown[0]["losses"][0][0] == 0
     assert [f["d_updates"] for f in shown][-1] == 10 and shown[-1]["g_updates"] == 10

@@ -96,6 +96,7 @@ class GanGame:
         self.pending: deque[list[float]] = deque(maxlen=PENDING_LOSSES)
         self.logged = 0  # loss entries ever logged: each page's stream keeps its own place in them
         self.playing = False
+        self.actions = 0  # controls applied so far: a page trusts a frame's `playing` only once it has its own
         self._build()
 
     def _build(self) -> None:
@@ -165,6 +166,7 @@ class GanGame:
         if action not in ACTIONS:
             raise GenlabError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
         with self.lock:
+            self.actions += 1
             if action in ("play", "pause"):
                 self.playing = action == "play"
                 return
@@ -216,6 +218,7 @@ class GanGame:
                 "d_updates": self.d_updates,
                 "g_updates": self.g_updates,
                 "playing": self.playing,
+                "actions": self.actions,
                 "fake": _rounded(fake),
                 "arrows": _rounded(arrows),
                 "heat": _rounded(torch.from_numpy(heat).view(1, -1))[0],

@@ -62,7 +62,8 @@ def router(served: Served) -> APIRouter:
     async def control(key: str, body: ControlBody):
         session = sessions.get(key)
         await asyncio.to_thread(session.game.act, body.action)
-        return {"playing": session.game.playing, "iteration": session.game.iteration}
+        game = session.game
+        return {"playing": game.playing, "iteration": game.iteration, "actions": game.actions}
 
     @api.delete("/api/gan/{key}")
     async def end_game(key: str, viewer: Viewer = None):

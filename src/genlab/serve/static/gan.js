@@ -28,6 +28,7 @@ let drawn = []; // centres clicked for "draw points"
 let wantPlaying = false; // what the user last asked for (Play/Pause decide from this, not from a frame)
 let controls = Promise.resolve(); // control requests, sent one after another in click order
 let inFlight = 0;
+let acked = 0; // the server's count of controls applied, as of this page's last one: older frames don't say "playing"
 let starts = 0; // Start presses: the reply to a superseded one is dropped (and its game ended)
 let previous = null; // the previous game's gradient curve {label, points}, drawn under this game's
 let arrivals = []; // when the latest frames came, for the real frame rate
@@ -184,7 +185,8 @@ function onFrame(frame) {
     notes.push(`${rate.toFixed(1)} frames per second, not ${game.frame_rate}: one iteration of these settings, and drawing the frame, take longer than a frame`);
   }
   $("gan-work").textContent = notes.length ? `${notes.join("; ")}: training runs slower than asked.` : "";
-  if (inFlight === 0) wantPlaying = frame.playing; // e.g. a diverged game paused itself
+  // e.g. a diverged game paused itself; a frame drawn before this page's last control took effect does not count
+  if (inFlight === 0 && (frame.actions ?? 0) >= acked) wantPlaying = frame.playing;
   $("gan-play").textContent = wantPlaying ? "Pause" : "Play";
   drawPlane();
   drawLosses();
@@ -241,6 +243,7 @@ function listen() {
 // A game named in the URL that is still on the server: show its settings and watch it (again).
 // Another page may be showing it (a second tab): this page joins it and sees the same frames.
 async function rejoin(id) {
+  acked = 0;
   try {
     game = await api(`/api/gan/${encodeURIComponent(id)}`);
   } catch (err) { game = null; nameInUrl(); say(`${err.message}`, true); return; }
@@ -296,6 +299,7 @@ async function start(event) {
   } catch (err) { if (mine === starts) tell(err.message, true); return; }
   if (mine !== starts) { leaveGame(made.id); return; } // superseded: nobody will watch this game
   game = made;
+  acked = 0;
   clearCurves();
   listen();
   tell(`game on ${body.dataset}: press Play, or step D and G`);
@@ -312,7 +316,7 @@ function act(action) {
   const tell = speaker();
   inFlight += 1;
   controls = controls.then(() => api(`/api/gan/${id}/control`, { json: { action } }))
-    .then(() => tell(""))
+    .then((reply) => { if (game && game.id === id) acked = Math.max(acked, reply.actions); tell(""); })
     .catch((err) => tell(err.message, true))
     .finally(() => { inFlight -= 1; });
 }
