@@ -14,6 +14,7 @@ import time
 import zlib
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -339,6 +340,9 @@ def test_nproc_auto_gives_each_idle_core_a_process_where_the_network_is_too_smal
     monkeypatch.setattr(threads, "cores", lambda: 1)
     assert processes.resolve("pixelrnn", PCNN, DIGITS, cfg, {"batch_size"})[0] == 1
     assert processes.count(threads_per_process=8, cores=8, batch_size=128) == 1  # threads already fill the cores
+    packed = np.arange(2 * 64, dtype=np.uint8).reshape(2, 1, 8, 8)  # a pack's split is read, not sliced
+    reader = type("Split", (), {"__len__": lambda self: 2, "read": lambda self, rows: packed[rows]})()
+    assert torch.equal(processes.first_items(reader, 64), torch.from_numpy(packed))
 
 
 def test_nproc_takes_auto_or_a_count_of_at_least_one(tmp_path):

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import torch
+
 from genlab.core import threads
 from genlab.core.config import AUTO_PROCESSES, DataConfig, TrainConfig
 from genlab.models import model_class
@@ -47,7 +50,7 @@ def resolve(
     data = _load_data(cls, data_cfg)
     model_cfg, train_cfg = settle(cls, model_values, data, train_cfg, typed)
     model = _new_model(cls, model_cfg, data, train_cfg.seed)
-    batch = model.prepare(data.train[: train_cfg.batch_size])
+    batch = model.prepare(first_items(data.train, train_cfg.batch_size))
     labels = {"labels": model.prepare_labels(data.train_labels[: len(batch)])} if model.label_count else {}
     per_process = threads.requested(train_cfg.threads) or threads.choose(step_flops(model, batch, **labels), 1, cores)
     n = count(per_process, cores, train_cfg.batch_size)
@@ -55,6 +58,13 @@ def resolve(
         f"{cores} cores, {per_process} thread{'s' * (per_process > 1)} per process for this network, "
         f"batch {train_cfg.batch_size}"
     )
+
+
+def first_items(split, n: int) -> torch.Tensor:
+    """The first n items of a split held in memory (a tensor) or streamed from a pack (read here)."""
+    if isinstance(split, torch.Tensor):
+        return split[:n]
+    return torch.from_numpy(split.read(np.arange(min(n, len(split)))))
 
 
 def is_auto(nproc: int) -> bool:
