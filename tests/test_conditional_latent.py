@@ -16,6 +16,7 @@ from genlab.cli import main as cli_main
 from genlab.core.errors import GenlabError
 from genlab.models.gan import GAN
 from genlab.models.vae import VAE
+from servehelp import browser, live_server, needs_chromium, pixels_of, wait_until  # noqa: F401  (fixture)
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
 FAMILIES = {  # tiny networks, a few hundred steps: seconds each
@@ -284,3 +285,57 @@ def test_the_web_page_draws_the_class_it_is_asked_for(runs):
         seen = c.get("/api/latent/posterior?run=vae&index=0").json()  # q(z|x, y) with the item's own class
         assert len(seen["m"]) == 3 and len(seen["draws"]) == 8
         assert c.get("/api/latent?run=vae").json()["classes"] == ["0", "1"]
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1350, 400])
+def test_the_class_picker_draws_the_picked_class_in_a_browser(runs, browser, width, tmp_path):
+    """In a real browser, desktop and phone width: the Runs tab's picker makes "Draw 16 new samples"
+    draw the picked class, and the Latent tab's picker decodes the shown code as the picked class
+    (the GAN takes the class beside the code); the picker fits the phone's width; no page errors."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, is_mobile=width < 500)
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+
+    def picked_images(selector: str) -> np.ndarray:
+        return np.stack([pixels_of(src)[None] for src in page.locator(selector).evaluate_all("e => e.map(i => i.src)")])
+
+    try:
+        with live_server(runs) as (base, _app):
+            page.goto(base + "/#runs")
+            page.wait_for_selector("#runs-table tbody tr")
+            page.locator("#runs-table tbody tr", has_text="vae").first.click()
+            picker = page.locator("#run-detail .class-picker")
+            picker.wait_for()
+            assert picker.locator("option").all_inner_texts() == ["every class in turn", "0", "1"]
+            for label in ("1", "0"):
+                picker.select_option(label)
+                page.locator("#run-detail .gallery").evaluate("e => e.replaceChildren()")
+                page.click("#run-detail button:has-text('Draw 16 new samples')")
+                wait_until(lambda: page.locator("#run-detail .gallery img").count() == 16)
+                drawn = bright(picked_images("#run-detail .gallery img"))
+                assert (drawn == (label == "1")).mean() >= 0.9, (width, label)
+            box = picker.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width
+            page.screenshot(path=str(tmp_path / f"runs-{width}.png"), full_page=True)
+
+            page.click("nav button[data-tab=latent]")
+            page.wait_for_selector("#latent-run option[value=gan]", state="attached")
+            page.select_option("#latent-run", "gan")
+            latent_picker = page.locator("#latent-class select")
+            latent_picker.wait_for()
+            decoded = lambda: page.locator("#latent-decoded").get_attribute("src") or ""
+            wait_until(lambda: decoded().startswith("data:"))  # the run's first code, decoded for no class
+            for label in ("1", "0", "1"):
+                asks = lambda r: "/api/decode" in r.url and json.loads(r.request.post_data).get("label") == int(label)
+                with page.expect_response(asks) as answer:  # (not an earlier decode still on its way)
+                    latent_picker.select_option(label)
+                wait_until(lambda: decoded() == answer.value.json()["png"])
+                assert bool(bright(picked_images("#latent-decoded"))[0]) == (label == "1"), (width, label)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            page.screenshot(path=str(tmp_path / f"latent-{width}.png"), full_page=True)
+    finally:
+        context.close()
+    assert problems == []

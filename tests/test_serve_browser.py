@@ -1,11 +1,9 @@
 """`genlab serve` in a real browser: Debian's headless chromium driven by Playwright (never a
 downloaded browser). Screenshots of every step are saved under pytest's tmp_path."""
 
-import base64
 import io
 import re
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -14,25 +12,10 @@ import torch
 from PIL import Image
 
 import genlab
-from servehelp import live_server, serve_runs  # noqa: F401  (session fixture)
+from servehelp import browser, live_server, needs_chromium, page, pixels_of, serve_runs, wait_until  # noqa: F401  (fixtures)
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's chromium is not installed (apt-get install "
-    "chromium; scripts/dev.sh test does it where apt-get is available)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -44,40 +27,6 @@ def runs_dir(serve_runs):
 def server(runs_dir):
     with live_server(runs_dir) as (base, _app):
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh page; the test fails if the page logs any console error or throws."""
-    context = browser.new_context(viewport={"width": 1350, "height": 900})
-    tab = context.new_page()
-    problems = []
-    tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    yield tab
-    context.close()
-    assert problems == []
-
-
-def wait_until(check, timeout: float = 30.0):
-    """Poll check() until it is true (the page's policy forbids the string eval of wait_for_function)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "the page did not get there in time"
-        time.sleep(0.05)
-
-
-def pixels_of(url: str) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
 
 
 def test_every_tab_loads_and_missing_families_are_named(page, server, runs_dir, tmp_path):
