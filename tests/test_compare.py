@@ -243,7 +243,7 @@ def test_compare_errors_exit_2(report, tmp_path, capsys):
 
 def test_the_readme_section_shows_the_reports_pictures_and_table(report, tmp_path):
     from genlab.core.errors import GenlabError
-    from genlab.report.html import fmt
+    from genlab.report.compare_page import fmt
     from genlab.report.readme import BEGIN, END, demo_section, replace_section
 
     docs = tmp_path / "docs" / "demo"

@@ -22,8 +22,8 @@ from genlab.cli import main
 from genlab.data import load_dataset
 from genlab.data.audio import PLAYABLE_RATE, read_wav, resample
 from genlab.metrics.audio import EVAL_SECONDS
-from genlab.report.compare import PICTURE_SEED, SOUNDS
-from genlab.report.html import SOUND_COLUMNS
+from genlab.report.pictures import PICTURE_SEED, SOUNDS
+from genlab.report.compare_page import SOUND_COLUMNS
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")

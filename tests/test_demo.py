@@ -92,7 +92,7 @@ def test_bad_demo_options(tmp_path, capsys, argv, message):
 
 
 def test_the_report_names_each_familys_budget_when_they_differ():
-    from genlab.report.html import budget_words
+    from genlab.report.words import budget_words
 
     assert budget_words({"vae": 1.0, "gan": 1.0}) == "each family trained for 1 minute(s)"
     assert budget_words(0.5) == "each family trained for 0.5 minute(s)"  # metrics.json of earlier reports

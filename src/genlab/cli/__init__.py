@@ -1,6 +1,8 @@
 """The `genlab` command: parse flags, call the library, turn GenlabError into exit code 2.
 
-`parser.py` declares every verb; each group of verbs has its module, imported only when used:
+`parser.py` declares every verb, from the options several verbs share (`options.py`, each declared
+once) and the config dataclasses as flags (`config_flags.py`); each group of verbs has its module,
+imported only when used:
 `train.py` (train, --resume), `use.py` (sample, complete, interpolate), `evaluate.py` (evaluate,
 compare, demo), `data.py`, `serve.py`, `fetch.py` (the only verb that downloads), `fid.py`,
 `lecture.py`; `args.py` holds what they share, `completion.py` and

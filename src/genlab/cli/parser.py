@@ -1,15 +1,17 @@
 """The `genlab` command line's parser: every verb and its flags.
 
-Flags for `train` are generated from the config dataclasses, so every option is declared once.
+Flags for `train` are generated from the config dataclasses (config_flags.py), and the options several
+verbs share (--device, --out, --seed, --quiet, --threads, --jobs, --features) are declared once in
+options.py, so every option is declared once.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from typing import Any
 
-from genlab.core.config import DataConfig, TrainConfig, field_types
+from genlab.cli.config_flags import add_config_flags, shown_train_defaults
+from genlab.cli.options import add_device, add_features, add_jobs, add_out, add_quiet, add_resize, add_seed, add_threads
+from genlab.core.config import DataConfig, TrainConfig
 from genlab.core.errors import GenlabError
 
 
@@ -20,67 +22,37 @@ class _Parser(argparse.ArgumentParser):
         raise GenlabError(f"{message} (see `{self.prog} --help`)")
 
 
-def _add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str, defaults: dict | None = None) -> None:
-    """One flag per dataclass field; defaults are SUPPRESSed so we can tell what the user typed.
-    `defaults` overrides the dataclass defaults shown in the help (a model's train_defaults)."""
-    group = parser.add_argument_group(title)
-    types = field_types(cls)
-    for f in dataclasses.fields(cls):
-        if not f.metadata.get("flag", True):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        meta = f.metadata
-        value = (defaults or {}).get(f.name, f.default)
-        default = f" (default: {value})" if value is not None else ""
-        if types[f.name] is bool:
-            group.add_argument(flag, dest=f.name, action="store_true", default=argparse.SUPPRESS, help=meta["help"])
-        else:
-            group.add_argument(
-                flag,
-                dest=f.name,
-                type=meta.get("parse") or types[f.name],
-                choices=meta.get("choices"),
-                default=argparse.SUPPRESS,
-                help=meta["help"] + default,
-                metavar=None if meta.get("choices") else f.name.upper(),
-            )
-
-
-def _shown_train_defaults(cls) -> dict[str, Any]:
-    """A model's TrainConfig defaults for --help; per data kind where they differ (the GAN's --lr)."""
-    kinds = cls.data_kinds or (cls.data_kind,)
-    per_kind = [cls.train_defaults_for(kind) for kind in kinds]
-    shown: dict[str, Any] = {}
-    for key in {k for d in per_kind for k in d}:
-        values = [d.get(key) for d in per_kind]
-        same = all(v == values[0] for v in values)
-        shown[key] = (
-            values[0] if same else ", ".join(f"{v} for {k} data" for k, v in zip(kinds, values) if v is not None)
-        )
-    return shown
-
-
 DEMO_MINUTES, DEMO_SAMPLES = 1.0, 1000  # `genlab demo`: about 5 minutes in all on a 2-core CPU
+IMAGES_OUT = "grid .png, arrays .npz, or a folder"  # where sample, complete and interpolate write
+FAMILIES_SIDE_BY_SIDE = "families (training, then evaluation)"  # what --jobs runs for compare and demo
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from genlab.models import REGISTRY
-    from genlab.models.base import takes_labels
-
     p = _Parser(prog="genlab", description="Train, sample and explore PixelRNN, VAE and GAN generative models.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for declare in (_train, _sample, _complete, _interpolate, _evaluate, _data, _compare, _serve, _demo, _lecture):
+        declare(sub)
+    _fetch(sub)
+    _fid(sub)
+    return p
+
+
+def _train(sub) -> None:
+    from genlab.models import REGISTRY
 
     train = sub.add_parser("train", help="train a model into a run folder")
     models = train.add_subparsers(dest="model", required=True, parser_class=_Parser)
     for name, cls in sorted(REGISTRY.items()):
         m = models.add_parser(name, help=(cls.__doc__ or "").strip().splitlines()[0])
-        m.add_argument("--out", required=True, help="run folder to create (or to continue with --resume)")
+        add_out(m, "run folder to create (or to continue with --resume)")
         m.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-        m.add_argument("--quiet", action="store_true", help="no progress bar")
-        _add_config_flags(m, DataConfig, "data")
-        _add_config_flags(m, TrainConfig, "training", _shown_train_defaults(cls))
-        _add_config_flags(m, cls.Config, f"{name} model")
+        add_quiet(m)
+        add_config_flags(m, DataConfig, "data")
+        add_config_flags(m, TrainConfig, "training", shown_train_defaults(cls))
+        add_config_flags(m, cls.Config, f"{name} model")
 
+
+def _sample(sub) -> None:
     s = sub.add_parser("sample", help="draw new images from a trained run")
     s.add_argument("run")
     s.add_argument(
@@ -90,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how many (default 64 images or points; 1 sound: a .wav holds "
         "several sounds one after another, 0.25 s apart)",
     )
-    s.add_argument("--seed", type=int, default=0, help="the same seed draws the same images")
+    add_seed(s, "the same seed draws the same images")
     s.add_argument(
         "--pixels",
         choices=("mean", "sample"),
@@ -124,10 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         "or by the data's name for it (e.g. 7 or seven for speech; default: "
         "image i gets class i mod classes)",
     )
-    s.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder (one PNG each)")
-    s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
-    add_threads_flag(s)
+    add_out(s, "grid .png, arrays .npz, or a folder (one PNG each)")
+    add_device(s)
+    add_threads(s)
 
+
+def _complete(sub) -> None:
     c = sub.add_parser("complete", help="fill in the hidden part of an image (or continue a sound)")
     c.add_argument("run")
     c.add_argument(
@@ -141,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="images: bottom | right | box:x0,y0,x1,y1 | MASK.png (white = hidden); default bottom",
     )
     c.add_argument("--n", type=int, default=8, help="how many different completions (default 8)")
-    c.add_argument("--seed", type=int, default=0)
+    add_seed(c)
     c.add_argument("--temperature", type=float, default=1.0)
     c.add_argument(
         "--label",
@@ -151,10 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--keep-seconds", type=float, default=None, help="audio: seconds of --input to keep")
     c.add_argument("--seconds", type=float, default=None, help="audio: seconds to generate after them")
-    c.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder")
-    c.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
-    add_threads_flag(c)
+    add_out(c, IMAGES_OUT)
+    add_device(c)
+    add_threads(c)
 
+
+def _interpolate(sub) -> None:
     i = sub.add_parser("interpolate", help="walk a straight line in latent space (VAE, GAN)")
     i.add_argument("run")
     i.add_argument("--steps", type=int, default=10, help="images per row, end points included (default 10)")
@@ -174,11 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
         "drawn as, by number or name (default: the --from item's own class; "
         "between random codes row r holds class r mod classes)",
     )
-    i.add_argument("--seed", type=int, default=0)
-    i.add_argument("--out", required=True, help="grid .png, arrays .npz, or a folder")
-    i.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
-    add_threads_flag(i)
+    add_seed(i)
+    add_out(i, IMAGES_OUT)
+    add_device(i)
+    add_threads(i)
 
+
+def _evaluate(sub) -> None:
     e = sub.add_parser(
         "evaluate",
         help="likelihoods and sample quality (FID, KID, precision/recall, "
@@ -186,27 +164,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("run")
     e.add_argument("--data", help="evaluate on this spec's test split instead of the run's own")
-    e.add_argument("--iwae-k", type=int, default=100, help="importance samples for the VAE's IWAE bound")
-    e.add_argument("--limit", type=int, default=None, help="use only the first N test images")
-    e.add_argument(
-        "--n",
-        type=int,
-        default=1000,
-        help="samples per seed for the sample figures (default 1000; 0 = likelihoods only)",
-    )
-    e.add_argument("--seeds", type=int, default=1, help="repeat sampling with K seeds and report mean ± std")
-    _add_feature_flags(e)
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--out", required=True, help="metrics .json file")
-    e.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
-    e.add_argument("--quiet", action="store_true")
-    add_threads_flag(e)
+    _add_measure_flags(e, "samples per seed for the sample figures (default 1000; 0 = likelihoods only)")
+    add_features(e)
+    add_seed(e)
+    add_out(e, "metrics .json file")
+    add_device(e)
+    add_quiet(e)
+    add_threads(e)
 
+
+def _add_measure_flags(parser: argparse.ArgumentParser, n_help: str) -> None:
+    """--iwae-k, --limit, --n and --seeds: what evaluate and compare measure, and on how much."""
+    parser.add_argument("--iwae-k", type=int, default=100, help="importance samples for the VAE's IWAE bound")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N test images")
+    parser.add_argument("--n", type=int, default=1000, help=n_help)
+    parser.add_argument("--seeds", type=int, default=1, help="repeat sampling with K seeds and report mean ± std")
+
+
+def _data(sub) -> None:
     d = sub.add_parser("data", help="show what a data spec holds")
     d.add_argument("spec", help="digits, mnist5k, toy:NAME, patches:NAME, emoji, or a path")
-    _add_config_flags(d, DataConfig, "data")
+    add_config_flags(d, DataConfig, "data")
     d.add_argument("--colors", type=int, help="also fit a palette of this many colours and show it")
-    d.add_argument("--out", help="draw the first training items into this .png")
+    add_out(d, "draw the first training items into this .png", required=False)
     d.add_argument(
         "--pack",
         metavar="DIR",
@@ -214,16 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
         "palette indices for --colors 2 (and --colors K); train on DIR to "
         "stream it from disk (docs/data.md)",
     )
-    d.add_argument(
-        "--seed", type=int, default=0, help="seed of the k-means palette of --colors K (train with the same)"
-    )
+    add_seed(d, "seed of the k-means palette of --colors K (train with the same)")
+
+
+def _compare(sub) -> None:
+    from genlab.models import REGISTRY
+    from genlab.models.base import takes_labels
 
     cmp = sub.add_parser(
         "compare",
         help="train families on the same data and budget (or take --runs), evaluate "
         "them and write one self-contained report.html",
     )
-    _add_config_flags(cmp, DataConfig, "data")
+    add_config_flags(cmp, DataConfig, "data")
     cmp.add_argument(
         "--models",
         help="comma-separated families to train, e.g. pixelrnn,vae,gan (default: every "
@@ -247,35 +230,36 @@ def build_parser() -> argparse.ArgumentParser:
         "per class, the data classifier's confidence that "
         "the samples are the class asked for",
     )
-    cmp.add_argument("--n", type=int, default=1000, help="samples per seed for the sample figures (default 1000)")
-    cmp.add_argument("--seeds", type=int, default=1, help="repeat sampling with K seeds and report mean ± std")
-    cmp.add_argument("--iwae-k", type=int, default=100, help="importance samples for the VAE's IWAE bound")
-    cmp.add_argument("--limit", type=int, default=None, help="use only the first N test images")
-    cmp.add_argument("--seed", type=int, default=0, help="seed for training and sampling")
-    cmp.add_argument("--out", required=True, help="report folder: report.html, metrics.json, runs/, pictures/")
-    cmp.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
-    add_jobs_flag(cmp, "families (training, then evaluation)")
-    cmp.add_argument("--quiet", action="store_true")
-    _add_feature_flags(cmp)
-    add_threads_flag(cmp)
+    _add_measure_flags(cmp, "samples per seed for the sample figures (default 1000)")
+    add_seed(cmp, "seed for training and sampling")
+    add_out(cmp, "report folder: report.html, metrics.json, runs/, pictures/")
+    add_device(cmp)
+    add_jobs(cmp, FAMILIES_SIDE_BY_SIDE)
+    add_quiet(cmp)
+    add_features(cmp)
+    add_threads(cmp)
 
+
+def _serve(sub) -> None:
     web = sub.add_parser("serve", help="a local web page: the GAN game, completions, latent spaces, runs")
     web.add_argument("--runs", help="folder of runs to offer (searched three levels deep)")
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     web.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     web.add_argument("--allow-remote", action="store_true", help="allow a --host other machines can reach")
-    add_threads_flag(web)
+    add_threads(web)
 
+
+def _demo(sub) -> None:
     demo = sub.add_parser(
         "demo",
         help="the main job on built-in data: PixelRNN, VAE, GAN and the Gaussian mixture "
         "trained on MNIST digits and compared in one report (about 5 minutes)",
     )
-    demo.add_argument(
-        "--out",
-        default="demo",
-        help="folder for report.html, metrics.json, pictures/ and runs/ "
+    add_out(
+        demo,
+        "folder for report.html, metrics.json, pictures/ and runs/ "
         "(default: demo; a previous demo there is replaced when done)",
+        default="demo",
     )
     demo.add_argument(
         "--minutes",
@@ -290,50 +274,40 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEMO_SAMPLES,
         help=f"samples per family for FID, KID, precision/recall and memorization (default {DEMO_SAMPLES})",
     )
-    add_jobs_flag(demo, "families (training, then evaluation)")
-    demo.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    demo.add_argument("--quiet", action="store_true")
-    add_threads_flag(demo)
+    add_jobs(demo, FAMILIES_SIDE_BY_SIDE)
+    add_device(demo, default="auto")
+    add_quiet(demo)
+    add_threads(demo)
 
+
+def _lecture(sub) -> None:
     lec = sub.add_parser(
         "lecture",
         help="the lecture notes' claims as experiments on built-in data, on one page "
         "DIR/lecture.html (at most 20 minutes on 2 cores; --quick at most 3)",
     )
-    lec.add_argument("--out", required=True, help="folder for lecture.html, lecture.json, pictures/ and runs/")
+    add_out(lec, "folder for lecture.html, lecture.json, pictures/ and runs/")
     lec.add_argument("--quick", action="store_true", help="smaller budgets and one seed: at most 3 minutes on 2 cores")
     lec.add_argument(
         "--only",
         metavar="SECTION[,SECTION]",
         help="run these sections (keys, e.g. vae-noise) and keep the others already in DIR",
     )
-    add_jobs_flag(lec, "sections")
-    lec.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    lec.add_argument("--quiet", action="store_true", help="no progress lines")
-    add_threads_flag(lec)
-    _add_fetch_and_fid(sub)
-    return p
+    add_jobs(lec, "sections")
+    add_device(lec, default="auto")
+    add_quiet(lec, "no progress lines")
+    add_threads(lec)
 
 
-def add_jobs_flag(parser: argparse.ArgumentParser, what: str) -> None:
-    """--jobs: how many child processes run side by side (core/jobs.py)."""
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"{what} run side by side, one process each (default: the cores this process may use; "
-        f"1: one after another in this process)",
-    )
+def _fetch(sub) -> None:
+    from genlab.data.fetch import DATASETS
 
-
-def _add_fetch_and_fid(sub) -> None:
     f = sub.add_parser(
         "fetch",
         help="download (or import) a standard data set or the FID Inception weights into "
         "genlab's cache, verified by SHA-256",
     )
-    f.add_argument("what", help="inception, or a data set: " + ", ".join(_dataset_names()))
+    f.add_argument("what", help="inception, or a data set: " + ", ".join(DATASETS))
     f.add_argument(
         "--from",
         dest="source",
@@ -347,8 +321,10 @@ def _add_fetch_and_fid(sub) -> None:
         help="download from this folder URL instead of the canonical host "
         "(or set GENLAB_MIRROR); file names stay the same",
     )
-    f.add_argument("--quiet", action="store_true")
+    add_quiet(f)
 
+
+def _fid(sub) -> None:
     d = sub.add_parser("fid", help="FID (and KID) between two image sets: folders, .npz/.npy files or SPEC[:SPLIT]")
     d.add_argument("a", help="first set: a folder, .npz/.npy, or SPEC[:train|test|all] (e.g. mnist5k:test)")
     d.add_argument("b", help="second set, as the first")
@@ -357,44 +333,13 @@ def _add_fetch_and_fid(sub) -> None:
         default="inception",
         help="inception (default: the standard FID) or domain:SPEC (genlab's feature network trained on SPEC)",
     )
-    d.add_argument(
-        "--resize",
-        choices=("tf1", "torch"),
-        default="tf1",
-        help="Inception input resize: tf1 = TF1 bilinear as torch-fidelity/clean-fid legacy "
+    add_resize(
+        d,
+        "Inception input resize: tf1 = TF1 bilinear as torch-fidelity/clean-fid legacy "
         "(default), torch = pytorch-fid's bilinear",
     )
     d.add_argument("--kid", action="store_true", help="also KID (100 subsets of 1,000 items)")
     d.add_argument("--image-size", type=int, default=None, help="resize folder images to this size first")
-    d.add_argument("--out", help="also write the figures as JSON here")
-    d.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
-    add_threads_flag(d)
-
-
-def add_threads_flag(parser: argparse.ArgumentParser) -> None:
-    """--threads, as `genlab train` has it (TrainConfig.threads)."""
-    help_text = next(f for f in dataclasses.fields(TrainConfig) if f.name == "threads").metadata["help"]
-    parser.add_argument("--threads", type=int, default=None, metavar="THREADS", help=help_text)
-
-
-def _add_feature_flags(parser: argparse.ArgumentParser) -> None:
-    """--features / --resize for evaluate and compare."""
-    parser.add_argument(
-        "--features",
-        choices=("domain", "inception"),
-        default="domain",
-        help="feature space of FID/KID/precision/recall: domain = genlab's network trained on the "
-        "data (default), inception = the standard FID Inception (`genlab fetch inception` first)",
-    )
-    parser.add_argument(
-        "--resize",
-        choices=("tf1", "torch"),
-        default="tf1",
-        help="Inception input resize: tf1 (TF1 bilinear, default) or torch (pytorch-fid's)",
-    )
-
-
-def _dataset_names() -> list[str]:
-    from genlab.data.fetch import DATASETS
-
-    return list(DATASETS)
+    add_out(d, "also write the figures as JSON here", required=False)
+    add_device(d)
+    add_threads(d)

@@ -6,71 +6,33 @@ many at once as `--jobs` (default: the cores); families.py runs them, and a fami
 named in the report while the others go on. DIR/runs/NAME holds each trained run (usable with every
 other command); DIR/pictures/ the PNGs (and, for sound, the WAVs) the page embeds. The page itself
 needs nothing beside it.
+
+This module is the order of the work (check, train, evaluate, write); evaluation.py evaluates a run
+into its Entry (entry.py), pictures.py draws its pictures, words.py says what the figures mean, and
+compare_page.py lays out the page (with html.py's self-contained pieces).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import torch
 
-from genlab import viz
 from genlab.core.config import DataConfig, to_dict
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
 from genlab.data import Dataset, load_dataset
-from genlab.metrics.evaluate import draw, evaluate, item_kind
 from genlab.metrics.features import feature_space
-from genlab.metrics.spaces import named_space
-from genlab.models import REGISTRY, Capability
+from genlab.models import REGISTRY
 from genlab.models.base import takes_labels
 from genlab.report import families as family_jobs
+from genlab.report.evaluation import evaluate_all, shown_path
+from genlab.report.pictures import quality_picture, reference_clips
+from genlab.report.words import budget_words, memorization_words
 from genlab.train import runs
-
-PICTURE_SEED = 0
-SHOWN = 8  # test images per row in reconstructions, interpolations and completions
-SOUNDS = 4  # sounds of each audio family, and test clips, played in the report
-
-
-class Picture(NamedTuple):
-    path: Path
-    caption: str
-    plot: bool = False  # a matplotlib figure (shown wider, smoothly scaled) rather than a pixel grid
-    sound: Path | None = None  # a .wav the page plays above the picture (its spectrogram)
-
-
-@dataclass
-class Entry:
-    """One compared run: its label in the report, the run's folder and config, its figures and pictures."""
-
-    label: str
-    path: Path
-    config: dict
-    report: dict
-    training: dict
-    pictures: list[Picture] = field(default_factory=list)
-
-    def as_json(self) -> dict:
-        return {
-            "label": self.label,
-            "path": str(self.path),
-            "config": self.config,
-            "report": self.report,
-            "training": self.training,
-            "pictures": [[str(p.path), p.caption, p.plot, p.sound and str(p.sound)] for p in self.pictures],
-        }
-
-    @classmethod
-    def from_json(cls, d: dict) -> "Entry":
-        pictures = [
-            Picture(Path(path), caption, plot, Path(sound) if sound else None)
-            for path, caption, plot, sound in d["pictures"]
-        ]
-        return cls(d["label"], Path(d["path"]), d["config"], d["report"], d["training"], pictures)
 
 
 def kinds_of(name: str) -> tuple[str, ...]:
@@ -105,50 +67,6 @@ def check_families(names: list[str], data: Dataset, conditional: bool = False) -
 
 def default_families(data: Dataset, conditional: bool = False) -> list[str]:
     return [n for n in sorted(REGISTRY) if data.kind in kinds_of(n) and (takes_labels(REGISTRY[n]) or not conditional)]
-
-
-def training_summary(run: runs.LoadedRun | Path, step: int = 0) -> dict:
-    """Epochs, steps and seconds from the run's metrics.csv (its last row), its sample-quality rows
-    (--quality-every) as [training seconds, FID] pairs, and the wall and CPU seconds of the job that
-    trained it when a compare did (families.STATS). `run`: a loaded run, or a run folder."""
-    path, step = (run.path, run.step) if isinstance(run, runs.LoadedRun) else (Path(run), step)
-    csv = path / "metrics.csv"
-    rows = viz.read_metrics(csv) if csv.is_file() else []
-    job = family_jobs.read_stats(path)
-    if not rows:
-        return {"steps": step, **job}
-    last = rows[-1]
-    quality = [[float(r["seconds"]), float(r["fid"])] for r in rows if r["split"] == "test" and r.get("fid")]
-    return {
-        "steps": int(last["step"]),
-        "epochs": float(last["epoch"]),
-        "seconds": float(last["seconds"]),
-        **job,
-        **({"quality": quality} if quality else {}),
-    }
-
-
-def quality_picture(entries: list[Entry], folder: Path) -> Picture | None:
-    """FID against training seconds, one line per run that logged sample-quality rows."""
-    lines = {e.label: e.training["quality"] for e in entries if e.training.get("quality")}
-    if not lines:
-        return None
-    path = folder / "time_to_quality.png"
-    viz.save_line_plot(
-        lines,
-        path,
-        xlabel="training seconds",
-        ylabel="FID (250 samples, domain features; log scale)",
-        title="time to quality",
-        log_y=True,
-    )
-    return Picture(
-        path,
-        "FID of 250 samples while training, against training seconds, one line per family "
-        "(measured in the data's own feature space every tenth of the budget; biased upward by the "
-        "few samples, so compare the lines, not these values with the table's)",
-        plot=True,
-    )
 
 
 class CompareFailed(GenlabError):
@@ -188,7 +106,7 @@ def compare(
     in this process); `conditional`: train the class-conditional model of every family. A family that
     fails is named in the report, and CompareFailed is raised after it."""
     from genlab.core.jobs import default_slots
-    from genlab.report.html import budget_words, render_report
+    from genlab.report.compare_page import render_report
     from genlab.train.trainer import resolve_device
 
     out = Path(out)
@@ -276,7 +194,7 @@ def compare(
         "resize": resize,
         "threads": threads,
     }
-    entries, evaluation_failures = _evaluate_all(labels, targets, data, options, slots, budgets, say)
+    entries, evaluation_failures = evaluate_all(labels, targets, data, options, slots, budgets, say)
     failures += evaluation_failures
     space_name = next((e.report["features"] for e in entries if "features" in e.report), None)
     metrics = {
@@ -346,292 +264,7 @@ def _check_features(features: str, n: int, data: Dataset) -> None:
             raise GenlabError(MISSING)
 
 
-def _evaluate_all(
-    labels: list[str],
-    targets: list[tuple[Path, dict, int]],
-    data: Dataset,
-    options: dict,
-    slots: int,
-    budgets: dict[str, float] | None,
-    say: Callable[[str], None],
-) -> tuple[list[Entry], list]:
-    """Every run's Entry, in the order given: side by side in child processes with several slots,
-    else one after another here (sharing the data and the feature space); and the failures."""
-    if slots > 1 and len(targets) > 1:
-        costs = [budgets.get(config["model"], 1.0) if budgets else 1.0 for _, config, _ in targets]
-        found, failures = family_jobs.evaluate_side_by_side(
-            [(label, path, cost) for label, (path, _, _), cost in zip(labels, targets, costs)],
-            options,
-            slots,
-            say,
-            options["quiet"],
-        )
-        entries = []
-        for label in labels:
-            if label in found:
-                entry = Entry.from_json(found[label])
-                entry.training["evaluation"] = found[label]["evaluation"]
-                entries.append(entry)
-        return entries, failures
-    from genlab.train.trainer import resolve_device
-
-    device = resolve_device(options["device"])
-    space = (
-        named_space(options["features"], data, device, options["resize"], options["quiet"])
-        if options["n"] > 0 and data.kind in ("image", "points") and targets
-        else None
-    )
-    entries, failures = [], []
-    for label, (path, config, step) in zip(labels, targets):
-        found: list[Entry] = []
-        wall, cpu = time.monotonic(), family_jobs._cpu_seconds()
-        failure = family_jobs._in_process(
-            label,
-            "evaluation",
-            lambda: found.append(evaluate_family(label, runs.load(path, device=device), data, space, options, say)),
-            say,
-        )
-        if failure:
-            failures.append(failure)
-        else:
-            found[0].training["evaluation"] = {
-                "wall_seconds": round(time.monotonic() - wall, 3),
-                "cpu_seconds": round(family_jobs._cpu_seconds() - cpu, 3),
-            }
-            entries.append(found[0])
-    return entries, failures
-
-
-def evaluate_family(
-    label: str, run: runs.LoadedRun, data: Dataset, space, options: dict, say: Callable[[str], None]
-) -> Entry:
-    """One run's figures and pictures (written into OUT/pictures) as the report's Entry."""
-    out, n, seeds, seed = Path(options["out"]), options["n"], options["seeds"], options["seed"]
-    test = data.test[: options["limit"]] if options["limit"] else data.test
-    say(f"evaluating {label} ({n} samples x {seeds} seed(s) against {len(test)} test items)")
-    nearest = out / "pictures" / f"{label}_nearest.png"
-    report = evaluate(
-        run.model,
-        data,
-        test,
-        n,
-        [seed + i for i in range(seeds)],
-        iwae_k=options["iwae_k"],
-        seed=seed,
-        picture=nearest,
-        quiet=options["quiet"],
-        space=space,
-    )
-    entry = Entry(label, run.path, run.config, report, training_summary(run))
-    entry.pictures = _pictures(entry, run, data, out / "pictures", nearest)
-    if "nearest_picture" in report.get("sample_setup", {}):  # named from the report folder, which may move
-        report["sample_setup"]["nearest_picture"] = shown_path(nearest, out)
-    return entry
-
-
-def evaluate_piece(request: dict, say: Callable[[str], None]) -> None:
-    """A child's part (families.py): evaluate one run and write its Entry to OUT/.pieces/LABEL.json."""
-    from genlab.train.trainer import resolve_device
-
-    device = resolve_device(request["device"])
-    run = runs.load(request["run"], device=device)
-    data = run.dataset()
-    space = (
-        named_space(request["features"], data, device, request["resize"], request["quiet"])
-        if request["n"] > 0 and data.kind in ("image", "points")
-        else None
-    )
-    entry = evaluate_family(request["label"], run, data, space, request, say)
-    atomic_write_text(
-        Path(request["out"]) / family_jobs.PIECES / f"{request['label']}.json", json.dumps(entry.as_json()) + "\n"
-    )
-
-
-def shown_path(path: Path, out: Path) -> str:
-    """A run's path as the report names it: relative to the report folder when inside it (so the
-    folder can be moved), else as given."""
-    try:
-        return str(Path(path).resolve().relative_to(out.resolve()))
-    except ValueError:
-        return str(path)
-
-
 def _labels(trained: list[tuple[Path, dict]]) -> list[str]:
     """Each run's label: its family, or family-FOLDER where one family appears twice."""
     names = [config["model"] for _, config in trained]
     return [name if names.count(name) == 1 else f"{name}-{Path(path).name}" for (path, _), name in zip(trained, names)]
-
-
-@torch.no_grad()
-def _pictures(entry: Entry, run: runs.LoadedRun, data: Dataset, folder: Path, nearest: Path) -> list[Picture]:
-    """The run's pictures for the report, written into `folder`."""
-    model, label, shown = run.model, entry.label, []
-    g = torch.Generator(device=model.device).manual_seed(PICTURE_SEED)
-    path = folder / f"{label}_samples.png"
-    if item_kind(model) == "points":
-        viz.save_points_plot(draw(model, 1000, PICTURE_SEED), path, reference=data.test, title=f"{label} samples")
-        shown.append(Picture(path, f"{label}: 1,000 samples (red) over the test points (grey)", plot=True))
-    elif data.kind == "image" and model.label_count:  # one column per class, as `genlab sample` draws them
-        classes = model.label_count
-        viz.save_grid(draw(model, classes * -(-64 // classes), PICTURE_SEED), path, nrow=classes)
-        names = run.label_names or [str(k) for k in range(classes)]
-        shown.append(
-            Picture(path, f"{label}: samples (seed {PICTURE_SEED}), column k asked for class k ({', '.join(names)})")
-        )
-    elif data.kind == "image":
-        viz.save_grid(draw(model, 64, PICTURE_SEED), path, nrow=8)
-        shown.append(Picture(path, f"{label}: 64 samples (seed {PICTURE_SEED})"))
-    elif data.kind == "audio":
-        shown += _sound_samples(entry, run, folder)
-    if "nearest_picture" in entry.report.get("sample_setup", {}):
-        shown.append(
-            Picture(
-                nearest, f"{label}: samples (rows 1, 3) above their nearest training images in pixel space (rows 2, 4)"
-            )
-        )
-    if data.kind != "image":
-        return shown + _curves(entry)
-    test = data.test[:SHOWN].to(model.device)  # fewer where the test split is smaller
-    count = len(test)
-    if model.can(Capability.COMPLETES):
-        from genlab.data.masks import occlude, parse_mask
-
-        hidden = parse_mask("bottom", *data.item_shape[1:])
-        done = model.complete(test, hidden, n=2, generator=g).cpu()  # (count*2, C, H, W), each image's two in turn
-        done = done.view(count, 2, *done.shape[1:]).transpose(0, 1).reshape(-1, *done.shape[1:])  # completion-major
-        path = folder / f"{label}_completions.png"
-        viz.save_grid(torch.cat([test.cpu(), occlude(test.cpu(), hidden), done]), path, nrow=count)
-        shown.append(
-            Picture(
-                path,
-                f"{label}: test images (row 1), their bottom half hidden (row 2), and two "
-                f"completions of each (rows 3-4)",
-            )
-        )
-    if model.can(Capability.ENCODES):
-        path = folder / f"{label}_reconstructions.png"
-        own = data.test_labels[:count] if model.label_count else None  # a conditional model: each image's own class
-        viz.save_grid(viz.interleave_rows(test.cpu(), model.reconstruct(test, own).cpu(), count), path, nrow=count)
-        shown.append(Picture(path, f"{label}: test images (row 1) and their reconstructions (row 2)"))
-    pairs = min(SHOWN // 2, count // 2)  # lines between test images 0..P-1 and P..2P-1
-    if model.can(Capability.ENCODES) and model.can(Capability.LATENT) and pairs:
-        from genlab.models.latent import lerp_codes
-
-        held = data.test_labels[:pairs] if model.label_count else None  # a conditional model: the start's class
-        ends = model.encode_images(data.test[:pairs], held), model.encode_images(data.test[pairs : 2 * pairs], held)
-        path = folder / f"{label}_interpolations.png"
-        line = {"labels": held.repeat_interleave(10)} if held is not None else {}
-        viz.save_grid(model.decode(lerp_codes(*ends, 10), **line).cpu(), path, nrow=10)
-        shown.append(
-            Picture(
-                path,
-                f"{label}: straight lines in latent space between the codes of two test images "
-                f"(one per row, ends included)",
-            )
-        )
-    return shown + _curves(entry)
-
-
-def _sound_samples(entry: Entry, run: runs.LoadedRun, folder: Path) -> list[Picture]:
-    """SOUNDS samples of the length `evaluate` judges, each a .wav with its spectrogram; a
-    class-conditional run's sound i asks for class i mod classes."""
-    from genlab.metrics.audio import EVAL_SECONDS
-
-    model = run.model
-    g = torch.Generator(device=model.device).manual_seed(PICTURE_SEED)
-    sounds = model.sample(SOUNDS, generator=g, seconds=EVAL_SECONDS).cpu()  # (SOUNDS, S)
-    names = run.label_names or []
-    asked = [
-        f" asked for {_class_name(i % model.label_count, names)}" if model.label_count else "" for i in range(SOUNDS)
-    ]
-    wavs = viz.save_audio(sounds, folder / f"{entry.label}_samples", model.sample_rate)  # one .wav + .png each
-    return [
-        Picture(
-            wav.with_suffix(".png"),
-            f"{entry.label}: sample {i}{asked[i]} (seed {PICTURE_SEED}), its waveform and spectrogram",
-            plot=True,
-            sound=wav,
-        )
-        for i, wav in enumerate(wavs)
-    ]
-
-
-def _class_name(label: int, names: list[str]) -> str:
-    return f"“{names[label]}”" if label < len(names) else f"class {label}"
-
-
-def reference_clips(data: Dataset, folder: Path) -> list[Picture]:
-    """The first SOUNDS test clips, to hear what the families were trained to say."""
-    (rate,) = data.item_shape  # one-second clips
-    wavs = viz.save_audio(data.test[:SOUNDS], folder / "test_clips", rate)
-    labels = data.test_labels.tolist() if data.test_labels is not None else []
-    return [
-        Picture(
-            wav.with_suffix(".png"),
-            f"test clip {i}" + (f", {_class_name(labels[i], data.label_names or [])}" if labels else ""),
-            plot=True,
-            sound=wav,
-        )
-        for i, wav in enumerate(wavs)
-    ]
-
-
-def _curves(entry: Entry) -> list[Picture]:
-    names = {"loss.png": "training (line) and test (dots) figures per step", "game.png": "the game: D's and G's losses"}
-    return [
-        Picture(entry.path / f, f"{entry.label}: {what}", plot=True)
-        for f, what in names.items()
-        if (entry.path / f).is_file()
-    ]
-
-
-def memorization_words(entries: list[Entry]) -> list[str]:
-    """Plain sentences: does each model copy its training images? Then how the families differ."""
-    lines, ratios = [], {}
-    for e in entries:
-        space = "pixels" if "nn_ratio_pixels" in e.report else "features"
-        if f"nn_ratio_{space}" not in e.report:
-            lines.append(f"{e.label}: no sample figures ({e.report.get('sample_figures', 'not computed')}).")
-            continue
-        ratio, share = e.report[f"nn_ratio_{space}"]["mean"], e.report[f"copy_share_{space}"]["mean"]
-        ratios[e.label] = ratio
-        if ratio < 0.5:
-            verdict = (
-                "copies its training images: its samples lie much closer to a training image than new test images do"
-            )
-        elif ratio < 0.85:
-            verdict = "leans on its training images: its samples lie closer to them than new test images do"
-        elif ratio <= 1.2:
-            verdict = (
-                "makes new images: its samples lie about as far from their nearest training image as "
-                "unseen test images do"
-            )
-        else:
-            verdict = (
-                "makes images unlike any training image, further from the training set than test images "
-                "are: a sign of unrealistic samples (blur, artefacts) rather than of copying"
-            )
-        lines.append(
-            f"{e.label} {verdict} (distance ratio {ratio:.2f} in {space}; {100 * share:.1f}% of its "
-            f"samples are closer to a training image than the closest test image is)."
-        )
-    if len(ratios) > 1:
-        low = min(ratios, key=ratios.get)
-        lines.append(
-            f"Closest to its training images: {low} (ratio {ratios[low]:.2f}); a ratio well below 1 is "
-            f"what copying looks like."
-        )
-    if "vae" in ratios and "gan" in ratios:
-        vae, gan = ratios["vae"], ratios["gan"]
-        if min(vae, gan) >= 0.85:
-            found = "neither copies its training images"
-        elif vae < gan:
-            found = "the VAE stays closer to the images it was shown, as the notes expect"
-        else:
-            found = "the GAN's samples are the closer ones, against the notes' expectation"
-        lines.append(
-            f"The notes expect the VAE to imitate the images it has seen and the GAN, whose generator "
-            f"never sees one, to make new ones. Here {found} (ratio {vae:.2f} for the VAE, {gan:.2f} "
-            f"for the GAN)."
-        )
-    return lines

@@ -7,7 +7,7 @@ import json
 import sys
 
 from genlab.core import jobs, threads
-from genlab.report.compare import evaluate_piece
+from genlab.report.evaluation import evaluate_piece
 from genlab.report.families import TrainRequest, train_family
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
-from genlab.report.html import budget_words, markdown_table
+from genlab.report.compare_page import markdown_table
+from genlab.report.words import budget_words
 
 BEGIN, END = "<!-- demo:begin -->", "<!-- demo:end -->"
 # (picture in the report's pictures/ folder, its heading, what it shows); missing ones are left out
