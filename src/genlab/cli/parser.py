@@ -395,6 +395,6 @@ def _add_feature_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _dataset_names() -> list[str]:
-    from genlab.data.fetch import DATASETS
+    from genlab.data.cache.fetch import DATASETS
 
     return list(DATASETS)

@@ -49,7 +49,8 @@ def is_known_spec(spec: str) -> bool:
 def _load_path(
     path: Path, spec: str, image_size: int | None, channels: int | None, sample_rate: int | None = None
 ) -> Dataset:
-    from genlab.data import arrays, audio, cifar, folder, idx, pack
+    from genlab.data.formats import arrays, cifar, folder, idx, pack
+    from genlab.data.sound import wav
 
     if path.is_dir():
         if pack.is_pack(path):
@@ -58,16 +59,16 @@ def _load_path(
             return cifar.load_cifar_folder(path, spec)
         if idx.standard_idx_files(path):
             return idx.load_idx_folder(path, spec)
-        if audio.is_audio_folder(path):
-            return audio.load_wav_path(path, spec, sample_rate)
+        if wav.is_audio_folder(path):
+            return wav.load_wav_path(path, spec, sample_rate)
         return folder.load_image_folder(path, spec, image_size, channels)
     suffix = path.name.lower()
     if suffix.endswith((".npz", ".npy")):
         return arrays.load_array_file(path, spec)
     if idx.is_idx_name(path):
         return idx.load_idx_file(path, spec)
-    if suffix.endswith(audio.AUDIO_EXTENSIONS):
-        return audio.load_wav_path(path, spec, sample_rate)
+    if suffix.endswith(wav.AUDIO_EXTENSIONS):
+        return wav.load_wav_path(path, spec, sample_rate)
     if suffix.endswith(folder.IMAGE_EXTENSIONS):
         raise GenlabError(f"{path} is a single image; put your images in a folder and pass the folder")
     raise _unknown(str(path), "is not a file type genlab reads")
@@ -75,14 +76,15 @@ def _load_path(
 
 def is_image_folder(path: Path) -> bool:
     """True for a folder `_load_path` reads as a folder of image files (not CIFAR, IDX, sound or a pack)."""
-    from genlab.data import audio, cifar, idx, pack
+    from genlab.data.formats import cifar, idx, pack
+    from genlab.data.sound import wav
 
     return (
         path.is_dir()
         and not pack.is_pack(path)
         and not cifar.is_cifar_folder(path)
         and not idx.standard_idx_files(path)
-        and not audio.is_audio_folder(path)
+        and not wav.is_audio_folder(path)
     )
 
 
@@ -98,35 +100,35 @@ def load_dataset(
     spec = os.fspath(spec)
     check_options(image_size, channels)
     if spec == "digits":
-        from genlab.data.builtin import load_digits_spec
+        from genlab.data.builtin.images import load_digits_spec
 
         ds = load_digits_spec()
     elif spec == "mnist5k":
-        from genlab.data.builtin import load_mnist5k_spec
+        from genlab.data.builtin.images import load_mnist5k_spec
 
         ds = load_mnist5k_spec()
     elif spec in FETCHED_SPECS:
-        from genlab.data.fetch import load_fetched
+        from genlab.data.cache.fetch import load_fetched
 
         ds = load_fetched(spec)
     elif spec.startswith("toy:"):
-        from genlab.data.toy import load_toy_spec
+        from genlab.data.builtin.toy import load_toy_spec
 
         return load_toy_spec(spec[len("toy:") :])
     elif spec == "tones":
-        from genlab.data.audio import load_tones
+        from genlab.data.builtin.tones import load_tones
 
         return load_tones(sample_rate)
     elif spec == "speech" or spec.startswith("speech:"):
-        from genlab.data.speech import load_speech
+        from genlab.data.builtin.speech import load_speech
 
         return load_speech(spec, sample_rate)
     elif spec == "emoji":
-        from genlab.data.emoji import load_emoji
+        from genlab.data.builtin.emoji import load_emoji
 
         ds = load_emoji(image_size)
     elif spec.startswith("patches:"):
-        from genlab.data.builtin import load_patches_spec
+        from genlab.data.builtin.images import load_patches_spec
 
         ds = load_patches_spec(spec[len("patches:") :], image_size)
     else:
