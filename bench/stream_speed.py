@@ -31,7 +31,7 @@ from common import alternate, median_ratio  # noqa: E402
 from genlab import train, viz  # noqa: E402
 from genlab.core.config import DataConfig, TrainConfig  # noqa: E402
 from genlab.data import load_dataset  # noqa: E402
-from genlab.data.pack_writer import PackWriter, write_pack  # noqa: E402
+from genlab.data.formats.pack_writer import PackWriter, write_pack  # noqa: E402
 
 
 def _rates(run: Path, batch: int, wall: float, n_items: int) -> tuple[float, float]:

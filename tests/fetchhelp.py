@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from genlab.data.download import Pinned
+from genlab.data.cache.download import Pinned
 
 
 @pytest.fixture(autouse=True)

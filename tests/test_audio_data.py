@@ -10,7 +10,8 @@ import torch
 
 from genlab.cli import main
 from genlab.data import load_dataset
-from genlab.data.audio import load_wav, read_wav, tone_sounds, write_wav
+from genlab.data.builtin.tones import tone_sounds
+from genlab.data.sound.wav import load_wav, read_wav, write_wav
 
 
 def _wav(path, frames: np.ndarray, rate: int, width: int):

@@ -20,7 +20,7 @@ from clihelp import train_conditional_tones
 from genlab import load
 from genlab.cli import main
 from genlab.data import load_dataset
-from genlab.data.audio import PLAYABLE_RATE, read_wav, resample
+from genlab.data.sound.wav import PLAYABLE_RATE, read_wav, resample
 from genlab.metrics.audio import EVAL_SECONDS
 from genlab.report.pictures import PICTURE_SEED, SOUNDS
 from genlab.report.compare_page import SOUND_COLUMNS

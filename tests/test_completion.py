@@ -10,7 +10,7 @@ from PIL import Image
 from genlab.cli import main
 from genlab.data import load_dataset
 from genlab.core.errors import GenlabError
-from genlab.data.masks import parse_mask
+from genlab.data.inputs.masks import parse_mask
 from clihelp import cli_error
 from threads import one_thread  # noqa: F401  (autouse fixture)
 

@@ -624,3 +624,16 @@ def test_nonexistent_path_lists_what_genlab_reads(tmp_path):
 def test_unknown_file_type(tmp_path):
     (tmp_path / "data.csv").write_text("1,2\n")
     user_error(tmp_path / "data.csv", names=tmp_path / "data.csv")
+
+
+def test_the_one_spec_table_is_what_the_docs_and_genlab_fetch_list():
+    """data/specs.py's table names every spec once: docs/data.md describes each, its fetched ones are
+    `genlab fetch`'s sets, and a name it lacks in a family it lists is the family loader's to refuse."""
+    from genlab.data.cache.fetch import DATASETS
+    from genlab.data.specs import FETCHED_SPECS, SPECS
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "data.md").read_text()
+    assert [name for name in SPECS if f"`{name}`" not in docs] == []
+    assert FETCHED_SPECS == tuple(DATASETS)
+    assert "use one of: toy:rings" in user_error("toy:nope", names="toy:nope")
+    assert "has no part 'train'" in user_error("digits:train", names="digits:train")

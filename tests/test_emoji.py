@@ -15,7 +15,7 @@ from clihelp import cli_error
 from genlab.cli import main
 from genlab.core.errors import GenlabError
 from genlab.data import load_dataset
-from genlab.data import emoji
+from genlab.data.builtin import emoji
 
 has_font = emoji.font_path().is_file() and emoji.emoji_test_path().is_file()
 needs_font = pytest.mark.skipif(

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from genlab.cli import main
-from genlab.data import fetch, load_dataset
-from genlab.data.download import download
+from genlab.data import load_dataset
+from genlab.data.cache import fetch
+from genlab.data.cache.download import download
 from genlab.core.errors import GenlabError
 from fetchhelp import pinned, private_cache  # noqa: F401  (autouse fixture)
 from loopback import serve

@@ -23,7 +23,8 @@ import torch
 import genlab
 from genlab.cli import main
 from genlab.core.errors import GenlabError
-from genlab.data import download, fetch, load_dataset
+from genlab.data import load_dataset
+from genlab.data.cache import download, fetch
 from clihelp import cli_error
 from crafted import npy_header, png_rows, wav_declaring
 from fetchhelp import pinned, private_cache  # noqa: F401  (autouse fixture)
@@ -122,7 +123,7 @@ def test_images_are_refused_from_their_declared_size_before_a_pixel_is_decoded(r
     assert_refused(refused["tall/a.png"], str(root / "tall" / "a.png"), "1x49999999", "16384 pixels a side", most_mb=60)
     assert_refused(refused["strip/a.png"], str(root / "strip" / "a.png"), "1x3000", "64 times")
 
-    from genlab.data.inputs import read_image  # what `complete --input` and the page's uploads read with
+    from genlab.data.inputs.image import read_image  # what `complete --input` and the page's uploads read with
 
     with pytest.raises(GenlabError, match="1x3000 pixels"):
         read_image(root / "strip" / "a.png", (1, 8, 8), str(root / "strip" / "a.png"))
@@ -277,7 +278,7 @@ def test_damaged_caches_are_named_or_rebuilt_never_a_traceback(tmp_path, capsys,
 
 
 def _tampered_pack(tmp_path, name: str):
-    from genlab.data.pack_writer import write_pack
+    from genlab.data.formats.pack_writer import write_pack
 
     pack = write_pack(load_dataset("digits"), tmp_path / name, colors=(2,))
     return pack, json.loads((pack / "pack.json").read_text())
@@ -435,7 +436,7 @@ def test_a_redirect_loop_and_ctrl_c_get_one_true_line(monkeypatch, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert "run the same command again" in err and "--resume" not in err
 
-    from genlab.data.pack_writer import PackWriter
+    from genlab.data.formats.pack_writer import PackWriter
 
     monkeypatch.setattr(PackWriter, "add", interrupted)
     (tmp_path / "work").mkdir()

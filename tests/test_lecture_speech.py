@@ -131,7 +131,7 @@ def test_the_section_wrote_its_figures_pictures_and_sounds(lecture_dir):
 
 
 def test_a_picture_may_carry_a_sound_and_older_entries_still_render(tmp_path):
-    from genlab.data.audio import write_wav
+    from genlab.data.sound.wav import write_wav
     from genlab.report.lecture.page import _section
 
     assert lecture_pkg._picture("k", "a.png", "c", True) == {"file": "pictures/k/a.png", "caption": "c", "plot": True}

@@ -16,7 +16,7 @@ from test_distributed import DIGITS, GRAD_RTOL, PCNN, _assert_same_gradient, _cf
 
 from genlab.core.config import DataConfig
 from genlab.data import load_dataset
-from genlab.data.pack_writer import write_pack
+from genlab.data.formats.pack_writer import write_pack
 
 pytestmark = pytest.mark.numerics  # two nodes' gradient against one process's
 

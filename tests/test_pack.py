@@ -1,4 +1,4 @@
-"""Packs (genlab.data.pack) and training that streams them (genlab.train.streaming): the shards hold
+"""Packs (genlab.data.formats.pack) and training that streams them (genlab.train.streaming): the shards hold
 the spec's items, labels and palette indices, nothing in them needs unpickling, and a run on a pack
 takes the very steps of the in-memory run (bit for bit on CPU), also when killed and resumed and
 with two processes."""
@@ -25,8 +25,8 @@ from genlab.train import runs
 from genlab.cli import main
 from genlab.core.config import DataConfig
 from genlab.data import Palette, load_dataset
-from genlab.data.pack import MANIFEST, verify
-from genlab.data.pack_writer import write_pack
+from genlab.data.formats.pack import MANIFEST, verify
+from genlab.data.formats.pack_writer import write_pack
 from genlab.core.errors import GenlabError
 
 ROW_BYTES = 64  # one 8x8 grey digit: shards of 100 rows (15 train shards) cross many batches
@@ -225,7 +225,7 @@ def test_a_folder_packed_a_chunk_at_a_time_equals_the_folder_packed_whole(tmp_pa
     """Seven files at a time, shards of 10 images; RGB k-means sees a seeded sample of 500 pixels
     (lowered from 100,000 so the sample is drawn across the chunks): the same bytes as the folder
     loaded whole and packed."""
-    from genlab.data import pack_writer as pack_module
+    from genlab.data.formats import pack_writer as pack_module
     from genlab.data import palette as palette_module
 
     monkeypatch.setattr(palette_module, "MAX_FIT_PIXELS", 500)

@@ -13,8 +13,8 @@ from PIL import Image
 from clihelp import cli_error
 from genlab.cli import main
 from genlab.data import load_dataset
-from genlab.data.speech import PEAK, SYNTH_RATE, TEST_PER_WORD, WORDS, cached_set, utterances
-from genlab.data.spectrogram import log_mel, mel_filterbank, power_spectrogram
+from genlab.data.builtin.speech import PEAK, SYNTH_RATE, TEST_PER_WORD, WORDS, cached_set, utterances
+from genlab.data.sound.spectrogram import log_mel, mel_filterbank, power_spectrogram
 from genlab.core.errors import GenlabError
 from genlab.metrics.audio import classifier_for
 

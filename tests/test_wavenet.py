@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from genlab.cli import main
 from genlab.data import load_dataset
-from genlab.data.audio import write_wav
+from genlab.data.sound.wav import write_wav
 from genlab.viz import read_metrics
 from genlab.models.wavenet import MU, WaveNet, WaveNetConfig, mu_law_decode, mu_law_encode
 from clihelp import cli_error

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from clihelp import cli_error, train_conditional_tones
 from genlab import load
 from genlab.cli import main
-from genlab.data.audio import write_wav
+from genlab.data.sound.wav import write_wav
 from genlab.core.errors import GenlabError
 from genlab.models.wavenet import WaveNet, WaveNetConfig, mu_law_decode
 from threads import one_thread  # noqa: F401  (autouse fixture)

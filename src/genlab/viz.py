@@ -218,7 +218,7 @@ def save_audio(clips: torch.Tensor, out: Path, sample_rate: int | None = None) -
     """float sounds (N, S) in [-1, 1]: .wav -> all of them one after another with short silences
     between, .png -> waveforms and spectrograms, .npz -> the arrays, a folder -> one .wav each;
     every .wav gets a .png of the same name beside it (waveforms and spectrograms of what it holds)."""
-    from genlab.data.audio import DEFAULT_SAMPLE_RATE, write_wav
+    from genlab.data.sound.wav import DEFAULT_SAMPLE_RATE, write_wav
 
     rate = sample_rate or DEFAULT_SAMPLE_RATE
     suffix = out.suffix.lower()
@@ -244,7 +244,7 @@ def save_audio(clips: torch.Tensor, out: Path, sample_rate: int | None = None) -
 
 def save_audio_plot(clips: torch.Tensor, path: str | Path, sample_rate: int) -> None:
     """The first few sounds, one row each: waveform (left) and spectrogram (right)."""
-    from genlab.data.spectrogram import DB_FLOOR, power_spectrogram
+    from genlab.data.sound.spectrogram import DB_FLOOR, power_spectrogram
 
     plt = _pyplot()
     rows = min(len(clips), AUDIO_PLOT_ROWS)

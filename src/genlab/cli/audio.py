@@ -11,7 +11,7 @@ import torch
 from genlab import viz
 from genlab.cli.args import class_label
 from genlab.core.errors import GenlabError
-from genlab.data.audio_ref import load_audio_ref
+from genlab.data.inputs.sound import load_audio_ref
 from genlab.train.runs import LoadedRun
 
 DEFAULT_SECONDS = 1.0  # generated after the kept part when --seconds is not given

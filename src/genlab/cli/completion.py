@@ -1,7 +1,7 @@
 """`genlab complete` for images: hide part of an image and let an autoregressive model fill it in.
 
 The input is an image file or SPEC:SPLIT:INDEX; the mask is `bottom`, `right`, `box:x0,y0,x1,y1`
-or a mask image (see `genlab.data.masks`). The model draws `--n` completions with the same pixel-by-pixel
+or a mask image (see `genlab.data.inputs.masks`). The model draws `--n` completions with the same pixel-by-pixel
 loop as `sample`, keeping every visible pixel exactly as it is in the input. Output:
 - `.png`: one grid, the original, the occluded input (hidden pixels as a grey checkerboard), then
   the completions (rows of at most 10 pictures);
@@ -22,8 +22,8 @@ import torch
 from genlab import viz
 from genlab.cli.args import class_label
 from genlab.core.errors import GenlabError
-from genlab.data.inputs import load_labelled_image_ref
-from genlab.data.masks import occlude, parse_mask
+from genlab.data.inputs.image import load_labelled_image_ref
+from genlab.data.inputs.masks import occlude, parse_mask
 from genlab.models import Capability
 from genlab.train.runs import LoadedRun
 

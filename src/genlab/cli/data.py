@@ -10,8 +10,8 @@ from genlab.cli.args import say
 
 def cmd_data(ns: argparse.Namespace) -> None:
     from genlab.data import Palette, describe_dataset, load_dataset
-    from genlab.data.pack import describe_pack, is_pack
-    from genlab.data.pack_writer import pack_spec
+    from genlab.data.formats.pack import describe_pack, is_pack
+    from genlab.data.formats.pack_writer import pack_spec
 
     if ns.pack:  # an image folder is read a chunk at a time
         ns.spec = str(

@@ -14,7 +14,7 @@ def cmd_fetch(ns: argparse.Namespace) -> None:
         path = fetch_inception(ns.source, mirror=ns.mirror, quiet=ns.quiet)
         print(f"stored the FID Inception weights in {path}")
         return
-    from genlab.data.fetch import DATASETS, fetch_dataset
+    from genlab.data.cache.fetch import DATASETS, fetch_dataset
 
     if ns.what not in DATASETS:
         raise GenlabError(f"cannot fetch {ns.what!r}: choose inception or one of {', '.join(DATASETS)}")

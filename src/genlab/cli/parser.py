@@ -300,7 +300,7 @@ def _lecture(sub) -> None:
 
 
 def _fetch(sub) -> None:
-    from genlab.data.fetch import DATASETS
+    from genlab.data.cache.fetch import DATASETS
 
     f = sub.add_parser(
         "fetch",

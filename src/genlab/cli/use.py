@@ -63,7 +63,7 @@ def _model_options(run: runs.LoadedRun, ns: argparse.Namespace, names: tuple[str
 
 
 def cmd_interpolate(ns: argparse.Namespace) -> None:
-    from genlab.data.inputs import load_labelled_image_ref
+    from genlab.data.inputs.image import load_labelled_image_ref
 
     positive("steps", ns.steps, 1000)
     positive("n", ns.n, 1000)

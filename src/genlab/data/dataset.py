@@ -236,7 +236,7 @@ def describe_dataset(ds: Dataset, palette: Palette | None = None) -> str:
         both = torch.cat([ds.train, ds.test])  # (N, 2)
         lo, hi = both.min(0).values.tolist(), both.max(0).values.tolist()
         lines.append(f"values: x in [{lo[0]:.3f}, {hi[0]:.3f}], y in [{lo[1]:.3f}, {hi[1]:.3f}]")
-    elif ds.kind == "audio":  # one-second clips at R Hz (see data/audio.py)
+    elif ds.kind == "audio":  # one-second clips at R Hz (see data/sound/wav.py)
         both = torch.cat([ds.train, ds.test])  # (N, R)
         lines.append(
             f"values: one-second clips at {ds.item_shape[0]} Hz, min {float(both.min()):.3f}, "

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from genlab.data import Dataset
-from genlab.data.spectrogram import frames, log_mel, power_spectrum
+from genlab.data.sound.spectrogram import frames, log_mel, power_spectrum
 
 FLATNESS_FRAME, FLATNESS_HOP = 1024, 512
 SILENCE_RMS = 1e-3  # -60 dBFS

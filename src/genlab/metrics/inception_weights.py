@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 from genlab.data.cache import cache_dir
-from genlab.data.download import Pinned, check_pinned, download
+from genlab.data.cache.download import Pinned, check_pinned, download
 from genlab.core.errors import GenlabError
 from genlab.core.tensorfile import DIGEST_KEY, DamagedFile, load_verified, read_metadata, save_verified
 from genlab.metrics.inception import FIDInception

@@ -37,7 +37,7 @@ def data_uri(png: Path | bytes) -> str:
 
 def wav_uri(wav: Path) -> str:
     """A .wav as a data URI a browser plays: below 8 kHz resampled, as the web page serves it."""
-    from genlab.data.audio import playable_wav
+    from genlab.data.sound.wav import playable_wav
 
     raw = playable_wav(wav) or Path(wav).read_bytes()
     return "data:audio/wav;base64," + base64.b64encode(raw).decode("ascii")

@@ -53,7 +53,7 @@ def run_pictures(entry: Entry, run: runs.LoadedRun, data: Dataset, folder: Path,
     test = data.test[:SHOWN].to(model.device)  # fewer where the test split is smaller
     count = len(test)
     if model.can(Capability.COMPLETES):
-        from genlab.data.masks import occlude, parse_mask
+        from genlab.data.inputs.masks import occlude, parse_mask
 
         hidden = parse_mask("bottom", *data.item_shape[1:])
         done = model.complete(test, hidden, n=2, generator=g).cpu()  # (count*2, C, H, W), each image's two in turn

@@ -54,7 +54,7 @@ class GameSettings:
     points: tuple[tuple[float, float], ...] = ()
 
     def check(self, max_points: int) -> None:
-        from genlab.data.toy import TOY_NAMES
+        from genlab.data.builtin.toy import TOY_NAMES
 
         if self.dataset not in (*TOY_NAMES, "drawn"):
             raise GenlabError(f"dataset must be one of {', '.join(TOY_NAMES)} or drawn, not {self.dataset!r}")

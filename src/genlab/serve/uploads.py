@@ -11,8 +11,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from genlab.core.errors import GenlabError
-from genlab.data.imagefile import check_declared_size
-from genlab.data.inputs import read_image
+from genlab.data.formats.imagefile import check_declared_size
+from genlab.data.inputs.image import read_image
 
 INVERTED_GAP = 128  # backgrounds (border medians) this far apart in grey level: the upload looks inverted
 

@@ -20,7 +20,8 @@ import torch
 from genlab.core import threads
 from genlab.core.config import DataConfig, TrainConfig, to_dict
 from genlab.core.errors import GenlabError
-from genlab.data import Dataset, Palette, load_dataset, pack
+from genlab.data import Dataset, Palette, load_dataset
+from genlab.data.formats import pack
 from genlab.models import GenerativeModel, model_class
 from genlab.train import distributed, runs, streaming
 from genlab.train.work import step_flops

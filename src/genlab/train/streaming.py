@@ -1,4 +1,4 @@
-"""Training on a pack (genlab.data.pack) read from disk as it goes, for data larger than memory.
+"""Training on a pack (genlab.data.formats.pack) read from disk as it goes, for data larger than memory.
 
 A `StreamedSplit` stands where the trainer otherwise keeps a split's prepared items in memory: the
 trainer indexes it with a batch's indices (`split[idx]`) or a slice, and gets the prepared batch
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from genlab.data.pack import PackedDataset, PackedSplit, open_pack, verify
+from genlab.data.formats.pack import PackedDataset, PackedSplit, open_pack, verify
 from genlab.core.errors import GenlabError
 from genlab.models import GenerativeModel
 

@@ -9,7 +9,7 @@ costs one step per layer instead of a pass over the whole receptive field (Paine
 "Fast Wavenet Generation Algorithm"); `generate(..., naive=True)` is the slow reference that
 re-runs the network on the last receptive field for every sample, with identical results.
 
-Data: an audio Dataset holds one-second float clips (N, R) at R Hz (see genlab/data/audio.py), so
+Data: an audio Dataset holds one-second float clips (N, R) at R Hz (see genlab/data/sound/wav.py), so
 the item shape gives the sample rate. `prepare` μ-law encodes them and cuts every clip into
 windows of `--window` samples, int64 codes (N * R // W, W): the items training batches, test
 figures and `genlab evaluate` see. A window's likelihood is that of a sound that starts there: the

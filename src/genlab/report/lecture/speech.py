@@ -22,9 +22,9 @@ import torch
 
 from genlab import viz
 from genlab.data import load_dataset
-from genlab.data.audio import write_wav
-from genlab.data.spectrogram import DB_FLOOR, power_spectrogram
-from genlab.data.spectrogram import frames, power_spectrum
+from genlab.data.sound.wav import write_wav
+from genlab.data.sound.spectrogram import DB_FLOOR, power_spectrogram
+from genlab.data.sound.spectrogram import frames, power_spectrum
 from genlab.metrics.audio import FLATNESS_FRAME, FLATNESS_HOP, SILENCE_RMS, loudness, spectral_flatness
 from genlab.models import model_class
 from genlab.report.lecture.base import INCONCLUSIVE, Lab, Outcome, Section, all_of, decide, spread
@@ -130,7 +130,7 @@ def _log(value: float | None) -> float:
 
 def _speech_missing(quick: bool) -> str | None:
     """Why the speech part is not run here, or None."""
-    from genlab.data.speech import flite
+    from genlab.data.builtin.speech import flite
 
     if quick:
         return (

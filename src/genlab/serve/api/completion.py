@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from genlab.core.errors import GenlabError
-from genlab.data.masks import occlude
+from genlab.data.inputs.masks import occlude
 from genlab.serve.api.common import Body, Served, bounded, run_of, sse
 from genlab.serve.pictures import png_url, png_urls
 from genlab.serve.slowmo import complete_pixel_by_pixel

@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import Field
 
-from genlab.data.audio import playable_wav
+from genlab.data.sound.wav import playable_wav
 from genlab.serve.api.common import EXAMPLES, LABEL, Body, asked_class, Served, bounded, error, run_of
 from genlab.serve.bodylimit import upload_too_large
 from genlab.serve.catalog import PICTURE_TYPES

@@ -16,7 +16,7 @@ import numpy as np
 
 from genlab.core.errors import GenlabError
 from genlab.data.dataset import MAX_IMAGE_SIZE, Dataset, image_dataset, one_line, tenth_split, to_channels
-from genlab.data.imagefile import open_image, shrink_for
+from genlab.data.formats.imagefile import open_image, shrink_for
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 GREY_MODES = {"1", "L", "LA", "La", "I", "F"}  # plus every "I;16..." mode and grey-palette "P"
@@ -25,11 +25,16 @@ _PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError
 
 
 def find_images(folder: Path) -> list[Path]:
-    """Image files under folder, sorted by relative path; hidden files and folders (".*") are skipped."""
+    return find_files(folder, IMAGE_EXTENSIONS)
+
+
+def find_files(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
+    """Files under folder with one of these endings (any case), sorted by relative path; hidden files
+    and folders (".*") are skipped."""
     found = [
         p
         for p in folder.rglob("*")
-        if p.suffix.lower() in IMAGE_EXTENSIONS
+        if p.suffix.lower() in extensions
         and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     ]

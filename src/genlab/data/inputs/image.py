@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 
 from genlab.core.errors import GenlabError
 from genlab.data import load_dataset
-from genlab.data.imagefile import open_image, shrink_for
+from genlab.data.formats.imagefile import open_image, shrink_for
 
 _REF = re.compile(r"^(?P<spec>.+):(?P<split>train|test):(?P<index>-?\d+)$")
 
@@ -60,7 +60,7 @@ def load_labelled_image_ref(
 def read_image(source: str | Path | BinaryIO, item_shape: tuple[int, int, int], name: str) -> torch.Tensor:
     """An image file (a path or an open binary file) converted and resized to the run's shape ->
     uint8 (1, C, H, W); GenlabError naming `name` when it is not a readable image or its declared
-    size is out of bounds (data/imagefile.py)."""
+    size is out of bounds (data/formats/imagefile.py)."""
     c, h, w = item_shape
     try:
         with open_image(source, name, (w, h)) as im:  # the declared size is checked before decoding

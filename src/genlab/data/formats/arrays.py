@@ -1,4 +1,4 @@
-"""`.npz` / `.npy` files -> Dataset, read by data/npyfile.py: object arrays are refused, declared sizes checked.
+"""`.npz` / `.npy` files -> Dataset, read by data/formats/npyfile.py: object arrays are refused, declared sizes checked.
 
 Images: (N, H, W) grey, (N, C, H, W) when axis 1 is 1 or 3, else (N, H, W, C) with C 1 or 3.
 Values: integers in 0..255 as they are, bool as 0/255, floats in [0, 1] times 255, floats in
@@ -13,7 +13,7 @@ import numpy as np
 
 from genlab.core.errors import GenlabError
 from genlab.data.dataset import Dataset, image_dataset, one_line, points_dataset, tenth_split
-from genlab.data.npyfile import read_arrays
+from genlab.data.formats.npyfile import read_arrays
 
 _SHAPES = "(N, H, W), (N, H, W, C) or (N, C, H, W) images with C 1 or 3, or (N, 2) points"
 
@@ -68,7 +68,7 @@ def _labels(y: np.ndarray | None, n: int, where: str) -> np.ndarray | None:
 
 def _read(path: Path) -> dict[str, np.ndarray]:
     """Every array in the file by name; a .npy's single array is named "". Each header's declared
-    size is checked against the file before anything is allocated (data/npyfile.py)."""
+    size is checked against the file before anything is allocated (data/formats/npyfile.py)."""
     try:
         return read_arrays(path)
     except OSError as exc:

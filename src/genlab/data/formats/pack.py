@@ -12,7 +12,7 @@ A pack folder holds
   train-labels.npy       int64 (N,) class labels, when the spec has them
 and the same for `test`. Shards are plain `.npy` files, read with `np.load(mmap_mode="r",
 allow_pickle=False)`: nothing in a pack is ever unpickled. This module reads packs;
-genlab.data.pack_writer writes them (atomically: an interrupted pack leaves no DIR).
+genlab.data.formats.pack_writer writes them (atomically: an interrupted pack leaves no DIR).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from genlab.data.dataset import Dataset, image_dataset
 from genlab.data.palette import Palette
 from genlab.core.errors import GenlabError
 from genlab.core.jsonfile import read_json
-from genlab.data.npyfile import npy_layout, read_npy
+from genlab.data.formats.npyfile import npy_layout, read_npy
 
 MANIFEST = "pack.json"
 FORMAT, VERSION = "genlab-pack", 1

@@ -18,7 +18,7 @@ import numpy as np
 
 from genlab.core.errors import GenlabError
 from genlab.data.dataset import Dataset, image_dataset, one_line, tenth_split
-from genlab.data.npyfile import memory_bytes
+from genlab.data.formats.npyfile import memory_bytes
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 _STANDARD = re.compile(r"^(train|t10k)-(images|labels)[.-]idx[13]-ubyte(\.gz)?$", re.IGNORECASE)

@@ -1,5 +1,5 @@
-"""Sound for WaveNet: `.wav` files (a folder or one file) and the built-in `tones` set -> an audio
-Dataset of one-second clips.
+"""Sound for WaveNet: `.wav` files (a folder or one file) -> an audio Dataset of one-second clips
+(the built-in `tones` and `speech` sets are made into the same clips, data/builtin/).
 
 Every sound is converted to mono (the mean of its channels) at `--sample-rate` R Hz (default
 16000; polyphase resampling with scipy), then cut into consecutive clips of exactly one second: a
@@ -29,9 +29,6 @@ DEFAULT_SAMPLE_RATE = 16000
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 500, 192_000
 FILE_RATES = (100, 768_000)  # sample rates a .wav file may have (it is resampled to --sample-rate)
 AUDIO_EXTENSIONS = (".wav",)
-TONES_SEED = 0
-TONES_PER_KIND = 40  # notes, chords, chirps: 120 one-second sounds
-TONE_KINDS = ["note", "chord", "chirp"]
 
 
 def check_sample_rate(sample_rate: int | None) -> int:
@@ -98,7 +95,7 @@ def _check_header(path: Path, channels: int, width: int, rate: int, frames: int)
 def load_wav(path: str | Path, sample_rate: int | None = None) -> np.ndarray:
     """A .wav file -> mono float32 (T,) in [-1, 1] at `sample_rate` Hz (refused when the resampled
     sound would not fit in memory)."""
-    from genlab.data.npyfile import memory_bytes
+    from genlab.data.formats.npyfile import memory_bytes
 
     rate = check_sample_rate(sample_rate)
     audio, file_rate = read_wav(path)
@@ -194,27 +191,21 @@ def audio_dataset(
 
 
 def find_wavs(folder: Path) -> list[Path]:
-    """.wav files under folder, sorted by relative path; hidden files and folders are skipped."""
-    found = [
-        p
-        for p in folder.rglob("*")
-        if p.suffix.lower() in AUDIO_EXTENSIONS
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    ]
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    from genlab.data.formats.folder import find_files
+
+    return find_files(folder, AUDIO_EXTENSIONS)
 
 
 def is_audio_folder(folder: Path) -> bool:
     """A folder with .wav files and no images is read as sound."""
-    from genlab.data.folder import find_images
+    from genlab.data.formats.folder import find_images
 
     return bool(find_wavs(folder)) and not find_images(folder)
 
 
 def load_wav_path(path: Path, spec: str, sample_rate: int | None) -> Dataset:
     """A .wav file or a folder of them -> one-second clips, split by file (or, for one file, by time)."""
-    from genlab.data.folder import _has_split_dirs
+    from genlab.data.formats.folder import _has_split_dirs
 
     rate = check_sample_rate(sample_rate)
     files = [path] if path.is_file() else find_wavs(path)
@@ -249,67 +240,3 @@ def load_wav_path(path: Path, spec: str, sample_rate: int | None) -> Dataset:
     files_of = [str(files[i]) for i in train_files for _ in range(len(clips[i]))]
     files_of += [str(files[i]) for i in test_files for _ in range(len(clips[i]))]
     return audio_dataset(spec, train, test, note, files=files_of)
-
-
-# --- the built-in `tones` ----------------------------------------------------------------------
-def _envelope(n: int, rate: int, attack: float, decay: float) -> np.ndarray:
-    """Linear attack, exponential decay, 20 ms fade-out at the end."""
-    t = np.arange(n) / rate
-    env = np.minimum(1.0, t / attack) * np.exp(-np.maximum(0.0, t - attack) / decay)
-    fade = max(1, int(0.02 * rate))
-    env[-fade:] *= np.linspace(1.0, 0.0, fade)
-    return env
-
-
-def _note(freq: float, t: np.ndarray, rate: int, phase: float) -> np.ndarray:
-    """A harmonic tone: partials k·f with amplitude 1/k², those below 0.45·rate (a fundamental too
-    high for the rate drops by octaves)."""
-    while freq >= 0.45 * rate:
-        freq /= 2
-    out = np.zeros_like(t)
-    for k in range(1, 6):
-        if k * freq < 0.45 * rate:
-            out += np.sin(2 * np.pi * k * freq * t + k * phase) / k**2
-    return out
-
-
-def midi_hz(pitch: float) -> float:
-    return 440.0 * 2 ** ((pitch - 69) / 12)
-
-
-def tone_sounds(sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """The 120 one-second `tones` sounds -> (float32 (120, R), kind labels): notes (harmonic tones,
-    MIDI 45..81 = 110..880 Hz), major/minor triads, exponential chirps; made from a seed-0 rng."""
-    rng = np.random.default_rng(TONES_SEED)
-    rate = sample_rate
-    t = np.arange(rate) / rate
-    top = min(2000.0, 0.4 * rate)  # highest chirp frequency
-    sounds, labels = [], []
-    for kind in range(len(TONE_KINDS)):
-        for _ in range(TONES_PER_KIND):
-            attack, decay = rng.uniform(0.005, 0.05), rng.uniform(0.3, 1.5)
-            if kind == 0:
-                wave_ = _note(midi_hz(rng.integers(45, 82)), t, rate, rng.uniform(0, 2 * np.pi))
-            elif kind == 1:
-                root, third = rng.integers(45, 70), rng.choice([3, 4])  # minor or major
-                wave_ = sum(_note(midi_hz(root + step), t, rate, rng.uniform(0, 2 * np.pi)) for step in (0, third, 7))
-            else:
-                f0, f1 = np.exp(rng.uniform(np.log(100.0), np.log(top), size=2))
-                k = np.log(f1 / f0)
-                phase = 2 * np.pi * f0 * (np.expm1(k * t) / k if abs(k) > 1e-9 else t)
-                wave_, decay = np.sin(phase), 10.0
-            amp = rng.uniform(0.3, 0.8)
-            sound = wave_ * _envelope(rate, rate, attack, decay)
-            sounds.append(amp * sound / np.abs(sound).max())
-            labels.append(kind)
-    return np.stack(sounds).astype(np.float32), np.array(labels, np.int64)  # (120, R)
-
-
-def load_tones(sample_rate: int | None = None) -> Dataset:
-    """The built-in `tones` spec: 120 synthetic one-second sounds, split 108 / 12 by a seed-0 permutation."""
-    rate = check_sample_rate(sample_rate)
-    sounds, labels = tone_sounds(rate)
-    train_idx, test_idx, note = tenth_split(len(sounds), "one-second sounds (40 notes, 40 chords, 40 chirps)")
-    return audio_dataset(
-        "tones", sounds[train_idx], sounds[test_idx], note, labels[train_idx], labels[test_idx], TONE_KINDS
-    )

@@ -15,7 +15,7 @@ _REF = re.compile(r"^(?P<spec>.+):(?P<split>train|test):(?P<index>-?\d+)$")
 
 def load_audio_ref(text: str, sample_rate: int, data_options: dict | None = None) -> tuple[np.ndarray, int | None]:
     """-> (mono float32 (T,) at sample_rate, the clip's label or None for a file or unlabelled data)."""
-    from genlab.data.audio import load_wav
+    from genlab.data.sound.wav import load_wav
     from genlab.data.specs import load_dataset
 
     match = _REF.match(text)

@@ -1,7 +1,7 @@
 """The standard data sets, fetched on request (`genlab fetch NAME`) into genlab's cache.
 
 Each file is pinned by its published size and SHA-256 (the values of tensorflow-datasets' checksum
-tables) and verified before use; `data/download.py` resumes and verifies. Once every file of a set
+tables) and verified before use; `data/cache/download.py` resumes and verifies. Once every file of a set
 is in place a `.complete` marker is written, and the data spec of the same name reads the folder
 with genlab's own loaders (IDX for MNIST and Fashion-MNIST, CIFAR binary batches, the `.amat` text
 of binarized MNIST). A spec whose set is not fetched exits 2 with the fetch command: nothing is
@@ -26,7 +26,7 @@ import numpy as np
 
 from genlab.data.dataset import Dataset, image_dataset, one_line
 from genlab.data.cache import cache_dir
-from genlab.data.download import Pinned, download
+from genlab.data.cache.download import Pinned, download
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text
 
@@ -35,40 +35,37 @@ def _files(base: str, table: list[tuple[str, int, str]]) -> list[Pinned]:
     return [Pinned(name, size, sha, base + name) for name, size, sha in table]
 
 
+IDX_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+def _idx_files(base: str, pins: list[tuple[int, str]]) -> list[Pinned]:
+    """The four IDX files of MNIST or Fashion-MNIST, each pinned by (size, SHA-256)."""
+    return _files(base, [(name, size, sha) for name, (size, sha) in zip(IDX_FILES, pins, strict=True)])
+
+
 MNIST_BASE = "https://storage.googleapis.com/cvdf-datasets/mnist/"  # the copy tensorflow-datasets pins
 DATASETS: dict[str, list[Pinned]] = {
-    "mnist": _files(
+    "mnist": _idx_files(
         MNIST_BASE,
         [
-            (
-                "train-images-idx3-ubyte.gz",
-                9_912_422,
-                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-            ),
-            ("train-labels-idx1-ubyte.gz", 28_881, "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
-            (
-                "t10k-images-idx3-ubyte.gz",
-                1_648_877,
-                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-            ),
-            ("t10k-labels-idx1-ubyte.gz", 4_542, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+            (9_912_422, "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+            (28_881, "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+            (1_648_877, "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+            (4_542, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
         ],
     ),
-    "fashion-mnist": _files(
+    "fashion-mnist": _idx_files(
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         [
-            (
-                "train-images-idx3-ubyte.gz",
-                26_421_880,
-                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-            ),
-            ("train-labels-idx1-ubyte.gz", 29_515, "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
-            (
-                "t10k-images-idx3-ubyte.gz",
-                4_422_102,
-                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-            ),
-            ("t10k-labels-idx1-ubyte.gz", 5_148, "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
+            (26_421_880, "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"),
+            (29_515, "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
+            (4_422_102, "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
+            (5_148, "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
         ],
     ),
     "binarized-mnist": _files(
@@ -109,7 +106,7 @@ def fetch_dataset(name: str, mirror: str | None = None, quiet: bool = True) -> P
 
     Files already in place are checked against their pinned size and SHA-256 first, whatever the
     marker says: a damaged or planted file is removed (with the marker) and downloaded again."""
-    from genlab.data.download import matches_pinned, mirror_base
+    from genlab.data.cache.download import matches_pinned, mirror_base
 
     mirror_base(mirror)  # a bad --mirror is refused before anything is touched
     folder = dataset_dir(name)
@@ -186,12 +183,12 @@ def load_fetched(name: str) -> Dataset:
                 f"is wrong)"
             )
     if name == "cifar10":
-        from genlab.data.cifar import load_cifar_folder
+        from genlab.data.formats.cifar import load_cifar_folder
 
         return load_cifar_folder(folder / CIFAR_FOLDER, name)
     if name == "binarized-mnist":
         return _binarized_mnist(folder, name)
-    from genlab.data.idx import load_idx_folder
+    from genlab.data.formats.idx import load_idx_folder
 
     return load_idx_folder(folder, name)
 

@@ -1,4 +1,4 @@
-"""Writing packs (the format is described in genlab.data.pack): `genlab data SPEC --pack DIR`.
+"""Writing packs (the format is described in genlab.data.formats.pack): `genlab data SPEC --pack DIR`.
 
 An image folder is read a chunk of files at a time, and the palettes are fitted from statistics
 gathered chunk by chunk, so packing never holds the images in memory; any other spec is loaded
@@ -22,8 +22,8 @@ import torch
 from tqdm import tqdm
 
 from genlab.data.dataset import Dataset, check_options
-from genlab.data.folder import check_sizes, folder_plan, image_header, stack_images
-from genlab.data.pack import FORMAT, MANIFEST, SPLITS, VERSION, seed_free
+from genlab.data.formats.folder import check_sizes, folder_plan, image_header, stack_images
+from genlab.data.formats.pack import FORMAT, MANIFEST, SPLITS, VERSION, seed_free
 from genlab.data.palette import MAX_FIT_PIXELS, Palette, check_k, fit_distinct
 from genlab.core.errors import GenlabError
 from genlab.core.fsutil import atomic_write_text

@@ -7,7 +7,7 @@ in six variants of speaking rate (flite's `duration_stretch`) and pitch (`int_f0
 only (six rates). Every utterance is trimmed of the silence flite puts around it (a margin of 30 ms
 is kept around the samples above 2% of its peak), scaled to a peak of 0.7, rounded to 16 bits and
 placed at the start of a one-second clip (the rest is silence): the audio Dataset of
-genlab/data/audio.py, one clip per utterance.
+genlab/data/sound/wav.py, one clip per utterance.
 
 Labels: `speech` labels each clip by its word (WORDS), `speech:voice` by its voice (VOICES);
 `speech:yes,no` (any words of WORDS, comma-separated) is the set of those words only, labelled
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab.data.audio import audio_dataset, check_sample_rate, read_wav, resample
+from genlab.data.sound.wav import audio_dataset, check_sample_rate, read_wav, resample
 from genlab.data.cache import cache_dir
 from genlab.data.dataset import SPLIT_SEED, Dataset
 from genlab.core.errors import GenlabError
