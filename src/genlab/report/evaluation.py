@@ -78,8 +78,8 @@ def evaluate_all(
     entries, failures = [], []
     for label, (path, config, step) in zip(labels, targets):
         found: list[Entry] = []
-        wall, cpu = time.monotonic(), family_jobs._cpu_seconds()
-        failure = family_jobs._in_process(
+        wall, cpu = time.monotonic(), family_jobs.cpu_seconds()
+        failure = family_jobs.in_process(
             label,
             "evaluation",
             lambda: found.append(evaluate_family(label, runs.load(path, device=device), data, space, options, say)),
@@ -90,7 +90,7 @@ def evaluate_all(
         else:
             found[0].training["evaluation"] = {
                 "wall_seconds": round(time.monotonic() - wall, 3),
-                "cpu_seconds": round(family_jobs._cpu_seconds() - cpu, 3),
+                "cpu_seconds": round(family_jobs.cpu_seconds() - cpu, 3),
             }
             entries.append(found[0])
     return entries, failures

@@ -189,7 +189,7 @@ def read_stats(run: Path) -> dict:
         return {}
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
@@ -215,9 +215,9 @@ def train_all(
     failures: list[Failure] = []
     if len(todo) <= 1 or slots <= 1:
         for r in todo:
-            wall, cpu = time.monotonic(), _cpu_seconds()
-            failure = _in_process(r.name, "training", lambda: train_family(r, say), say)
-            wall, cpu = time.monotonic() - wall, _cpu_seconds() - cpu
+            wall, cpu = time.monotonic(), cpu_seconds()
+            failure = in_process(r.name, "training", lambda: train_family(r, say), say)
+            wall, cpu = time.monotonic() - wall, cpu_seconds() - cpu
             if failure:
                 failure.wall_seconds, failure.cpu_seconds = round(wall, 3), round(cpu, 3)
                 failures.append(failure)
@@ -308,7 +308,7 @@ def evaluate_side_by_side(
     return found, failures
 
 
-def _in_process(label: str, stage: str, work: Callable[[], None], say: Callable[[str], None]) -> Failure | None:
+def in_process(label: str, stage: str, work: Callable[[], None], say: Callable[[str], None]) -> Failure | None:
     """Run one family's `work` here; its failure (not Ctrl-C) is recorded, the others go on."""
     try:
         work()
