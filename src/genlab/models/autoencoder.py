@@ -33,7 +33,7 @@ from torch import nn
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.models.base import Capability, GenerativeModel, conditional_classes
+from genlab.models.base import Capability, GenerativeModel, colors_opt, conditional_classes
 from genlab.models.nn import label_bias, with_label
 
 LOG_2PI = math.log(2 * math.pi)
@@ -47,11 +47,7 @@ class CodingConfig:
     hidden: int = opt(400, "width of the hidden layer between the image and the code")
     latent: int = opt(20, "size of the code z (2 draws a latent map and a scatter of codes)")
     conv_channels: int = opt(32, "conv arch: channels of the first convolution (doubled in the second)")
-    colors: int = opt(
-        2,
-        "palette size: 2 = binarized (Bernoulli), K = k-means colours, 256 = every grey level; "
-        "given none, colour images take 32 k-means colours and grey ones 2",
-    )
+    colors: int = colors_opt("the categorical decoder (2: Bernoulli)")
     decoder: str = opt(
         "categorical",
         "categorical: a palette colour per pixel; gaussian: N(μ(z), σ(z)) per "

@@ -59,6 +59,18 @@ def conditional_opt(effect: str) -> Any:
     return opt(False, "condition on the data's class labels: " + effect)
 
 
+def colors_opt(what: str) -> Any:
+    """The `colors` field of a palette family (`uses_palette = True`): K, the palette's size, which
+    `prepare` turns images into indices of and `sample` draws from; `what`: the part of the model that
+    predicts one of the K, e.g. "the output" or "the categorical decoder". Left untyped, training
+    takes `model_defaults_for`'s value: 32 k-means colours on colour images, 2 on grey ones."""
+    return opt(
+        2,
+        f"palette size of {what}: 2 = binarized, K = k-means colours, 256 = every grey level; "
+        "given none, colour images take 32 k-means colours and grey ones 2",
+    )
+
+
 def label_count_opt() -> Any:
     """The `label_count` field that goes with `conditional_opt` (training sets it from the data)."""
     return opt(0, "classes of a conditional model (set from the data)", flag=False)

@@ -44,7 +44,7 @@ from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
 from genlab.models.autoregressive import AutoregressiveImageModel, NetSpec, Stepper
-from genlab.models.base import conditional_classes, conditional_opt, label_count_opt, register
+from genlab.models.base import colors_opt, conditional_classes, conditional_opt, label_count_opt, register
 from genlab.models.nn import (
     ConvStep,
     MaskedConv2d,
@@ -279,11 +279,7 @@ class PixelRNNConfig:
         + ")",
     )
     head: int = opt(64, "features of the hidden 1x1 layer of the output head")
-    colors: int = opt(
-        2,
-        "palette size: 2 = binarized, K = k-means colours, 256 = every grey level (palette output); "
-        "given none, colour images take 32 k-means colours and grey ones 2",
-    )
+    colors: int = colors_opt("the palette output")
     output: str = opt(
         "palette",
         "palette: one softmax over --colors per pixel; raw: a 256-way softmax per "
