@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from genlab.core.config import TrainConfig
-from genlab.train import Trainer
+from genlab.train import Trainer, TrainingData
 from genlab.train import trainer as trainer_module
 
 
@@ -62,7 +62,7 @@ def trainer_speed(
 
     with tempfile.TemporaryDirectory() as tmp:
         config = TrainConfig(epochs=epochs, batch_size=batch, lr=lr, device=str(model.device), save_every=1e9, **cfg)
-        trainer = Trainer(model, train, test, config, Path(tmp), quiet=True)
+        trainer = Trainer(model, TrainingData(train, test), config, Path(tmp), quiet=True)
         trainer._end_of_epoch, trainer.save = timed(trainer._end_of_epoch), timed(trainer.save)
         plot = trainer_module.viz.plot_metrics
         trainer_module.viz.plot_metrics = timed(plot)  # loss.png, drawn when training ends

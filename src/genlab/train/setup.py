@@ -1,7 +1,8 @@
 """One path from options to a trained run, for new and resumed runs alike:
 
     options -> checked configs (budget, execution) -> data -> the family's defaults for that data
-    -> model -> the training processes (a group of one without torchrun) -> run folder -> Trainer
+    -> model -> the training processes (a group of one without torchrun) -> run folder
+    -> the prepared splits and labels (TrainingData, on the process's device) -> Trainer
 
 `start` and `resume` differ only where they must: a new run makes its model from the seed and writes
 config.json; a resumed one reads both back. The loop itself is in `trainer`."""
@@ -26,6 +27,7 @@ from genlab.models import GenerativeModel, model_class
 from genlab.train import distributed, runs, streaming
 from genlab.train.work import step_flops
 from genlab.train.trainer import Trainer, resolve_device, tensorboard_writer
+from genlab.train.training_data import TrainingData
 
 Probe = Callable[[GenerativeModel], dict[str, float]]  # a model -> sample-quality figures (e.g. {"fid": ...})
 
@@ -104,41 +106,32 @@ def _trainer(
     model.to(device)
     if device.type == "cuda":  # cuDNN's fastest convolutions take NHWC; only 4-D weights change
         model.to(memory_format=torch.channels_last)
-    if isinstance(data, pack.PackedDataset):
-        prepared_train, prepared_test = streaming.streamed_splits(model, data, device, train_cfg.workers)
-    else:
-        prepared_train = model.prepare(data.train.to(device))
-        prepared_test = model.prepare(data.test.to(device))
-    labels = {}
-    if model.label_count:
-        labels = {
-            "train_labels": model.prepare_labels(data.train_labels.to(device)),
-            "test_labels": None if data.test_labels is None else model.prepare_labels(data.test_labels.to(device)),
-        }
-    keep = None if isinstance(data, pack.PackedDataset) else model.training_mask(prepared_train)
-    if keep is not None:  # e.g. WaveNet's silent windows: the training split only
-        prepared_train = prepared_train[keep]
-        if labels:
-            labels["train_labels"] = labels["train_labels"][keep]
-    batch = prepared_train[: len(prepared_train) if model.full_batch else train_cfg.batch_size]
-    probe_labels = {"labels": labels["train_labels"][: len(batch)]} if labels else {}
+    training = _training_data(model, data, device, train_cfg.workers)
+    batch, labels = training.train_rows(slice(len(training.train) if model.full_batch else train_cfg.batch_size))
     threads.apply(
         train_cfg.threads,
-        step_flops(model, batch, **probe_labels),
+        step_flops(model, batch, **labels),  # a first batch: what a step's cost is measured on
         processes=int(os.environ.get("LOCAL_WORLD_SIZE", 1)),
     )
-    return Trainer(
-        model,
-        prepared_train,
-        prepared_test,
-        train_cfg,
-        run,
-        quiet=quiet,
-        group=group,
-        data_spec=data.spec,
-        probe=probe,
-        **labels,
-    )
+    return Trainer(model, training, train_cfg, run, quiet=quiet, group=group, data_spec=data.spec, probe=probe)
+
+
+def _training_data(model: GenerativeModel, data: Dataset, device: torch.device, workers: int) -> TrainingData:
+    """The model's prepared splits on `device` (a pack's read as they are used) and, for a
+    class-conditional model, their labels; the model's `training_mask` thins an in-memory training split."""
+    train_labels = test_labels = None
+    if model.label_count:
+        train_labels = model.prepare_labels(data.train_labels.to(device))
+        test_labels = None if data.test_labels is None else model.prepare_labels(data.test_labels.to(device))
+    if isinstance(data, pack.PackedDataset):
+        train, test = streaming.streamed_splits(model, data, device, workers)
+        return streaming.StreamedData(train, test, train_labels, test_labels)
+    train, test = model.prepare(data.train.to(device)), model.prepare(data.test.to(device))
+    keep = model.training_mask(train)
+    if keep is not None:  # e.g. WaveNet's silent windows: the training split only
+        train = train[keep]
+        train_labels = None if train_labels is None else train_labels[keep]
+    return TrainingData(train, test, train_labels, test_labels)
 
 
 def _check_sharing(model: GenerativeModel, n: int, train_cfg: TrainConfig) -> None:

@@ -1,10 +1,10 @@
 """Training on a pack (genlab.data.formats.pack) read from disk as it goes, for data larger than memory.
 
-A `StreamedSplit` stands where the trainer otherwise keeps a split's prepared items in memory: the
-trainer indexes it with a batch's indices (`split[idx]`) or a slice, and gets the prepared batch
-on the device. Before each epoch the trainer hands it the epoch's plan (`plan(order, ...)`): the
-pure (seed, epoch) order, cut into batches and shared among the processes exactly as the trainer
-will ask for them. A DataLoader then reads the coming batches ahead in worker processes (pinned
+A `StreamedSplit` stands where the trainer otherwise keeps a split's prepared items in memory (in a
+`StreamedData`, the `TrainingData` of a pack): it is indexed with a batch's indices (`split[idx]`)
+or a slice, and gives the prepared batch on the device. Before each epoch the training split gets
+the epoch's plan (`StreamedData.plan_epoch` -> `plan(order, ...)`): the pure (seed, epoch) order,
+cut into batches and shared among the processes exactly as the trainer will ask for them. A DataLoader then reads the coming batches ahead in worker processes (pinned
 memory on CUDA). The plan is only a hint: each batch handed out is the one for the indices asked,
 checked against the plan, and any other request is read directly, so resume, evaluation and the
 GAN's fixed picks read the same items as the in-memory path.
@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Sampler
 from genlab.data.formats.pack import PackedDataset, PackedSplit, open_pack, verify
 from genlab.core.errors import GenlabError
 from genlab.models import GenerativeModel
+from genlab.train.training_data import TrainingData
 
 LOADER_WORKERS = 2  # processes reading ahead; the step's own work stays in the training process
 PREFETCH = 4  # batches each worker reads ahead
@@ -77,7 +78,7 @@ class StreamedSplit:
         workers: int = LOADER_WORKERS,
     ):
         self.split, self.prepare, self.target = split, prepare, device
-        # where callers put the indices they pass (the trainer moves them to `.device`): the CPU, so
+        # where callers put the indices they pass (TrainingData.batch moves them to `.device`): the CPU, so
         # that reading them back costs no device synchronisation per step on CUDA
         self.device = torch.device("cpu")
         self._plan = _Plan()
@@ -129,6 +130,14 @@ class StreamedSplit:
             self._ahead = None
             batch = torch.from_numpy(self.split.read(rows))
         return self.prepare(batch.to(self.target, non_blocking=True))
+
+
+class StreamedData(TrainingData):
+    """The `TrainingData` of a pack: its splits are `StreamedSplit`s, and the training split reads
+    each epoch's batches ahead."""
+
+    def plan_epoch(self, order: torch.Tensor, start_step: int, batch_size: int, group) -> None:
+        self.train.plan(order, start_step, batch_size, group)
 
 
 def _as_long(batch: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,5 @@
-"""The generic training loop: any model with `train_step`/`loss`, in-memory batches (or a pack's,
-streamed: train/streaming.py), progress, metrics, per-epoch sample grids, atomic checkpoints and
+"""The generic training loop: any model with `train_step`/`loss`, batches of its `TrainingData`
+(in memory, or a pack's streamed: train/training_data.py, train/streaming.py), progress, metrics, per-epoch sample grids, atomic checkpoints and
 exact resume.
 
 Batch order is a pure function of (seed, epoch): a resumed run re-derives the epoch's permutation
@@ -29,7 +29,7 @@ from genlab.models import GenerativeModel
 from genlab.train import runs
 from genlab.train import schedule
 from genlab.train.distributed import Group, Wrappers
-from genlab.train.streaming import StreamedSplit
+from genlab.train.training_data import TrainingData
 
 DEFAULT_EPOCHS = 10
 SAMPLE_SEED = 1234  # fixed noise for the per-epoch sample grids
@@ -128,15 +128,12 @@ def _fmt(v: Any) -> Any:
 @dataclass
 class Trainer:
     model: GenerativeModel
-    train_data: torch.Tensor  # prepared, on the device
-    test_data: torch.Tensor
+    data: TrainingData  # the prepared splits on the device, and their labels for a class-conditional model
     cfg: TrainConfig
     run: Path
     quiet: bool = False
     counters: Counters = field(default_factory=Counters)
     optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
-    train_labels: torch.Tensor | None = None  # class labels (N,), on the device; for class-conditional models
-    test_labels: torch.Tensor | None = None
     group: Group = field(default_factory=Group)  # the training processes (world 1: just this one)
     data_spec: str = ""  # the data spec trained on, for a family's pictures (the GAN's toy modes)
     replan: bool = False  # a resume with a new budget: measure or compute the step budget again
@@ -145,13 +142,22 @@ class Trainer:
     def __post_init__(self) -> None:
         self.optimizers = self.model.configure_optimizers(self.cfg.lr)
         self.wrappers = Wrappers(self.model, self.group, self.cfg.compile)
-        self.batch_size = len(self.train_data) if self.model.full_batch else self.cfg.batch_size
-        self.steps_per_epoch = max(1, math.ceil(len(self.train_data) / self.batch_size))
-        self.group.check_batches(len(self.train_data), self.batch_size)
+        self.batch_size = len(self.data.train) if self.model.full_batch else self.cfg.batch_size
+        self.steps_per_epoch = max(1, math.ceil(len(self.data.train) / self.batch_size))
+        self.group.check_batches(len(self.data.train), self.batch_size)
         self.tb = None
         self._last_train: dict[str, float] = {}  # the latest logged training figures, for the epoch line
         self.pictures = self.model.training_pictures(self)  # the family's own, if any
         self._base_lrs = [[g["lr"] for g in opt.param_groups] for opt in self.optimizers.values()]
+
+    @property
+    def train_data(self) -> torch.Tensor:
+        """The prepared training split (what a family's pictures see: models.base.TrainingView)."""
+        return self.data.train
+
+    @property
+    def test_data(self) -> torch.Tensor:
+        return self.data.test
 
     # --- state ---------------------------------------------------------------------------------
     def restore(self) -> None:
@@ -234,9 +240,8 @@ class Trainer:
         self._quality_at = self.counters.seconds  # training seconds of the last sample-quality row
         while not self._done():
             c = self.counters
-            order = epoch_order(len(self.train_data), self.cfg.seed, c.epoch)
-            if isinstance(self.train_data, StreamedSplit):  # data streamed from a pack: read the epoch's batches ahead
-                self.train_data.plan(order, c.step_in_epoch, self.batch_size, self.group)
+            order = epoch_order(len(self.data.train), self.cfg.seed, c.epoch)
+            self.data.plan_epoch(order, c.step_in_epoch, self.batch_size, self.group)  # a pack's: read ahead
             bar = progress.bar(
                 total=self.steps_per_epoch,
                 initial=c.step_in_epoch,
@@ -253,12 +258,11 @@ class Trainer:
                     self._lr = self._set_learning_rates()
                 idx = order[c.step_in_epoch * self.batch_size : (c.step_in_epoch + 1) * self.batch_size]
                 images += len(idx)
-                idx = self.group.shard(idx.to(self.train_data.device))  # this process's share of the batch
-                batch = self.train_data[idx]
+                batch, labels = self.data.batch(self.group.shard(idx))  # this process's share of the batch
                 self.model.train()
                 self.model.progress = c.epoch + c.step_in_epoch / self.steps_per_epoch
                 with self.wrappers.routed(self.model), self._autocast():
-                    out = self.model.train_step(batch, self.optimizers, **self._labels(self.train_labels, idx))
+                    out = self.model.train_step(batch, self.optimizers, **labels)
                 for k, v in out.items():
                     sums[k] = sums.get(k, 0) + self.group.weighted(v.detach())
                 seen += 1
@@ -385,22 +389,17 @@ class Trainer:
         """Mean figures on the test split, with noise drawn from a fixed seed so epochs compare."""
         self.model.eval()
         sums: dict[str, float] = {}
-        n = len(self.test_data)
+        n = len(self.data.test)
         with torch.random.fork_rng(devices=[self.model.device] if self.model.device.type == "cuda" else []):
             torch.manual_seed(0)
             for start in range(0, n, self.cfg.batch_size):
-                batch = self.test_data[start : start + self.cfg.batch_size]
-                labels = self._labels(self.test_labels, slice(start, start + self.cfg.batch_size))
+                batch, labels = self.data.test_rows(slice(start, start + self.cfg.batch_size))
                 for k, v in self.model.evaluate_batch(batch, **labels).items():
                     sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
         return {k: v / n for k, v in sums.items()}
 
     def _fit_sampler(self) -> bool:
-        return self.model.fit_sampler(self.train_data, **self._labels(self.train_labels, slice(None)))
-
-    def _labels(self, labels: torch.Tensor | None, which) -> dict[str, torch.Tensor]:
-        """The `labels=` keyword a class-conditional model's step takes; {} for every other model."""
-        return {"labels": labels[which]} if self.model.label_count and labels is not None else {}
+        return self.model.fit_sampler(self.data.train, **self.data.train_labels_keyword())
 
     def _end_of_epoch(self) -> None:
         if self.group.main:  # the other processes go on to the next step and wait for rank 0 there
@@ -409,7 +408,7 @@ class Trainer:
 
     def _epoch_figures_and_pictures(self) -> None:
         c = self.counters
-        figures = self.evaluate() if len(self.test_data) else {}
+        figures = self.evaluate() if len(self.data.test) else {}
         if self.pictures is not None:  # the family's pictures may return figures for the epoch's row
             figures.update(self.pictures.epoch(self) or {})
         if not self.quiet and not progress.interactive():  # a log gets epoch lines, not bar redraws
