@@ -1,6 +1,7 @@
 """The layout keeps its shape: imports flow one way (core <- data <- viz <- models <- train, metrics
-<- report, serve <- cli), a family imports no other family, and no module imports itself back
-through others, at module level or inside a function. docs/architecture.md draws it."""
+<- report, serve <- cli), a family imports no other family (what families share, models/shared/,
+imports none), and no module imports itself back through others, at module level or inside a
+function. docs/architecture.md draws it."""
 
 import ast
 from pathlib import Path
@@ -9,7 +10,10 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 LAYERS = {"core": 0, "data": 1, "viz": 2, "models": 3, "train": 4, "metrics": 4, "report": 5, "serve": 5, "cli": 6}
-FAMILIES = tuple(sorted(p.parent.name for p in (SRC / "genlab" / "models").glob("*/__init__.py")))  # a package each
+SHARED_MODELS = "shared"  # models/shared/: what several families use, no family of its own
+FAMILIES = tuple(
+    sorted(p.parent.name for p in (SRC / "genlab" / "models").glob("*/__init__.py") if p.parent.name != SHARED_MODELS)
+)  # a package each
 SHARED = "genlab"  # genlab/__init__.py (genlab.load) and __main__.py stand above every layer
 
 
@@ -82,6 +86,12 @@ def test_a_family_imports_no_other_family(graph):
         for t in targets
         if _family(m) and _family(t) and _family(m) != _family(t)
     ]
+    assert wrong == []
+
+
+def test_what_families_share_imports_no_family(graph):
+    shared = f"genlab.models.{SHARED_MODELS}"
+    wrong = [f"{m} -> {t}" for m, targets in graph.items() if m.startswith(shared) for t in targets if _family(t)]
     assert wrong == []
 
 

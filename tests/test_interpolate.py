@@ -2,7 +2,7 @@
 
 import torch
 
-from genlab.models.latent import lerp_codes
+from genlab.core.interpolation import lerp_codes
 
 
 def test_linear_path_hits_both_ends_and_the_midpoint():

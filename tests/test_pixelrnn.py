@@ -8,7 +8,7 @@ import torch
 
 from genlab.data import Palette
 from genlab.core.errors import GenlabError
-from genlab.models.autoregressive import draw
+from genlab.models.pixelrnn.autoregressive import draw
 from genlab.models.pixelrnn import ARCHS, PixelRNN, PixelRNNConfig
 from threads import one_thread  # noqa: F401  (autouse fixture)
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from genlab.models.autoregressive import LEVELS, draw_gaussian
+from genlab.models.pixelrnn.autoregressive import LEVELS, draw_gaussian
 from genlab.models.pixelrnn import PixelRNN, PixelRNNConfig
 from genlab.data import Palette
 from threads import one_thread  # noqa: F401  (autouse fixture)
@@ -76,7 +76,7 @@ def test_the_mean_output_is_squared_error_and_its_samples_take_the_prediction(ar
     the squared error over 2·MEAN_STD² plus the Gaussian's constant; sampling writes the predicted
     mean itself, so two images with the same seed pixel are the same image, and each written value is
     the network's output at that position given the image as drawn."""
-    from genlab.models.autoregressive import MEAN_STD
+    from genlab.models.pixelrnn.autoregressive import MEAN_STD
 
     model = _mean_model(arch)
     assert model.classes == 1 and model.net(model.features(torch.zeros(1, 3, 4, 4))).shape == (1, 3, 4, 4)

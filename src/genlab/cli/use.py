@@ -11,7 +11,7 @@ from genlab import viz
 from genlab.cli.args import class_label, load_run, positive, say
 from genlab.core.errors import GenlabError
 from genlab.models import Capability, families_with
-from genlab.models.latent import lerp_codes
+from genlab.core.interpolation import lerp_codes
 from genlab.train import runs
 
 

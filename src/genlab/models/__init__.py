@@ -1,5 +1,6 @@
-"""genlab's models: the interface (`base.py`), shared layers (`nn.py`), the one autoregressive loop
-(`autoregressive.py`), and one package per family (`gan/`, `gmm/`, `pixelrnn/`, `vae/`, `wavenet/`).
+"""genlab's models: the interface (`base.py`), what several families share (`shared/`: layers, the
+VAE's and AE's networks), and one package per family (`ae/`, `gan/`, `gmm/`, `pixelrnn/`, `vae/`,
+`wavenet/`).
 
 Importing this package imports every family, and each family's `@register` decorator adds its model
 to `base.REGISTRY` (which feeds `genlab train NAME`)."""

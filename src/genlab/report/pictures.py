@@ -74,7 +74,7 @@ def run_pictures(entry: Entry, run: runs.LoadedRun, data: Dataset, folder: Path,
         shown.append(Picture(path, f"{label}: test images (row 1) and their reconstructions (row 2)"))
     pairs = min(SHOWN // 2, count // 2)  # lines between test images 0..P-1 and P..2P-1
     if model.can(Capability.ENCODES) and model.can(Capability.LATENT) and pairs:
-        from genlab.models.latent import lerp_codes
+        from genlab.core.interpolation import lerp_codes
 
         held = data.test_labels[:pairs] if model.label_count else None  # a conditional model: the start's class
         ends = model.encode_images(data.test[:pairs], held), model.encode_images(data.test[pairs : 2 * pairs], held)

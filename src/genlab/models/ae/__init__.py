@@ -1,5 +1,5 @@
 """The plain autoencoder family (Hinton & Salakhutdinov 2006): the VAE's networks
-(models/autoencoder.py) without noise or KL; it samples from a Gaussian fitted to its training codes.
+(models/shared/autoencoder.py) without noise or KL; it samples from a Gaussian fitted to its training codes.
 
 - `model.py`: the code, the reconstruction loss, the fitted Gaussian.
 Docs: docs/ae.md.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genlab.models.autoencoder import CodingConfig, CodingModel
+from genlab.models.shared.autoencoder import CodingConfig, CodingModel
 from genlab.models.base import TrainingPictures, TrainingView, register
 
 

@@ -86,7 +86,7 @@ from genlab.models.gan.losses import (
     gradient_penalty,
 )
 from genlab.models.gan.modes import MODE_SAMPLES
-from genlab.models.nn import label_bias, update_average, with_label
+from genlab.models.shared.nn import label_bias, update_average, with_label
 
 DIVERSITY_ITEMS = 500  # images `genlab evaluate` draws for the diversity figure
 

@@ -16,13 +16,13 @@ paper's three 256-way softmaxes per pixel ordered R -> G -> B with channel masks
 (`--output regression`) the notes' greyish alternative: a Gaussian per channel value in the same
 order, an exact continuous density on dequantized pixels, or (`--output mean`) the plainest
 regression: the predicted colour itself, trained by squared error and taken, not drawn, when
-generating (see genlab.models.autoregressive). The fast
+generating (see autoregressive.py). The fast
 samplers carry each LSTM's state: a row (Row LSTM) or the right-to-left sweep of the row above
 (Diagonal BiLSTM) is computed once per row, then each pixel is one step of every layer.
 
 Training keeps an exponential moving average of the weights (`--ema`, default 0.999; Polyak
 averaging as in Salimans et al. 2017, "PixelCNN++"), and a trained model samples and computes
-likelihoods with the average (genlab.models.autoregressive).
+likelihoods with the average (autoregressive.py).
 
 Deviations: one width h for the residual stream and the LSTM state (the paper keeps 2h features
 between layers and h in the LSTM); states outside the image are zero (the paper does not say);
@@ -43,21 +43,20 @@ from torch import nn
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
-from genlab.models.autoregressive import AutoregressiveImageModel, NetSpec, Stepper
 from genlab.models.base import colors_opt, conditional_classes, conditional_opt, label_count_opt, register
-from genlab.models.nn import (
+from genlab.models.pixelrnn.autoregressive import AutoregressiveImageModel, NetSpec, Stepper
+from genlab.models.pixelrnn.layers import (
     ConvStep,
     MaskedConv2d,
     OutputHead,
-    label_bias,
     lstm_cell,
     shift_down,
     skew,
     step_buffer,
     unskew,
-    with_label,
 )
 from genlab.models.pixelrnn.pixelcnn import GatedPixelCNN, PixelCNN, first_layer
+from genlab.models.shared.nn import label_bias, with_label
 
 
 def row_neighbours(h: torch.Tensor) -> torch.Tensor:

@@ -27,8 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.models.autoregressive import NetSpec, Stepper
-from genlab.models.nn import ConvStep, MaskedConv2d, OutputHead, gate, label_bias, shift_down, step_buffer, with_label
+from genlab.models.pixelrnn.autoregressive import NetSpec, Stepper
+from genlab.models.pixelrnn.layers import ConvStep, MaskedConv2d, OutputHead, shift_down, step_buffer
+from genlab.models.shared.nn import gate, label_bias, with_label
 
 FIRST = 3  # the 7x7 first layer reaches 3 rows up and 3 columns to each side
 

@@ -2,7 +2,7 @@
 
 - `model.py`: encoder to mean and log-variance, reparameterized code, the ELBO and IWAE; the
   networks, decoders and pictures (reconstructions, the 2-D latent map) are shared with the plain
-  autoencoder in models/autoencoder.py.
+  autoencoder in models/shared/autoencoder.py.
 Docs: the README (Using genlab) and docs/evaluate.md (the bounds).
 """
 

@@ -11,7 +11,7 @@ exp(σ/2). genlab optimises the true ELBO; `--beta 2` reproduces the notes' weig
 
 Deviations from the paper: the default decoder is a categorical distribution over the palette for
 every pixel (Bernoulli when `--colors 2`), as the notes' 1-of-N colours ask; `--decoder gaussian`
-is the paper's Gaussian, on dequantized pixels (models/autoencoder.py); `--warmup-epochs` ramps
+is the paper's Gaussian, on dequantized pixels (models/shared/autoencoder.py); `--warmup-epochs` ramps
 the KL weight (Bowman et al. 2016). The networks are shared with the plain autoencoder (models/ae/).
 Samples decode codes drawn from a Gaussian mixture fitted to the training codes when training ends
 (ex-post density estimation, Ghosh et al. 2020; models/vae/mixture.py), not from N(0, I): on
@@ -20,7 +20,7 @@ mnist5k after 2 minutes, FID 5.5-6.0 -> 0.74-0.77. Likelihoods keep the prior N(
 
 `--conditional` makes it the conditional VAE of Sohn, Lee & Yan 2015 ("Learning Structured Output
 Representation using Deep Conditional Generative Models"): q(z | x, y) and p(x | z, y) take the
-class y (models/autoencoder.py says how), the prior stays N(0, I), and `genlab sample --label 7`
+class y (models/shared/autoencoder.py says how), the prior stays N(0, I), and `genlab sample --label 7`
 decodes codes with y = 7. Its sampling mixture is fitted per class, to the codes of that class's
 training images: an ex-post conditional prior p(z | y), in the place of the paper's prior network
 (a VAE trained for minutes still carries the class in z, which the decoder then follows: on two
@@ -40,7 +40,7 @@ import torch
 
 from genlab.core.config import opt
 from genlab.core.errors import GenlabError
-from genlab.models.autoencoder import LOG_2PI, CodingConfig, CodingModel
+from genlab.models.shared.autoencoder import LOG_2PI, CodingConfig, CodingModel
 from genlab.models.base import Capability, conditional_opt, label_count_opt, register
 from genlab.models.vae.mixture import draw_codes, fit_mixture
 

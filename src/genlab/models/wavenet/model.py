@@ -60,7 +60,7 @@ from genlab.models.base import (
     label_count_opt,
     register,
 )
-from genlab.models.nn import label_bias, with_label
+from genlab.models.shared.nn import gate, label_bias, with_label
 from genlab.models.wavenet.fast import FastSteps
 
 MU = 255
@@ -152,7 +152,7 @@ class _GatedLayer(nn.Module):
         )  # (B, 2G, T): left zeros keep it causal
         if self.clock is not None:
             z = z + self.clock(pieces).T  # (2G, T), the same for every sound of the batch
-        g = torch.tanh(z[:, : self.gate]) * torch.sigmoid(z[:, self.gate :])  # (B, G, T)
+        g = gate(z)  # (B, 2G, T) -> tanh(first G) · σ(last G), (B, G, T)
         res, skip = self.out(g).split([self.res, self.out.out_channels - self.res], 1)
         return h + res, skip
 

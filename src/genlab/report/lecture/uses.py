@@ -1,6 +1,6 @@
 """Claim 3 of the notes: PixelRNN trains without any label, completes an occluded image, and can
 start a picture from a few random pixels (van den Oord et al. 2016; the one sampling loop behind
-completion and sampling is models/autoregressive.py).
+completion and sampling is models/pixelrnn/autoregressive.py).
 
 A Row LSTM (genlab's default PixelRNN network) trains on binarized mnist5k with the labels unused.
 Test digits get their bottom half hidden and the model draws it several times. The digits

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from genlab.core.errors import GenlabError
 from genlab.models import Capability
-from genlab.models.latent import lerp_codes
+from genlab.core.interpolation import lerp_codes
 from genlab.serve.api.common import LABEL, Body, asked_class, Served, bounded, run_of
 from genlab.serve.pictures import png_url, png_urls
 from genlab.serve.posterior import posterior

@@ -1,9 +1,11 @@
-"""Shared layers of the pixel-by-pixel image models: masked convolutions with colour-channel masks
-A and B, gated units, LSTM cell updates, and the shift and skew of feature maps.
+"""The layers of the PixelRNN family's networks (Row LSTM, Diagonal BiLSTM, PixelCNN, gated
+PixelCNN): masked convolutions with colour-channel masks A and B, LSTM cell updates, and the shift
+and skew of feature maps. The gated unit and the class vectors they share with other families are
+in models/shared/nn.py.
 
 van den Oord, Kalchbrenner & Kavukcuoglu 2016, "Pixel Recurrent Neural Networks" (masks A and B,
 the skew of the Diagonal BiLSTM); van den Oord et al. 2016, "Conditional Image Generation with
-PixelCNN Decoders" (gated units tanh(a)·σ(b), vertical and horizontal stacks).
+PixelCNN Decoders" (vertical and horizontal stacks).
 
 Every convolution here is *row-causal*: its output at (i, j) sees input rows i-up..i-1 in full
 (columns j-left..j+right) and, in row i, only columns j-left..j-1 plus, at (i, j) itself, the
@@ -128,37 +130,6 @@ class OutputHead(nn.Module):
         return lambda v: out.point(F.relu(hidden.point(F.relu(v))))  # (B, width) -> (B, out)
 
 
-class LabelBias(nn.Module):
-    """A learned vector per class, added to a layer's output: the class conditioning of van den
-    Oord et al. 2016, "Conditional Image Generation with PixelCNN Decoders" (a term V^T y with y
-    one-hot is a per-class bias). Zero at the start, so training begins from the unconditional net."""
-
-    def __init__(self, classes: int, features: int):
-        super().__init__()
-        self.table = nn.Embedding(classes, features)
-        nn.init.zeros_(self.table.weight)
-
-    def forward(self, h: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """h (B, F, ...) plus each image's class vector; labels (B,) int64."""
-        v = self.table(labels)  # (B, F)
-        return h + v.view(*v.shape, *(1,) * (h.dim() - 2))  # (B, F, 1, ...)
-
-
-def with_label(h: torch.Tensor, bias: LabelBias | None, labels: torch.Tensor | None) -> torch.Tensor:
-    """h plus the class vectors of a conditional network; h itself for an unconditional one."""
-    return h if bias is None else bias(h, labels)
-
-
-def label_bias(classes: int, features: int) -> LabelBias | None:
-    return LabelBias(classes, features) if classes else None
-
-
-def gate(x: torch.Tensor) -> torch.Tensor:
-    """Gated unit: (B, 2h, ...) -> tanh(first half) · σ(second half), (B, h, ...)."""
-    a, b = x.chunk(2, 1)
-    return torch.tanh(a) * torch.sigmoid(b)
-
-
 def lstm_cell(gates: torch.Tensor, c_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """gates (..., 4h) as [o, f, i, g], previous cell (..., h) -> new (hidden, cell), each (..., h)."""
     o, f, i, g = gates.chunk(4, -1)
@@ -185,17 +156,3 @@ def unskew(x: torch.Tensor, width: int) -> torch.Tensor:
     flat = F.pad(x, (0, 1)).flatten(2)  # (B, C, H*(W+H)): x[i, t] at i*(W+H) + t
     flat = F.pad(flat, (0, h))  # (B, C, H*(W+H+1)); x[i, i+j] sits at i*(W+H+1) + j
     return flat.view(b, c, h, width + h + 1)[:, :, :, :width]  # (B, C, H, W+H+1) -> (B, C, H, W)
-
-
-@torch.no_grad()
-def update_average(average: nn.Module, net: nn.Module, updates: torch.Tensor, decay: float) -> None:
-    """One step of an exponential moving average of `net`'s weights into `average` (Polyak
-    averaging); `updates` counts the steps (a 0-d int64 buffer, advanced here). The decay warms up
-    as min(decay, (1 + t) / (10 + t)), so early weights are soon forgotten. Buffers are copied."""
-    updates += 1
-    t = updates.float()  # stays on the device: no synchronisation per step
-    weight = 1.0 - ((1 + t) / (10 + t)).clamp(max=decay)  # 1 − decay
-    for p_avg, p in zip(average.parameters(), net.parameters()):
-        p_avg.lerp_(p, weight)
-    for b_avg, b in zip(average.buffers(), net.buffers()):
-        b_avg.copy_(b)

@@ -34,7 +34,7 @@ from genlab.core.config import opt
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
 from genlab.models.base import Capability, GenerativeModel, colors_opt, conditional_classes
-from genlab.models.nn import label_bias, with_label
+from genlab.models.shared.nn import label_bias, with_label
 
 LOG_2PI = math.log(2 * math.pi)
 LEVELS = 256  # 8-bit pixels: dequantized values live on [0, 256)

@@ -1,4 +1,5 @@
-"""Paths through a latent space, shared by `genlab interpolate`, the demo and the compare report."""
+"""Paths through a latent space, shared by `genlab interpolate`, the compare report (and so the demo)
+and the web page's Latent view: plain tensor arithmetic on codes, no model's."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The pixel-by-pixel machinery every autoregressive image model shares: data in and out, the exact
-log-likelihood, and the one sampling loop behind `sample` and `complete`.
+"""The pixel-by-pixel machinery every network of the PixelRNN family (Row LSTM, Diagonal BiLSTM,
+PixelCNN, gated PixelCNN) shares: data in and out, the exact log-likelihood, and the one sampling
+loop behind `sample` and `complete`. WaveNet's sample-by-sample loop is its own (models/wavenet/).
 
 An image is a sequence of positions in raster order (row by row, left to right) and, in raw-colour
 mode, R then G then B within a position (van den Oord et al. 2016, "Pixel Recurrent Neural
@@ -48,7 +49,8 @@ from torch import nn
 from genlab.core.errors import GenlabError
 from genlab.data import Palette
 from genlab.models.base import Capability, GenerativeModel
-from genlab.models.nn import channel_groups, update_average
+from genlab.models.pixelrnn.layers import channel_groups
+from genlab.models.shared.nn import update_average
 
 LEVELS = 256  # 8-bit values; regression output models them dequantized on [0, 256)
 LOG_2PI = math.log(2 * math.pi)
