@@ -16,7 +16,8 @@ from genlab.cli import main as cli_main
 from genlab.core.errors import GenlabError
 from genlab.models.gan import GAN
 from genlab.models.vae import VAE
-from servehelp import browser, live_server, needs_chromium, pixels_of, wait_until  # noqa: F401  (fixture)
+from browserhelp import browser, needs_chromium, pixels_of, wait_until  # noqa: F401  (fixture)
+from servehelp import live_server
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
 FAMILIES = {  # tiny networks, a few hundred steps: seconds each

@@ -14,20 +14,9 @@ from PIL import Image
 
 from genlab.report import lecture as lecture_pkg
 from genlab.report.lecture import base
+from browserhelp import browser, needs_chromium  # noqa: F401  (fixture)
 from clihelp import cli_error
 from threads import one_thread  # noqa: F401  (autouse fixture)
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _section(lecture_dir, key):
@@ -134,31 +123,22 @@ def test_unknown_section_and_file_as_out_are_one_line_errors(tmp_path, capsys):
     assert "is a file" in line and (tmp_path / "file").read_text() == "keep"
 
 
-@pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's chromium is not installed (apt-get install chromium; "
-    "scripts/dev.sh test does it where apt-get is available)",
-)
-def test_the_page_renders_in_chromium_with_every_picture_loaded(lecture_dir):
-    sync_api = pytest.importorskip("playwright.sync_api")
+@needs_chromium
+def test_the_page_renders_in_chromium_with_every_picture_loaded(lecture_dir, browser):
     problems = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            tab = browser.new_page()
-            tab.on(
-                "console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None
-            )
-            tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            tab.on(
-                "request",
-                lambda r: problems.append(f"fetched {r.url}") if not r.url.startswith(("data:", "file:")) else None,
-            )
-            tab.goto((lecture_dir / "lecture.html").as_uri(), wait_until="load")
-            loaded = tab.evaluate("[...document.images].map(i => i.complete && i.naturalWidth > 0)")
-            headings = tab.evaluate("[...document.querySelectorAll('h2')].map(h => h.textContent)")
-        finally:
-            browser.close()
+    tab = browser.new_page()
+    try:
+        tab.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        tab.on(
+            "request",
+            lambda r: problems.append(f"fetched {r.url}") if not r.url.startswith(("data:", "file:")) else None,
+        )
+        tab.goto((lecture_dir / "lecture.html").as_uri(), wait_until="load")
+        loaded = tab.evaluate("[...document.images].map(i => i.complete && i.naturalWidth > 0)")
+        headings = tab.evaluate("[...document.querySelectorAll('h2')].map(h => h.textContent)")
+    finally:
+        tab.close()
     assert problems == []
     assert loaded and all(loaded)
     assert len(loaded) == len(re.findall(r"<img ", (lecture_dir / "lecture.html").read_text()))

@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 import genlab
-from servehelp import browser, live_server, needs_chromium, page, pixels_of, serve_runs, wait_until  # noqa: F401  (fixtures)
+from browserhelp import browser, needs_chromium, page, pixels_of, wait_until  # noqa: F401  (fixtures)
+from servehelp import live_server, serve_runs  # noqa: F401  (session fixture)
 from threads import one_thread  # noqa: F401  (autouse fixture)
 
 pytestmark = needs_chromium
