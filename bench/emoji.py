@@ -45,7 +45,7 @@ from genlab.core import threads  # noqa: E402
 from genlab.core.config import DataConfig, TrainConfig  # noqa: E402
 from genlab.data import Palette, load_dataset  # noqa: E402
 from genlab.data.palette import COLOUR_DEFAULT  # noqa: E402
-from genlab.report.lecture.colours import chroma  # noqa: E402
+from genlab.report.lecture.colours import chroma, detail  # noqa: E402
 
 SPEC = "emoji"
 WITHIN = 0.15  # the palette head's chroma within this share of the data's
@@ -76,15 +76,37 @@ def pixelrnn(options: dict, steps: int, seed: int, run: Path):
     return genlab.load(run).model
 
 
-def colour_part(data, steps: int, seed: int, out: Path, colour: dict[str, list[float]]) -> None:
-    """Both heads for `steps` steps: the palette head's samples' chroma, both heads' completed bottom halves'."""
+WHITE = 0.9  # a pixel whose R, G and B are all above this (in [0, 1]) is background white
+
+
+def colour_figures(images: torch.Tensor) -> dict[str, float]:
+    """Chroma (the target's figure), the share of white pixels, the chroma of the other pixels (is
+    what is painted grey, or is less painted?) and detail (neighbouring values' mean difference:
+    blur lowers it) of uint8 RGB images (N, 3, H, W)."""
+    x = images.double() / 255
+    per_pixel = x.max(1).values - x.min(1).values
+    white = x.min(1).values > WHITE
+    return {
+        "chroma": chroma(images),
+        "white_share": float(white.double().mean()),
+        "painted_chroma": float(per_pixel[~white].mean()),
+        "detail": detail(images),
+    }
+
+
+def colour_part(data, steps: int, seed: int, out: Path, colour: dict[str, list], runs: list[str] | None) -> None:
+    """Both heads (trained `steps` steps, or the runs `runs` = [palette, mean]): the palette head's
+    samples' colour figures, both heads' completed bottom halves'."""
     with tempfile.TemporaryDirectory() as tmp:
-        palette_head = pixelrnn({}, steps, seed, Path(tmp) / "palette")
-        mean_head = pixelrnn({"output": "mean"}, steps, seed, Path(tmp) / "mean")
+        if runs:
+            palette_head, mean_head = (genlab.load(Path(r)).model for r in runs)
+        else:
+            palette_head = pixelrnn({}, steps, seed, Path(tmp) / "palette")
+            mean_head = pixelrnn({"output": "mean"}, steps, seed, Path(tmp) / "mean")
     samples = quality.sample(palette_head, quality.N)
-    colour["palette_samples"].append(chroma(samples))
-    colour["palette"].append(chroma(bottom_halves(palette_head, data.test, seed)))
-    colour["mean"].append(chroma(bottom_halves(mean_head, data.test, seed)))
+    colour["palette_samples"].append(colour_figures(samples))
+    colour["palette"].append(colour_figures(bottom_halves(palette_head, data.test, seed)))
+    colour["mean"].append(colour_figures(bottom_halves(mean_head, data.test, seed)))
     if not (out / "grids" / "colour_palette_head.png").exists():
         viz.save_grid(samples[:64], out / "grids" / "colour_palette_head.png", nrow=8)
         hidden = (torch.arange(32)[:, None] >= 16).expand(32, 32)  # the bottom half
@@ -95,6 +117,10 @@ def colour_part(data, steps: int, seed: int, out: Path, colour: dict[str, list[f
                 out / "grids" / f"colour_{name}_completions.png",
                 nrow=8,
             )
+
+
+def pick(rows: list[dict[str, float]], key: str) -> list[float]:
+    return [r[key] for r in rows]
 
 
 def spread(values: list[float]) -> str:
@@ -109,6 +135,11 @@ def main() -> None:
     p.add_argument("--families", default="pixelrnn,vae,gan", help="part 1's families ('' for none)")
     p.add_argument("--no-plain", action="store_true")
     p.add_argument("--colour-steps", type=int, default=600, help="steps of each PixelRNN head in part 2 (0: no part 2)")
+    p.add_argument(
+        "--colour-runs",
+        help="PALETTE_RUN,MEAN_RUN: part 2 scores these runs (trained as part 2 trains its heads, e.g. `genlab "
+        "train pixelrnn --data emoji --steps N --threads 1` with and without `--output mean`) instead of training",
+    )
     p.add_argument("--out", default="bench/emoji")
     args = p.parse_args()
     threads.apply(1)
@@ -118,10 +149,13 @@ def main() -> None:
     scorer = Scorer(data)
     floor = scorer.images(data.train[: quality.N])  # 1,000 training emoji: what real images score
     palette = Palette.fit(data.train, COLOUR_DEFAULT, seed=0)
-    real_bottom = chroma(data.test[:, :, data.test.shape[2] // 2 :])
+    real_bottom = colour_figures(data.test[:, :, data.test.shape[2] // 2 :])
+    given = args.colour_runs.split(",") if args.colour_runs else None
+    if given and (len(given) != 2 or args.seeds != 1):
+        p.error("--colour-runs takes PALETTE_RUN,MEAN_RUN, with one seed")
     load, started = [os.getloadavg()[0]], time.process_time()
     runs: dict[str, list[dict]] = {}
-    colour: dict[str, list[float]] = {"data": [], "palette": [], "mean": [], "palette_samples": [], "steps": []}
+    colour: dict[str, list] = {"data": [], "palette": [], "mean": [], "palette_samples": [], "steps": []}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for family in [f.strip() for f in args.families.split(",") if f.strip()]:
             variant = quality.Variant.parse(family)
@@ -136,9 +170,9 @@ def main() -> None:
                 runs.setdefault(quality.PLAIN[family], []).append(plain[-1])
             load.append(os.getloadavg()[0])
             print(f"seed {seed}: {family} done (load {load[-1]:.1f})", file=sys.stderr, flush=True)
-        if args.colour_steps:
-            colour_part(data, args.colour_steps, seed, out, colour)
-            colour["steps"].append(args.colour_steps)
+        if args.colour_steps or given:
+            colour_part(data, args.colour_steps, seed, out, colour, given)
+            colour["steps"].append(genlab.load(Path(given[0])).step if given else args.colour_steps)
             colour["data"].append(real_bottom)
             load.append(os.getloadavg()[0])
             print(f"seed {seed}: colour heads done (load {load[-1]:.1f})", file=sys.stderr, flush=True)
@@ -157,22 +191,35 @@ def main() -> None:
     print("| run | " + " | ".join(figures) + " |\n|---|" + "---:|" * len(figures))
     for name, rows in runs.items():
         print(f"| {name} | " + " | ".join(quality.median(rows, k) for k in figures) + " |")
-    data_chroma = chroma(data.test)
-    within = [abs(c / data_chroma - 1) for c in colour["palette_samples"]]
+    data_colour = colour_figures(data.test)
     if colour["steps"]:
+        within = [abs(f["chroma"] / data_colour["chroma"] - 1) for f in colour["palette_samples"]]
         print(
-            f"colour: palette head samples' chroma {spread(colour['palette_samples'])} vs the test split's "
-            f"{data_chroma:.3f}: {spread([100 * w for w in within])} % off (target <= {100 * WITHIN:g} %: "
-            f"{'met' if max(within) <= WITHIN else 'not met'})"
+            f"colour: palette head samples' chroma {spread(pick(colour['palette_samples'], 'chroma'))} vs the test "
+            f"split's {data_colour['chroma']:.3f}: {spread([100 * w for w in within])} % off (target <= "
+            f"{100 * WITHIN:g} %: {'met' if max(within) <= WITHIN else 'not met'})"
         )
-        greyer = [min(p, d) - m for p, m, d in zip(colour["palette"], colour["mean"], colour["data"])]
-        noise = max(max(v) - min(v) for v in (colour["palette"], colour["mean"]))
+        greyer = [
+            min(p["chroma"], d["chroma"]) - m["chroma"]
+            for p, m, d in zip(colour["palette"], colour["mean"], colour["data"])
+        ]
+        noise = max(max(v) - min(v) for v in (pick(colour["palette"], "chroma"), pick(colour["mean"], "chroma")))
         print(
             f"colour: bottom halves completed from the top halves of the {len(data.test)} test emoji "
-            f"({colour['steps'][0]} steps per head): data {real_bottom:.3f}, palette head "
-            f"{spread(colour['palette'])}, mean head {spread(colour['mean'])}; the mean head below both by "
-            f"{spread(greyer)} (seeds' spread {noise:.3f}: {'greyer' if min(greyer) > noise else 'not shown'})"
+            f"({colour['steps'][0]} steps per head): data {real_bottom['chroma']:.3f}, palette head "
+            f"{spread(pick(colour['palette'], 'chroma'))}, mean head {spread(pick(colour['mean'], 'chroma'))}; the mean "
+            f"head below both by {spread(greyer)} (seeds' spread {noise:.3f}: "
+            f"{'greyer' if min(greyer) > noise else 'not shown'})"
         )
+        print("| images | " + " | ".join(real_bottom) + " |\n|---|" + "---:|" * len(real_bottom))
+        for name, rows in (
+            ("test split", [data_colour]),
+            ("palette head's samples", colour["palette_samples"]),
+            ("real bottom halves", [real_bottom]),
+            ("palette head's completed bottom halves", colour["palette"]),
+            ("mean head's completed bottom halves", colour["mean"]),
+        ):
+            print(f"| {name} | " + " | ".join(spread(pick(rows, k)) for k in real_bottom) + " |")
     (out / "rows.json").write_text(json.dumps({"floor": floor, "runs": runs, "colour": colour}, indent=1))
     print(f"wrote {out / 'rows.json'} and {out / 'grids'}/")
 
