@@ -329,12 +329,9 @@ def test_the_class_picker_draws_the_picked_class_in_a_browser(runs, browser, wid
             latent_picker.wait_for()
             decoded = lambda: page.locator("#latent-decoded").get_attribute("src") or ""
             wait_until(lambda: decoded().startswith("data:"))  # the run's first code, decoded for no class
-            for label in ("1", "0", "1"):
-                asks = lambda r: "/api/decode" in r.url and json.loads(r.request.post_data).get("label") == int(label)
-                with page.expect_response(asks) as answer:  # (not an earlier decode still on its way)
-                    latent_picker.select_option(label)
-                wait_until(lambda: decoded() == answer.value.json()["png"])
-                assert bool(bright(picked_images("#latent-decoded"))[0]) == (label == "1"), (width, label)
+            for label in ("1", "0", "1"):  # the same code each time: a picker that did nothing fails one of the three
+                latent_picker.select_option(label)
+                wait_until(lambda: bool(bright(picked_images("#latent-decoded"))[0]) == (label == "1"), timeout=20)
             assert page.evaluate("document.documentElement.scrollWidth") <= width
             page.screenshot(path=str(tmp_path / f"latent-{width}.png"), full_page=True)
     finally:

@@ -10,7 +10,8 @@ let ends = []; // picked test-image indices for the interpolation: [start, end],
 let pending = null;
 let post = null; // q(z|x) of the last test image clicked: {m, std, codes, ...}
 let path = null; // the codes of the last interpolation
-let loaded = null; // the run shown (a "change" to the same run reloads nothing)
+let loaded = null; // the run picked last (a "change" to the same run reloads nothing)
+let shown = null; // the run whose answer is in `info` and whose code is `z`: what decodes and walks ask
 // each field's latest request: an older reply that comes late is dropped
 const decodes = latest();
 const posteriors = latest();
@@ -26,7 +27,7 @@ async function decode() {
   const { signal, current } = decodes.begin();
   const asked = z.slice();
   try {
-    const { png } = await api("/api/decode", { json: { run: run(), z: asked, ...asking() }, signal });
+    const { png } = await api("/api/decode", { json: { run: shown, z: asked, ...asking() }, signal });
     if (!current()) return;
     $("latent-decoded").src = png;
     $("latent-z").textContent = `z = (${asked.slice(0, 6).map((v) => v.toFixed(2)).join(", ")}${asked.length > 6 ? ", …" : ""})`;
@@ -178,15 +179,16 @@ async function loadRun() {
   const name = run();
   if (!name || name === loaded) return;
   loaded = name;
+  $("latent-class").replaceChildren(); // the previous run's classes are no choice while this one loads
   let answer;
   try { answer = await api(`/api/latent?run=${encodeURIComponent(name)}`); } catch (err) { loaded = null; throw err; }
   if (name !== run()) return; // another run was picked meanwhile
-  info = answer;
+  // a VAE starts at the prior's centre; a GAN's z = 0 is often no picture at all, so it starts from a draw
+  const start = answer.encoder ? new Array(answer.latent).fill(0) : await drawCode();
+  if (name !== run()) return;
+  [info, shown, z] = [answer, name, start]; // together: a decode never pairs one run's code with another run
   const picker = classPicker(info.classes, () => { decode(); redrawMapForClass(); $("latent-walk").replaceChildren(); });
   $("latent-class").replaceChildren(...(picker ? [picker] : []));
-  // a VAE starts at the prior's centre; a GAN's z = 0 is often no picture at all, so it starts from a draw
-  z = info.encoder ? new Array(info.latent).fill(0) : await drawCode();
-  if (name !== run()) return;
   $("latent-map").hidden = info.latent !== 2;
   $("latent-no-map").hidden = info.latent === 2;
   $("latent-no-map").textContent = `This run's code has ${info.latent} numbers: the map (and the encoder's ellipses on it) `
@@ -285,7 +287,7 @@ async function interpolate() {
   tell("");
   const { signal, current } = walks.begin();
   try {
-    const { images, codes } = await api("/api/interpolate", { json: { run: run(), a, b, steps, path: $("latent-path").value, ...asking() }, signal });
+    const { images, codes } = await api("/api/interpolate", { json: { run: shown, a, b, steps, path: $("latent-path").value, ...asking() }, signal });
     if (!current()) return;
     $("latent-walk").replaceChildren(...images.map((src, i) => image(src, `step ${i + 1}`)));
     path = codes;
