@@ -635,5 +635,10 @@ def test_the_one_spec_table_is_what_the_docs_and_genlab_fetch_list():
     docs = (Path(__file__).resolve().parent.parent / "docs" / "data.md").read_text()
     assert [name for name in SPECS if f"`{name}`" not in docs] == []
     assert FETCHED_SPECS == tuple(DATASETS)
+    from genlab.cli.parser import build_parser
+
+    verbs = next(a for a in build_parser()._actions if a.choices and "data" in a.choices).choices
+    shown = next(a.help for a in verbs["data"]._actions if a.dest == "spec")  # `genlab data --help` names every spec
+    assert [name for name in SPECS if name.split(":")[0] not in shown] == []
     assert "use one of: toy:rings" in user_error("toy:nope", names="toy:nope")
     assert "has no part 'train'" in user_error("digits:train", names="digits:train")

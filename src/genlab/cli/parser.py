@@ -183,7 +183,11 @@ def _add_measure_flags(parser: argparse.ArgumentParser, n_help: str) -> None:
 
 def _data(sub) -> None:
     d = sub.add_parser("data", help="show what a data spec holds")
-    d.add_argument("spec", help="digits, mnist5k, toy:NAME, patches:NAME, emoji, or a path")
+    d.add_argument(
+        "spec",
+        help="a built-in set (digits, mnist5k, toy:NAME, patches:NAME, emoji, tones, speech[:voice]), one that "
+        "`genlab fetch` downloaded (mnist, fashion-mnist, binarized-mnist, cifar10), or a path",
+    )
     add_config_flags(d, DataConfig, "data")
     d.add_argument("--colors", type=int, help="also fit a palette of this many colours and show it")
     add_out(d, "draw the first training items into this .png", required=False)
