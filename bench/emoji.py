@@ -207,8 +207,8 @@ def main() -> None:
         print(
             f"colour: bottom halves completed from the top halves of the {len(data.test)} test emoji "
             f"({colour['steps'][0]} steps per head): data {real_bottom['chroma']:.3f}, palette head "
-            f"{spread(pick(colour['palette'], 'chroma'))}, mean head {spread(pick(colour['mean'], 'chroma'))}; the mean "
-            f"head below both by {spread(greyer)} (seeds' spread {noise:.3f}: "
+            f"{spread(pick(colour['palette'], 'chroma'))}, mean head {spread(pick(colour['mean'], 'chroma'))}; "
+            f"the mean head below both by {spread(greyer)} (seeds' spread {noise:.3f}: "
             f"{'greyer' if min(greyer) > noise else 'not shown'})"
         )
         print("| images | " + " | ".join(real_bottom) + " |\n|---|" + "---:|" * len(real_bottom))

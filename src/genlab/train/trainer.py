@@ -1,6 +1,6 @@
 """The generic training loop: any model with `train_step`/`loss`, batches of its `TrainingData`
-(in memory, or a pack's streamed: train/training_data.py, train/streaming.py), progress, metrics, per-epoch sample grids, atomic checkpoints and
-exact resume.
+(in memory, or a pack's streamed: train/training_data.py, train/streaming.py), progress, metrics,
+per-epoch sample grids, atomic checkpoints and exact resume.
 
 Batch order is a pure function of (seed, epoch): a resumed run re-derives the epoch's permutation
 and skips the batches already done, and the global RNG (noise inside the model) is restored from
