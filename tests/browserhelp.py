@@ -47,7 +47,7 @@ def page(browser):
     tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     yield tab
     context.close()
-    assert problems == []
+    assert problems == [], problems
 
 
 def wait_until(check, timeout: float = 30.0):

@@ -5,6 +5,9 @@ import os
 
 import pytest
 
+# the helper modules' asserts explain themselves as a test's do
+pytest.register_assert_rewrite("browserhelp", "clihelp", "fetchhelp", "servehelp")
+
 
 @pytest.fixture(scope="session")
 def lecture_dir(tmp_path_factory):

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 import genlab
+from genlab.serve.limits import Limits
 from browserhelp import browser, needs_chromium, page, pixels_of, wait_until  # noqa: F401  (fixtures)
 from servehelp import live_server, serve_runs  # noqa: F401  (session fixture)
 from threads import one_thread  # noqa: F401  (autouse fixture)
@@ -26,7 +27,9 @@ def runs_dir(serve_runs):
 
 @pytest.fixture(scope="module")
 def server(runs_dir):
-    with live_server(runs_dir) as (base, _app):
+    # A closed page's game is kept 30 s for a return (Back), so this module's quick tests could fill
+    # the default 4 game slots and get a 429 (the limit itself: tests/test_serve.py)
+    with live_server(runs_dir, Limits(gan_sessions=32)) as (base, _app):
         yield base
 
 
